@@ -1,0 +1,47 @@
+# The README's two commands are `make run` and `make test`; everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | sha1sum | cut -c1-12)
+PORT ?= 8000
+
+.PHONY: install system-deps run test lint typecheck pytest bench lock clean
+
+$(STAMP): requirements-dev.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+	@echo "installed the locked dependencies into $(VENV)/"
+
+install: $(STAMP)
+
+## Debian packages the test suite needs (a Redis server); installed only where missing.
+system-deps:
+	@scripts/system-deps.sh
+
+run: install
+	@$(BIN)/python manage.py migrate --no-input -v0
+	@PORT=$(PORT) $(BIN)/python manage.py brute_run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy .
+
+pytest: install system-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var/cache var/celery

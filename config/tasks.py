@@ -1,0 +1,13 @@
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+HEARTBEAT_KEY = "brute:celery:heartbeat"
+
+
+@shared_task(name="config.tasks.heartbeat", time_limit=10)
+def heartbeat() -> str:
+    """Lets /healthz tell a live worker from a dead one."""
+    now = timezone.now().isoformat()
+    cache.set(HEARTBEAT_KEY, now, timeout=300)
+    return now

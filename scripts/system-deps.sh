@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, only when they are missing. Needs root (or sudo).
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing Debian packages: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
