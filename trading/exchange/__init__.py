@@ -1,0 +1,1 @@
+"""Exchange adapters. Speaks plain values only: nothing here imports Django."""

@@ -1,0 +1,96 @@
+"""What Brute asks of an exchange. MEXC and the paper exchange both satisfy `Exchange`.
+
+Callers hold an `Exchange` and never learn which one it is: every method speaks the plain values of
+`trading.exchange.types` and raises only `trading.exchange.errors.ExchangeError` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from trading.exchange.events import UserEvent
+from trading.exchange.types import (
+    Balance,
+    Fill,
+    Kline,
+    OrderBook,
+    OrderRequest,
+    OrderState,
+    SymbolRules,
+    Ticker,
+    Trade,
+)
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    async def server_time(self) -> int:
+        """Exchange clock in epoch milliseconds."""
+        ...
+
+    async def symbols(self, symbols: Sequence[str] | None = None) -> list[SymbolRules]: ...
+
+    async def tickers(self, symbols: Sequence[str] | None = None) -> list[Ticker]: ...
+
+    async def ticker(self, symbol: str) -> Ticker: ...
+
+    async def depth(self, symbol: str, *, limit: int = 100) -> OrderBook: ...
+
+    async def trades(self, symbol: str, *, limit: int = 500) -> list[Trade]: ...
+
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = 500,
+    ) -> list[Kline]:
+        """`interval` is Brute's name (1m 5m 15m 30m 1h 4h 1d 1w 1M); adapters translate it."""
+        ...
+
+
+@runtime_checkable
+class Trading(Protocol):
+    async def balances(self) -> list[Balance]: ...
+
+    async def place_order(self, request: OrderRequest) -> OrderState:
+        """Places once. On an unknown outcome it reconciles by client order id before any retry,
+        and raises `OutcomeUnknown` only if the exchange cannot tell whether the order exists."""
+        ...
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState: ...
+
+    async def cancel_all(self, symbol: str) -> list[OrderState]: ...
+
+    async def get_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState: ...
+
+    async def open_orders(self, symbol: str) -> list[OrderState]: ...
+
+    async def my_trades(
+        self,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[Fill]: ...
+
+
+@runtime_checkable
+class UserStream(Protocol):
+    def user_events(self) -> AsyncIterator[UserEvent]:
+        """Order updates, fills and balance changes as they happen, until the stream is closed."""
+        ...
+
+
+@runtime_checkable
+class Exchange(MarketData, Trading, Protocol):
+    async def aclose(self) -> None: ...

@@ -1,0 +1,128 @@
+"""Weight-aware client-side rate limiting for MEXC REST.
+
+MEXC budgets each endpoint separately, per IP for public calls and per account (UID) for signed ones:
+500 weight per 10 s. Practitioners also cap at ~20 requests/s per endpoint. A 429 or 418 pauses the
+whole scope until `Retry-After`, because repeated 429s escalate into an IP ban (418).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    IP = "ip"
+    UID = "uid"
+
+
+# (method, path) -> weight. Entries ending in ":all" are the no-symbol variants.
+WEIGHTS: dict[tuple[str, str], int] = {
+    ("GET", "/api/v3/ping"): 1,
+    ("GET", "/api/v3/time"): 1,
+    ("GET", "/api/v3/defaultSymbols"): 1,
+    ("GET", "/api/v3/depth"): 1,
+    ("GET", "/api/v3/aggTrades"): 1,
+    ("GET", "/api/v3/klines"): 1,
+    ("GET", "/api/v3/avgPrice"): 1,
+    ("GET", "/api/v3/ticker/bookTicker"): 1,
+    ("GET", "/api/v3/trades"): 5,
+    ("GET", "/api/v3/exchangeInfo"): 10,
+    ("GET", "/api/v3/ticker/24hr"): 1,
+    ("GET", "/api/v3/ticker/24hr:all"): 40,
+    ("GET", "/api/v3/ticker/price"): 1,
+    ("GET", "/api/v3/ticker/price:all"): 2,
+    ("POST", "/api/v3/order"): 1,
+    ("POST", "/api/v3/order/test"): 1,
+    ("DELETE", "/api/v3/order"): 1,
+    ("DELETE", "/api/v3/openOrders"): 1,
+    ("GET", "/api/v3/order"): 2,
+    ("GET", "/api/v3/openOrders"): 3,
+    ("GET", "/api/v3/allOrders"): 10,
+    ("GET", "/api/v3/account"): 10,
+    ("GET", "/api/v3/myTrades"): 10,
+    ("GET", "/api/v3/tradeFee"): 20,
+    ("POST", "/api/v3/batchOrders"): 1,
+}
+
+
+def weight_of(method: str, path: str, *, has_symbol: bool = True) -> int:
+    if not has_symbol and (method, f"{path}:all") in WEIGHTS:
+        return WEIGHTS[(method, f"{path}:all")]
+    return WEIGHTS.get((method, path), 1)
+
+
+@dataclass
+class TokenBucket:
+    capacity: float
+    refill_per_s: float
+    tokens: float = 0.0
+    stamp: float | None = None
+
+    def refill(self, now: float) -> None:
+        if self.stamp is None:
+            self.tokens, self.stamp = self.capacity, now
+        elapsed = max(0.0, now - self.stamp)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.refill_per_s)
+        self.stamp = max(self.stamp, now)
+
+    def deficit(self, cost: float) -> float:
+        """Seconds until `cost` tokens are available (0 when they are)."""
+        return max(0.0, (cost - self.tokens) / self.refill_per_s)
+
+
+@dataclass
+class RateLimiter:
+    weight_per_window: float = 500
+    window_s: float = 10.0
+    requests_per_s: float = 20.0
+    clock: Callable[[], float] = time.monotonic
+    _weights: dict[tuple[Scope, str], TokenBucket] = field(default_factory=dict)
+    _requests: dict[tuple[Scope, str], TokenBucket] = field(default_factory=dict)
+    _paused_until: dict[Scope, float] = field(default_factory=dict)
+    _locks: dict[Scope, asyncio.Lock] = field(default_factory=dict)
+    backoffs: int = 0
+    waited_s: float = 0.0
+
+    async def acquire(self, scope: Scope, endpoint: str, weight: int) -> None:
+        # One lock per scope keeps waiters FIFO (a heavy call is not starved by light ones) while a
+        # paused IP scope does not hold up signed calls, which MEXC counts per account.
+        async with self._locks.setdefault(scope, asyncio.Lock()):
+            while (delay := self._take(scope, endpoint, weight)) > 0:
+                self.waited_s += delay
+                await asyncio.sleep(delay)
+
+    def _take(self, scope: Scope, endpoint: str, weight: int) -> float:
+        now = self.clock()
+        paused = self._paused_until.get(scope, 0.0) - now
+        if paused > 0:
+            return paused
+        key = (scope, endpoint)
+        wb = self._weights.setdefault(key, self._bucket(self.weight_per_window, self.window_s))
+        rb = self._requests.setdefault(key, self._bucket(self.requests_per_s, 1.0))
+        wb.refill(now)
+        rb.refill(now)
+        cost = min(float(weight), wb.capacity)
+        wait = max(wb.deficit(cost), rb.deficit(1.0))
+        if wait == 0:
+            wb.tokens -= cost
+            rb.tokens -= 1.0
+        return wait
+
+    @staticmethod
+    def _bucket(capacity: float, window_s: float) -> TokenBucket:
+        return TokenBucket(capacity=capacity, refill_per_s=capacity / window_s)
+
+    def pause(self, scope: Scope, seconds: float) -> None:
+        """Honour a 429/418 `Retry-After`: nothing in this scope goes out until it has passed."""
+        self.backoffs += 1
+        until = self.clock() + seconds
+        self._paused_until[scope] = max(self._paused_until.get(scope, 0.0), until)
+        # Drain the buckets too, so the first calls after the pause do not burst straight back in.
+        for (s, _), bucket in self._requests.items():
+            if s == scope:
+                bucket.tokens = 0.0
+                bucket.stamp = until
