@@ -22,7 +22,7 @@ system-deps:
 
 run: install
 	@$(BIN)/python manage.py migrate --no-input -v0
-	@PORT=$(PORT) $(BIN)/python manage.py brute_run
+	@PORT=$(PORT) $(BIN)/python manage.py runbrute
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ class Env:
     def fail(self, name: str, why: str) -> ImproperlyConfigured:
         return ImproperlyConfigured(f"Environment variable {name} {why}")
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str:
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> str:
         value = self._raw(name)
         if value is None or value == "":
             if required or default is None:
@@ -39,7 +39,7 @@ class Env:
         value = self._raw(name)
         return value or None
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -50,7 +50,9 @@ class Env:
             return False
         raise self.fail(name, f"must be true or false, got {value!r}")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self._raw(name)
         if value is None or value == "":
             return default
@@ -64,7 +66,7 @@ class Env:
             raise self.fail(name, f"must be at most {maximum}, got {number}")
         return number
 
-    def list(self, name: str, default: list[str] | None = None) -> list[str]:
+    def csv(self, name: str, default: list[str] | None = None) -> list[str]:
         value = self._raw(name)
         if value is None or value == "":
             return list(default or [])
@@ -82,7 +84,9 @@ class Env:
             return None
         scheme = value.split("://", 1)[0] if "://" in value else value.split(":", 1)[0]
         if scheme not in schemes:
-            raise self.fail(name, f"must start with one of {', '.join(s + ':' for s in schemes)}, got {value!r}")
+            raise self.fail(
+                name, f"must start with one of {', '.join(s + ':' for s in schemes)}, got {value!r}"
+            )
         return value
 
     def path(self, name: str, default: Path) -> Path:

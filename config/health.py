@@ -31,13 +31,18 @@ def _database() -> Check:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
-    return {"status": "ok", "vendor": "libsql", "remote": not str(settings.DATABASES["default"]["NAME"]).startswith("/")}
+    return {
+        "status": "ok",
+        "vendor": "libsql",
+        "remote": not str(settings.DATABASES["default"]["NAME"]).startswith("/"),
+    }
 
 
 def _cache() -> Check:
     cache.set("brute:healthz", "1", timeout=10)
     ok = cache.get("brute:healthz") == "1"
-    return {"status": "ok" if ok else "down", "backend": "redis" if settings.REDIS_URL else "file"}
+    backend = "redis" if "redis" in type(cache).__module__ else "file"
+    return {"status": "ok" if ok else "down", "backend": backend}
 
 
 def _heartbeat(key: str, stale_after: timedelta) -> Check:

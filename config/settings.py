@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from config.env import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -13,7 +15,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DJANGO_ENV = env.choice("DJANGO_ENV", "development", ("development", "production", "test"))
 PRODUCTION = DJANGO_ENV == "production"
-DEBUG = env.bool("DJANGO_DEBUG", not PRODUCTION)
+DEBUG = env.boolean("DJANGO_DEBUG", not PRODUCTION)
 VERSION = "0.1.0"
 
 
@@ -27,16 +29,16 @@ def _local_secret(name: str, make: str) -> str:
 
 
 if PRODUCTION:
-    SECRET_KEY = env.str("DJANGO_SECRET_KEY", required=True)
+    SECRET_KEY = env.string("DJANGO_SECRET_KEY", required=True)
     if len(SECRET_KEY) < 50:
         raise env.fail("DJANGO_SECRET_KEY", "must be at least 50 characters in production")
 else:
     SECRET_KEY = env.optional("DJANGO_SECRET_KEY") or _local_secret(".secret_key", secrets.token_urlsafe(64))
 
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = env.csv("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise env.fail("DJANGO_ALLOWED_HOSTS", "is required in production (comma-separated host names)")
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env.csv("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
@@ -49,8 +51,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "template_partials",
     "channels",
     "axes",
+    "config",
     "accounts",
     "trading",
     "backups",
@@ -97,7 +101,7 @@ DATABASE_URL = env.url(
 assert DATABASE_URL is not None
 LIBSQL_AUTH_TOKEN = env.optional("LIBSQL_AUTH_TOKEN")
 LIBSQL_SYNC_URL = env.url("LIBSQL_SYNC_URL", schemes=("libsql", "http", "https", "ws", "wss"))
-LIBSQL_SYNC_INTERVAL = env.int("LIBSQL_SYNC_INTERVAL", 0, minimum=0)
+LIBSQL_SYNC_INTERVAL = env.integer("LIBSQL_SYNC_INTERVAL", 0, minimum=0)
 
 
 def _database(url: str) -> dict[str, object]:
@@ -121,11 +125,11 @@ def _database(url: str) -> dict[str, object]:
     }
 
 
-DATABASES = {"default": _database(DATABASE_URL)}
+DATABASES: dict[str, dict[str, object]] = {"default": _database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: when set it carries the channel layer, the Celery broker, the cache and rate limits.
-REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+REDIS_URL: str | None = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -144,7 +148,7 @@ else:
 
 # --- Celery: Redis when configured; otherwise kombu's filesystem broker under var/ (memory:// does not
 # reach a separate worker process).
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
@@ -179,8 +183,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_FAILURE_LIMIT = env.integer("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env.integer("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
@@ -189,7 +193,7 @@ AXES_VERBOSE = False
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14, minimum=60)
+SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 60 * 60 * 24 * 14, minimum=60)
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token rides in hx-headers on <body>
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -197,36 +201,38 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 if PRODUCTION:
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", True)
+    SECURE_HSTS_SECONDS = env.integer("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env.boolean("DJANGO_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Secrets stored in the database (users' MEXC API keys) are encrypted with this Fernet key.
 if PRODUCTION:
-    FIELD_ENCRYPTION_KEY = env.str("BRUTE_FIELD_KEY", required=True)
+    FIELD_ENCRYPTION_KEY = env.string("BRUTE_FIELD_KEY", required=True)
 else:
-    from cryptography.fernet import Fernet
-
     FIELD_ENCRYPTION_KEY = env.optional("BRUTE_FIELD_KEY") or _local_secret(
         ".field_key", Fernet.generate_key().decode()
     )
+try:
+    Fernet(FIELD_ENCRYPTION_KEY)
+except ValueError:
+    raise env.fail("BRUTE_FIELD_KEY", "must be a Fernet key: 32 url-safe base64-encoded bytes") from None
 
 # --- Email: the console by default, SMTP when EMAIL_HOST is set.
 EMAIL_HOST = env.optional("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env.int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_PORT = env.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
     EMAIL_HOST_USER = env.optional("EMAIL_HOST_USER") or ""
     EMAIL_HOST_PASSWORD = env.optional("EMAIL_HOST_PASSWORD") or ""
-    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", True)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Brute <brute@localhost>")
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Brute <brute@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation.
@@ -239,6 +245,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", VAR_DIR / "media")
 WHITENOISE_USE_FINDERS = not PRODUCTION
@@ -252,25 +259,25 @@ STORAGES = {
 }
 
 # --- MEXC. The real exchange by default; `make run` with no internet falls back to the bundled server.
-MEXC_BASE_URL = env.url("MEXC_BASE_URL", "https://api.mexc.com", schemes=("http", "https"))
+MEXC_BASE_URL: str | None = env.url("MEXC_BASE_URL", "https://api.mexc.com", schemes=("http", "https"))
 MEXC_WS_URL = env.url("MEXC_WS_URL", "wss://wbs-api.mexc.com/ws", schemes=("ws", "wss"))
-MEXC_SIMULATED = env.bool("MEXC_SIMULATED", False)
+MEXC_SIMULATED: bool = env.boolean("MEXC_SIMULATED", False)
 
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")
 BACKUP_STORAGE = env.optional("BACKUP_STORAGE")  # a Django storage class path; default the local BACKUP_DIR
 BACKUP_COMPRESSION = env.choice("BACKUP_COMPRESSION", "gzip", ("gzip", "zstd", "none"))
-BACKUP_ENCRYPT = env.bool("BACKUP_ENCRYPT", False)
+BACKUP_ENCRYPT = env.boolean("BACKUP_ENCRYPT", False)
 BACKUP_ENCRYPTION_KEY = env.optional("BACKUP_ENCRYPTION_KEY")
 BACKUP_ENCRYPTION_KEY_FILE = env.optional("BACKUP_ENCRYPTION_KEY_FILE")
-BACKUP_KEEP_LAST = env.int("BACKUP_KEEP_LAST", 7, minimum=1)
-BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", 7, minimum=0)
-BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", 4, minimum=0)
-BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", 6, minimum=0)
-BACKUP_FULL_CRON = env.str("BACKUP_FULL_CRON", "0 3 * * *")
-BACKUP_INCREMENTAL_CRON = env.str("BACKUP_INCREMENTAL_CRON", "15 * * * *")
-BACKUP_PRUNE_CRON = env.str("BACKUP_PRUNE_CRON", "30 4 * * *")
-BACKUP_VERIFY_CRON = env.str("BACKUP_VERIFY_CRON", "0 5 * * 0")
+BACKUP_KEEP_LAST = env.integer("BACKUP_KEEP_LAST", 7, minimum=1)
+BACKUP_KEEP_DAILY = env.integer("BACKUP_KEEP_DAILY", 7, minimum=0)
+BACKUP_KEEP_WEEKLY = env.integer("BACKUP_KEEP_WEEKLY", 4, minimum=0)
+BACKUP_KEEP_MONTHLY = env.integer("BACKUP_KEEP_MONTHLY", 6, minimum=0)
+BACKUP_FULL_CRON = env.string("BACKUP_FULL_CRON", "0 3 * * *")
+BACKUP_INCREMENTAL_CRON = env.string("BACKUP_INCREMENTAL_CRON", "15 * * * *")
+BACKUP_PRUNE_CRON = env.string("BACKUP_PRUNE_CRON", "30 4 * * *")
+BACKUP_VERIFY_CRON = env.string("BACKUP_VERIFY_CRON", "0 5 * * 0")
 
 # --- Logging: JSON lines in production, readable lines in development; every line carries a request id.
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

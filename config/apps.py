@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    """Makes config/ an app so site-wide commands (runbrute) live beside the settings."""
+
+    name = "config"
+    label = "brute_config"

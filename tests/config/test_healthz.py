@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+
+from config.health import MARKET_FEED_KEY
+from config.tasks import HEARTBEAT_KEY, heartbeat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_reports_each_dependency(client):
+    cache.clear()
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["cache"]["status"] == "ok"
+    assert body["checks"]["celery"]["status"] == "unknown"
+    assert body["checks"]["market_feed"]["status"] == "unknown"
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_it_sees_a_worker_heartbeat(client):
+    heartbeat()
+    checks = client.get("/healthz").json()["checks"]
+    assert checks["celery"]["status"] == "ok"
+    assert cache.get(HEARTBEAT_KEY)
+
+
+def test_it_marks_an_old_feed_heartbeat_stale(client):
+    cache.set(MARKET_FEED_KEY, "2020-01-01T00:00:00+00:00")
+    assert client.get("/healthz").json()["checks"]["market_feed"]["status"] == "stale"
+
+
+def test_it_uses_redis_for_the_cache_when_configured(client, redis_url):
+    redis_cache = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+    with override_settings(CACHES=redis_cache, REDIS_URL=redis_url):
+        body = client.get("/healthz").json()
+    assert body["checks"]["cache"] == {
+        "status": "ok",
+        "backend": "redis",
+        "ms": body["checks"]["cache"]["ms"],
+    }
+
+
+def test_it_answers_503_when_the_cache_is_down(client):
+    dead = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    with override_settings(CACHES=dead, REDIS_URL="redis://127.0.0.1:1/0"):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"]["status"] == "down"
