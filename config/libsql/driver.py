@@ -1,0 +1,316 @@
+"""A DB-API 2.0 face over the `libsql` driver, shaped like the stdlib sqlite3 module Django expects.
+
+The driver (0.1.8) differs from sqlite3 in ways Django notices, all handled here:
+- every error is a plain ValueError: translated to the PEP 249 classes below by message;
+- integers outside the 32-bit range are bound as doubles (2**53 + 1 comes back as 2**53): they are
+  bound as text wrapped in CAST(? AS INTEGER) instead;
+- datetime, date, time, Decimal, memoryview and bytearray parameters are rejected or bound as
+  floats: adapted the way sqlite3 and Django's SQLite backend adapt them;
+- `isolation_level` is read-only: connections are opened with None (no implicit BEGIN) and
+  `autocommit = False` is emulated with an explicit BEGIN before DML, like sqlite3's legacy mode;
+- a cursor's rowcount accumulates over every statement it ran: each execute uses a fresh cursor;
+- using a closed connection panics in Rust: refused here with InterfaceError.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import libsql
+
+paramstyle = "qmark"
+apilevel = "2.0"
+threadsafety = 1
+sqlite_version_info: tuple[int, int, int] = libsql.sqlite_version_info
+Binary = bytes
+
+
+class Warning(Exception):  # PEP 249 requires the name, shadowing the builtin
+    pass
+
+
+class Error(Exception):
+    pass
+
+
+class InterfaceError(Error):
+    pass
+
+
+class DatabaseError(Error):
+    pass
+
+
+class DataError(DatabaseError):
+    pass
+
+
+class OperationalError(DatabaseError):
+    pass
+
+
+class IntegrityError(DatabaseError):
+    pass
+
+
+class InternalError(DatabaseError):
+    pass
+
+
+class ProgrammingError(DatabaseError):
+    pass
+
+
+class NotSupportedError(DatabaseError):
+    pass
+
+
+# Local errors read "UNIQUE constraint failed: t.s"; sqld wraps the same text in a Hrana envelope.
+_ERROR_PATTERNS: list[tuple[re.Pattern[str], type[Error]]] = [
+    (re.compile(r"constraint failed|SQLITE_CONSTRAINT|datatype mismatch"), IntegrityError),
+    (re.compile(r"Unsupported parameter type|Expected a list or tuple|bindings"), ProgrammingError),
+    (re.compile(r"too big|SQLITE_TOOBIG"), DataError),
+    (re.compile(r"malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB"), DatabaseError),
+]
+
+
+def translate(exc: ValueError) -> Error:
+    message = str(exc)
+    for pattern, error_class in _ERROR_PATTERNS:
+        if pattern.search(message):
+            return error_class(message)
+    return OperationalError(message)
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except ValueError as exc:
+        raise translate(exc) from exc
+
+
+_INT32 = range(-(2**31), 2**31)
+_INT64 = range(-(2**63), 2**63)
+
+
+class _Wide(str):
+    """An integer the driver would bind as a double: bound as text and cast back in SQL."""
+
+
+def adapt(value: Any) -> Any:
+    if value is None or isinstance(value, str | bytes | float):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        if value in _INT32:
+            return value
+        if value not in _INT64:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return _Wide(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(" ")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    raise ProgrammingError(f"Error binding parameter: type {type(value).__name__!r} is not supported")
+
+
+# Literals, quoted identifiers and comments are matched first so a "?" inside them is left alone.
+_PLACEHOLDER = re.compile(r"""'[^']*'|"[^"]*"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|\?""", re.DOTALL)
+
+
+def bind(sql: str, params: Sequence[Any] | None) -> tuple[str, tuple[Any, ...]]:
+    if not params:
+        return sql, ()
+    if isinstance(params, dict):
+        raise ProgrammingError("libsql supports only qmark (?) parameters")
+    values = tuple(adapt(value) for value in params)
+    wide = [isinstance(value, _Wide) for value in values]
+    if not any(wide):
+        return sql, values
+    positions = iter(wide)
+
+    def placeholder(match: re.Match[str]) -> str:
+        if match.group() != "?":
+            return match.group()
+        return "CAST(? AS INTEGER)" if next(positions, False) else "?"
+
+    return _PLACEHOLDER.sub(placeholder, sql), tuple(str(v) if isinstance(v, _Wide) else v for v in values)
+
+
+_DML = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def is_dml(sql: str) -> bool:
+    return _DML.match(sql) is not None
+
+
+class Connection:
+    def __init__(self, raw: libsql.Connection, *, replica: bool) -> None:
+        self._raw: libsql.Connection | None = raw
+        self.replica = replica
+        # Django toggles this through DatabaseWrapper._set_autocommit; True means no implicit BEGIN.
+        self.autocommit = True
+
+    @property
+    def raw(self) -> libsql.Connection:
+        if self._raw is None:
+            raise InterfaceError("Cannot operate on a closed database.")
+        return self._raw
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.raw.in_transaction)
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        return self.cursor().execute(sql, params)
+
+    def executemany(self, sql: str, param_list: Any) -> Cursor:
+        return self.cursor().executemany(sql, param_list)
+
+    def begin_if_needed(self, sql: str) -> None:
+        if not self.autocommit and is_dml(sql) and not self.in_transaction:
+            self.raw.execute("BEGIN")
+
+    def commit(self) -> None:
+        with translated_errors():
+            self.raw.commit()
+
+    def rollback(self) -> None:
+        with translated_errors():
+            self.raw.rollback()
+
+    def sync(self) -> None:
+        if not self.replica:
+            raise NotSupportedError("sync() needs an embedded replica (OPTIONS['sync_url'])")
+        with translated_errors():
+            self.raw.sync()
+
+    def close(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            raw.close()
+
+
+class Cursor:
+    arraysize = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._raw: libsql.Cursor | None = None
+        self._counts_rows = False
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        sql, values = bind(sql, params)
+        raw = self.connection.raw.cursor()
+        with translated_errors():
+            self.connection.begin_if_needed(sql)
+            raw.execute(sql, values)
+        self._raw, self._counts_rows = raw, is_dml(sql)
+        return self
+
+    def executemany(self, sql: str, param_list: Any) -> Cursor:
+        # One driver cursor for the batch: its rowcount then sums the rows every statement changed.
+        raw = self.connection.raw.cursor()
+        with translated_errors():
+            self.connection.begin_if_needed(sql)
+            for params in param_list:
+                raw.execute(*bind(sql, params))
+        self._raw, self._counts_rows = raw, is_dml(sql)
+        return self
+
+    @property
+    def _result(self) -> libsql.Cursor:
+        if self._raw is None:
+            raise ProgrammingError("execute() must be called before fetching rows")
+        return self._raw
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        with translated_errors():
+            return self._result.fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
+        with translated_errors():
+            return self._result.fetchmany(size or self.arraysize)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        with translated_errors():
+            return self._result.fetchall()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchone, None)
+
+    @property
+    def description(self) -> tuple[tuple[Any, ...], ...] | None:
+        # The driver reports () for statements without a result set; PEP 249 says None.
+        return (self._raw.description or None) if self._raw is not None else None
+
+    @property
+    def rowcount(self) -> int:
+        return self._raw.rowcount if self._raw is not None and self._counts_rows else -1
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._raw.lastrowid if self._raw is not None else None
+
+    def close(self) -> None:
+        self._raw = None
+
+    def setinputsizes(self, sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        pass
+
+
+REMOTE_SCHEMES = ("libsql://", "http://", "https://", "ws://", "wss://")
+
+
+def http_url(url: str) -> str:
+    """The driver only recognises libsql:// and http(s)://; Hrana over WebSocket maps to the same host."""
+    if url.startswith("ws://"):
+        return "http://" + url.removeprefix("ws://")
+    if url.startswith("wss://"):
+        return "https://" + url.removeprefix("wss://")
+    return url
+
+
+def is_remote(database: str) -> bool:
+    return database.startswith(REMOTE_SCHEMES)
+
+
+def connect(
+    database: str,
+    *,
+    auth_token: str = "",
+    sync_url: str | None = None,
+    sync_interval: float | None = None,
+    timeout: float = 5.0,
+    encryption_key: str | None = None,
+) -> Connection:
+    """Open a local file, a remote sqld/Turso database (URL) or an embedded replica (file + sync_url)."""
+    if sync_url and is_remote(database):
+        raise InterfaceError("sync_url applies to a local file, not to a remote database URL")
+    kwargs: dict[str, Any] = {"isolation_level": None, "timeout": timeout, "auth_token": auth_token or ""}
+    if sync_url:
+        kwargs["sync_url"] = http_url(sync_url)
+        # The driver treats 0 as a busy loop; Django settings use 0 for "only on demand".
+        kwargs["sync_interval"] = sync_interval or None
+    if encryption_key:
+        kwargs["encryption_key"] = encryption_key
+    with translated_errors():
+        raw = libsql.connect(http_url(database), **kwargs)
+    return Connection(raw, replica=bool(sync_url))
