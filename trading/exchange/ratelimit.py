@@ -71,7 +71,9 @@ class TokenBucket:
 
     def deficit(self, cost: float) -> float:
         """Seconds until `cost` tokens are available (0 when they are)."""
-        return max(0.0, (cost - self.tokens) / self.refill_per_s)
+        missing = cost - self.tokens
+        # Tolerate float dust, else a refill that is exactly due reads as a 1e-14 s wait.
+        return missing / self.refill_per_s if missing > 1e-9 else 0.0
 
 
 @dataclass
