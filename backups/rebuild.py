@@ -1,0 +1,133 @@
+"""Rebuilding a backup's database and files from its chain, checking every step on the way.
+
+Used by both verify (into a temporary place) and restore (into a staging place beside the target).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from backups.archive import DATABASE, MEDIA_PREFIX, PAGES, MemberStream, read_archive
+from backups.errors import BackupError
+from backups.manifest import Summary
+from backups.snapshot import apply_pages, hash_pages, integrity_problem
+from backups.storage import BackupStore
+from backups.streams import BLOCK
+
+Progress = Callable[[str, int, int], None]
+StepCheck = Callable[[Summary, str | None], None]
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    database: Path
+    media: Path
+    manifest: dict[str, Any]
+
+
+def safe_relative(path: str) -> PurePosixPath:
+    relative = PurePosixPath(path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise BackupError(f"refusing the unsafe file path {path!r} in the archive")
+    return relative
+
+
+def rebuild(
+    *,
+    store: BackupStore,
+    chain: list[Summary],
+    key: bytes | None,
+    database: Path,
+    media: Path,
+    progress: Progress | None = None,
+    on_step: StepCheck | None = None,
+) -> Rebuilt:
+    """Applies the chain (full backup first) into `database` and `media`, checking as it goes.
+
+    After each backup the rebuilt database must hash to that backup's snapshot; `on_step` hears of
+    each step (with an integrity problem or None) so verify --all can test every backup in one pass.
+    """
+    final = read_archive(store=store, summary=chain[-1], key=key, manifest_only=True)
+    wanted = {entry["path"]: entry for entry in final["files"]}
+    media.mkdir(parents=True, exist_ok=True)
+    for step, summary in enumerate(chain):
+        handler = _Handler(summary, database, media, wanted)
+        report = (lambda done, s=summary: progress(f"reading {s.id}", done, s.size)) if progress else None
+        manifest = read_archive(store=store, summary=summary, key=key, handler=handler, progress=report)
+        _check_database(summary, manifest, database)
+        is_last = step == len(chain) - 1
+        if on_step or is_last:
+            problem = integrity_problem(database)
+            if on_step:
+                on_step(summary, problem)
+            if problem and is_last:
+                raise BackupError(
+                    f"backup {summary.id}: the restored database fails its integrity check: {problem}"
+                )
+    _check_media(chain[-1], wanted, media)
+    return Rebuilt(database=database, media=media, manifest=final)
+
+
+class _Handler:
+    def __init__(self, summary: Summary, database: Path, media: Path, wanted: dict[str, Any]) -> None:
+        self.summary = summary
+        self.database = database
+        self.media = media
+        self.wanted = wanted
+
+    def __call__(self, manifest: dict[str, Any], stream: MemberStream) -> None:
+        if stream.name == DATABASE:
+            _copy(stream, self.database)
+        elif stream.name == PAGES:
+            if not self.database.exists():
+                raise BackupError("an incremental's pages came before any full database")
+            db = manifest["database"]
+            apply_pages(
+                pages=stream, page_size=db["page_size"], page_count=db["page_count"], target=self.database
+            )
+        elif stream.name.startswith(MEDIA_PREFIX):
+            relative = safe_relative(stream.name.removeprefix(MEDIA_PREFIX))
+            entry = self.wanted.get(str(relative))
+            if entry and entry["stored_in"] == self.summary.id:
+                target = self.media / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy(stream, target)
+
+
+def _copy(stream: MemberStream, target: Path) -> None:
+    with target.open("wb") as out:
+        while block := stream.read(BLOCK):
+            out.write(block)
+
+
+def _check_database(summary: Summary, manifest: dict[str, Any], database: Path) -> None:
+    db = manifest["database"]
+    if not database.exists():
+        raise BackupError(f"backup {summary.id}: the archive holds no database")
+    _hashes, whole = hash_pages(database, db["page_size"])
+    if whole != db["sha256"]:
+        raise BackupError(f"backup {summary.id}: the rebuilt database differs from the snapshot (SHA-256)")
+
+
+def _check_media(summary: Summary, wanted: dict[str, Any], media: Path) -> None:
+    for path, entry in wanted.items():
+        target = media / safe_relative(path)
+        if not target.is_file():
+            raise BackupError(
+                f"backup {summary.id}: media/{path} could not be restored (held by {entry['stored_in']})"
+            )
+        digest = hashlib.sha256()
+        with target.open("rb") as handle:
+            while block := handle.read(BLOCK):
+                digest.update(block)
+        if digest.hexdigest() != entry["sha256"]:
+            raise BackupError(f"backup {summary.id}: media/{path} fails its SHA-256 after restore")
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,127 @@
+"""Reads: which backups exist (from the storage, the source of truth), their chains and runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from backups.errors import BackupError
+from backups.manifest import FULL, Summary, id_from_sidecar
+from backups.models import BackupRun
+from backups.storage import BackupStore, backup_store
+
+OK = "ok"
+MISSING_ARCHIVE = "missing-archive"
+DAMAGED = "damaged-sidecar"
+BROKEN_CHAIN = "broken-chain"
+
+
+@dataclass(frozen=True)
+class BackupListing:
+    id: str
+    status: str
+    summary: Summary | None
+    problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "id": self.id,
+            "kind": s.kind if s else None,
+            "parent": s.parent if s else None,
+            "created": s.created if s else None,
+            "size": s.size if s else None,
+            "file_count": s.file_count if s else None,
+            "encrypted": s.encrypted if s else None,
+            "note": s.note if s else "",
+            "archive": s.archive if s else None,
+            "status": self.status,
+            "problem": self.problem,
+        }
+
+
+def backup_summaries(*, store: BackupStore | None = None) -> dict[str, Summary]:
+    """Every readable sidecar by id, oldest first; damaged sidecars are left out."""
+    return {item.id: item.summary for item in backup_list(store=store) if item.summary}
+
+
+def backup_list(*, store: BackupStore | None = None) -> list[BackupListing]:
+    store = store or backup_store()
+    names = set(store.names())
+    listings: list[BackupListing] = []
+    for name in sorted(names):
+        backup_id = id_from_sidecar(name)
+        if backup_id is None:
+            continue
+        try:
+            with store.open(name) as handle:
+                summary = Summary.from_json(handle.read(), name=name)
+        except BackupError as exc:
+            listings.append(BackupListing(id=backup_id, status=DAMAGED, summary=None, problem=str(exc)))
+            continue
+        listings.append(_listing(summary, names, store))
+    by_id = {item.id: item for item in listings}
+    return [_with_chain_status(item, by_id) for item in sorted(listings, key=_order)]
+
+
+def _order(item: BackupListing) -> tuple[str, str]:
+    return (item.summary.created if item.summary else "", item.id)
+
+
+def _listing(summary: Summary, names: set[str], store: BackupStore) -> BackupListing:
+    if summary.archive not in names:
+        return BackupListing(summary.id, MISSING_ARCHIVE, summary, f"{summary.archive} is missing")
+    if store.size(summary.archive) != summary.size:
+        problem = f"{summary.archive} has {store.size(summary.archive)} bytes, {summary.size} recorded"
+        return BackupListing(summary.id, MISSING_ARCHIVE, summary, problem)
+    return BackupListing(summary.id, OK, summary)
+
+
+def _with_chain_status(item: BackupListing, by_id: dict[str, BackupListing]) -> BackupListing:
+    current = item
+    while current.summary and current.summary.kind != FULL and current.status == OK:
+        parent = by_id.get(current.summary.parent or "")
+        if parent is None or parent.status != OK:
+            problem = f"its chain is broken at {current.summary.parent}"
+            return BackupListing(item.id, BROKEN_CHAIN, item.summary, problem) if item.status == OK else item
+        current = parent
+    return item
+
+
+def backup_newest(*, store: BackupStore | None = None) -> Summary | None:
+    usable = [item.summary for item in backup_list(store=store) if item.summary and item.status == OK]
+    return usable[-1] if usable else None
+
+
+def backup_chain(*, summaries: dict[str, Summary], backup_id: str) -> list[Summary]:
+    """The backup and its ancestors, full backup first; checks each link against the parent's hash."""
+    if backup_id not in summaries:
+        raise BackupError(f"no backup {backup_id} in the backup storage")
+    chain = [summaries[backup_id]]
+    while chain[-1].kind != FULL:
+        child = chain[-1]
+        parent = summaries.get(child.parent or "")
+        if parent is None:
+            raise BackupError(f"backup {child.id}: its parent {child.parent} is missing")
+        if parent.archive_sha256 != child.parent_archive_sha256:
+            raise BackupError(f"backup {child.id}: its parent {parent.id} was replaced (SHA-256 differs)")
+        if len(chain) > 10_000 or parent in chain:
+            raise BackupError(f"backup {child.id}: its chain loops")
+        chain.append(parent)
+    return list(reversed(chain))
+
+
+def backup_run_list(*, limit: int = 20) -> QuerySet[BackupRun]:
+    return BackupRun.objects.select_related("requested_by").order_by("-created_at")[:limit]
+
+
+def backup_last_verifications() -> dict[str, dict[str, Any]]:
+    """The latest verification result per backup id: {"ok", "problem", "at"}."""
+    latest: dict[str, dict[str, Any]] = {}
+    runs = BackupRun.objects.filter(action=BackupRun.Action.VERIFY, finished_at__isnull=False)
+    for run in runs.order_by("finished_at"):
+        for backup_id, outcome in run.result.get("backups", {}).items():
+            latest[backup_id] = {**outcome, "at": run.finished_at}
+    return latest

@@ -1,0 +1,476 @@
+"""Backup actions: create, verify, restore, prune. Knows the database and files only through settings."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from django.utils import timezone
+
+from backups import retention
+from backups.archive import (
+    DATABASE,
+    MEDIA_PREFIX,
+    PAGE_HASHES,
+    PAGES,
+    Member,
+    MemberStream,
+    member_from_bytes,
+    member_from_file,
+    read_archive,
+    write_archive,
+)
+from backups.crypto import key_from_settings, key_id
+from backups.errors import BackupError
+from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
+from backups.notify import operator_notify
+from backups.rebuild import Rebuilt, rebuild, remove_tree
+from backups.selectors import backup_chain, backup_list, backup_newest, backup_summaries
+from backups.snapshot import (
+    applied_migrations,
+    changed_pages,
+    database_name,
+    hash_pages,
+    integrity_problem,
+    is_django_default,
+    is_remote,
+    page_size_of,
+    snapshot_database,
+    snapshot_file,
+    write_changed_pages,
+)
+from backups.storage import BackupStore, LocalStore, backup_store
+from backups.streams import BLOCK, SUFFIXES
+
+__all__ = ["backup_create", "backup_prune", "backup_restore", "backup_verify", "operator_notify"]
+
+logger = logging.getLogger("backups")
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    pass
+
+
+def backup_create(
+    *,
+    incremental: bool = False,
+    encrypt: bool | None = None,
+    note: str = "",
+    progress: Progress | None = None,
+) -> Summary:
+    """A full backup, or an incremental one on top of the newest backup; returns its summary."""
+    progress = progress or _quiet
+    store = backup_store()
+    encrypt = settings.BACKUP_ENCRYPT if encrypt is None else encrypt
+    parent = backup_newest(store=store) if incremental else None
+    if incremental and parent is None:
+        raise BackupError("there is no usable backup to build an incremental on; create a full backup first")
+    needs_key = encrypt or (parent is not None and parent.encrypted)
+    key = key_from_settings() if needs_key else None
+    created = timezone.now()
+    backup_id = new_backup_id(created)
+    staging = store.staging_dir()
+    try:
+        return _create_in(
+            store=store,
+            staging=staging,
+            backup_id=backup_id,
+            created=created,
+            parent=parent,
+            key=key if encrypt else None,
+            parent_key=key,
+            note=note,
+            progress=progress,
+        )
+    except OSError as exc:
+        raise BackupError(
+            f"backup {backup_id} failed: {exc.strerror or exc} ({exc.filename or 'archive'})"
+        ) from exc
+    finally:
+        remove_tree(staging)
+
+
+def _create_in(
+    *,
+    store: BackupStore,
+    staging: Path,
+    backup_id: str,
+    created: datetime,
+    parent: Summary | None,
+    key: bytes | None,
+    parent_key: bytes | None,
+    note: str,
+    progress: Progress,
+) -> Summary:
+    progress("snapshot", 0, 1)
+    snapshot = staging / "snapshot.sqlite3"
+    snapshot_database(name=database_name(), target=snapshot)
+    progress("hashing", 0, 1)
+    page_size = page_size_of(snapshot)
+    hashes, db_sha = hash_pages(snapshot, page_size)
+    database: dict[str, Any] = {
+        "page_size": page_size,
+        "page_count": len(hashes) // 32,
+        "size": snapshot.stat().st_size,
+        "sha256": db_sha,
+    }
+    members = [member_from_bytes(PAGE_HASHES, hashes)]
+    parent_manifest: dict[str, Any] | None = None
+    if parent:
+        parent_manifest, parent_hashes = _parent_state(store, parent, parent_key)
+        same_layout = parent_manifest["database"]["page_size"] == page_size
+        pages = list(changed_pages(hashes, parent_hashes if same_layout else b""))
+        pages_file = staging / "pages.bin"
+        write_changed_pages(snapshot=snapshot, page_size=page_size, pages=pages, target=pages_file)
+        members.append(member_from_file(PAGES, pages_file, _file_sha256(pages_file)))
+        database["changed_pages"] = len(pages)
+    else:
+        members.append(member_from_file(DATABASE, snapshot, db_sha, created.timestamp()))
+    files = _media_entries(Path(settings.MEDIA_ROOT), backup_id, parent_manifest)
+    members += [
+        Member(
+            name=MEDIA_PREFIX + f["path"],
+            source=Path(settings.MEDIA_ROOT) / f["path"],
+            size=f["size"],
+            sha256=f["sha256"],
+            mtime=f["mtime"],
+        )
+        for f in files
+        if f["stored_in"] == backup_id
+    ]
+    manifest = {
+        "format": FORMAT,
+        "id": backup_id,
+        "kind": INCREMENTAL if parent else FULL,
+        "parent": parent.id if parent else None,
+        "created": created.isoformat(),
+        "app_version": settings.VERSION,
+        "note": note,
+        "migrations": applied_migrations(snapshot),
+        "database": database,
+        "files": files,
+        "members": {m.name: {"size": m.size, "sha256": m.sha256} for m in members},
+    }
+    compression = settings.BACKUP_COMPRESSION
+    archive = f"{backup_id}{SUFFIXES[compression]}{'.enc' if key else ''}"
+    total = sum(m.size for m in members)
+    size, sha, manifest_sha = write_archive(
+        target=staging / archive,
+        compression=compression,
+        key=key,
+        manifest=manifest,
+        members=members,
+        progress=lambda done: progress("archiving", done, total),
+    )
+    progress("checking", 0, 1)
+    if _file_sha256(staging / archive) != sha:
+        raise BackupError(f"backup {backup_id}: the archive on disk differs from what was written")
+    summary = Summary(
+        id=backup_id,
+        kind=manifest["kind"],
+        parent=manifest["parent"],
+        parent_archive_sha256=parent.archive_sha256 if parent else None,
+        created=manifest["created"],
+        app_version=settings.VERSION,
+        note=note,
+        compression=compression,
+        encrypted=key is not None,
+        key_id=key_id(key).hex() if key else None,
+        archive=archive,
+        size=size,
+        archive_sha256=sha,
+        manifest_sha256=manifest_sha,
+        file_count=len(files),
+        database_size=database["size"],
+    )
+    store.commit(staging / archive, archive)
+    store.write_bytes(summary.sidecar, summary.to_json())
+    logger.info("backup %s created (%s, %d bytes)", backup_id, summary.kind, size)
+    return summary
+
+
+def _parent_state(store: BackupStore, parent: Summary, key: bytes | None) -> tuple[dict[str, Any], bytes]:
+    captured: dict[str, bytes] = {}
+
+    def keep_hashes(manifest: dict[str, Any], stream: MemberStream) -> None:
+        if stream.name == PAGE_HASHES:
+            captured["hashes"] = stream.read()
+
+    manifest = read_archive(store=store, summary=parent, key=key, handler=keep_hashes, manifest_only=True)
+    if "hashes" not in captured:
+        raise BackupError(f"backup {parent.id}: its page hashes are missing")
+    return manifest, captured["hashes"]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _media_entries(
+    root: Path, backup_id: str, parent_manifest: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Every file under MEDIA_ROOT; one unchanged since the parent points at the archive holding it."""
+    previous = {f["path"]: f for f in parent_manifest["files"]} if parent_manifest else {}
+    entries = []
+    for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        if path.is_symlink() or not path.is_file():
+            continue
+        relative = path.relative_to(root).as_posix()
+        stat = path.stat()
+        sha = _file_sha256(path)
+        old = previous.get(relative)
+        unchanged = old is not None and old["sha256"] == sha and old["size"] == stat.st_size
+        stored_in = old["stored_in"] if old and unchanged else backup_id
+        entries.append(
+            {
+                "path": relative,
+                "size": stat.st_size,
+                "mtime": stat.st_mtime,
+                "sha256": sha,
+                "stored_in": stored_in,
+            }
+        )
+    return entries
+
+
+@dataclass
+class VerifyOutcome:
+    backup_id: str
+    ok: bool
+    problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.backup_id, "ok": self.ok, "problem": self.problem}
+
+
+def backup_verify(
+    *, backup_id: str | None = None, all_backups: bool = False, progress: Progress | None = None
+) -> list[VerifyOutcome]:
+    """Checks sidecars, archives, chains and a test restore with SQLite's integrity check.
+
+    Never raises for a damaged backup: each outcome names what is wrong.
+    """
+    store = backup_store()
+    listings = backup_list(store=store)
+    if backup_id is None and not all_backups:
+        raise BackupError("name a backup id, or pass --all")
+    wanted = [item.id for item in listings] if all_backups else [str(backup_id)]
+    if backup_id and backup_id not in {item.id for item in listings}:
+        raise BackupError(f"no backup {backup_id} in the backup storage")
+    outcomes: dict[str, VerifyOutcome] = {
+        item.id: VerifyOutcome(item.id, False, item.problem) for item in listings if item.summary is None
+    }
+    summaries = backup_summaries(store=store)
+    key = _optional_key(summaries.values())
+    for target in reversed(wanted):  # newest first: a chain tip's pass covers its ancestors
+        if target not in outcomes:
+            outcomes.update(_verify_chain(store, summaries, target, key, progress))
+    return [outcomes[i] for i in wanted]
+
+
+def _optional_key(summaries: Any) -> bytes | None:
+    if not any(s.encrypted for s in summaries):
+        return None
+    try:
+        return key_from_settings()
+    except BackupError:
+        return None  # the encrypted backups then fail verification, naming the missing key
+
+
+def _verify_chain(
+    store: BackupStore,
+    summaries: dict[str, Summary],
+    target: str,
+    key: bytes | None,
+    progress: Progress | None,
+) -> dict[str, VerifyOutcome]:
+    try:
+        chain = backup_chain(summaries=summaries, backup_id=target)
+    except BackupError as exc:
+        return {target: VerifyOutcome(target, False, str(exc))}
+    results: dict[str, VerifyOutcome] = {}
+
+    def on_step(summary: Summary, problem: str | None) -> None:
+        text = f"the restored database fails its integrity check: {problem}" if problem else ""
+        results[summary.id] = VerifyOutcome(summary.id, problem is None, text)
+
+    workdir = Path(tempfile.mkdtemp(prefix="brute-verify-"))
+    try:
+        rebuild(
+            store=store,
+            chain=chain,
+            key=key,
+            database=workdir / "db.sqlite3",
+            media=workdir / "media",
+            progress=progress,
+            on_step=on_step,
+        )
+    except BackupError as exc:
+        broken = next((s.id for s in chain if s.id not in results), target)
+        results[broken] = VerifyOutcome(broken, False, str(exc))
+        for later in chain[[s.id for s in chain].index(broken) + 1 :]:
+            results[later.id] = VerifyOutcome(later.id, False, f"its chain is broken at {broken}: {exc}")
+    finally:
+        remove_tree(workdir)
+    return results
+
+
+@dataclass
+class RestoreOutcome:
+    backup_id: str
+    database: str
+    media: str
+    kept: list[str] = field(default_factory=list)
+    migrated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__}
+
+
+def backup_restore(
+    *, backup_id: str, target: Path | None = None, overwrite: bool = False, progress: Progress | None = None
+) -> RestoreOutcome:
+    """Restores a backup and its chain in place (or under `target`), verifying everything first.
+
+    The current database and media are kept beside the restored ones (`*.pre-restore-<time>`).
+    Writers should be stopped: a restore replaces the database file under them.
+    """
+    store = backup_store()
+    summaries = backup_summaries(store=store)
+    chain = backup_chain(summaries=summaries, backup_id=backup_id)
+    name = database_name()
+    if target is None and is_remote(name):
+        raise BackupError(
+            "in-place restore into a remote libSQL database is not supported; use --target PATH"
+        )
+    db_path = Path(name) if target is None else target / "db.sqlite3"
+    media_root = Path(settings.MEDIA_ROOT) if target is None else target / "media"
+    if not overwrite and (db_path.exists() or (media_root.is_dir() and any(media_root.iterdir()))):
+        raise BackupError(f"{db_path} or {media_root} already exists; pass --yes to overwrite")
+    key = key_from_settings() if any(s.encrypted for s in chain) else None
+    for path in (db_path.parent, media_root.parent):
+        path.mkdir(parents=True, exist_ok=True)
+    db_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=db_path.parent))
+    media_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=media_root.parent))
+    try:
+        rebuilt = rebuild(
+            store=store,
+            chain=chain,
+            key=key,
+            database=db_stage / "db.sqlite3",
+            media=media_stage / "media",
+            progress=progress,
+        )
+        outcome = RestoreOutcome(backup_id=backup_id, database=str(db_path), media=str(media_root))
+        _place(rebuilt, db_path, media_root, outcome)
+    finally:
+        remove_tree(db_stage)
+        remove_tree(media_stage)
+    if target is None and is_django_default(name):
+        call_command("migrate", interactive=False, verbosity=0)
+        outcome.migrated = True
+    logger.warning("backup %s restored into %s", backup_id, db_path)
+    return outcome
+
+
+def _place(rebuilt: Rebuilt, db_path: Path, media_root: Path, outcome: RestoreOutcome) -> None:
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    saved: Path | None = None
+    connections.close_all()
+    if db_path.exists():
+        saved = db_path.with_name(f"{db_path.name}.pre-restore-{stamp}")
+        snapshot_file(source=db_path, target=saved)
+        outcome.kept.append(str(saved))
+    with rebuilt.database.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(rebuilt.database, db_path)
+    # Stale -wal/-shm files of the replaced database make the new one look malformed.
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    problem = integrity_problem(db_path)
+    if problem:
+        if saved:
+            shutil.copyfile(saved, db_path)
+        raise BackupError(
+            f"the restored database failed its check in place ({problem}); the previous one is back"
+        )
+    if media_root.exists():
+        kept_media = media_root.with_name(f"{media_root.name}.pre-restore-{stamp}")
+        os.replace(media_root, kept_media)
+        outcome.kept.append(str(kept_media))
+    os.replace(rebuilt.media, media_root)
+
+
+@dataclass
+class PruneOutcome:
+    kept: list[str]
+    deleted: list[str]
+    partials_removed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__}
+
+
+def backup_prune(*, now: datetime | None = None, dry_run: bool = False) -> PruneOutcome:
+    """Applies BACKUP_KEEP_*: the last N, plus the newest of each recent day, week and month.
+
+    A kept incremental keeps its whole chain. Unfinished leftovers of crashed runs go too.
+    """
+    store = backup_store()
+    now = now or timezone.now()
+    summaries = backup_summaries(store=store)
+    policy = retention.Policy(
+        last=settings.BACKUP_KEEP_LAST,
+        daily=settings.BACKUP_KEEP_DAILY,
+        weekly=settings.BACKUP_KEEP_WEEKLY,
+        monthly=settings.BACKUP_KEEP_MONTHLY,
+    )
+    keep = retention.to_keep(list(summaries.values()), policy)
+    doomed = [s for s in summaries.values() if s.id not in keep]
+    outcome = PruneOutcome(kept=sorted(keep), deleted=[s.id for s in doomed])
+    if dry_run:
+        return outcome
+    for summary in doomed:
+        store.delete(summary.sidecar)  # first, so a half-deleted backup is never listed
+        store.delete(summary.archive)
+    if isinstance(store, LocalStore):
+        outcome.partials_removed = _remove_leftovers(store, summaries, now)
+    return outcome
+
+
+def _remove_leftovers(store: LocalStore, summaries: dict[str, Summary], now: datetime) -> int:
+    """Partial files and archives without a sidecar, older than an hour (a run may be in progress)."""
+    archives = {s.archive for s in summaries.values()} | {s.sidecar for s in summaries.values()}
+    cutoff = now.timestamp() - 3600
+    removed = 0
+    for path in store.stale_partials() + [store.root / n for n in store.names() if n not in archives]:
+        if path.name.endswith(".json") or path.stat().st_mtime > cutoff:
+            continue
+        store.remove_partial(path)
+        removed += 1
+    return removed
+
+
+def database_check(path: Path) -> str | None:
+    """SQLite's integrity check on a database file, for callers outside this app."""
+    try:
+        return integrity_problem(path)
+    except sqlite3.Error as exc:
+        return str(exc)
