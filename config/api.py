@@ -1,5 +1,96 @@
-"""The one NinjaAPI. Each app adds its Router here."""
+"""The one NinjaAPI. Each app adds its Router here.
 
+The machinery every endpoint shares lives beside it: config/api_auth.py (who is calling, scopes),
+config/api_errors.py (the one error shape), config/api_pagination.py, config/api_throttling.py
+and config/api_idempotency.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="Brute API", version="1", urls_namespace="api")
+from accounts.api import router as accounts_router
+from config.api_auth import API_AUTH
+from config.api_errors import document_errors, error_response, install_error_handlers
+from config.api_idempotency import IdempotentReplay, replay_response
+from config.api_throttling import default_throttles
+
+
+class BruteAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        return document_errors(super().get_openapi_schema(**kwargs))
+
+    @property
+    def urls(self) -> Any:
+        """ninja's URLs, answering an unknown path or method in the one error shape too."""
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = self._json_not_allowed(pattern.callback)
+        patterns.append(path("<path:rest>", self._not_found, name="not-found"))
+        return patterns, app_name, namespace
+
+    def _not_found(self, request: HttpRequest, rest: str) -> HttpResponse:
+        return error_response(self, request, status=404, code="not_found", message="No such API endpoint.")
+
+    def _json_not_allowed(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        def convert(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+            if not isinstance(response, HttpResponseNotAllowed):
+                return response
+            converted = error_response(
+                self,
+                request,
+                status=405,
+                code="method_not_allowed",
+                message=f"{request.method} is not allowed here.",
+            )
+            converted["Allow"] = response["Allow"]
+            return converted
+
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+                return convert(request, await view(request, *args, **kwargs))
+
+            return async_wrapper
+
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return convert(request, view(request, *args, **kwargs))
+
+        return wrapper
+
+
+def _on_replay(request: HttpRequest, exc: Any) -> HttpResponse:
+    return replay_response(exc.record)
+
+
+def build_api(**kwargs: Any) -> BruteAPI:
+    """A NinjaAPI with the project's auth, rate limits and error handlers (tests build their own)."""
+    options: dict[str, Any] = {"auth": API_AUTH, "throttle": default_throttles(), "version": "1", **kwargs}
+    built = BruteAPI(**options)
+    install_error_handlers(built)
+
+    built.add_exception_handler(IdempotentReplay, _on_replay)
+    return built
+
+
+api = build_api(
+    title="Brute API",
+    urls_namespace="api",
+    description=(
+        "Authenticate with `Authorization: Bearer <access token>` from `POST /auth/token`, with "
+        "`Authorization: Bearer brute_pat_...` (a personal API token), or with the browser session. "
+        'Every error has the shape `{"error": {"code", "message", "details"}}`.'
+    ),
+)
+api.add_router("/", accounts_router)

@@ -1,0 +1,139 @@
+"""Who is calling the API and what they may do.
+
+Three ways in, tried in order: `Authorization: Bearer <JWT access token>`, `Authorization: Bearer
+brute_pat_...` (a personal API token), and the browser's session cookie (with CSRF on unsafe
+methods). Each yields a `Principal` on `request.auth`; `request.user` is the same user.
+
+Endpoints declare what they need with `@require_scope("read")` or `@require_scope("trade")`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, cast
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import contribute_operation_callback
+
+from accounts.models import ApiScope, ApiToken, User
+from accounts.tokens import ALL_SCOPES, NotAuthenticated, access_token_user, api_token_authenticate
+from config.errors import Forbidden
+
+F = TypeVar("F", bound=Callable[..., Any])
+Kind = Literal["session", "access", "pat"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    kind: Kind
+    scopes: frozenset[str]
+    token_id: int | None = None
+
+    def __str__(self) -> str:
+        # Rate limits key on this: one bucket per personal token, one per user otherwise.
+        return f"pat:{self.token_id}" if self.kind == "pat" else f"user:{self.user.pk}"
+
+    def allows(self, scope: str) -> bool:
+        """`trade` needs the trade scope and a role that may trade; `trade` implies `read`."""
+        if scope == ApiScope.TRADE:
+            return ApiScope.TRADE in self.scopes and self.user.can_trade
+        return scope in self.scopes or ApiScope.TRADE in self.scopes
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Principal:
+        if token.startswith(ApiToken.PREFIX):
+            pat = api_token_authenticate(secret=token)
+            principal = Principal(pat.user, "pat", frozenset(pat.scope_list), pat.pk)
+        else:
+            user, scopes = access_token_user(token=token)
+            principal = Principal(user, "access", frozenset(scopes))
+        request.user = principal.user
+        return principal
+
+
+class BrowserSessionAuth(SessionAuth):
+    """ninja's SessionAuth, but a request with no session cookie is simply not authenticated
+    (rather than failing CSRF), so a bare POST gets 401 and not 403."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Principal | None:
+        user = request.user
+        if key is None or not user.is_authenticated or not user.is_active:
+            return None
+        return Principal(cast(User, user), "session", frozenset(ALL_SCOPES))
+
+
+API_AUTH = [BearerAuth(), BrowserSessionAuth()]
+
+
+def request_principal(request: HttpRequest) -> Principal:
+    principal = getattr(request, "auth", None)
+    if not isinstance(principal, Principal):
+        raise NotAuthenticated("Authentication is required.")
+    return principal
+
+
+def principal_require(request: HttpRequest, scope: str) -> Principal:
+    """The caller's Principal, or 401/403 `forbidden` if it may not act with `scope`."""
+    principal = request_principal(request)
+    if principal.allows(scope):
+        return principal
+    if scope == ApiScope.TRADE and ApiScope.TRADE in principal.scopes:
+        raise Forbidden("Your role does not allow trading.")
+    raise Forbidden(f"This requires the {scope!r} scope.")
+
+
+def require_scope(scope: str) -> Callable[[F], F]:
+    """Endpoint decorator (below the route decorator): the caller must hold `scope`."""
+    if scope not in ALL_SCOPES:
+        raise ValueError(f"Unknown scope {scope!r}")
+
+    def decorator(func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                principal_require(request, scope)
+                return await func(request, *args, **kwargs)
+
+            wrapper: Callable[..., Any] = async_wrapper
+        else:
+
+            @functools.wraps(func)
+            def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                principal_require(request, scope)
+                return func(request, *args, **kwargs)
+
+            wrapper = sync_wrapper
+        contribute_operation_callback(wrapper, functools.partial(_document_scope, scope))
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def require_interactive(request: HttpRequest) -> Principal:
+    """A login (session or password-issued JWT), not a personal token: a token must not mint or
+    revoke tokens, or a read token could make itself a trade token."""
+    principal = request_principal(request)
+    if principal.kind == "pat":
+        raise Forbidden("Personal API tokens cannot manage API tokens; sign in instead.")
+    return principal
+
+
+def _document_scope(scope: str, operation: Any) -> None:
+    extra = dict(operation.openapi_extra or {})
+    extra["x-required-scope"] = scope
+    note = f"Requires the `{scope}` scope" + (" and a role that may trade." if scope == "trade" else ".")
+    operation.description = f"{operation.description}\n\n{note}" if operation.description else note
+    operation.openapi_extra = extra

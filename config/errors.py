@@ -1,0 +1,65 @@
+"""The one project error type. Services raise it; each interface maps it to its own form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One problem with one input field (or with the request as a whole when `field` is empty)."""
+
+    field: str
+    message: str
+
+
+class BruteError(Exception):
+    """A failure a caller can act on: a stable machine-readable `code`, a human `message` and the
+    HTTP status the API answers with. Domain code raises it (or a subclass); it never builds responses.
+
+    Codes in use: validation_error, bad_request, not_authenticated, forbidden, not_found,
+    method_not_allowed, conflict, idempotency_key_reused, rate_limited, server_error.
+    """
+
+    code: str = "bad_request"
+    status: int = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: Sequence[ErrorDetail] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.details = list(details)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, status={self.status})"
+
+
+class NotFound(BruteError):
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(BruteError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(BruteError):
+    code = "conflict"
+    status = 409
+
+
+class InvalidInput(BruteError):
+    code = "validation_error"
+    status = 422

@@ -1,0 +1,93 @@
+"""The fixed cast of the API tests (owner, other user, viewer, operator) and small client helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+import pytest
+from django.test import Client
+
+from accounts.models import Role, User
+from accounts.tokens import api_token_create, token_pair_issue
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    role = Role.TRADER
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            obj.save()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings: Any, tmp_path: Any) -> None:
+    # The real backend kind (a file cache shared by processes), but a fresh one per test.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return UserFactory(email="owner@example.com", role=Role.TRADER)
+
+
+@pytest.fixture
+def other(db: None) -> User:
+    return UserFactory(email="other@example.com", role=Role.TRADER)
+
+
+@pytest.fixture
+def viewer(db: None) -> User:
+    return UserFactory(email="viewer@example.com", role=Role.VIEWER)
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    return UserFactory(email="operator@example.com", role=Role.ADMIN)
+
+
+@pytest.fixture
+def api() -> Client:
+    return Client()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def access_for(user: User) -> dict[str, str]:
+    return bearer(token_pair_issue(user=user).access)
+
+
+def pat_for(user: User, *scopes: str, name: str = "test") -> dict[str, str]:
+    _, secret = api_token_create(user=user, name=name, scopes=list(scopes))
+    return bearer(secret)
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The one error shape, with the expected status and code."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    for detail in body["error"]["details"]:
+        assert set(detail) == {"field", "message"}
+    return body["error"]
