@@ -54,7 +54,14 @@ from backups.snapshot import (
 from backups.storage import BackupStore, LocalStore, backup_store
 from backups.streams import BLOCK, SUFFIXES
 
-__all__ = ["backup_create", "backup_prune", "backup_restore", "backup_verify", "operator_notify"]
+__all__ = [
+    "BackupError",
+    "backup_create",
+    "backup_prune",
+    "backup_restore",
+    "backup_verify",
+    "operator_notify",
+]
 
 logger = logging.getLogger("backups")
 Progress = Callable[[str, int, int], None]

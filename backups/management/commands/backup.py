@@ -24,7 +24,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, parser_class=_sub_parser_class(parser))
         create = sub.add_parser("create", help="a full backup, or an incremental one on top of the newest")
-        create.add_argument("--incremental", action="store_true", help="store only what changed since the newest")
+        create.add_argument(
+            "--incremental", action="store_true", help="store only what changed since the newest"
+        )
         create.add_argument("--encrypt", action="store_true", help="encrypt even if BACKUP_ENCRYPT is off")
         create.add_argument("--note", default="", help="a note kept in the manifest")
         sub.add_parser("list", help="every backup in the backup storage, oldest first")
@@ -68,7 +70,9 @@ class Command(BaseCommand):
     def _list(self, options: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
         rows = [item.as_dict() for item in selectors.backup_list()]
         if not options["json"]:
-            self.stdout.write(f"{'ID':24} {'KIND':12} {'PARENT':24} {'CREATED':26} {'SIZE':>10} {'FILES':>6} STATUS")
+            self.stdout.write(
+                f"{'ID':24} {'KIND':12} {'PARENT':24} {'CREATED':26} {'SIZE':>10} {'FILES':>6} STATUS"
+            )
             for r in rows:
                 self.stdout.write(
                     f"{r['id']:24} {r['kind'] or '-':12} {r['parent'] or '-':24} {r['created'] or '-':26} "
@@ -85,7 +89,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{o.backup_id}: {'ok' if o.ok else 'FAILED: ' + o.problem}")
         failed = [o for o in outcomes if not o.ok]
         if failed and not options["json"]:
-            raise BackupError(f"{len(failed)} of {len(outcomes)} backups failed verification: {failed[0].problem}")
+            raise BackupError(
+                f"{len(failed)} of {len(outcomes)} backups failed verification: {failed[0].problem}"
+            )
         if failed:
             self.stdout.write(json.dumps({"ok": False, "backups": [o.as_dict() for o in outcomes]}, indent=2))
             raise CommandError(f"{len(failed)} of {len(outcomes)} backups failed verification", returncode=2)
@@ -93,7 +99,10 @@ class Command(BaseCommand):
 
     def _restore(self, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
         outcome = services.backup_restore(
-            backup_id=options["backup_id"], target=options["target"], overwrite=options["yes"], progress=progress
+            backup_id=options["backup_id"],
+            target=options["target"],
+            overwrite=options["yes"],
+            progress=progress,
         )
         if not options["json"]:
             self.stdout.write(f"restored {outcome.backup_id} into {outcome.database} and {outcome.media}")
@@ -105,7 +114,9 @@ class Command(BaseCommand):
         outcome = services.backup_prune(dry_run=options["dry_run"])
         if not options["json"]:
             verb = "would delete" if options["dry_run"] else "deleted"
-            self.stdout.write(f"kept {len(outcome.kept)}, {verb} {len(outcome.deleted)}: {' '.join(outcome.deleted)}")
+            self.stdout.write(
+                f"kept {len(outcome.kept)}, {verb} {len(outcome.deleted)}: {' '.join(outcome.deleted)}"
+            )
         return {"ok": True, **outcome.as_dict()}
 
     @contextmanager
