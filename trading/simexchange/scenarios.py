@@ -1,0 +1,51 @@
+"""Faults a test can queue for the HTTP side: 5xx (before or after the work is done), delays, 429s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SERVER_ERRORS = {
+    500: "Internal error",
+    502: "Bad Gateway",
+    503: "service not available",
+    504: "Gateway Time-out",
+}
+
+
+@dataclass
+class Fault:
+    path: str
+    method: str | None
+    remaining: int
+    status: int = 0
+    # True: the request is processed (an order is placed) and the client still gets the 5xx.
+    after_processing: bool = False
+    delay: float = 0.0
+    rate_limited: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return path.startswith(self.path) and self.method in (None, method)
+
+
+@dataclass
+class Faults:
+    queued: list[Fault] = field(default_factory=list)
+
+    def add(self, fault: Fault) -> None:
+        self.queued.append(fault)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        for fault in self.queued:
+            if fault.matches(method, path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.queued.remove(fault)
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self.queued.clear()
+
+
+def server_error_body(status: int) -> dict[str, object]:
+    return {"code": status, "msg": SERVER_ERRORS.get(status, "Internal error")}

@@ -1,0 +1,214 @@
+"""The simulated exchange: state, background loops, the aiohttp application and scenario methods.
+
+Every method here must run on the server's event loop; ``testing.SimExchangeThread`` wraps them for
+callers on other threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from trading.simexchange import control, rest
+from trading.simexchange.accounts import ALL_PERMISSIONS, DEMO_BALANCES, Account, Registry
+from trading.simexchange.config import SimConfig
+from trading.simexchange.engine import Engine
+from trading.simexchange.market import Market, SymbolState
+from trading.simexchange.publisher import Publisher
+from trading.simexchange.ratelimit import RateLimiter
+from trading.simexchange.scenarios import Fault, Faults
+from trading.simexchange.ws import Hub
+
+
+class SimExchange:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config = config or SimConfig()
+        self.market = Market(
+            seed=config.seed, always_active=config.always_active, price_band=config.price_band_filter
+        )
+        self.registry = Registry()
+        self.account: Account = self.registry.add_account(
+            api_key=config.api_key, api_secret=config.api_secret, balances=dict(DEMO_BALANCES)
+        )
+        self.engine = Engine(self.market, self.registry, liquidity_levels=config.liquidity_levels)
+        self.limiter = RateLimiter(
+            budget=config.rate_limit_weight,
+            window=config.rate_limit_window,
+            strikes=config.rate_limit_strikes,
+            ban_seconds=config.rate_limit_ban_seconds,
+        )
+        self.faults = Faults()
+        self.hub = Hub(self)
+        self.engine.sink = self.hub.on_event
+        self.publisher = Publisher(self)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- clock -------------------------------------------------------------------------------
+    @staticmethod
+    def now() -> int:
+        return int(time.time() * 1000)
+
+    @staticmethod
+    def monotonic() -> float:
+        return time.monotonic()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        rest.add_routes(app, self)
+        control.add_routes(app, self)
+        app.router.add_get("/ws", self.hub.handle)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        now = self.now()
+        for name in self.config.always_active:
+            sym = self.market.get(name)
+            if sym is not None:
+                self.engine.activate(sym, now)
+        self._runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        config = self.config
+        self._tasks = [
+            asyncio.create_task(self._tick_loop()),
+            asyncio.create_task(self.publisher.run(config.push_seconds, "books")),
+            asyncio.create_task(self.publisher.run(config.kline_push_seconds, "klines")),
+            asyncio.create_task(self.publisher.run(config.mini_ticker_push_seconds, "minis")),
+        ]
+        return self.port
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.hub.disconnect_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_seconds)
+            self.engine.tick(self.now(), self.config.tick_seconds)
+
+    # --- scenarios: market -----------------------------------------------------------------------
+    def add_listing(
+        self,
+        symbol: str,
+        *,
+        opens_at: int,
+        price: Decimal,
+        quote_asset: str = "USDT",
+        api_market_orders: bool = True,
+    ) -> SymbolState:
+        """A new symbol, listed but closed (status "2", not API-tradable) until ``opens_at`` (ms)."""
+        quote_asset = quote_asset.upper()
+        base = symbol.upper().removesuffix(quote_asset)
+        places = max(0, 4 - math.floor(math.log10(price)))
+        spec = listing_spec(symbol.upper(), base, quote_asset, places)
+        sym = self.market.add_listing(spec, opens_at=opens_at, price=price)
+        sym.api_market_disabled = not api_market_orders
+        return sym
+
+    def open_listing(self, symbol: str) -> None:
+        sym = self._symbol(symbol)
+        sym.opens_at = self.now()
+        self.engine.open_due_listings(sym.opens_at)
+
+    def set_api_market_orders(self, symbol: str, *, enabled: bool) -> None:
+        self._symbol(symbol).api_market_disabled = not enabled
+
+    def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:
+        self._symbol(symbol).spec["isSpotTradingAllowed"] = enabled
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Moves the walk to ``price`` now; resting orders the new quotes cross are filled."""
+        sym = self._symbol(symbol)
+        sym.move_to(price)
+        self.engine.activate(sym, self.now())
+        self.engine.tick_symbol(sym, self.now())
+
+    def _symbol(self, symbol: str) -> SymbolState:
+        sym = self.market.get(symbol.upper())
+        if sym is None:
+            raise KeyError(symbol)
+        return sym
+
+    # --- scenarios: accounts ---------------------------------------------------------------------
+    def set_balance(self, asset: str, free: Decimal, account: Account | None = None) -> None:
+        (account or self.account).balance(asset.upper()).free = free
+
+    def add_api_key(
+        self, api_key: str, api_secret: str, permissions: frozenset[str] = ALL_PERMISSIONS
+    ) -> None:
+        """Another key on the demo account, e.g. a read-only one to provoke 700007."""
+        self.registry.add_key(
+            account=self.account, api_key=api_key, api_secret=api_secret, permissions=permissions
+        )
+
+    # --- scenarios: transport faults ---------------------------------------------------------------
+    def fail_next(
+        self,
+        path: str,
+        *,
+        status: int = 503,
+        count: int = 1,
+        method: str | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        """The next ``count`` matching requests get a 5xx; ``after_processing``: done first, then 5xx."""
+        self.faults.add(Fault(path, method, count, status=status, after_processing=after_processing))
+
+    def delay_next(self, path: str, *, seconds: float, count: int = 1, method: str | None = None) -> None:
+        """The next matching requests are processed at once but answered ``seconds`` later."""
+        self.faults.add(Fault(path, method, count, delay=seconds))
+
+    def rate_limit_next(self, count: int, *, path: str = "/api/v3/", method: str | None = None) -> None:
+        """A burst of 429s: the next ``count`` matching requests are refused with Retry-After."""
+        self.faults.add(Fault(path, method, count, rate_limited=True))
+
+    async def disconnect_websockets(self, *, abrupt: bool = False) -> int:
+        return await self.hub.disconnect_all(abrupt=abrupt)
+
+
+def listing_spec(symbol: str, base: str, quote: str, price_places: int) -> dict[str, Any]:
+    return {
+        "baseAsset": base,
+        "baseAssetPrecision": 2,
+        "baseCommissionPrecision": 2,
+        "baseSizePrecision": "0",
+        "filters": [],
+        "fullName": base,
+        "isMarginTradingAllowed": False,
+        "isSpotTradingAllowed": False,
+        "makerCommission": "0",
+        "maxQuoteAmount": "2000000",
+        "maxQuoteAmountMarket": "100000",
+        "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],
+        "permissions": ["SPOT"],
+        "quoteAmountPrecision": "1",
+        "quoteAmountPrecisionMarket": "1",
+        "quoteAsset": quote,
+        "quoteAssetPrecision": price_places,
+        "quoteCommissionPrecision": price_places,
+        "quotePrecision": price_places,
+        "st": False,
+        "status": "2",
+        "symbol": symbol,
+        "takerCommission": "0.0005",
+        "tradeSideType": 1,
+    }

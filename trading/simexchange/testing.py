@@ -1,0 +1,162 @@
+"""Run the simulated MEXC in a background thread for tests and scripts.
+
+    from trading.simexchange.testing import SimExchangeThread
+
+    with SimExchangeThread() as mexc:            # free port on 127.0.0.1, own event loop
+        client = MyMexcClient(mexc.base_url, mexc.api_key, mexc.api_secret)
+        mexc.add_listing("NEWUSDT", opens_at=mexc.now() + 2_000, price=Decimal("0.05"))
+        mexc.fail_next("/api/v3/order", status=503, after_processing=True)   # placed, but 503
+        mexc.disconnect_websockets()
+
+``base_url`` is the REST root (``http://127.0.0.1:PORT``; paths start with ``/api/v3/``) and ``ws_url``
+the WebSocket (``ws://127.0.0.1:PORT/ws``). Every scenario method is thread-safe: it runs on the
+server's loop and returns once applied. Pass a ``SimConfig`` to shorten limits (rate limits, idle
+WebSocket timeout) so tests can provoke them quickly. The pytest fixture ``sim_exchange`` in
+tests/simexchange/conftest.py wraps this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+from trading.simexchange.accounts import ALL_PERMISSIONS
+from trading.simexchange.config import SimConfig
+from trading.simexchange.server import SimExchange
+
+T = TypeVar("T")
+
+
+class SimExchangeThread:
+    def __init__(self, config: SimConfig | None = None, *, host: str = "127.0.0.1") -> None:
+        self.sim = SimExchange(config)
+        self.host = host
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="simexchange", daemon=True)
+        self.port = 0
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> SimExchangeThread:
+        self._thread.start()
+        self.port = self._run(self.sim.start(self.host, 0))
+        return self
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._run(self.sim.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def __enter__(self) -> SimExchangeThread:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- connection details ----------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    @property
+    def api_key(self) -> str:
+        return self.sim.config.api_key
+
+    @property
+    def api_secret(self) -> str:
+        return self.sim.config.api_secret
+
+    def now(self) -> int:
+        """The server's clock in ms (the same clock /api/v3/time reports)."""
+        return self.sim.now()
+
+    # --- scenarios (thread-safe) -------------------------------------------------------------------
+    def add_listing(
+        self,
+        symbol: str,
+        *,
+        opens_at: int,
+        price: Decimal,
+        quote_asset: str = "USDT",
+        api_market_orders: bool = True,
+    ) -> None:
+        """Lists ``symbol`` closed to trading (10007) until ``opens_at`` ms, then opens it at ``price``."""
+        self.call(
+            lambda: self.sim.add_listing(
+                symbol,
+                opens_at=opens_at,
+                price=price,
+                quote_asset=quote_asset,
+                api_market_orders=api_market_orders,
+            )
+        )
+
+    def open_listing(self, symbol: str) -> None:
+        self.call(lambda: self.sim.open_listing(symbol))
+
+    def set_api_market_orders(self, symbol: str, *, enabled: bool) -> None:
+        """``enabled=False`` makes MARKET orders on ``symbol`` fail with 30051."""
+        self.call(lambda: self.sim.set_api_market_orders(symbol, enabled=enabled))
+
+    def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:
+        self.call(lambda: self.sim.set_api_tradable(symbol, enabled=enabled))
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        self.call(lambda: self.sim.set_price(symbol, price))
+
+    def set_balance(self, asset: str, free: Decimal) -> None:
+        self.call(lambda: self.sim.set_balance(asset, free))
+
+    def add_api_key(
+        self, api_key: str, api_secret: str, permissions: frozenset[str] = ALL_PERMISSIONS
+    ) -> None:
+        self.call(lambda: self.sim.add_api_key(api_key, api_secret, permissions))
+
+    def fail_next(
+        self,
+        path: str,
+        *,
+        status: int = 503,
+        count: int = 1,
+        method: str | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        self.call(
+            lambda: self.sim.fail_next(
+                path, status=status, count=count, method=method, after_processing=after_processing
+            )
+        )
+
+    def delay_next(self, path: str, *, seconds: float, count: int = 1, method: str | None = None) -> None:
+        self.call(lambda: self.sim.delay_next(path, seconds=seconds, count=count, method=method))
+
+    def rate_limit_next(self, count: int, *, path: str = "/api/v3/", method: str | None = None) -> None:
+        self.call(lambda: self.sim.rate_limit_next(count, path=path, method=method))
+
+    def disconnect_websockets(self, *, abrupt: bool = False) -> int:
+        """Closes every WebSocket (``abrupt``: drops TCP with no close frame); returns how many."""
+        return self._run(self.sim.disconnect_websockets(abrupt=abrupt))
+
+    # --- plumbing ------------------------------------------------------------------------------------
+    def call(self, action: Callable[[], T]) -> T:
+        """Runs ``action`` on the server loop (where all state lives) and returns its result."""
+
+        async def wrapped() -> T:
+            return action()
+
+        return self._run(wrapped())
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
