@@ -1,0 +1,77 @@
+"""Running the feed inside the web process, for installs without Redis.
+
+Without REDIS_URL the channel layer is `InMemoryChannelLayer`, which reaches only consumers of its
+own process, so the feed has to live in the daphne process. Daphne 4.2 does not implement the ASGI
+lifespan protocol (it never sends a "lifespan" scope), so `FeedStarter` starts the feed lazily and
+idempotently on the first HTTP request or WebSocket connection the process serves; under a server that
+does send lifespan (uvicorn) it starts at startup and stops at shutdown instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from trading.feed.service import FeedConfig, MarketFeed, exchange_from_settings
+
+log = logging.getLogger(__name__)
+
+_feed: MarketFeed | None = None
+_task: asyncio.Task[None] | None = None
+
+
+def ensure_started() -> MarketFeed:
+    """Start the process's one feed on the running loop, unless it is already running."""
+    global _feed, _task
+    if _feed is not None and _task is not None and not _task.done():
+        return _feed
+    _feed = MarketFeed(exchange_from_settings(), config=FeedConfig.from_settings())
+    _task = asyncio.get_running_loop().create_task(_run(_feed))
+    log.info("market feed started in the web process (no REDIS_URL)")
+    return _feed
+
+
+async def _run(feed: MarketFeed) -> None:
+    try:
+        await feed.run()
+    finally:
+        await feed.exchange.aclose()
+
+
+async def stop() -> None:
+    global _feed, _task
+    if _task is not None:
+        _task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await _task
+    _feed = _task = None
+
+
+class FeedStarter:
+    """ASGI middleware: starts the in-process feed when `enabled`, then hands the scope on."""
+
+    def __init__(self, app: Any, *, enabled: bool) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self.enabled:
+            ensure_started()
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.enabled:
+                    ensure_started()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

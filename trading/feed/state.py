@@ -1,0 +1,256 @@
+"""The feed's current market state, in memory, and the payloads built from it.
+
+Everything here is synchronous and does no I/O: a decoded event goes in, a few dict writes happen,
+and the group it touches is marked dirty. Payloads are built from this state once per group per
+publish, never per client. Numbers travel as decimal strings (never floats) so the browser shows the
+exchange's own digits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trading.exchange.events import BookTickerEvent, TickerEvent
+from trading.exchange.types import BookLevel, Kline, OrderBook, Ticker, Trade
+
+# The Candle table and the browser speak MEXC's REST interval names; the WS stream says "1h".
+MODEL_INTERVAL = {"1h": "60m"}
+BOOK_LEVELS = 20
+SNAPSHOT_LEVELS = 10
+RECENT_TRADES = 50
+_HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
+
+
+def num(value: Decimal | None) -> str | None:
+    """Plain positional notation: str(Decimal) would write 7.19E-6 for a PEPE price."""
+    return None if value is None else format(value, "f")
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def model_interval(interval: str) -> str:
+    return MODEL_INTERVAL.get(interval, interval)
+
+
+def _pct(fraction: Decimal) -> str:
+    return format((fraction * _HUNDRED).quantize(_CENT), "f")
+
+
+def _levels(levels: tuple[BookLevel, ...]) -> list[list[str | None]]:
+    return [[num(lv.price), num(lv.quantity)] for lv in levels]
+
+
+def candle_payload(kline: Kline, *, closed: bool = False) -> dict[str, Any]:
+    return {
+        "type": "candle",
+        "symbol": kline.symbol,
+        "interval": model_interval(kline.interval),
+        "t": kline.open_time_ms,
+        "o": num(kline.open),
+        "h": num(kline.high),
+        "l": num(kline.low),
+        "c": num(kline.close),
+        "v": num(kline.volume),
+        "qv": num(kline.quote_volume),
+        "closed": closed,
+    }
+
+
+@dataclass
+class SymbolState:
+    """What a watched symbol's page shows: top of book, the ladder, recent trades, forming candles."""
+
+    symbol: str
+    book: OrderBook | None = None
+    book_dirty: bool = False
+    # Sorting the whole local book costs more than applying a push, so the ladder is cut from the
+    # maintainer only when a publish needs it.
+    book_view: Callable[[], OrderBook] | None = None
+    trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=RECENT_TRADES))
+    fresh_trades: list[Trade] = field(default_factory=list)
+    forming: dict[str, Kline] = field(default_factory=dict)
+    dirty_candles: set[str] = field(default_factory=set)
+    ticker_dirty: bool = False
+
+    def top(self) -> dict[str, str | None]:
+        bid = self.book.best_bid if self.book else None
+        ask = self.book.best_ask if self.book else None
+        return {
+            "bid": num(bid.price) if bid else None,
+            "bid_qty": num(bid.quantity) if bid else None,
+            "ask": num(ask.price) if ask else None,
+            "ask_qty": num(ask.quantity) if ask else None,
+        }
+
+
+class MarketState:
+    """Tickers for every symbol plus the detail of the watched ones."""
+
+    def __init__(self) -> None:
+        self.tickers: dict[str, dict[str, str | None]] = {}
+        self.changed_tickers: set[str] = set()
+        self.symbols: dict[str, SymbolState] = {}
+        self.version = 0  # bumps on every ticker change, so the cache snapshot is written only when needed
+
+    # ---- ingest ------------------------------------------------------------------------------------
+
+    def on_ticker(self, event: TickerEvent) -> None:
+        row = self.tickers.get(event.symbol)
+        if row is None:
+            row = self.tickers[event.symbol] = {"bid": None, "ask": None}
+        row["price"] = num(event.last_price)
+        row["change"] = _pct(event.change_fraction)
+        row["high"] = num(event.high_price)
+        row["low"] = num(event.low_price)
+        row["volume"] = num(event.volume)
+        row["quote_volume"] = num(event.quote_volume)
+        self._ticker_changed(event.symbol)
+
+    def on_rest_ticker(self, ticker: Ticker) -> None:
+        row = self.tickers.setdefault(ticker.symbol, {})
+        row["price"] = num(ticker.last_price)
+        row["change"] = _pct(ticker.change_fraction) if ticker.change_fraction is not None else None
+        row["high"] = num(ticker.high_price)
+        row["low"] = num(ticker.low_price)
+        row["volume"] = num(ticker.volume)
+        row["quote_volume"] = num(ticker.quote_volume)
+        # A watched symbol's own order book is fresher than the 24 h endpoint's bid and ask.
+        if ticker.symbol not in self.symbols or self.symbols[ticker.symbol].book is None:
+            row["bid"], row["ask"] = num(ticker.bid_price), num(ticker.ask_price)
+        self._ticker_changed(ticker.symbol)
+
+    def on_book_ticker(self, event: BookTickerEvent) -> None:
+        row = self.tickers.setdefault(event.symbol, {"price": None})
+        row["bid"], row["ask"] = num(event.bid_price), num(event.ask_price)
+        self._ticker_changed(event.symbol)
+
+    def _ticker_changed(self, symbol: str) -> None:
+        self.changed_tickers.add(symbol)
+        self.version += 1
+        watched = self.symbols.get(symbol)
+        if watched is not None:
+            watched.ticker_dirty = True
+
+    def on_book_changed(self, symbol: str) -> None:
+        watched = self.symbols.get(symbol)
+        if watched is not None:
+            watched.book_dirty = True
+
+    def on_book(self, book: OrderBook) -> None:
+        """A fresh ladder: kept for the page, and its best bid and ask go into the ticker row."""
+        watched = self.symbols.get(book.symbol)
+        if watched is None:
+            return
+        watched.book = book
+        watched.book_dirty = True
+        row = self.tickers.setdefault(book.symbol, {"price": None})
+        bid, ask = book.best_bid, book.best_ask
+        new_bid, new_ask = num(bid.price) if bid else None, num(ask.price) if ask else None
+        if (row.get("bid"), row.get("ask")) != (new_bid, new_ask):
+            row["bid"], row["ask"] = new_bid, new_ask
+            self._ticker_changed(book.symbol)
+
+    def on_trades(self, symbol: str, trades: tuple[Trade, ...]) -> None:
+        watched = self.symbols.get(symbol)
+        if watched is None or not trades:
+            return
+        watched.trades.extend(trades)
+        watched.fresh_trades.extend(trades)
+
+    def on_kline(self, kline: Kline) -> Kline | None:
+        """Keeps the forming candle; returns the previous one when this kline opens a new window."""
+        watched = self.symbols.get(kline.symbol)
+        if watched is None:
+            return None
+        interval = model_interval(kline.interval)
+        previous = watched.forming.get(interval)
+        if previous is not None and kline.open_time_ms < previous.open_time_ms:
+            return None  # a late push for a window already closed
+        watched.forming[interval] = kline
+        watched.dirty_candles.add(interval)
+        if previous is not None and kline.open_time_ms > previous.open_time_ms:
+            return previous
+        return None
+
+    # ---- watched symbols ---------------------------------------------------------------------------
+
+    def watch(self, symbol: str) -> SymbolState:
+        state = self.symbols.get(symbol)
+        if state is None:
+            state = self.symbols[symbol] = SymbolState(symbol)
+        return state
+
+    def release(self, symbol: str) -> None:
+        self.symbols.pop(symbol, None)
+
+    # ---- payloads (built once per group per publish) -----------------------------------------------
+
+    def take_tickers_payload(self) -> str | None:
+        if not self.changed_tickers:
+            return None
+        changed, self.changed_tickers = self.changed_tickers, set()
+        data = {sym: self.tickers[sym] for sym in changed if sym in self.tickers}
+        return dumps({"type": "tickers", "data": data})
+
+    def take_symbol_payload(self, symbol: str) -> str | None:
+        """One frame for the symbol's group: a single message, or a batch when several parts changed."""
+        watched = self.symbols.get(symbol)
+        if watched is None:
+            return None
+        messages: list[dict[str, Any]] = []
+        if watched.book_dirty and watched.book_view is not None:
+            self.on_book(watched.book_view())
+        if watched.ticker_dirty and symbol in self.tickers:
+            messages.append({"type": "ticker", "symbol": symbol, **self.tickers[symbol]})
+        if watched.book_dirty and watched.book is not None:
+            messages.append(
+                {
+                    "type": "book",
+                    "symbol": symbol,
+                    "version": watched.book.last_update_id,
+                    "bids": _levels(watched.book.bids),
+                    "asks": _levels(watched.book.asks),
+                }
+            )
+        if watched.fresh_trades:
+            trades = [
+                {"p": num(t.price), "q": num(t.quantity), "s": t.taker_side.value, "t": t.time_ms}
+                for t in watched.fresh_trades
+            ]
+            messages.append({"type": "trades", "symbol": symbol, "trades": trades})
+        messages.extend(candle_payload(watched.forming[iv]) for iv in sorted(watched.dirty_candles))
+        watched.ticker_dirty = watched.book_dirty = False
+        watched.fresh_trades = []
+        watched.dirty_candles = set()
+        if not messages:
+            return None
+        if len(messages) == 1:
+            return dumps(messages[0])
+        return dumps({"type": "batch", "messages": messages})
+
+    def tickers_snapshot(self) -> dict[str, dict[str, str | None]]:
+        return {sym: dict(row) for sym, row in self.tickers.items()}
+
+    def book_snapshot(self, symbol: str) -> dict[str, Any] | None:
+        watched = self.symbols.get(symbol)
+        if watched is None or watched.book is None:
+            return None
+        book = watched.book
+        return {
+            **watched.top(),
+            "bids": _levels(book.bids[:SNAPSHOT_LEVELS]),
+            "asks": _levels(book.asks[:SNAPSHOT_LEVELS]),
+            "last": self.tickers.get(symbol, {}).get("price"),
+            "trades": [
+                {"p": num(t.price), "q": num(t.quantity), "s": t.taker_side.value, "t": t.time_ms}
+                for t in list(watched.trades)[-20:]
+            ],
+        }
