@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, cast
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
+from ninja.signature.utils import get_typed_signature
 from ninja.utils import contribute_operation_callback
 
 from accounts.models import ApiScope, ApiToken, User
@@ -116,10 +117,18 @@ def require_scope(scope: str) -> Callable[[F], F]:
                 return func(request, *args, **kwargs)
 
             wrapper = sync_wrapper
+        keep_signature(wrapper, func)
         contribute_operation_callback(wrapper, functools.partial(_document_scope, scope))
         return cast(F, wrapper)
 
     return decorator
+
+
+def keep_signature(wrapper: Callable[..., Any], func: Callable[..., Any]) -> None:
+    """Gives an endpoint decorator's wrapper the endpoint's signature with its annotations resolved:
+    ninja resolves string annotations (`from __future__ import annotations`) in the globals of the
+    function it is given, which for a wrapper are the decorator's module."""
+    wrapper.__signature__ = get_typed_signature(func)  # type: ignore[attr-defined]
 
 
 def require_interactive(request: HttpRequest) -> Principal:

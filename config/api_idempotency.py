@@ -32,7 +32,7 @@ from ninja.decorators import decorate_view
 from ninja.utils import contribute_operation_args
 
 from accounts.models import IdempotencyKey
-from config.api_auth import request_principal
+from config.api_auth import keep_signature, request_principal
 from config.errors import BruteError, Conflict
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,6 +147,7 @@ def idempotent(func: F) -> F:
             _release(request)
             raise
 
+    keep_signature(wrapper, func)
     contribute_operation_args(
         wrapper,
         "idempotency_key",

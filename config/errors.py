@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,12 @@ class Conflict(BruteError):
 class InvalidInput(BruteError):
     code = "validation_error"
     status = 422
+
+
+def get_owned_or_404(queryset: QuerySet[M], *, user: Any, owner_field: str = "user", **lookup: Any) -> M:
+    """The one object matching `lookup` that `user` owns, else NotFound: someone else's object
+    looks exactly like a missing one (404, never 403)."""
+    obj = queryset.filter(**{owner_field: user}, **lookup).first()
+    if obj is None:
+        raise NotFound(f"No such {queryset.model._meta.verbose_name}.")
+    return obj

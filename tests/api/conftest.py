@@ -30,7 +30,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(settings: Any, tmp_path: Any) -> None:
+def _api_settings(settings: Any, tmp_path: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The real backend kind (a file cache shared by processes), but a fresh one per test.
     settings.CACHES = {
         "default": {
