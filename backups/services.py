@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from backups import retention
@@ -35,6 +36,7 @@ from backups.archive import (
 from backups.crypto import key_from_settings, key_id
 from backups.errors import BackupError
 from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
+from backups.models import BackupRun
 from backups.notify import operator_notify
 from backups.rebuild import Rebuilt, rebuild, remove_tree
 from backups.selectors import backup_chain, backup_list, backup_newest, backup_summaries
@@ -481,3 +483,92 @@ def database_check(path: Path) -> str | None:
         return integrity_problem(path)
     except sqlite3.Error as exc:
         return str(exc)
+
+
+# --- Runs: the same actions, recorded in a BackupRun row for the operator page and for Celery.
+
+
+def backup_run_request(
+    *, incremental: bool = False, encrypt: bool | None = None, note: str = "", user: Any = None
+) -> BackupRun:
+    """Records a queued backup and hands it to a Celery worker once the row is committed."""
+    from backups.tasks import backup_run_task
+
+    with transaction.atomic():
+        run = BackupRun.objects.create(
+            action=BackupRun.Action.CREATE,
+            incremental=incremental,
+            encrypt=encrypt,
+            note=note,
+            requested_by=user,
+        )
+        transaction.on_commit(lambda: backup_run_task.delay(run.pk))
+    return run
+
+
+def backup_run_execute(*, run_id: int) -> BackupRun:
+    """Runs a queued BackupRun once (a redelivered task finds it claimed and does nothing)."""
+    claimed = BackupRun.objects.filter(pk=run_id, status=BackupRun.Status.QUEUED).update(
+        status=BackupRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run = BackupRun.objects.get(pk=run_id)
+    if not claimed:
+        return run
+    progress = _RunProgress(run_id)
+    try:
+        if run.action == BackupRun.Action.CREATE:
+            summary = backup_create(
+                incremental=run.incremental, encrypt=run.encrypt, note=run.note, progress=progress
+            )
+            _finish(run_id, backup_id=summary.id, result={"size": summary.size, "kind": summary.kind})
+        elif run.action == BackupRun.Action.VERIFY:
+            outcomes = backup_verify(all_backups=True, progress=progress)
+            _finish_verify(run_id, outcomes)
+        else:
+            pruned = backup_prune()
+            _finish(run_id, result=pruned.as_dict())
+    except BackupError as exc:
+        BackupRun.objects.filter(pk=run_id).update(
+            status=BackupRun.Status.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+        operator_notify(subject=f"Backup {run.action} failed", message=str(exc))
+    return BackupRun.objects.get(pk=run_id)
+
+
+def backup_run_now(*, action: str, incremental: bool = False) -> BackupRun:
+    """A run started by the scheduler: recorded, then executed in the calling worker."""
+    run = BackupRun.objects.create(action=action, incremental=incremental)
+    return backup_run_execute(run_id=run.pk)
+
+
+def _finish(run_id: int, *, backup_id: str = "", result: dict[str, Any]) -> None:
+    BackupRun.objects.filter(pk=run_id).update(
+        status=BackupRun.Status.SUCCEEDED, backup_id=backup_id, result=result, finished_at=timezone.now()
+    )
+
+
+def _finish_verify(run_id: int, outcomes: list[VerifyOutcome]) -> None:
+    result = {"backups": {o.backup_id: {"ok": o.ok, "problem": o.problem} for o in outcomes}}
+    failed = [o for o in outcomes if not o.ok]
+    status = BackupRun.Status.FAILED if failed else BackupRun.Status.SUCCEEDED
+    error = "; ".join(f"{o.backup_id}: {o.problem}" for o in failed)
+    BackupRun.objects.filter(pk=run_id).update(
+        status=status, result=result, error=error, finished_at=timezone.now()
+    )
+    if failed:
+        operator_notify(subject=f"{len(failed)} backups failed verification", message=error)
+
+
+class _RunProgress:
+    """Writes progress to the run's row at most twice a second."""
+
+    def __init__(self, run_id: int) -> None:
+        self._run_id = run_id
+        self._last = 0.0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.5 and done < total:
+            return
+        self._last = now
+        BackupRun.objects.filter(pk=self._run_id).update(phase=phase[:40], done=done, total=total)

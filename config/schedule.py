@@ -5,17 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from celery.schedules import crontab
+from django.conf import settings
 
 
 def cron(expression: str) -> crontab:
     """A crontab from a five-field expression as written in settings (minute hour dom month dow)."""
     minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
     return crontab(
-        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
     )
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         "celery-heartbeat": {"task": "config.tasks.heartbeat", "schedule": 30.0},
+        "trading-symbols-sync": {"task": "trading.tasks.symbols_sync", "schedule": 600.0},
+        "trading-orders-reconcile": {"task": "trading.tasks.orders_reconcile", "schedule": 300.0},
+        "trading-paper-match": {"task": "trading.tasks.paper_orders_match", "schedule": 10.0},
+        "backups-full": {"task": "backups.scheduled_full", "schedule": cron(settings.BACKUP_FULL_CRON)},
+        "backups-incremental": {
+            "task": "backups.scheduled_incremental",
+            "schedule": cron(settings.BACKUP_INCREMENTAL_CRON),
+        },
+        "backups-prune": {"task": "backups.scheduled_prune", "schedule": cron(settings.BACKUP_PRUNE_CRON)},
+        "backups-verify": {"task": "backups.scheduled_verify", "schedule": cron(settings.BACKUP_VERIFY_CRON)},
     }

@@ -14,8 +14,9 @@ from tests.backups.conftest import Site
 def summary(backup_id: str, created: datetime, kind: str = FULL, parent: str | None = None) -> Summary:
     return Summary(
         id=backup_id, kind=kind, parent=parent, parent_archive_sha256=None, created=created.isoformat(),
-        app_version="t", note="", compression="gzip", encrypted=False, key_id=None, archive=f"{backup_id}.tar.gz",
-        size=1, archive_sha256="", manifest_sha256="", file_count=0, database_size=0,
+        app_version="t", note="", compression="gzip", encrypted=False, key_id=None,
+        archive=f"{backup_id}.tar.gz", size=1, archive_sha256="", manifest_sha256="", file_count=0,
+        database_size=0,
     )  # fmt: skip
 
 

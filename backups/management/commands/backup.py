@@ -74,9 +74,10 @@ class Command(BaseCommand):
                 f"{'ID':24} {'KIND':12} {'PARENT':24} {'CREATED':26} {'SIZE':>10} {'FILES':>6} STATUS"
             )
             for r in rows:
+                files = "-" if r["file_count"] is None else r["file_count"]
                 self.stdout.write(
                     f"{r['id']:24} {r['kind'] or '-':12} {r['parent'] or '-':24} {r['created'] or '-':26} "
-                    f"{_size(r['size']):>10} {r['file_count'] if r['file_count'] is not None else '-':>6} {r['status']}"
+                    f"{_size(r['size']):>10} {files:>6} {r['status']}"
                 )
         return rows
 

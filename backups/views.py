@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.decorators import operator_required
+from backups import selectors, services
+from backups.models import BackupRun
+from backups.storage import backup_store
+
+
+@require_GET
+@operator_required
+def backup_index(request: HttpRequest) -> HttpResponse:
+    verified = selectors.backup_last_verifications()
+    rows = [(item, verified.get(item.id)) for item in reversed(selectors.backup_list())]
+    context = {"rows": rows, "runs": selectors.backup_run_list()}
+    return render(request, "backups/index.html", context)
+
+
+@require_POST
+@operator_required
+def backup_start(request: HttpRequest) -> HttpResponse:
+    run = services.backup_run_request(
+        incremental=request.POST.get("kind") == "incremental",
+        note=request.POST.get("note", "")[:200],
+        user=request.user,
+    )
+    return redirect("backups:run", run_id=run.pk)
+
+
+@require_GET
+@operator_required
+def backup_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(BackupRun, pk=run_id)
+    template = "backups/run.html#progress" if request.htmx else "backups/run.html"  # type: ignore[attr-defined]
+    return render(request, template, {"run": run})
+
+
+@require_GET
+@operator_required  # type: ignore[type-var]  # a file streams, it is no plain HttpResponse
+def backup_download(request: HttpRequest, backup_id: str) -> HttpResponseBase:
+    summary = selectors.backup_summaries().get(backup_id)
+    if summary is None:
+        raise Http404("No such backup")
+    handle = backup_store().open(summary.archive)
+    return FileResponse(handle, as_attachment=True, filename=summary.archive)
