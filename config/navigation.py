@@ -17,6 +17,7 @@ class NavItem:
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Dashboard", "home"),
+    NavItem("Notifications", "notifications:index"),
     NavItem("API", "api:openapi-view"),
     NavItem("Admin", "admin:index", operators_only=True),
 )

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "axes",
     "config",
     "accounts",
+    "accounts.notifications",
     "trading",
     "backups",
 ]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("notifications/", include("accounts.notifications.urls")),
     path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

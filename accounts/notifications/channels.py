@@ -1,0 +1,261 @@
+"""Delivery adapters: one function per channel type that sends one message and either returns or
+raises DeliveryError. They know nothing of models, retries or rate limits (see services.py); they take
+the channel's decrypted settings and a plain Message, so each can be tested alone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import smtplib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email as django_validate_email
+
+TELEGRAM_API_BASE = "https://api.telegram.org"
+SIGNATURE_HEADER = "X-Brute-Signature"
+MAX_RETRY_AFTER = 3600.0
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    kind: str
+    title: str
+    body: str
+    level: str
+    created: str
+    data: dict[str, Any] = field(default_factory=dict)
+    recipient_email: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n\n{self.body}".strip()
+
+    def payload(self) -> dict[str, Any]:
+        payload = asdict(self)
+        payload.pop("recipient_email")
+        return payload
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. `reason` is safe to store and show: it never holds a URL,
+    a token or a secret. `retryable` is False when sending again cannot help (a 4xx)."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ConfigError(ValueError):
+    """A channel's settings are unusable; the message says which field and why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# --- Settings validation ------------------------------------------------------------------------
+
+
+def _http_url(value: str, field: str) -> str:
+    value = (value or "").strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(field, "Enter a full http:// or https:// URL.")
+    return value
+
+
+_TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
+_TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,40})$")
+
+
+def validate_email(config: Mapping[str, Any]) -> dict[str, Any]:
+    address = str(config.get("address") or "").strip()
+    if address:
+        try:
+            django_validate_email(address)
+        except ValidationError:
+            raise ConfigError("address", "Enter a valid email address, or leave it empty.") from None
+    return {"address": address}
+
+
+def validate_webhook(config: Mapping[str, Any]) -> dict[str, Any]:
+    secret = str(config.get("secret") or "").strip()
+    if len(secret) < 16:
+        raise ConfigError("secret", "The signing secret must be at least 16 characters.")
+    return {"url": _http_url(str(config.get("url") or ""), "url"), "secret": secret}
+
+
+def validate_telegram(config: Mapping[str, Any]) -> dict[str, Any]:
+    token = str(config.get("bot_token") or "").strip()
+    chat_id = str(config.get("chat_id") or "").strip()
+    if not _TELEGRAM_TOKEN.match(token):
+        raise ConfigError("bot_token", "A bot token looks like 123456789:AA… as given by @BotFather.")
+    if not _TELEGRAM_CHAT.match(chat_id):
+        raise ConfigError("chat_id", "A chat id is a number (e.g. -1001234567890) or a @channelname.")
+    return {"bot_token": token, "chat_id": chat_id}
+
+
+def validate_slack(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {"url": _http_url(str(config.get("url") or ""), "url")}
+
+
+# --- Masking for display ------------------------------------------------------------------------
+
+
+def _tail(secret: str, keep: int = 4) -> str:
+    return "•" * 6 + secret[-keep:] if len(secret) > keep * 2 else "•" * 8
+
+
+def _masked_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…{_tail(parts.path + parts.query)}"
+
+
+def mask(type_: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, shown value) pairs: secrets and URL paths reduced to their last characters."""
+    if type_ == "email":
+        return [("Address", config.get("address") or "your account email")]
+    if type_ == "webhook":
+        return [("URL", _masked_url(config.get("url", ""))), ("Secret", _tail(config.get("secret", "")))]
+    if type_ == "telegram":
+        token = config.get("bot_token", "")
+        return [("Bot", f"{token.split(':', 1)[0]}:{_tail(token)}"), ("Chat", config.get("chat_id", ""))]
+    if type_ == "slack":
+        return [("Webhook", _masked_url(config.get("url", "")))]
+    return []
+
+
+# --- Sending ------------------------------------------------------------------------------------
+
+
+def _timeout() -> httpx.Timeout:
+    seconds = float(getattr(settings, "NOTIFY_HTTP_TIMEOUT", 10.0))
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return re.sub(r"https?://\S+", "[url]", text)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date, capped at an hour."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def _post(url: str, *, content: bytes, headers: dict[str, str], secrets: list[str]) -> httpx.Response:
+    headers = {"Content-Type": "application/json", "User-Agent": "Brute-Notifications/1", **headers}
+    try:
+        with httpx.Client(timeout=_timeout(), follow_redirects=False) as client:
+            response = client.post(url, content=content, headers=headers)
+    except httpx.HTTPError as exc:
+        detail = redact(str(exc), secrets)
+        raise DeliveryError(f"network error ({type(exc).__name__}): {detail}", retryable=True) from None
+    if response.status_code == 429:
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        raise DeliveryError("HTTP 429: rate limited by the receiver", retryable=True, retry_after=wait)
+    if response.status_code >= 500:
+        raise DeliveryError(f"HTTP {response.status_code}: the receiver failed", retryable=True)
+    if response.status_code >= 300:
+        raise DeliveryError(f"HTTP {response.status_code}: {_reason(response, secrets)}", retryable=False)
+    return response
+
+
+def _reason(response: httpx.Response, secrets: list[str]) -> str:
+    text = response.text.strip()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        text = str(body.get("description") or body.get("error") or body.get("message") or text)
+    return redact(text[:160], secrets) or response.reason_phrase or "refused"
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    signed = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def send_webhook(config: Mapping[str, Any], message: Message) -> None:
+    body = _json(message.payload())
+    timestamp = int(time.time())
+    signature = f"t={timestamp},v1={sign(config['secret'], timestamp, body)}"
+    _post(config["url"], content=body, headers={SIGNATURE_HEADER: signature}, secrets=_secrets(config))
+
+
+def send_slack(config: Mapping[str, Any], message: Message) -> None:
+    text = f"*{message.title}*\n{message.body}".strip()
+    _post(config["url"], content=_json({"text": text}), headers={}, secrets=_secrets(config))
+
+
+def send_telegram(config: Mapping[str, Any], message: Message) -> None:
+    base = str(getattr(settings, "TELEGRAM_API_BASE", TELEGRAM_API_BASE)).rstrip("/")
+    url = f"{base}/bot{config['bot_token']}/sendMessage"
+    payload = {"chat_id": config["chat_id"], "text": message.text[:4096], "disable_web_page_preview": True}
+    _post(url, content=_json(payload), headers={}, secrets=_secrets(config))
+
+
+def send_email(config: Mapping[str, Any], message: Message) -> None:
+    address = config.get("address") or message.recipient_email
+    if not address:
+        raise DeliveryError("no email address to send to", retryable=False)
+    try:
+        send_mail(f"[Brute] {message.title}"[:200], message.body or message.title, None, [address])
+    except smtplib.SMTPRecipientsRefused:
+        raise DeliveryError("the mail server refused the recipient address", retryable=False) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"mail server error ({type(exc).__name__})", retryable=True) from None
+
+
+def _secrets(config: Mapping[str, Any]) -> list[str]:
+    return [str(value) for value in config.values() if value]
+
+
+Sender = Callable[[Mapping[str, Any], Message], None]
+Validator = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+SENDERS: dict[str, Sender] = {
+    "email": send_email,
+    "webhook": send_webhook,
+    "telegram": send_telegram,
+    "slack": send_slack,
+}
+VALIDATORS: dict[str, Validator] = {
+    "email": validate_email,
+    "webhook": validate_webhook,
+    "telegram": validate_telegram,
+    "slack": validate_slack,
+}

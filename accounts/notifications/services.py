@@ -1,0 +1,280 @@
+"""Notifications: the one way the rest of Brute tells a person something.
+
+Other apps call `notification_send` (or `operator_notify`); it stores the notification, pushes it to
+the user's open pages and queues one delivery per chosen channel, all after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from accounts.notifications import channels
+from accounts.notifications.models import (
+    ChannelType,
+    Delivery,
+    Kind,
+    Level,
+    Notification,
+    NotificationChannel,
+)
+from config.errors import BruteError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+# The live socket consumer forwards group messages of this type, sending `text` to the browser as is.
+LIVE_MESSAGE_TYPE = "live.message"
+CLAIM_LEASE = timedelta(minutes=2)
+DEFAULT_RATE_LIMITS = {"email": 10, "webhook": 60, "telegram": 20, "slack": 20}
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+# --- Notifications ------------------------------------------------------------------------------
+
+
+def notification_send(
+    *,
+    user: User,
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, Any] | None = None,
+    level: str = Level.INFO,
+) -> Notification:
+    """Notify `user`: stored for the notification centre, pushed live to their open pages, and sent
+    by each enabled channel that subscribes to `kind`, by Celery with retries. Safe inside a caller's
+    transaction: nothing leaves the process unless it commits."""
+    if kind not in Kind.values:
+        raise InvalidInput(f"Unknown notification kind {kind!r}.")
+    if level not in Level.values:
+        raise InvalidInput(f"Unknown notification level {level!r}.")
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            user=user, kind=kind, title=title[:200], body=body, data=data or {}, level=level
+        )
+        targets = [c for c in NotificationChannel.objects.filter(user=user, enabled=True) if c.receives(kind)]
+        deliveries = [Delivery.objects.create(notification=notification, channel=c) for c in targets]
+        transaction.on_commit(partial(_push_live, notification))
+        for delivery in deliveries:
+            transaction.on_commit(partial(_queue_delivery, delivery.pk))
+    return notification
+
+
+def operator_notify(
+    *, kind: str, title: str, body: str, data: dict[str, Any] | None = None, level: str = Level.ERROR
+) -> list[Notification]:
+    """Notify every active operator (admin role), e.g. of a failed backup."""
+    operators = User.objects.filter(role=Role.ADMIN, is_active=True)
+    return [
+        notification_send(user=user, kind=kind, title=title, body=body, data=data, level=level)
+        for user in operators
+    ]
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notification_mark_all_read(*, user: User) -> int:
+    return Notification.objects.filter(user=user).unread().update(read_at=timezone.now())
+
+
+def live_payload(notification: Notification) -> dict[str, Any]:
+    return {
+        "type": "notification",
+        "id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "level": notification.level,
+        "created": notification.created.isoformat(),
+    }
+
+
+def _push_live(notification: Notification) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    text = json.dumps(live_payload(notification))
+    try:
+        async_to_sync(layer.group_send)(
+            user_group(notification.user_id), {"type": LIVE_MESSAGE_TYPE, "text": text}
+        )
+    except Exception:  # a dead channel layer must not undo or break the caller's committed work
+        log.exception("live push of notification %s failed", notification.pk)
+
+
+def _queue_delivery(delivery_id: int) -> None:
+    from accounts.notifications.tasks import delivery_send
+
+    delivery_send.delay(delivery_id)
+
+
+# --- Channels -----------------------------------------------------------------------------------
+
+
+def channel_create(
+    *, user: User, type: str, label: str, kinds: list[str], config: dict[str, Any]
+) -> NotificationChannel:
+    if type not in ChannelType.values:
+        raise InvalidInput(f"Unknown channel type {type!r}.")
+    unknown = set(kinds) - set(Kind.values)
+    if unknown:
+        raise InvalidInput(f"Unknown notification kinds: {', '.join(sorted(unknown))}.")
+    if not kinds:
+        raise InvalidInput("Choose at least one kind of notification for this channel.")
+    channel = NotificationChannel(user=user, type=type, label=label.strip()[:80] or str(type), kinds=kinds)
+    channel.config = channels.VALIDATORS[type](config)  # raises ConfigError naming the field
+    channel.save()
+    return channel
+
+
+def channel_set_enabled(*, channel: NotificationChannel, enabled: bool) -> NotificationChannel:
+    channel.enabled = enabled
+    channel.save(update_fields=["enabled"])
+    return channel
+
+
+def channel_delete(*, channel: NotificationChannel) -> None:
+    channel.delete()
+
+
+def channel_test(*, channel: NotificationChannel) -> None:
+    """Send a test message through this channel now, so the person sees at once whether it works.
+    Raises BruteError with a readable reason when it does not."""
+    if rate_limit_take(channel=channel) is not None:
+        raise BruteError("This channel is at its rate limit; try again in a minute.", code="rate_limited")
+    message = channels.Message(
+        id=0,
+        kind="test",
+        title="Test notification from Brute",
+        body=f"If you can read this, the channel “{channel.label}” works.",
+        level=Level.INFO,
+        created=timezone.now().isoformat(),
+        recipient_email=channel.user.email,
+    )
+    try:
+        channels.SENDERS[channel.type](channel.config, message)
+    except channels.DeliveryError as exc:
+        raise BruteError(f"The test did not go through: {exc.reason}") from None
+
+
+# --- Delivery -----------------------------------------------------------------------------------
+
+
+def rate_limit_take(*, channel: NotificationChannel) -> float | None:
+    """Take one send from the channel's per-minute allowance: None when allowed, else the seconds
+    until the next window opens. A fixed one-minute window counted with the cache's incr (atomic on
+    Redis; on the file cache two processes can both squeeze in at the boundary)."""
+    limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "NOTIFY_RATE_LIMITS", {})}
+    limit = int(limits.get(channel.type, 20))
+    now = time.time()
+    window = int(now // 60)
+    key = f"notify:rate:{channel.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=120)
+        count = 1
+    if count <= limit:
+        return None
+    return (window + 1) * 60 - now + 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt came to. `retry_in` is set when the task should run again later."""
+
+    status: str
+    retry_in: float | None = None
+
+    @property
+    def should_retry(self) -> bool:
+        return self.retry_in is not None
+
+
+def retry_backoff(attempts: int) -> float:
+    base = float(getattr(settings, "NOTIFY_RETRY_BACKOFF", 10.0))
+    return min(base * 2 ** max(attempts - 1, 0), float(getattr(settings, "NOTIFY_RETRY_BACKOFF_MAX", 900.0)))
+
+
+def delivery_attempt(*, delivery_id: int) -> Outcome:
+    """Try to send one delivery. Does nothing for one already sent or failed, or one another worker
+    holds (the lease); leaves it pending with a retry time on a network error, 5xx or 429, and marks it
+    failed on a 4xx or once NOTIFY_MAX_ATTEMPTS is spent."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RATE_LIMITED]
+    ).exclude(claimed_until__gt=now)
+    if not claimed.update(claimed_until=now + CLAIM_LEASE):
+        status = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        return Outcome(status or "missing")
+    delivery = Delivery.objects.select_related("notification__user", "channel").get(pk=delivery_id)
+    if not delivery.channel.enabled:
+        return _finish(delivery, Delivery.Status.FAILED, "the channel was disabled before sending")
+    wait = rate_limit_take(channel=delivery.channel)
+    if wait is not None:
+        _finish(delivery, Delivery.Status.RATE_LIMITED, "")
+        return Outcome(Delivery.Status.RATE_LIMITED, retry_in=wait)
+    return _send(delivery)
+
+
+def _send(delivery: Delivery) -> Outcome:
+    delivery.attempts += 1
+    delivery.save(update_fields=["attempts"])
+    try:
+        channels.SENDERS[delivery.channel.type](delivery.channel.config, _message(delivery.notification))
+    except channels.DeliveryError as exc:
+        max_attempts = int(getattr(settings, "NOTIFY_MAX_ATTEMPTS", 6))
+        if not exc.retryable:
+            return _finish(delivery, Delivery.Status.FAILED, exc.reason)
+        if delivery.attempts >= max_attempts:
+            return _finish(
+                delivery, Delivery.Status.FAILED, f"gave up after {delivery.attempts}: {exc.reason}"
+            )
+        _finish(delivery, Delivery.Status.PENDING, exc.reason)
+        wait = exc.retry_after if exc.retry_after is not None else retry_backoff(delivery.attempts)
+        return Outcome(Delivery.Status.PENDING, retry_in=wait)
+    delivery.sent_at = timezone.now()
+    return _finish(delivery, Delivery.Status.SENT, "")
+
+
+def _finish(delivery: Delivery, status: str, error: str) -> Outcome:
+    delivery.status = status
+    delivery.last_error = error[:300]
+    delivery.claimed_until = None
+    delivery.save(update_fields=["status", "last_error", "claimed_until", "sent_at"])
+    return Outcome(status)
+
+
+def _message(notification: Notification) -> channels.Message:
+    return channels.Message(
+        id=notification.pk,
+        kind=notification.kind,
+        title=notification.title,
+        body=notification.body,
+        level=notification.level,
+        created=notification.created.isoformat(),
+        data=notification.data,
+        recipient_email=notification.user.email,
+    )
