@@ -88,11 +88,14 @@ class DatabaseWrapper(sqlite.DatabaseWrapper):
         try:
             if conn.replica:
                 conn.sync()
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA legacy_alter_table = OFF")
-            if not conn.replica and not driver.is_remote(conn_params["database"]):
+            elif not driver.is_remote(conn_params["database"]):
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA legacy_alter_table = OFF")
                 # Readers no longer block the writer; the mode is stored in the file.
                 conn.execute("PRAGMA journal_mode = WAL")
+            # Remote and replica connections skip the pragmas: sqld refuses legacy_alter_table
+            # (a replica forwards it there), and runs each autocommit statement on a server
+            # connection of its own, where foreign keys are already on.
             for command in self.init_commands:  # type: ignore[attr-defined]
                 if command := command.strip():
                     conn.execute(command)

@@ -8,7 +8,8 @@ The driver (0.1.8) differs from sqlite3 in ways Django notices, all handled here
   floats: adapted the way sqlite3 and Django's SQLite backend adapt them;
 - `isolation_level` is read-only: connections are opened with None (no implicit BEGIN) and
   `autocommit = False` is emulated with an explicit BEGIN before DML, like sqlite3's legacy mode;
-- a cursor's rowcount accumulates over every statement it ran: each execute uses a fresh cursor;
+- a cursor's rowcount accumulates over every statement it ran: each execute uses a fresh cursor,
+  read in full at once (see Cursor);
 - using a closed connection panics in Rust: refused here with InterfaceError.
 """
 
@@ -206,68 +207,74 @@ class Connection:
 
 
 class Cursor:
+    """Rows are read in full at execute time and the driver's cursor released at once.
+
+    A driver cursor left half-read keeps its statement, and with it a read snapshot, open: the
+    connection then no longer sees rows a replica sync pulled in, and a WAL checkpoint cannot
+    pass it. Reading eagerly is what client-side cursors of other backends do anyway.
+    """
+
     arraysize = 1
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self._raw: libsql.Cursor | None = None
-        self._counts_rows = False
+        self.description: tuple[tuple[Any, ...], ...] | None = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._next = 0
+        self._executed = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
-        sql, values = bind(sql, params)
-        raw = self.connection.raw.cursor()
-        with translated_errors():
-            self.connection.begin_if_needed(sql)
-            raw.execute(sql, values)
-        self._raw, self._counts_rows = raw, is_dml(sql)
-        return self
+        return self._run(sql, [params])
 
     def executemany(self, sql: str, param_list: Any) -> Cursor:
-        # One driver cursor for the batch: its rowcount then sums the rows every statement changed.
+        return self._run(sql, param_list)
+
+    def _run(self, sql: str, param_list: Any) -> Cursor:
+        # One driver cursor per call: its rowcount then sums what every statement of a batch changed.
         raw = self.connection.raw.cursor()
+        rows: list[tuple[Any, ...]] = []
         with translated_errors():
             self.connection.begin_if_needed(sql)
             for params in param_list:
                 raw.execute(*bind(sql, params))
-        self._raw, self._counts_rows = raw, is_dml(sql)
+                if raw.description:
+                    rows = raw.fetchall()
+        # The driver reports () for statements without a result set; PEP 249 says None.
+        self.description = raw.description or None
+        self.rowcount = raw.rowcount if is_dml(sql) else -1
+        self.lastrowid = raw.lastrowid
+        self._rows, self._next, self._executed = rows, 0, True
         return self
 
-    @property
-    def _result(self) -> libsql.Cursor:
-        if self._raw is None:
+    def _check(self) -> None:
+        if not self._executed:
             raise ProgrammingError("execute() must be called before fetching rows")
-        return self._raw
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        with translated_errors():
-            return self._result.fetchone()
+        self._check()
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
 
     def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
-        with translated_errors():
-            return self._result.fetchmany(size or self.arraysize)
+        self._check()
+        start = self._next
+        self._next = min(len(self._rows), start + (size or self.arraysize))
+        return self._rows[start : self._next]
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        with translated_errors():
-            return self._result.fetchall()
+        self._check()
+        start, self._next = self._next, len(self._rows)
+        return self._rows[start:]
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.fetchone, None)
 
-    @property
-    def description(self) -> tuple[tuple[Any, ...], ...] | None:
-        # The driver reports () for statements without a result set; PEP 249 says None.
-        return (self._raw.description or None) if self._raw is not None else None
-
-    @property
-    def rowcount(self) -> int:
-        return self._raw.rowcount if self._raw is not None and self._counts_rows else -1
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._raw.lastrowid if self._raw is not None else None
-
     def close(self) -> None:
-        self._raw = None
+        self._rows = []
 
     def setinputsizes(self, sizes: Any) -> None:
         pass
