@@ -68,7 +68,13 @@ class Symbol(models.Model):
 
     @property
     def is_trading(self) -> bool:
-        return self.status == SymbolStatus.ONLINE and self.spot_allowed and self.trade_sides != "4"
+        """Open for orders at all. API tradability (`api_tradable`, `spot_allowed`) is a separate question:
+        MEXC lists majors such as BTCUSDT as online yet closed to API orders."""
+        return self.status == SymbolStatus.ONLINE and self.trade_sides != "4"
+
+    @property
+    def api_allowed(self) -> bool:
+        return self.api_tradable and self.spot_allowed
 
 
 class SymbolEvent(models.Model):

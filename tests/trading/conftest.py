@@ -1,0 +1,62 @@
+"""The trading core against the project's own MEXC server, over real sockets on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from accounts.models import User
+from tests.factories import UserFactory
+from trading import services
+from trading.models import Symbol
+from trading.simexchange.config import SimConfig
+from trading.simexchange.testing import SimExchangeThread
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    # A book that stays still between our reads: fills can then be checked against it exactly.
+    return SimConfig(tick_seconds=3600, push_seconds=3600, kline_push_seconds=3600, mini_ticker_push_seconds=3600)
+
+
+@pytest.fixture
+def mexc(sim_config: SimConfig) -> Iterator[SimExchangeThread]:
+    with SimExchangeThread(sim_config) as exchange, override_settings(
+        MEXC_BASE_URL=exchange.base_url, MEXC_WS_URL=exchange.ws_url, MEXC_SIMULATED=False
+    ):
+        yield exchange
+
+
+@pytest.fixture
+def synced(mexc: SimExchangeThread, db: None) -> SimExchangeThread:
+    services.symbols_sync()
+    return mexc
+
+
+@pytest.fixture
+def trader(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def other_trader(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def live_trader(synced: SimExchangeThread, trader: User) -> User:
+    services.api_credential_save(user=trader, api_key=synced.api_key, api_secret=synced.api_secret)
+    services.trading_mode_set(user=trader, mode="live")
+    return trader
+
+
+@pytest.fixture
+def btc(synced: SimExchangeThread) -> Symbol:
+    return Symbol.objects.get(symbol="BTCUSDT")
+
+
+def money(value: str | int) -> Decimal:
+    return Decimal(str(value))

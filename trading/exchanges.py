@@ -1,0 +1,282 @@
+"""Choosing and building a user's exchange (paper or MEXC), and the one sync-to-async boundary.
+
+Services are sync Django code; exchange adapters are async. `run()` is the only bridge: it builds the
+adapter inside the event loop (an httpx client belongs to the loop that made it), runs one action
+and always closes the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from trading import crypto
+from trading.exchange.base import Exchange
+from trading.exchange.errors import InsufficientBalance, InvalidSymbol
+from trading.exchange.mexc_rest import MexcRestClient
+from trading.exchange.paper import PaperExchange, PaperOrder
+from trading.exchange.types import (
+    Balance as BalanceValue,
+)
+from trading.exchange.types import (
+    Fill as FillValue,
+)
+from trading.exchange.types import (
+    OrderStatus,
+    OrderType,
+    Side,
+    SymbolRules,
+    SymbolStatus,
+    TradeSides,
+)
+from trading.models import ApiCredential, Balance, Fill, Mode, Order, Symbol
+
+T = TypeVar("T")
+ExchangeBuilder = Callable[[], Exchange]
+UNPLACED = (Order.Status.PENDING, Order.Status.REJECTED)
+
+
+def run(build: ExchangeBuilder, action: Callable[[Exchange], Awaitable[T]]) -> T:
+    """Run one async `action` against a freshly built exchange from sync code, then close it."""
+
+    async def go() -> T:
+        exchange = build()
+        try:
+            return await action(exchange)
+        finally:
+            await exchange.aclose()
+
+    return async_to_sync(go)()
+
+
+def mexc_base_url() -> str:
+    return settings.MEXC_BASE_URL or "https://api.mexc.com"
+
+
+def public_client() -> MexcRestClient:
+    return MexcRestClient(base_url=mexc_base_url())
+
+
+def keyed_client(api_key: str, api_secret: str) -> MexcRestClient:
+    return MexcRestClient(base_url=mexc_base_url(), api_key=api_key, api_secret=api_secret)
+
+
+def live_builder(credential: ApiCredential) -> ExchangeBuilder:
+    api_key = crypto.decrypt(credential.api_key_encrypted)
+    api_secret = crypto.decrypt(credential.api_secret_encrypted)
+    return lambda: keyed_client(api_key, api_secret)
+
+
+def paper_builder(user_id: int) -> ExchangeBuilder:
+    def build() -> Exchange:
+        market = public_client()
+        return PaperExchange(
+            market, DjangoPaperStore(user_id), rules=rules_from_db, close_market=market.aclose
+        )
+
+    return build
+
+
+def exchange_builder(user_id: int, mode: str) -> ExchangeBuilder:
+    """The adapter for a user's account in `mode`; callers have already checked live is allowed."""
+    if mode == Mode.LIVE:
+        return live_builder(ApiCredential.objects.get(user_id=user_id))
+    return paper_builder(user_id)
+
+
+# ---- symbols: database rows <-> exchange rules ------------------------------------------------------
+
+
+def symbol_to_rules(sym: Symbol) -> SymbolRules:
+    return SymbolRules(
+        symbol=sym.symbol,
+        base_asset=sym.base_asset,
+        quote_asset=sym.quote_asset,
+        status=SymbolStatus(sym.status),
+        api_tradable=sym.api_tradable,
+        spot_trading_allowed=sym.spot_allowed,
+        trade_sides=TradeSides(sym.trade_sides)
+        if sym.trade_sides in TradeSides._value2member_map_
+        else TradeSides.ALL,
+        price_decimals=sym.price_precision,
+        quantity_decimals=sym.quantity_precision,
+        min_quantity=sym.min_quantity,
+        min_notional=sym.min_notional,
+        min_notional_market=sym.min_notional_market,
+        max_notional=sym.max_notional,
+        max_notional_market=sym.max_notional_market,
+        maker_commission=sym.maker_commission,
+        taker_commission=sym.taker_commission,
+        order_types=frozenset(OrderType(t) for t in sym.order_types if t in OrderType._value2member_map_),
+    )
+
+
+@sync_to_async
+def rules_from_db(symbol: str) -> SymbolRules:
+    sym = Symbol.objects.filter(symbol=symbol).first()
+    if sym is None:
+        raise InvalidSymbol(symbol=symbol)
+    return symbol_to_rules(sym)
+
+
+# ---- the paper store over Order, Fill and Balance rows ----------------------------------------------
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def dt_to_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def paper_order_of(row: Order) -> PaperOrder:
+    return PaperOrder(
+        symbol=row.symbol,
+        order_id=row.exchange_order_id,
+        client_order_id=row.client_order_id,
+        side=Side(row.side),
+        type=OrderType(row.type),
+        price=row.price,
+        quantity=row.quantity,
+        quote_quantity=row.quote_quantity,
+        status=OrderStatus(row.status),
+        executed=row.executed_qty,
+        cum_quote=row.cummulative_quote_qty,
+        time_ms=dt_to_ms(row.created),
+        update_ms=dt_to_ms(row.updated),
+    )
+
+
+def fill_value_of(row: Fill) -> FillValue:
+    order = row.order
+    return FillValue(
+        symbol=order.symbol,
+        trade_id=row.trade_id,
+        order_id=order.exchange_order_id,
+        client_order_id=order.client_order_id,
+        side=Side(order.side),
+        price=row.price,
+        quantity=row.qty,
+        quote_quantity=row.quote_qty,
+        commission=row.commission,
+        commission_asset=row.commission_asset,
+        is_maker=row.is_maker,
+        time_ms=dt_to_ms(row.time),
+    )
+
+
+class DjangoPaperStore:
+    """`PaperStore` for one user: the paper exchange's orders are the user's own paper Order rows."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+
+    def _orders(self) -> QuerySet[Order]:
+        return Order.objects.filter(user_id=self.user_id, mode=Mode.PAPER).exclude(status__in=UNPLACED)
+
+    @sync_to_async
+    def balances(self) -> list[BalanceValue]:
+        rows = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER)
+        return [BalanceValue(b.asset, b.free, b.locked) for b in rows]
+
+    @sync_to_async
+    def find_order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> PaperOrder | None:
+        ref = Q(exchange_order_id=order_id) if order_id else Q(client_order_id=client_order_id)
+        row = self._orders().filter(ref, symbol=symbol).first()
+        return paper_order_of(row) if row else None
+
+    @sync_to_async
+    def open_orders(self, symbol: str | None = None) -> list[PaperOrder]:
+        rows = self._orders().filter(status__in=Order.OPEN_STATUSES)
+        if symbol:
+            rows = rows.filter(symbol=symbol)
+        return [paper_order_of(r) for r in rows.order_by("created", "id")]
+
+    @sync_to_async
+    def fills(self, symbol: str, *, order_id: str | None = None, limit: int = 100) -> list[FillValue]:
+        rows = Fill.objects.select_related("order").filter(
+            order__user_id=self.user_id, order__mode=Mode.PAPER, order__symbol=symbol
+        )
+        if order_id:
+            rows = rows.filter(order__exchange_order_id=order_id)
+        return [fill_value_of(f) for f in rows.order_by("-time", "-id")[:limit]]
+
+    @sync_to_async
+    def commit(
+        self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
+    ) -> None:
+        with transaction.atomic():
+            for asset, (free, locked) in sorted(changes.items()):
+                self._apply(order.symbol, asset, free, locked)
+            row = self._save_order(order)
+            Fill.objects.bulk_create(
+                [
+                    Fill(
+                        order=row,
+                        trade_id=f.trade_id,
+                        price=f.price,
+                        qty=f.quantity,
+                        quote_qty=f.quote_quantity,
+                        commission=f.commission,
+                        commission_asset=f.commission_asset,
+                        is_maker=f.is_maker,
+                        time=ms_to_dt(f.time_ms),
+                    )
+                    for f in fills
+                ],
+                ignore_conflicts=True,
+            )
+
+    def _apply(self, symbol: str, asset: str, free: Decimal, locked: Decimal) -> None:
+        bal, _ = Balance.objects.select_for_update().get_or_create(
+            user_id=self.user_id, mode=Mode.PAPER, asset=asset
+        )
+        if bal.free + free < 0 or bal.locked + locked < 0:
+            raise InsufficientBalance(
+                f"Not enough {asset}: {bal.free.normalize():f} available, {(-free).normalize():f} needed",
+                symbol=symbol,
+            )
+        bal.free += free
+        bal.locked += locked
+        bal.save(update_fields=["free", "locked", "updated"])
+
+    def _save_order(self, order: PaperOrder) -> Order:
+        fields = {
+            "exchange_order_id": order.order_id,
+            "status": order.status.value,
+            "executed_qty": order.executed,
+            "cummulative_quote_qty": order.cum_quote,
+            "avg_price": order.state().average_price,
+        }
+        row, created = Order.objects.get_or_create(
+            client_order_id=order.client_order_id,
+            defaults={
+                "user_id": self.user_id,
+                "mode": Mode.PAPER,
+                "symbol": order.symbol,
+                "side": order.side.value,
+                "type": order.type.value,
+                "quantity": order.quantity,
+                "quote_quantity": order.quote_quantity,
+                "price": order.price,
+                "source": Order.Source.API,
+                **fields,
+            },
+        )
+        if row.user_id != self.user_id:
+            raise InsufficientBalance("client order id belongs to another account")
+        if not created:
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.save(update_fields=[*fields, "updated"])
+        return row

@@ -1,0 +1,85 @@
+"""Reads of the trading core, always scoped to their owner."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from trading.models import Balance, Fill, Mode, Order, Symbol, SymbolEvent, TradingAccount
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def trading_mode_for_user(*, user: User) -> str:
+    account = TradingAccount.objects.filter(user=user).only("mode").first()
+    return account.mode if account else Mode.PAPER
+
+
+def orders_for_user(
+    *, user: User, status: str | list[str] | None = None, symbol: str | None = None, mode: str | None = None
+) -> QuerySet[Order]:
+    orders = Order.objects.filter(user=user)
+    if isinstance(status, str):
+        orders = orders.filter(status=status)
+    elif status:
+        orders = orders.filter(status__in=status)
+    if symbol:
+        orders = orders.filter(symbol=symbol.upper())
+    if mode:
+        orders = orders.filter(mode=mode)
+    return orders
+
+
+def open_orders_for_user(*, user: User, symbol: str | None = None) -> QuerySet[Order]:
+    return orders_for_user(user=user, status=list(Order.OPEN_STATUSES), symbol=symbol)
+
+
+def order_get_for_user(*, user: User, order_id: int) -> Order:
+    """The user's own order; anyone else's looks exactly like a missing one (404)."""
+    order = Order.objects.filter(user=user, pk=order_id).first()
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def balances_for_user(*, user: User, mode: str | None = None) -> QuerySet[Balance]:
+    """Balances of the user's current trading mode (or `mode`), non-zero ones only."""
+    chosen = mode or trading_mode_for_user(user=user)
+    return Balance.objects.filter(user=user, mode=chosen).exclude(free=0, locked=0)
+
+
+def fills_for_user(*, user: User, symbol: str | None = None, order_id: int | None = None) -> QuerySet[Fill]:
+    fills = Fill.objects.select_related("order").filter(order__user=user)
+    if symbol:
+        fills = fills.filter(order__symbol=symbol.upper())
+    if order_id is not None:
+        fills = fills.filter(order_id=order_id)
+    return fills
+
+
+def symbol_get(*, symbol: str) -> Symbol:
+    found = Symbol.objects.filter(symbol=symbol.strip().upper()).first()
+    if found is None:
+        raise Http404("No such symbol")
+    return found
+
+
+def symbols_list(
+    *, quote: str | None = None, search: str | None = None, tradable_only: bool = False
+) -> QuerySet[Symbol]:
+    symbols = Symbol.objects.all()
+    if quote:
+        symbols = symbols.filter(quote_asset=quote.upper())
+    if search:
+        term = search.strip().upper()
+        symbols = symbols.filter(Q(symbol__contains=term) | Q(base_asset__contains=term))
+    if tradable_only:
+        symbols = symbols.filter(status="1", spot_allowed=True, api_tradable=True)
+    return symbols
+
+
+def symbol_events_recent(*, limit: int = 100) -> QuerySet[SymbolEvent]:
+    return SymbolEvent.objects.all()[:limit]

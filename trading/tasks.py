@@ -1,0 +1,22 @@
+"""Celery tasks: thin, idempotent, time-limited adapters over one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from trading import services
+
+
+@shared_task(name="trading.tasks.symbols_sync", time_limit=120, soft_time_limit=100)
+def symbols_sync() -> str:
+    return str(services.symbols_sync())
+
+
+@shared_task(name="trading.tasks.orders_reconcile", time_limit=120, soft_time_limit=100)
+def orders_reconcile() -> int:
+    return services.orders_reconcile()
+
+
+@shared_task(name="trading.tasks.paper_orders_match", time_limit=30, soft_time_limit=25)
+def paper_orders_match(symbol: str | None = None) -> int:
+    return services.paper_orders_match(symbol=symbol)
