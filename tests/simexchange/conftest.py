@@ -11,7 +11,9 @@ from trading.simexchange.testing import SimExchangeThread
 @pytest.fixture
 def sim_config() -> SimConfig:
     """Override in a test module to shorten limits; pushes are fast so tests wait little."""
-    return SimConfig(tick_seconds=0.05, push_seconds=0.05, kline_push_seconds=0.1, mini_ticker_push_seconds=0.1)
+    return SimConfig(
+        tick_seconds=0.05, push_seconds=0.05, kline_push_seconds=0.1, mini_ticker_push_seconds=0.1
+    )
 
 
 @pytest.fixture

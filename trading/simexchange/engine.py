@@ -150,6 +150,9 @@ class Engine:
         self._settle(sym, fills, now)
         if order.is_open and not rests:
             self._finish(order, now)
+        elif not order.is_open:
+            # A taker's reservation is settled fill by fill; what is left (a better price) goes back.
+            self._release(order, now, "ENTRUST_UNFROZEN")
 
     @staticmethod
     def _killed_before_matching(sym: SymbolState, order: Order) -> bool:
@@ -244,7 +247,7 @@ class Engine:
         )
         account.trades.append(trade)
         self.sink(DealEvent(account, trade))
-        if not order.is_open:
+        if is_maker and not order.is_open:
             self._release(order, fill.time, "ENTRUST_UNFROZEN")
         self.sink(OrderEvent(account, order, fill.qty, is_maker, fill.time))
 

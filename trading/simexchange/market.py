@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import gzip
 import json
 import math
@@ -36,11 +37,13 @@ WIDE = Context(prec=60)
 MEAN_REVERSION = 0.002
 
 
+@functools.cache
 def load_exchange_info() -> dict[str, Any]:
     blob = resources.files("trading.simexchange").joinpath("data", EXCHANGE_INFO).read_bytes()
     return json.loads(gzip.decompress(blob))
 
 
+@functools.cache
 def load_market_snapshot() -> dict[str, Any]:
     text = resources.files("trading.simexchange").joinpath("data", MARKET_SNAPSHOT).read_text()
     return json.loads(text)

@@ -346,7 +346,7 @@ class Dispatcher:
         self.sim = sim
         self.route = route
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         sim, route = self.sim, self.route
         fault = sim.faults.take(request.method, request.path)
         try:
@@ -401,4 +401,4 @@ class Dispatcher:
 
 def add_routes(app: web.Application, sim: SimExchange) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, f"/api/v3/{route.path}", Dispatcher(sim, route))
+        app.router.add_route(route.method, f"/api/v3/{route.path}", Dispatcher(sim, route).handle)
