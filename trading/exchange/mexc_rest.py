@@ -191,14 +191,13 @@ class MexcRestClient:
     ) -> Any:
         response = await self._send(method, path, params, signed=signed)
         status = response.status_code
-        scope = Scope.UID if signed else Scope.IP
         if status == 418:
             retry = _retry_after(response, 120.0)
-            self.limiter.pause(scope, retry)
+            self.limiter.ban(retry)
             raise IpBanned(retry_after=retry, http_status=418)
         if status == 429:
             retry = _retry_after(response, 1.0)
-            self.limiter.pause(scope, retry)
+            self.limiter.pause(Scope.UID if signed else Scope.IP, retry, endpoint=path)
             raise RateLimited(retry_after=retry, http_status=429)
         body = self._json(response)
         if status >= 500:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from trading.exchange.errors import IpBanned
+
 
 class Scope(StrEnum):
     IP = "ip"
@@ -86,10 +88,23 @@ class RateLimiter:
     _requests: dict[tuple[Scope, str], TokenBucket] = field(default_factory=dict)
     _paused_until: dict[Scope, float] = field(default_factory=dict)
     _locks: dict[Scope, asyncio.Lock] = field(default_factory=dict)
+    # After a 429 the endpoint's budget is halved (down to 1/8) and restored once MEXC has been quiet
+    # for `recover_s`; its FAQ says access is back to normal about 10 minutes after an over-limit episode.
+    recover_s: float = 600.0
+    _cut_at: dict[tuple[Scope, str], float] = field(default_factory=dict)
     backoffs: int = 0
     waited_s: float = 0.0
+    _banned_until: float = 0.0
+
+    def ban(self, seconds: float) -> None:
+        """A 418: the whole IP is refused for minutes to days, so fail fast instead of queueing."""
+        self.backoffs += 1
+        self._banned_until = max(self._banned_until, self.clock() + seconds)
 
     async def acquire(self, scope: Scope, endpoint: str, weight: int) -> None:
+        remaining = self._banned_until - self.clock()
+        if remaining > 0:
+            raise IpBanned(retry_after=remaining)
         # One lock per scope keeps waiters FIFO (a heavy call is not starved by light ones) while a
         # paused IP scope does not hold up signed calls, which MEXC counts per account.
         async with self._locks.setdefault(scope, asyncio.Lock()):
@@ -104,6 +119,9 @@ class RateLimiter:
             return paused
         key = (scope, endpoint)
         wb = self._weights.setdefault(key, self._bucket(self.weight_per_window, self.window_s))
+        if key in self._cut_at and now - self._cut_at[key] > self.recover_s:
+            del self._cut_at[key]
+            wb.capacity, wb.refill_per_s = self.weight_per_window, self.weight_per_window / self.window_s
         rb = self._requests.setdefault(key, self._bucket(self.requests_per_s, 1.0))
         wb.refill(now)
         rb.refill(now)
@@ -118,13 +136,25 @@ class RateLimiter:
     def _bucket(capacity: float, window_s: float) -> TokenBucket:
         return TokenBucket(capacity=capacity, refill_per_s=capacity / window_s)
 
-    def pause(self, scope: Scope, seconds: float) -> None:
+    def pause(self, scope: Scope, seconds: float, endpoint: str | None = None) -> None:
         """Honour a 429/418 `Retry-After`: nothing in this scope goes out until it has passed."""
         self.backoffs += 1
-        until = self.clock() + seconds
+        now = self.clock()
+        until = now + seconds
         self._paused_until[scope] = max(self._paused_until.get(scope, 0.0), until)
         # Drain the buckets too, so the first calls after the pause do not burst straight back in.
-        for (s, _), bucket in self._requests.items():
+        for (s, _), bucket in [*self._requests.items(), *self._weights.items()]:
             if s == scope:
                 bucket.tokens = 0.0
                 bucket.stamp = until
+        if endpoint is not None:
+            self._cut((scope, endpoint), now)
+
+    def _cut(self, key: tuple[Scope, str], now: float) -> None:
+        # The real budget is evidently lower than ours (other processes on the IP/UID, or a stricter
+        # limit than documented): halve it so the next window stays under.
+        bucket = self._weights.setdefault(key, self._bucket(self.weight_per_window, self.window_s))
+        floor = self.weight_per_window / 8
+        bucket.capacity = max(floor, bucket.capacity / 2)
+        bucket.refill_per_s = bucket.capacity / self.window_s
+        self._cut_at[key] = now
