@@ -249,9 +249,8 @@ def _send(delivery: Delivery) -> Outcome:
         if not exc.retryable:
             return _finish(delivery, Delivery.Status.FAILED, exc.reason)
         if delivery.attempts >= max_attempts:
-            return _finish(
-                delivery, Delivery.Status.FAILED, f"gave up after {delivery.attempts}: {exc.reason}"
-            )
+            reason = f"gave up after {delivery.attempts} attempts: {exc.reason}"
+            return _finish(delivery, Delivery.Status.FAILED, reason)
         _finish(delivery, Delivery.Status.PENDING, exc.reason)
         wait = exc.retry_after if exc.retry_after is not None else retry_backoff(delivery.attempts)
         return Outcome(Delivery.Status.PENDING, retry_in=wait)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,29 +79,23 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(autouse=True)
 def _notification_settings(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A cache of this test's own: rate-limit counters are keyed by channel id, and ids are reused.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.NOTIFY_RETRY_BACKOFF = 0.0
 
 
-@pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def eager() -> Iterator[None]:
-    """Celery runs tasks in-process; an exception in a task fails the test."""
-    before = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
+    """Celery runs tasks in-process, retries included (countdowns are ignored). Not propagating, since
+    eager mode would raise the Retry itself; tests check outcomes on the Delivery rows instead."""
+    before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
     yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = before
+    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
