@@ -19,13 +19,16 @@ from trading.simexchange.testing import SimExchangeThread
 @pytest.fixture
 def sim_config() -> SimConfig:
     # A book that stays still between our reads: fills can then be checked against it exactly.
-    return SimConfig(tick_seconds=3600, push_seconds=3600, kline_push_seconds=3600, mini_ticker_push_seconds=3600)
+    return SimConfig(
+        tick_seconds=3600, push_seconds=3600, kline_push_seconds=3600, mini_ticker_push_seconds=3600
+    )
 
 
 @pytest.fixture
 def mexc(sim_config: SimConfig) -> Iterator[SimExchangeThread]:
-    with SimExchangeThread(sim_config) as exchange, override_settings(
-        MEXC_BASE_URL=exchange.base_url, MEXC_WS_URL=exchange.ws_url, MEXC_SIMULATED=False
+    with (
+        SimExchangeThread(sim_config) as exchange,
+        override_settings(MEXC_BASE_URL=exchange.base_url, MEXC_WS_URL=exchange.ws_url, MEXC_SIMULATED=False),
     ):
         yield exchange
 
@@ -60,3 +63,26 @@ def btc(synced: SimExchangeThread) -> Symbol:
 
 def money(value: str | int) -> Decimal:
     return Decimal(str(value))
+
+
+def make_symbol(symbol: str = "SOLUSDT", **overrides: object) -> Symbol:
+    """A symbol row shaped like MEXC's SOLUSDT: 2 decimals each way, min 0.01 SOL and 1 USDT."""
+    fields: dict[str, object] = {
+        "base_asset": symbol.removesuffix("USDT"),
+        "quote_asset": "USDT",
+        "status": "1",
+        "api_tradable": True,
+        "spot_allowed": True,
+        "price_precision": 2,
+        "quantity_precision": 2,
+        "min_quantity": Decimal("0.01"),
+        "min_notional": Decimal("1"),
+        "min_notional_market": Decimal("1"),
+        "max_notional": Decimal("2000000"),
+        "max_notional_market": Decimal("100000"),
+        "maker_commission": Decimal("0"),
+        "taker_commission": Decimal("0.0005"),
+        "order_types": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+    }
+    fields.update(overrides)
+    return Symbol.objects.create(symbol=symbol, **fields)

@@ -19,10 +19,13 @@ def test_syncsymbols_loads_rules_with_the_misleading_names_decoded(mexc: SimExch
     out = StringIO()
     call_command("syncsymbols", stdout=out)
     line = out.getvalue().strip()
-    assert line.startswith("syncsymbols: ") and "new" in line and "\n" not in line
+    assert line.startswith("syncsymbols: ")
+    assert "new" in line
+    assert "\n" not in line
     sol = Symbol.objects.get(symbol="SOLUSDT")
     assert (sol.base_asset, sol.quote_asset, sol.status) == ("SOL", "USDT", "1")
-    assert sol.api_tradable and sol.spot_allowed
+    assert sol.api_tradable
+    assert sol.spot_allowed
     # baseSizePrecision is the minimum quantity, quoteAmountPrecision the minimum notional.
     assert sol.min_quantity == Decimal("0.01")
     assert sol.min_notional == Decimal("1")
@@ -47,7 +50,8 @@ def test_a_new_listing_and_its_opening_are_recorded_as_events(mexc: SimExchangeT
 
     assert result.created == 1
     new = Symbol.objects.get(symbol="BRUTEUSDT")
-    assert new.listed_at is not None and not new.api_tradable
+    assert new.listed_at is not None
+    assert not new.api_tradable
     event = SymbolEvent.objects.get(symbol="BRUTEUSDT")
     assert event.kind == SymbolEvent.Kind.NEW
 
@@ -60,9 +64,12 @@ def test_a_new_listing_and_its_opening_are_recorded_as_events(mexc: SimExchangeT
 
 
 def test_syncsymbols_fails_with_one_readable_line_when_the_exchange_is_unreachable() -> None:
-    with override_settings(MEXC_BASE_URL=f"http://127.0.0.1:{free_port()}"):
-        with pytest.raises(CommandError) as caught:
-            call_command("syncsymbols")
+    with (
+        override_settings(MEXC_BASE_URL=f"http://127.0.0.1:{free_port()}"),
+        pytest.raises(CommandError) as caught,
+    ):
+        call_command("syncsymbols")
     message = str(caught.value)
-    assert "Could not load symbols from MEXC" in message and "\n" not in message
+    assert "Could not load symbols from MEXC" in message
+    assert "\n" not in message
     assert Symbol.objects.count() == 0
