@@ -8,6 +8,7 @@ from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_cool_off
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from ninja import Router, Status
 from ninja.throttling import BaseThrottle
 
@@ -72,6 +73,12 @@ def _token_out(token: ApiToken, secret: str | None = None) -> dict[str, Any]:
 def auth_token(request: HttpRequest, payload: TokenObtainIn) -> dict[str, Any]:
     """Exchanges an email and password for an access token (short-lived) and a refresh token.
     Failed attempts count towards the same lockout as the login page."""
+    try:
+        # Axes records a failure from request.POST: a body it cannot parse would skip the record
+        # (and so the lockout) while the password was still checked.
+        request.POST  # noqa: B018
+    except MultiPartParserError as exc:
+        raise BruteError("Send the body as application/json.") from exc
     try:
         user = authenticate(request=request, username=payload.email.lower(), password=payload.password)
     except AxesBackendPermissionDenied:

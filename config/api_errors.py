@@ -12,7 +12,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
@@ -156,6 +157,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
         message = str(exc) or "You do not have permission to do this."
         return error_response(api, request, status=403, code="forbidden", message=message)
 
+    def on_unreadable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(
+            api, request, status=400, code="bad_request", message="The request body is unreadable."
+        )
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
         return error_response(
@@ -171,6 +177,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (HttpError, on_http_error),
         (Http404, on_404),
         (PermissionDenied, on_permission_denied),
+        (MultiPartParserError, on_unreadable),
+        (UnreadablePostError, on_unreadable),
         (Exception, on_unexpected),
     ]
     for exc_class, handler in handlers:
