@@ -48,6 +48,8 @@ class Account:
     balances: dict[str, Balance] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     trades: list[MyTrade] = field(default_factory=list)
+    # Orders that may still be open; pruned on read so the 500-order cap check stays cheap.
+    live: list[Order] = field(default_factory=list)
 
     def balance(self, asset: str) -> Balance:
         return self.balances.setdefault(asset, Balance())
@@ -60,8 +62,13 @@ class Account:
     def unlock(self, asset: str, amount: Decimal) -> None:
         self.lock(asset, -amount)
 
+    def add_order(self, order: Order) -> None:
+        self.orders[order.order_id] = order
+        self.live.append(order)
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values() if o.is_open and symbol in (None, o.symbol)]
+        self.live = [o for o in self.live if o.is_open]
+        return [o for o in self.live if symbol in (None, o.symbol)]
 
     def find_order(self, symbol: str, order_id: str | None, client_id: str | None) -> Order | None:
         if order_id:

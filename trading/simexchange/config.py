@@ -17,6 +17,8 @@ class SimConfig:
     # Symbols that trade from start-up; any other symbol starts when someone queries or subscribes to it.
     always_active: tuple[str, ...] = ALWAYS_ACTIVE
     liquidity_levels: int = 30
+    # Simulated market orders per second on each active symbol (each prints one or more trades).
+    taker_orders_per_second: float = 2.0
     tick_seconds: float = 0.25
     push_seconds: float = 0.1
     kline_push_seconds: float = 1.0

@@ -49,10 +49,13 @@ Event = BalanceEvent | OrderEvent | DealEvent
 
 
 class Engine:
-    def __init__(self, market: Market, registry: Registry, *, liquidity_levels: int) -> None:
+    def __init__(
+        self, market: Market, registry: Registry, *, liquidity_levels: int, taker_rate: float = 2.0
+    ) -> None:
         self.market = market
         self.registry = registry
         self.liquidity_levels = liquidity_levels
+        self.taker_rate = taker_rate
         self.sink: Callable[[Event], None] = lambda event: None
         self._ids = itertools.count(1)
         self._liquidity: dict[str, dict[tuple[str, Decimal], Order]] = {}
@@ -69,7 +72,7 @@ class Engine:
     def activate(self, sym: SymbolState, now: int) -> None:
         if sym.active or (sym.opens_at is not None and now < sym.opens_at):
             return
-        sym.activate(now, backfill=sym.opens_at is None)
+        self.market.activate(sym, now, backfill=sym.opens_at is None)
         self._refresh_liquidity(sym, now)
 
     def open_due_listings(self, now: int) -> None:
@@ -96,7 +99,7 @@ class Engine:
             raise ApiError(30004, "Insufficient position")
         if dry_run:
             return order
-        account.orders[order.order_id] = order
+        account.add_order(order)
         order.locked = amount
         self._move(account, asset, -amount, amount, "ENTRUST_PLACE", now)
         self.sink(OrderEvent(account, order, None, False, now))
@@ -257,7 +260,7 @@ class Engine:
         for sym in self.market.active():
             sym.step_walk(tick_seconds)
             self.tick_symbol(sym, now)
-            flow = sym.taker_flow(tick_seconds)
+            flow = sym.taker_flow(tick_seconds, self.taker_rate)
             if flow is not None:
                 self._simulated_order(sym, flow[0], "MARKET", None, flow[1], now)
 

@@ -189,8 +189,8 @@ class SymbolState:
         notional = rng.lognormvariate(7.0, 1.0) / self.quote_value
         return max(self.round_qty(Decimal(repr(notional)) / price), self.qty_step)
 
-    def taker_flow(self, tick_seconds: float) -> tuple[str, Decimal] | None:
-        if self.rng.random() > min(1.0, 2.0 * tick_seconds):
+    def taker_flow(self, tick_seconds: float, per_second: float) -> tuple[str, Decimal] | None:
+        if self.rng.random() > min(1.0, per_second * tick_seconds):
             return None
         side = BUY if self.rng.random() < 0.5 else SELL
         notional = Decimal(repr(self.rng.lognormvariate(5.0, 1.2) / self.quote_value))
@@ -240,6 +240,9 @@ class Market:
         self.seed = seed
         self.timezone = info.get("timezone", "CST")
         self.symbols: dict[str, SymbolState] = {}
+        self.listings: list[SymbolState] = []
+        # Only these tick; the other symbols answer from their static day statistics.
+        self.active_symbols: dict[str, SymbolState] = {}
         for raw in info["symbols"]:
             self._add(raw, snapshot, price_band)
         self.always_active = always_active
@@ -261,7 +264,11 @@ class Market:
         return self.symbols.get(name)
 
     def active(self) -> list[SymbolState]:
-        return [s for s in self.symbols.values() if s.active]
+        return list(self.active_symbols.values())
+
+    def activate(self, state: SymbolState, now: int, *, backfill: bool) -> None:
+        state.activate(now, backfill=backfill)
+        self.active_symbols[state.name] = state
 
     def add_listing(self, spec: dict[str, Any], *, opens_at: int, price: Decimal) -> SymbolState:
         state = self._add(spec, {}, price_band=True)
@@ -269,7 +276,8 @@ class Market:
         state.last_price = price
         state.day = DayStats(price, price, price, Decimal(0), Decimal(0))
         state.opens_at = opens_at
+        self.listings.append(state)
         return state
 
     def due_listings(self, now: int) -> list[SymbolState]:
-        return [s for s in self.symbols.values() if s.opens_at is not None and s.opens_at <= now]
+        return [s for s in self.listings if s.opens_at is not None and s.opens_at <= now]

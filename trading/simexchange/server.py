@@ -36,7 +36,12 @@ class SimExchange:
         self.account: Account = self.registry.add_account(
             api_key=config.api_key, api_secret=config.api_secret, balances=dict(DEMO_BALANCES)
         )
-        self.engine = Engine(self.market, self.registry, liquidity_levels=config.liquidity_levels)
+        self.engine = Engine(
+            self.market,
+            self.registry,
+            liquidity_levels=config.liquidity_levels,
+            taker_rate=config.taker_orders_per_second,
+        )
         self.limiter = RateLimiter(
             budget=config.rate_limit_weight,
             window=config.rate_limit_window,
