@@ -37,11 +37,18 @@ class MexcExchange(MexcRestClient):
 
         return LocalOrderBook(symbol, fetch)
 
-    async def user_events(self) -> AsyncIterator[UserEvent]:
+    async def start_user_stream(self) -> MexcUserStream:
+        """Open the listenKey socket and wait until the private channels are subscribed, so that
+        nothing placed afterwards can be missed. `user_events()` calls it on first use."""
         if self._user is None:
             self._user = MexcUserStream(self, self.ws_url, config=self.stream_config)
             await self._user.start()
-        async for event in self._user.user_events():
+            await self._user.stream.wait_subscribed()
+        return self._user
+
+    async def user_events(self) -> AsyncIterator[UserEvent]:
+        user = await self.start_user_stream()
+        async for event in user.user_events():
             yield event
 
     async def aclose(self) -> None:

@@ -79,9 +79,8 @@ def refused_topics(requested: Iterable[str], msg: str) -> dict[str, str]:
     """Topics MEXC did not accept, with its reason. The reply `code` is not trustworthy: a refusal
     can come with code 0, so compare the accepted list in `msg` with what was asked for."""
     accepted = {t.strip() for t in msg.split(",")}
-    reason = msg.split("Reason", 1)[1].lstrip(
-        ":\uff1a "
-    )  # MEXC writes a full-width colon.strip() if "Reason" in msg else msg
+    # MEXC writes "Reason\uff1a Blocked!" with a full-width colon.
+    reason = msg.split("Reason", 1)[1].lstrip(":\uff1a ").strip() if "Reason" in msg else "not accepted"
     return {t: reason for t in requested if t not in accepted}
 
 
@@ -121,6 +120,9 @@ class _Connection:
                     await self._serve(ws)
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
                 log.info("mexc ws connection %s lost: %r", self.index, exc)
+            except Exception:
+                # A bad frame or a bug must not end the feed for good: log, back off, reconnect.
+                log.exception("mexc ws connection %s failed", self.index)
             finally:
                 self.ws = None
             if self.stream.closed:
@@ -184,6 +186,8 @@ class _Connection:
         for topic, reason in refused_topics(requested or (), msg).items():
             self.topics.discard(topic)
             self.stream.emit(SubscriptionRefused(topic=topic, reason=reason))
+        if requested is not None and not self._pending:
+            self.stream.answered.set()
 
     async def _subscribe_all(self, ws: ClientConnection) -> None:
         if self.topics:
@@ -224,6 +228,8 @@ class MexcStream:
         self.frames = self.reconnects = self.rotations = self.pongs = self.dropped = 0
         self.control_messages: list[str] = []
         self.on_text: Callable[[str], None] | None = None
+        # Set once MEXC has answered every subscription request sent so far.
+        self.answered = asyncio.Event()
 
     @staticmethod
     def _static_url(url: str) -> Callable[[], Awaitable[str]]:
@@ -249,6 +255,8 @@ class MexcStream:
 
     async def subscribe(self, wanted: Iterable[str]) -> None:
         fresh = [t for t in dict.fromkeys(wanted) if t not in self.topics]
+        if fresh:
+            self.answered.clear()
         by_conn: dict[_Connection, list[str]] = {}
         for topic in fresh:
             conn = self._conn_with_room()
@@ -274,6 +282,10 @@ class MexcStream:
         conn = _Connection(self, len(self._conns))
         self._conns.append(conn)
         return conn
+
+    async def wait_subscribed(self) -> None:
+        """Until MEXC has answered the subscriptions sent so far (accepted or refused)."""
+        await self.answered.wait()
 
     def rotate_all(self) -> None:
         for conn in self._conns:
