@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -52,8 +53,8 @@ def test_a_telegram_refusal_keeps_its_description_but_never_the_token(
 ):
     settings.TELEGRAM_API_BASE = receiver.url
     channel(owner, "telegram", {"bot_token": TOKEN, "chat_id": "42"})
-    body = f'{{"ok":false,"description":"Bad Request: chat not found for bot{TOKEN} at {receiver.url}/x?k=1"}}'
-    receiver.answer(400, body)
+    description = f"Bad Request: chat not found for bot{TOKEN} at {receiver.url}/x?k=1"
+    receiver.answer(400, json.dumps({"ok": False, "description": description}))
     send(owner, django_capture_on_commit_callbacks)
 
     error = Delivery.objects.get().last_error

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.notifications.models import Delivery, Notification, NotificationChannel
+from accounts.notifications.services import notification_mark_read, notification_send
+from tests.notifications.helpers import SECRET, webhook
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def signed_in(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def notify(user, title, **kwargs):
+    return notification_send(user=user, kind="order_filled", title=title, body="body text", **kwargs)
+
+
+def test_the_centre_lists_unread_first_then_newest(signed_in, owner):
+    old_unread = notify(owner, "Old unread")
+    read = notify(owner, "Already read")
+    notification_mark_read(notification=read)
+    notify(owner, "New unread")
+
+    page = signed_in.get(reverse("notifications:index")).content.decode()
+
+    assert "<html" in page
+    assert page.index("New unread") < page.index("Old unread") < page.index("Already read")
+    assert "2 unread" in page
+    assert f'action="{reverse("notifications:mark_read", args=[old_unread.pk])}"' in page
+    assert f'action="{reverse("notifications:mark_read", args=[read.pk])}"' not in page
+
+
+def test_the_centre_answers_htmx_with_the_list_partial(signed_in, owner):
+    notify(owner, "Filled")
+    page = signed_in.get(reverse("notifications:index"), **HX).content.decode()
+    assert "<html" not in page
+    assert page.lstrip().startswith('<section id="notification-list"')
+    assert "Filled" in page
+
+
+def test_an_empty_centre_says_what_to_do_next(signed_in):
+    page = signed_in.get(reverse("notifications:index")).content.decode()
+    assert "No notifications yet" in page
+    assert reverse("notifications:channels") in page
+
+
+def test_mark_read_without_javascript_redirects_back(signed_in, owner):
+    notification = notify(owner, "Filled")
+    response = signed_in.post(reverse("notifications:mark_read", args=[notification.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("notifications:index")
+    notification.refresh_from_db()
+    assert notification.is_read
+
+
+def test_mark_read_with_htmx_ends_in_the_list_partial(signed_in, owner):
+    notification = notify(owner, "Filled")
+    response = signed_in.post(reverse("notifications:mark_read", args=[notification.pk]), follow=True, **HX)
+    page = response.content.decode()
+    assert "<html" not in page
+    assert "All read" in page
+
+
+def test_mark_all_read(signed_in, owner):
+    notify(owner, "a")
+    notify(owner, "b")
+    signed_in.post(reverse("notifications:mark_all_read"))
+    assert not Notification.objects.unread().exists()
+
+
+def test_someone_elses_notification_is_a_404(signed_in, other):
+    theirs = notify(other, "Not yours")
+    response = signed_in.post(reverse("notifications:mark_read", args=[theirs.pk]))
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    assert "Not yours" not in signed_in.get(reverse("notifications:index")).content.decode()
+
+
+@pytest.mark.parametrize("action", ["channel_toggle", "channel_test", "channel_delete"])
+def test_someone_elses_channel_is_a_404(signed_in, other, receiver, action):
+    theirs = webhook(other, receiver)
+    assert signed_in.post(reverse(f"notifications:{action}", args=[theirs.pk])).status_code == 404
+    assert NotificationChannel.objects.get(pk=theirs.pk).enabled
+    assert receiver.requests == []
+
+
+def test_pages_need_a_login(client):
+    for name in ("notifications:index", "notifications:channels", "notifications:unread"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert reverse("accounts:login") in response["Location"]
+
+
+def test_the_unread_badge(signed_in, owner):
+    notify(owner, "a")
+    page = signed_in.get(reverse("notifications:unread")).content.decode()
+    assert '<span class="tag">1</span>' in page
+
+
+def test_adding_a_webhook_channel_then_seeing_it_masked(signed_in, owner, receiver):
+    form = {
+        "type": "webhook",
+        "label": "My bot",
+        "kinds": ["order_filled", "position_closed"],
+        "webhook_url": f"{receiver.url}/in/secret-path-xyz",
+        "webhook_secret": SECRET,
+    }
+    response = signed_in.post(reverse("notifications:channels"), form)
+    assert response.status_code == 302
+    channel = NotificationChannel.objects.get(user=owner)
+    assert channel.kinds == ["order_filled", "position_closed"]
+
+    page = signed_in.get(reverse("notifications:channels")).content.decode()
+    assert "My bot" in page
+    assert SECRET not in page
+    assert "secret-path-xyz" not in page
+    assert SECRET[-4:] in page
+
+
+def test_the_add_form_shows_a_clear_error_on_the_field(signed_in):
+    form = {"type": "telegram", "label": "Phone", "kinds": ["error"], "telegram_bot_token": "oops"}
+    page = signed_in.post(reverse("notifications:channels"), form, **HX).content.decode()
+    assert "<html" not in page
+    assert "A bot token looks like" in page
+    assert not NotificationChannel.objects.exists()
+
+
+def test_the_channels_page_empty_state(signed_in):
+    page = signed_in.get(reverse("notifications:channels")).content.decode()
+    assert "No channels yet" in page
+
+
+def test_send_test_reports_success_and_failure(signed_in, owner, receiver):
+    channel = webhook(owner, receiver)
+    url = reverse("notifications:channel_test", args=[channel.pk])
+
+    page = signed_in.post(url, follow=True, **HX).content.decode()
+    assert "Sent a test notification" in page
+    assert receiver.requests[-1].json()["title"] == "Test notification from Brute"
+
+    receiver.answer(404, "no_service")
+    page = signed_in.post(url, follow=True).content.decode()
+    assert "The test did not go through: HTTP 404: no_service" in page
+    assert not Delivery.objects.exists()
+
+
+def test_disable_enable_and_delete(signed_in, owner, receiver):
+    channel = webhook(owner, receiver)
+    signed_in.post(reverse("notifications:channel_toggle", args=[channel.pk]))
+    channel.refresh_from_db()
+    assert not channel.enabled
+    notify(owner, "not sent anywhere")
+    assert not Delivery.objects.exists()
+
+    signed_in.post(reverse("notifications:channel_toggle", args=[channel.pk]))
+    channel.refresh_from_db()
+    assert channel.enabled
+
+    signed_in.post(reverse("notifications:channel_delete", args=[channel.pk]))
+    assert not NotificationChannel.objects.exists()
