@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import ApiToken, IdempotencyKey, RefreshToken, User
 
 
 @admin.register(User)
@@ -21,3 +22,47 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "role", "password1", "password2")}),)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "user",
+        "hint",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("scopes",)
+    search_fields = ("name", "user__email", "hint")
+    readonly_fields = ("user", "hint", "created_at", "last_used_at")
+    exclude = ("token_hash",)
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token's secret is shown once, to its owner, on the settings page
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(admin.ModelAdmin):
+    list_display = ("jti", "user", "family", "created_at", "expires_at", "revoked_at", "revoked_reason")
+    list_filter = ("revoked_reason",)
+    search_fields = ("user__email", "jti", "family")
+    readonly_fields = ("user", "jti", "family", "created_at", "expires_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ("key", "user", "status_code", "created_at")
+    search_fields = ("key", "user__email")
+    readonly_fields = ("user", "key", "fingerprint", "status_code", "content_type", "created_at")
+    exclude = ("response_body",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,13 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import token_views, views
 from accounts.forms import LoginForm
 
 app_name = "accounts"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("tokens/", token_views.api_tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", token_views.api_token_revoke_view, name="token_revoke"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="accounts/login.html", authentication_form=LoginForm),

@@ -1,0 +1,66 @@
+"""The settings page for personal API tokens: list, create (the secret shown once), revoke."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import ApiScope, User
+from accounts.tokens import api_token_create, api_token_revoke, api_tokens_for_user
+from config.errors import BruteError, NotFound
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=80, help_text="Where the token is used, e.g. “trading bot”.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiScope.choices,
+        initial=[ApiScope.READ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Read sees your data; trade also places and cancels orders (if your role may trade).",
+    )
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, max_value=3650, label="Expires in (days)", help_text="Empty: never."
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = ApiTokenForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        try:
+            token, secret = api_token_create(
+                user=user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None,
+            )
+        except BruteError as exc:
+            form.add_error(None, exc.message)
+        else:
+            created, form = {"token": token, "secret": secret}, ApiTokenForm()
+    context = {"form": form, "created": created, "tokens": api_tokens_for_user(user=user)}
+    return render(request, "accounts/tokens.html", context, status=201 if created else 200)
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token = api_token_revoke(user=request.user, token_id=token_id)  # type: ignore[arg-type]
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("accounts:tokens")
