@@ -1,0 +1,125 @@
+"""The feed against the project's own MEXC-compatible server, over real HTTP and WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from trading.exchange import mexc_ws
+from trading.exchange.mexc import MexcExchange
+from trading.exchange.mexc_ws import StreamConfig
+from trading.feed.service import FeedConfig, MarketFeed
+from trading.simexchange.config import SimConfig
+from trading.simexchange.testing import SimExchangeThread
+
+# Generous bound on waiting for something the exchange pushes every ~100 ms; a hang fails, never a delay.
+WAIT_S = 30
+
+
+def _refusal_parser_is_broken() -> bool:
+    try:
+        mexc_ws.refused_topics(["t"], "t")
+    except IndexError:
+        return True
+    return False
+
+
+@pytest.fixture(autouse=True)
+def _subscription_replies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TEMPORARY, owner notified: trading/exchange/mexc_ws.refused_topics at e6840d9 raises IndexError on
+    every accepted-subscription reply (its `if "Reason" in msg` fell into a comment), which kills each
+    market socket. Stand in for it only while that bug is present; delete once the exchange fixes it."""
+    if not _refusal_parser_is_broken():
+        return
+
+    def refused_topics(requested: Any, msg: str) -> dict[str, str]:
+        accepted = {t.strip() for t in msg.split(",")}
+        reason = msg.split("Reason", 1)[1].lstrip(":\uff1a ").strip() if "Reason" in msg else msg
+        return {t: reason for t in requested if t not in accepted}
+
+    monkeypatch.setattr(mexc_ws, "refused_topics", refused_topics)
+
+
+@pytest.fixture(autouse=True)
+def _local_cache(settings: Any) -> None:
+    # Keep the feed's snapshots out of the development file cache under var/.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture
+def sim() -> Iterator[SimExchangeThread]:
+    config = SimConfig(
+        tick_seconds=0.05, push_seconds=0.05, kline_push_seconds=0.1, mini_ticker_push_seconds=0.1
+    )
+    with SimExchangeThread(config) as exchange:
+        yield exchange
+
+
+def feed_config(**overrides: Any) -> FeedConfig:
+    values: dict[str, Any] = {
+        "symbols": ("BTCUSDT",),
+        "backfill_intervals": ("1m", "5m"),
+        "backfill_limit": 50,
+        "markets_interval_s": 0.05,
+        "symbol_interval_s": 0.05,
+        "snapshot_every_s": 0.1,
+        "heartbeat_every_s": 0.1,
+        "candle_flush_every_s": 0.1,
+    }
+    values.update(overrides)
+    return FeedConfig(**values)
+
+
+@pytest.fixture
+async def make_feed(sim: SimExchangeThread) -> AsyncIterator[Callable[..., Awaitable[MarketFeed]]]:
+    started: list[tuple[MarketFeed, asyncio.Task[None], MexcExchange]] = []
+
+    async def make(layer: Any = None, **overrides: Any) -> MarketFeed:
+        exchange = MexcExchange(
+            base_url=sim.base_url, ws_url=sim.ws_url, stream_config=StreamConfig(backoff_initial_s=0.05)
+        )
+        feed = MarketFeed(exchange, config=feed_config(**overrides), layer=layer or InMemoryChannelLayer())
+        task = asyncio.create_task(feed.run())
+        started.append((feed, task, exchange))
+        async with asyncio.timeout(WAIT_S):
+            await feed.started.wait()
+        return feed
+
+    yield make
+    for _feed, task, exchange in started:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await exchange.aclose()
+
+
+async def listen(layer: Any, *groups: str) -> str:
+    channel = await layer.new_channel()
+    for group in groups:
+        await layer.group_add(group, channel)
+    return channel
+
+
+def flatten(text: str) -> list[dict[str, Any]]:
+    message = json.loads(text)
+    return message["messages"] if message["type"] == "batch" else [message]
+
+
+async def next_of(layer: Any, channel: str, kind: str, symbol: str | None = None) -> dict[str, Any]:
+    """The next frame part of type `kind` (and symbol) arriving on `channel`."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            message = await layer.receive(channel)
+            for part in flatten(message["text"]):
+                if part["type"] == kind and (symbol is None or part.get("symbol") == symbol):
+                    return part
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(WAIT_S):
+        while not condition():  # noqa: ASYNC110 - the conditions are plain counters on the feed
+            await asyncio.sleep(0.02)

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+
+from config.health import MARKET_FEED_KEY
+from tests.feed.conftest import listen, next_of, until
+from trading.feed.service import FEED_CONTROL_GROUP, WATCH_MESSAGE
+from trading.feed.store import book_cached, tickers_cached
+from trading.models import Candle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_it_publishes_tickers_to_the_markets_group(make_feed):
+    feed = await make_feed()
+    channel = await listen(feed.layer, "markets")
+    tickers = await next_of(feed.layer, channel, "tickers")
+    row = next(iter(tickers["data"].values()))
+    assert Decimal(row["price"]) > 0
+    assert {"price", "change", "high", "low", "volume", "quote_volume"} <= row.keys()
+
+
+async def test_it_publishes_book_trades_and_the_forming_candle_of_a_watched_symbol(make_feed):
+    feed = await make_feed()
+    channel = await listen(feed.layer, "market.BTCUSDT")
+    book = await next_of(feed.layer, channel, "book", "BTCUSDT")
+    assert Decimal(book["bids"][0][0]) < Decimal(book["asks"][0][0])
+    assert len(book["bids"]) <= 20
+    candle = await next_of(feed.layer, channel, "candle", "BTCUSDT")
+    assert candle["interval"] == "1m"
+    assert candle["closed"] is False
+    assert Decimal(candle["l"]) <= Decimal(candle["c"]) <= Decimal(candle["h"])
+    trades = await next_of(feed.layer, channel, "trades", "BTCUSDT")
+    assert trades["trades"][0]["s"] in {"BUY", "SELL"}
+
+
+async def test_it_keeps_a_ticker_snapshot_and_top_of_book_in_the_cache(make_feed):
+    feed = await make_feed()
+    await until(lambda: "BTCUSDT" in feed.state.tickers and feed.state.symbols["BTCUSDT"].book is not None)
+    await feed.write_snapshot()
+    await feed.heartbeat()
+    tickers = await sync_to_async(tickers_cached)()
+    assert Decimal(tickers["BTCUSDT"]["price"]) > 0
+    assert len(tickers) > 100  # REST ticker/24hr seeds every symbol, not just the streamed ones
+    book = await sync_to_async(book_cached)("BTCUSDT")
+    assert book is not None
+    assert Decimal(book["bid"]) < Decimal(book["ask"])
+    assert await sync_to_async(cache.get)(MARKET_FEED_KEY)
+
+
+async def test_it_backfills_candles_into_the_table(make_feed):
+    feed = await make_feed()
+    await until(lambda: feed.backfills >= 1)
+    await feed.flush_candles()
+    count = await sync_to_async(Candle.objects.filter(symbol="BTCUSDT", interval="1m").count)()
+    assert count >= 10
+    five = await sync_to_async(Candle.objects.filter(symbol="BTCUSDT", interval="5m").count)()
+    assert five >= 2
+
+
+async def test_backfill_twice_updates_rows_instead_of_duplicating(make_feed):
+    feed = await make_feed()
+    await until(lambda: feed.backfills >= 1)
+    await feed.flush_candles()
+    before = await sync_to_async(Candle.objects.count)()
+    await feed.backfill("BTCUSDT")
+    await feed.flush_candles()
+    after = await sync_to_async(Candle.objects.count)()
+    assert after - before <= 2  # at most the windows that closed meanwhile
+
+
+async def test_a_watch_message_starts_streaming_a_symbol(make_feed):
+    feed = await make_feed()
+    channel = await listen(feed.layer, "market.ETHUSDT")
+    await feed.layer.group_send(FEED_CONTROL_GROUP, {"type": WATCH_MESSAGE, "symbols": ["ETHUSDT"]})
+    book = await next_of(feed.layer, channel, "book", "ETHUSDT")
+    assert book["asks"]
+    assert "ETHUSDT" in feed.state.symbols
+
+
+async def test_a_symbol_nobody_watches_is_released(make_feed):
+    feed = await make_feed(release_after_s=0.2, reap_every_s=0.05)
+    await feed.watch("ETHUSDT")
+    await until(lambda: "ETHUSDT" not in feed.state.symbols)
+    assert "BTCUSDT" in feed.state.symbols  # the configured default set stays
+    assert not any("ETHUSDT" in topic for topic in feed.stream.topics)
+
+
+async def test_it_recovers_when_the_exchange_drops_the_socket(make_feed, sim):
+    feed = await make_feed()
+    channel = await listen(feed.layer, "market.BTCUSDT")
+    before = (await next_of(feed.layer, channel, "book", "BTCUSDT"))["version"]
+    snapshots = feed.books["BTCUSDT"].snapshots
+    await sync_to_async(sim.disconnect_websockets)(abrupt=True)
+    await until(lambda: feed.stream.reconnects >= 1)
+    # The order book is re-snapshotted after the reconnect, and newer books flow again.
+    await until(lambda: feed.books["BTCUSDT"].snapshots > snapshots)
+    while (book := await next_of(feed.layer, channel, "book", "BTCUSDT"))["version"] <= before:
+        pass
+    assert Decimal(book["bids"][0][0]) < Decimal(book["asks"][0][0])
+
+
+async def test_several_changes_within_a_window_go_out_as_one_frame(make_feed):
+    feed = await make_feed(symbol_interval_s=0.3)
+    channel = await listen(feed.layer, "market.BTCUSDT")
+    while (message := json.loads((await feed.layer.receive(channel))["text"]))["type"] != "batch":
+        pass
+    kinds = [part["type"] for part in message["messages"]]
+    assert len(kinds) == len(set(kinds)) >= 2  # each part once: the latest book, all new trades, ...
