@@ -301,3 +301,40 @@ class Balance(models.Model):
     @property
     def total(self) -> Decimal:
         return self.free + self.locked
+
+
+class FavouriteSymbol(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourite_symbols"
+    )
+    symbol = models.CharField(max_length=40)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [models.UniqueConstraint(fields=["user", "symbol"], name="favourite_unique_symbol")]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class PortfolioSnapshot(models.Model):
+    """The account's value in USDT at one moment: the equity curve and the day's change."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolio_snapshots"
+    )
+    mode = models.CharField(max_length=5, choices=Mode.choices)
+    at = models.DateTimeField(default=timezone.now)
+    value = money()
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["user", "mode", "at"], name="snapshot_user_mode_at")]
+
+    def __str__(self) -> str:
+        return f"{self.value} at {self.at:%Y-%m-%d %H:%M}"

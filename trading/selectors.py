@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from trading.models import Balance, Fill, Mode, Order, Symbol, SymbolEvent, TradingAccount
+from trading.models import (
+    ApiCredential,
+    Balance,
+    Candle,
+    FavouriteSymbol,
+    Fill,
+    Mode,
+    Order,
+    Symbol,
+    SymbolEvent,
+    TradingAccount,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -19,9 +31,16 @@ def trading_mode_for_user(*, user: User) -> str:
 
 
 def orders_for_user(
-    *, user: User, status: str | list[str] | None = None, symbol: str | None = None, mode: str | None = None
+    *,
+    user: User,
+    status: str | list[str] | None = None,
+    symbol: str | None = None,
+    mode: str | None = None,
+    side: str | None = None,
 ) -> QuerySet[Order]:
     orders = Order.objects.filter(user=user)
+    if side:
+        orders = orders.filter(side=side.upper())
     if isinstance(status, str):
         orders = orders.filter(status=status)
     elif status:
@@ -83,3 +102,33 @@ def symbols_list(
 
 def symbol_events_recent(*, limit: int = 100) -> QuerySet[SymbolEvent]:
     return SymbolEvent.objects.all()[:limit]
+
+
+def balances_by_asset(*, user: User, mode: str | None = None) -> dict[str, Decimal]:
+    """Free amount per asset of the user's current trading mode (what an order can spend)."""
+    return {b.asset: b.free for b in balances_for_user(user=user, mode=mode)}
+
+
+def api_credential_for_user(*, user: User) -> ApiCredential | None:
+    """The user's saved key (show only `.masked`), or None."""
+    return ApiCredential.objects.filter(user=user).first()
+
+
+def favourite_symbols(*, user: User) -> frozenset[str]:
+    return frozenset(FavouriteSymbol.objects.filter(user=user).values_list("symbol", flat=True))
+
+
+def candles_for(*, symbol: str, interval: str, limit: int = 500) -> list[dict[str, object]]:
+    """The latest candles, oldest first, as chart points: time in epoch seconds, prices as strings."""
+    rows = Candle.objects.filter(symbol=symbol, interval=interval).order_by("-open_time")[:limit]
+    return [
+        {
+            "time": int(c.open_time.timestamp()),
+            "open": str(c.open),
+            "high": str(c.high),
+            "low": str(c.low),
+            "close": str(c.close),
+            "volume": str(c.volume),
+        }
+        for c in reversed(rows)
+    ]

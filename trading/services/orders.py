@@ -1,0 +1,497 @@
+"""Orders: validation, placement, recording, cancellation, reconciliation and paper matching.
+
+`order_place` is the one path every caller (views, API, rules, position monitors) uses to trade.
+An order's life, and why it cannot be lost or doubled:
+
+1. validation against the synced Symbol row and the account (nothing written on refusal);
+2. the Order row is committed first, status PENDING, with our client order id;
+3. the exchange adapter places it by that client id (the MEXC client asks the exchange about the id
+   before it ever re-sends, so a timeout does not double it);
+4. the answer is recorded (status, fills, balances); a crash between 2 and 4 leaves a PENDING row that
+   `orders_reconcile` resolves by client id.
+
+Quantities and prices with more decimal places than the symbol allows are refused
+("too_many_decimals"), never rounded: rounding would silently trade a different amount than asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import BruteError, Conflict, Forbidden, NotFound
+from trading import realtime
+from trading.exchange import errors as xerr
+from trading.exchange.base import Exchange
+from trading.exchange.paper import PaperExchange, places
+from trading.exchange.types import (
+    CLIENT_ORDER_ID_MAX,
+    PRICED_TYPES,
+    OrderBook,
+    OrderRequest,
+    OrderState,
+    OrderType,
+    Side,
+    Trade,
+)
+from trading.exchange.types import Fill as FillValue
+from trading.exchanges import (
+    exchange_builder,
+    ms_to_dt,
+    paper_builder,
+    run,
+)
+from trading.models import (
+    ApiCredential,
+    Balance,
+    Fill,
+    Mode,
+    Order,
+    Symbol,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import User
+from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
+from trading.services.common import refuse
+
+log = logging.getLogger(__name__)
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+PENDING_GRACE = timedelta(seconds=60)
+
+
+# ---- order validation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal | None
+    quote_quantity: Decimal | None
+    price: Decimal | None
+
+
+def _enum(value: str, enum: type[Side] | type[OrderType], what: str) -> Side | OrderType:
+    try:
+        return enum(str(value).upper())
+    except ValueError:
+        raise refuse("validation_error", f"Unknown order {what} {value!r}", 422) from None
+
+
+def _amount(value: Decimal | str | int | None, what: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise refuse("validation_error", f"The {what} is not a number", 422) from None
+    if not amount.is_finite() or amount <= 0:
+        raise refuse("validation_error", f"The {what} must be a positive number", 422)
+    return amount
+
+
+def order_validate(
+    *,
+    user: User,
+    mode: str,
+    symbol: Symbol | None,
+    order: OrderInput,
+) -> None:
+    """Every refusal order_place can give before anything is written, each with its own code."""
+    if not user.can_trade:
+        raise refuse("viewer_cannot_trade", "Your role lets you view the market but not trade", 403)
+    if mode == Mode.LIVE and (problem := live_refusal(user)) is not None:
+        raise problem
+    if symbol is None:
+        raise refuse("unknown_symbol", f"{order.symbol} is not a MEXC spot symbol", 404)
+    _validate_symbol(symbol, order)
+    _validate_shape(order)
+    _validate_amounts(symbol, order)
+
+
+def _validate_symbol(symbol: Symbol, order: OrderInput) -> None:
+    name = symbol.symbol
+    if not symbol.is_trading:
+        raise refuse("symbol_not_trading", f"{name} is not trading on MEXC right now")
+    if not symbol.api_allowed:
+        raise refuse("api_trading_disabled", f"MEXC does not allow API trading of {name}")
+    if order.type.value not in symbol.order_types:
+        raise refuse("order_type_not_allowed", f"MEXC does not accept {order.type.value} orders on {name}")
+    if symbol.trade_sides in ("2", "3") and symbol.trade_sides != ("2" if order.side == Side.BUY else "3"):
+        raise refuse(
+            "side_not_allowed",
+            f"MEXC accepts only {'sell' if order.side == Side.BUY else 'buy'} orders on {name}",
+        )
+
+
+def _validate_shape(order: OrderInput) -> None:
+    if order.type == OrderType.MARKET:
+        if (order.quantity is None) == (order.quote_quantity is None):
+            raise refuse(
+                "validation_error", "A market order takes a quantity or a quote amount (one of them)", 422
+            )
+        if order.price is not None:
+            raise refuse("validation_error", "A market order takes no price", 422)
+        if order.quote_quantity is not None and order.side == Side.SELL:
+            raise refuse("validation_error", "A market sell takes a quantity, not a quote amount", 422)
+    elif order.quantity is None or order.price is None or order.quote_quantity is not None:
+        raise refuse("validation_error", f"A {order.type.value} order takes a quantity and a price", 422)
+
+
+def _validate_amounts(symbol: Symbol, order: OrderInput) -> None:
+    name = symbol.symbol
+    for amount, decimals, what in (
+        (order.quantity, symbol.quantity_precision, "quantity"),
+        (order.price, symbol.price_precision, "price"),
+        (order.quote_quantity, symbol.price_precision, "quote amount"),
+    ):
+        if amount is not None and places(amount) > decimals:
+            raise refuse(
+                "too_many_decimals", f"The {what} of a {name} order allows at most {decimals} decimal places"
+            )
+    if order.quantity is not None and order.quantity < symbol.min_quantity:
+        raise refuse(
+            "below_min_quantity", f"The minimum quantity on {name} is {symbol.min_quantity.normalize():f}"
+        )
+    notional, minimum, maximum = _notional(symbol, order)
+    if notional is None:
+        return
+    if notional < minimum:
+        raise refuse(
+            "below_min_notional",
+            f"The minimum order value on {name} is {minimum.normalize():f} {symbol.quote_asset}",
+        )
+    if maximum is not None and notional > maximum:
+        raise refuse(
+            "above_max_notional",
+            f"The maximum order value on {name} is {maximum.normalize():f} {symbol.quote_asset}",
+        )
+
+
+def _notional(symbol: Symbol, order: OrderInput) -> tuple[Decimal | None, Decimal, Decimal | None]:
+    if order.type == OrderType.MARKET:
+        # A market order by quantity has no known value before it fills; the exchange checks it.
+        return order.quote_quantity, symbol.min_notional_market, symbol.max_notional_market
+    assert order.price is not None
+    assert order.quantity is not None
+    return order.price * order.quantity, symbol.min_notional, symbol.max_notional
+
+
+def _check_paper_funds(user: User, symbol: Symbol, order: OrderInput) -> None:
+    """The paper store is local, so a shortfall is caught before anything is written."""
+    if order.side == Side.BUY:
+        asset = symbol.quote_asset
+        needed = order.quote_quantity if order.quote_quantity is not None else None
+        if order.price is not None and order.quantity is not None:
+            needed = order.price * order.quantity
+    else:
+        asset, needed = symbol.base_asset, order.quantity
+    if needed is None:
+        return
+    bal = Balance.objects.filter(user=user, mode=Mode.PAPER, asset=asset).first()
+    free = bal.free if bal else Decimal(0)
+    if free < needed:
+        raise refuse(
+            "insufficient_balance",
+            f"Not enough {asset}: {free.normalize():f} available, {needed.normalize():f} needed",
+        )
+
+
+# ---- placing, recording, cancelling ---------------------------------------------------------------
+
+
+REFUSAL_CODES: tuple[tuple[type[xerr.ExchangeError], str], ...] = (
+    (xerr.InsufficientBalance, "insufficient_balance"),
+    (xerr.SymbolNotApiTradable, "api_trading_disabled"),
+    (xerr.MarketOrdersDisabled, "order_type_not_allowed"),
+    (xerr.TradingSuspended, "symbol_not_trading"),
+    (xerr.BelowMinimum, "below_min_notional"),
+    (xerr.AboveMaximum, "above_max_notional"),
+    (xerr.InvalidAmount, "too_many_decimals"),
+    (xerr.PriceOutOfRange, "price_out_of_range"),
+    (xerr.AuthenticationError, "invalid_api_key"),
+    (xerr.RateLimited, "rate_limited"),
+)
+
+
+def exchange_refusal(exc: xerr.ExchangeError) -> BruteError:
+    for cls, code in REFUSAL_CODES:
+        if isinstance(exc, cls):
+            return refuse(code, str(exc), 429 if code == "rate_limited" else 400)
+    return refuse("order_rejected", str(exc))
+
+
+def client_order_id_new() -> str:
+    return "br" + uuid.uuid4().hex[: CLIENT_ORDER_ID_MAX - 2]
+
+
+def order_place(
+    *,
+    user: User,
+    symbol: str,
+    side: str,
+    type: str,
+    quantity: Decimal | str | None = None,
+    quote_quantity: Decimal | str | None = None,
+    price: Decimal | str | None = None,
+    source: str = Order.Source.MANUAL,
+    client_order_id: str | None = None,
+) -> Order:
+    """Validate, record, place and settle one order on the user's current account (paper or live).
+
+    Refusals raise BruteError with a code (see module doc). A transport failure whose outcome the
+    exchange cannot confirm returns the order still PENDING; `orders_reconcile` settles it."""
+    order = OrderInput(
+        symbol=symbol.strip().upper(),
+        side=Side(_enum(side, Side, "side")),
+        type=OrderType(_enum(type, OrderType, "type")),
+        quantity=_amount(quantity, "quantity"),
+        quote_quantity=_amount(quote_quantity, "quote amount"),
+        price=_amount(price, "price"),
+    )
+    if source not in Order.Source.values:
+        raise refuse("validation_error", f"Unknown order source {source!r}", 422)
+    if client_order_id is not None:
+        if not CLIENT_ID_RE.match(client_order_id):
+            raise refuse("validation_error", "A client order id is 1-32 letters, digits, '-' or '_'", 422)
+        if (replay := Order.objects.filter(client_order_id=client_order_id).first()) is not None:
+            if replay.user_id != user.pk:
+                raise Conflict("This client order id is already in use")
+            return replay  # a retry of an order we already have: the same order, never a second one
+    account = trading_account_get_or_create(user=user)
+    sym = Symbol.objects.filter(symbol=order.symbol).first()
+    order_validate(user=user, mode=account.mode, symbol=sym, order=order)
+    assert sym is not None
+    if account.mode == Mode.PAPER:
+        _check_paper_funds(user, sym, order)
+    row = _order_create(
+        user=user, mode=account.mode, order=order, source=source, client_order_id=client_order_id
+    )
+    return _order_submit(row)
+
+
+def _order_create(
+    *, user: User, mode: str, order: OrderInput, source: str, client_order_id: str | None
+) -> Order:
+    try:
+        with transaction.atomic():
+            row = Order.objects.create(
+                user=user,
+                mode=mode,
+                symbol=order.symbol,
+                side=order.side.value,
+                type=order.type.value,
+                client_order_id=client_order_id or client_order_id_new(),
+                quantity=order.quantity,
+                quote_quantity=order.quote_quantity,
+                price=order.price,
+                source=source,
+            )
+            realtime.order_changed(row)
+    except IntegrityError:
+        raise Conflict("This client order id is already in use") from None
+    return row
+
+
+def _request_of(row: Order) -> OrderRequest:
+    return OrderRequest(
+        symbol=row.symbol,
+        side=Side(row.side),
+        type=OrderType(row.type),
+        client_order_id=row.client_order_id,
+        quantity=row.quantity,
+        quote_quantity=row.quote_quantity,
+        price=row.price if row.type in PRICED_TYPES else None,
+    )
+
+
+def _order_submit(row: Order) -> Order:
+    request = _request_of(row)
+
+    async def place(exchange: Exchange) -> tuple[OrderState, list[FillValue]]:
+        state = await exchange.place_order(request)
+        return state, await _fills_of(exchange, state)
+
+    try:
+        state, fills = run(exchange_builder(row.user_id, row.mode), place)
+    except xerr.OutcomeUnknown as exc:
+        return _order_mark(row, error=str(exc))
+    except xerr.ExchangeUnavailable as exc:
+        # Not placed or not confirmed: the PENDING row stays for reconciliation by client id.
+        return _order_mark(row, error=f"{exc}; the order will be checked again")
+    except xerr.ExchangeError as exc:
+        _order_mark(row, status=Order.Status.REJECTED, error=str(exc))
+        raise exchange_refusal(exc) from None
+    return order_record(row, state, fills)
+
+
+async def _fills_of(exchange: Exchange, state: OrderState) -> list[FillValue]:
+    if not state.executed_quantity:
+        return []
+    return list(await exchange.my_trades(state.symbol, order_id=state.order_id))
+
+
+def _order_mark(row: Order, *, status: str | None = None, error: str = "") -> Order:
+    with transaction.atomic():
+        if status:
+            row.status = status
+        row.error = error
+        row.save(update_fields=["status", "error", "updated"])
+        realtime.order_changed(row)
+    return row
+
+
+def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ()) -> Order:
+    """Copy the exchange's view of an order (and any fills) onto our row, then refresh balances."""
+    with transaction.atomic():
+        row.exchange_order_id = state.order_id
+        row.status = state.status.value
+        row.executed_qty = state.executed_quantity
+        row.cummulative_quote_qty = state.cumulative_quote_quantity
+        row.avg_price = state.average_price
+        row.error = ""
+        row.save()
+        Fill.objects.bulk_create(
+            [
+                Fill(
+                    order=row,
+                    trade_id=f.trade_id,
+                    price=f.price,
+                    qty=f.quantity,
+                    quote_qty=f.quote_quantity,
+                    commission=f.commission,
+                    commission_asset=f.commission_asset,
+                    is_maker=f.is_maker,
+                    time=ms_to_dt(f.time_ms),
+                )
+                for f in fills
+            ],
+            ignore_conflicts=True,
+        )
+        realtime.order_changed(row)
+    if row.mode == Mode.LIVE:
+        balances_sync(user_id=row.user_id)
+    else:
+        realtime.balance_changed(row.user_id, row.mode)
+    return row
+
+
+def _order_for_user(user: User, order_id: int) -> Order:
+    row = Order.objects.filter(user=user, pk=order_id).first()
+    if row is None:
+        raise NotFound("No such order")
+    return row
+
+
+def order_refresh(*, user: User, order_id: int) -> Order:
+    """The order's current state from its exchange (for polling and after a crash)."""
+    return _order_sync(_order_for_user(user, order_id))
+
+
+def _order_sync(row: Order, *, grace: timedelta = PENDING_GRACE) -> Order:
+    async def fetch(exchange: Exchange) -> tuple[OrderState, list[FillValue]]:
+        state = await exchange.get_order(row.symbol, client_order_id=row.client_order_id)
+        return state, await _fills_of(exchange, state)
+
+    try:
+        state, fills = run(exchange_builder(row.user_id, row.mode), fetch)
+    except xerr.UnknownOrder:
+        if row.status == Order.Status.PENDING and timezone.now() - row.created >= grace:
+            return _order_mark(
+                row, status=Order.Status.REJECTED, error="The order never reached the exchange"
+            )
+        return row
+    except xerr.ExchangeError as exc:
+        log.warning("order %s not refreshed: %s", row.client_order_id, exc)
+        return row
+    return order_record(row, state, fills)
+
+
+def order_cancel(*, user: User, order_id: int) -> Order:
+    row = _order_for_user(user, order_id)
+    if not row.is_open:
+        raise Conflict(f"The order is already {row.get_status_display().lower()}")
+    if not user.can_trade:
+        raise Forbidden("Your role lets you view the market but not trade")
+
+    async def cancel(exchange: Exchange) -> OrderState:
+        return await exchange.cancel_order(row.symbol, client_order_id=row.client_order_id)
+
+    try:
+        state = run(exchange_builder(row.user_id, row.mode), cancel)
+    except xerr.UnknownOrder:
+        return _order_sync(row, grace=timedelta(0))
+    except xerr.ExchangeError as exc:
+        raise exchange_refusal(exc) from None
+    return order_record(row, state)
+
+
+def order_cancel_all(*, user: User, symbol: str | None = None) -> list[Order]:
+    """Cancel every open order of the user's current account (on one symbol, or all)."""
+    account = trading_account_get_or_create(user=user)
+    rows = Order.objects.filter(user=user, mode=account.mode, status__in=Order.OPEN_STATUSES)
+    if symbol:
+        rows = rows.filter(symbol=symbol.upper())
+    done = []
+    for row in rows.order_by("created"):
+        try:
+            done.append(order_cancel(user=user, order_id=row.pk))
+        except Conflict:
+            continue
+    return done
+
+
+def orders_reconcile(*, user: User | None = None, grace: timedelta = PENDING_GRACE) -> int:
+    """After a restart: ask the exchange about every PENDING/open order by client id and fix our rows.
+    A PENDING order the exchange never saw (and older than `grace`) becomes REJECTED. Returns how many
+    rows changed."""
+    rows = Order.objects.filter(status__in=Order.OPEN_STATUSES)
+    if user is not None:
+        rows = rows.filter(user=user)
+    changed = 0
+    for row in rows.order_by("created"):
+        before = (row.status, row.executed_qty)
+        if row.mode == Mode.LIVE and not ApiCredential.objects.filter(user_id=row.user_id).exists():
+            continue
+        after = _order_sync(row, grace=grace)
+        changed += (after.status, after.executed_qty) != before
+    return changed
+
+
+# ---- paper matching -------------------------------------------------------------------------------
+
+
+def paper_orders_match(
+    *, symbol: str | None = None, book: OrderBook | None = None, trades: Sequence[Trade] = ()
+) -> int:
+    """Fill resting paper orders the market has crossed. The market feed can pass the book and
+    trades it already has; otherwise the book is fetched once per symbol. Returns orders changed."""
+    rows = Order.objects.filter(mode=Mode.PAPER, status__in=(Order.Status.NEW, Order.Status.PARTIALLY_FILLED))
+    if symbol:
+        rows = rows.filter(symbol=symbol)
+    pairs = sorted(set(rows.values_list("user_id", "symbol")))
+    changed = 0
+    for user_id, sym in pairs:
+
+        async def match(exchange: Exchange, sym: str = sym) -> list[OrderState]:
+            assert isinstance(exchange, PaperExchange)
+            return await exchange.match(sym, book=book, trades=trades)
+
+        for state in run(paper_builder(user_id), match):
+            row = Order.objects.get(client_order_id=state.client_order_id)
+            realtime.order_changed(row)
+            changed += 1
+        if changed:
+            realtime.balance_changed(user_id, Mode.PAPER)
+    return changed
