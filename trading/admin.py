@@ -9,33 +9,33 @@ from trading.models import ApiCredential, Balance, Candle, Fill, Order, Symbol, 
 
 
 @admin.register(Symbol)
-class SymbolAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SymbolAdmin(admin.ModelAdmin):
     list_display = ("symbol", "status", "api_tradable", "spot_allowed", "min_notional", "updated")
     list_filter = ("status", "api_tradable", "quote_asset")
     search_fields = ("symbol", "base_asset")
 
 
 @admin.register(SymbolEvent)
-class SymbolEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SymbolEventAdmin(admin.ModelAdmin):
     list_display = ("at", "symbol", "kind", "old", "new")
     list_filter = ("kind",)
     search_fields = ("symbol",)
 
 
 @admin.register(Candle)
-class CandleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CandleAdmin(admin.ModelAdmin):
     list_display = ("symbol", "interval", "open_time", "close")
     list_filter = ("interval",)
     search_fields = ("symbol",)
 
 
 @admin.register(TradingAccount)
-class TradingAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TradingAccountAdmin(admin.ModelAdmin):
     list_display = ("user", "mode", "paper_starting_balance", "paper_reset_at")
 
 
 @admin.register(ApiCredential)
-class ApiCredentialAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiCredentialAdmin(admin.ModelAdmin):
     # The encrypted columns are never shown, not even in ciphertext.
     list_display = ("user", "key_hint", "verified_at")
     fields = ("user", "key_hint", "verified_at", "can_trade")
@@ -45,7 +45,7 @@ class ApiCredentialAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
-class FillInline(admin.TabularInline):  # type: ignore[type-arg]
+class FillInline(admin.TabularInline):
     model = Fill
     extra = 0
     readonly_fields = (
@@ -61,7 +61,7 @@ class FillInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OrderAdmin(admin.ModelAdmin):
     list_display = ("created", "user", "mode", "symbol", "side", "type", "status", "executed_qty", "source")
     list_filter = ("mode", "status", "side", "type", "source")
     search_fields = ("symbol", "client_order_id", "exchange_order_id")
@@ -69,6 +69,6 @@ class OrderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Balance)
-class BalanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BalanceAdmin(admin.ModelAdmin):
     list_display = ("user", "mode", "asset", "free", "locked")
     list_filter = ("mode",)
