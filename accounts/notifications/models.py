@@ -111,7 +111,8 @@ class NotificationChannel(models.Model):
 
 class Delivery(models.Model):
     """One notification sent through one channel. Unique per pair, so a re-run task finds the row
-    it already sent; `claimed_until` is a lease that keeps two workers from sending at once."""
+    it already sent; `claimed_until` is a lease that keeps two workers from sending at once, and
+    `next_attempt_at` lets a sweeper re-queue a send whose task was lost."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -126,6 +127,9 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     created = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, default=timezone.now, help_text="When the pending send is due; empty once done"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

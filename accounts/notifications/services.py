@@ -35,8 +35,9 @@ from config.errors import BruteError, InvalidInput
 
 log = logging.getLogger(__name__)
 
-# The live socket consumer forwards group messages of this type, sending `text` to the browser as is.
-LIVE_MESSAGE_TYPE = "live.message"
+# The live socket consumer (trading/consumers.py) writes the `text` of group messages of this type to
+# the browser unchanged. Spelled out, not imported: accounts never imports trading.
+LIVE_MESSAGE_TYPE = "live.text"
 CLAIM_LEASE = timedelta(minutes=2)
 DEFAULT_RATE_LIMITS = {"email": 10, "webhook": 60, "telegram": 20, "slack": 20}
 
@@ -70,9 +71,10 @@ def notification_send(
         )
         targets = [c for c in NotificationChannel.objects.filter(user=user, enabled=True) if c.receives(kind)]
         deliveries = [Delivery.objects.create(notification=notification, channel=c) for c in targets]
-        transaction.on_commit(partial(_push_live, notification))
+        # robust: a broker that is down must not turn the caller's committed work into an error.
+        transaction.on_commit(partial(_push_live, notification), robust=True)
         for delivery in deliveries:
-            transaction.on_commit(partial(_queue_delivery, delivery.pk))
+            transaction.on_commit(partial(_queue_delivery, delivery.pk), robust=True)
     return notification
 
 
@@ -234,7 +236,7 @@ def delivery_attempt(*, delivery_id: int) -> Outcome:
         return _finish(delivery, Delivery.Status.FAILED, "the channel was disabled before sending")
     wait = rate_limit_take(channel=delivery.channel)
     if wait is not None:
-        _finish(delivery, Delivery.Status.RATE_LIMITED, "")
+        _finish(delivery, Delivery.Status.RATE_LIMITED, "", retry_in=wait)
         return Outcome(Delivery.Status.RATE_LIMITED, retry_in=wait)
     return _send(delivery)
 
@@ -251,19 +253,37 @@ def _send(delivery: Delivery) -> Outcome:
         if delivery.attempts >= max_attempts:
             reason = f"gave up after {delivery.attempts} attempts: {exc.reason}"
             return _finish(delivery, Delivery.Status.FAILED, reason)
-        _finish(delivery, Delivery.Status.PENDING, exc.reason)
         wait = exc.retry_after if exc.retry_after is not None else retry_backoff(delivery.attempts)
+        _finish(delivery, Delivery.Status.PENDING, exc.reason, retry_in=wait)
         return Outcome(Delivery.Status.PENDING, retry_in=wait)
     delivery.sent_at = timezone.now()
     return _finish(delivery, Delivery.Status.SENT, "")
 
 
-def _finish(delivery: Delivery, status: str, error: str) -> Outcome:
+def _finish(delivery: Delivery, status: str, error: str, *, retry_in: float | None = None) -> Outcome:
     delivery.status = status
     delivery.last_error = error[:300]
     delivery.claimed_until = None
-    delivery.save(update_fields=["status", "last_error", "claimed_until", "sent_at"])
+    delivery.next_attempt_at = None if retry_in is None else timezone.now() + timedelta(seconds=retry_in)
+    delivery.save(update_fields=["status", "last_error", "claimed_until", "next_attempt_at", "sent_at"])
     return Outcome(status)
+
+
+def delivery_requeue_overdue(*, grace: timedelta = timedelta(minutes=5)) -> int:
+    """Queue again the sends that should have happened more than `grace` ago but did not (a task lost
+    with a broker or a worker). Safe to overlap with the original task: the lease and the status
+    checks in delivery_attempt let only one of them send."""
+    now = timezone.now()
+    overdue = Delivery.objects.filter(
+        status__in=[Delivery.Status.PENDING, Delivery.Status.RATE_LIMITED], next_attempt_at__lt=now - grace
+    ).exclude(claimed_until__gt=now)
+    ids = list(overdue.values_list("pk", flat=True)[:500])
+    with transaction.atomic():
+        # Pushed forward so the next sweep does not queue them again while these tasks wait their turn.
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + grace)
+        for delivery_id in ids:
+            transaction.on_commit(partial(_queue_delivery, delivery_id), robust=True)
+    return len(ids)
 
 
 def _message(notification: Notification) -> channels.Message:

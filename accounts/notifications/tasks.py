@@ -4,7 +4,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from accounts.notifications.services import delivery_attempt
+from accounts.notifications.services import delivery_attempt, delivery_requeue_overdue
 
 
 # max_retries=None: the attempt budget (NOTIFY_MAX_ATTEMPTS) is counted on the Delivery row, so that
@@ -25,3 +25,9 @@ def delivery_send(self: Task[Any, Any], delivery_id: int) -> str:
         # Eager mode ignores countdowns, so retrying now would spin; the row stays rate_limited.
         return outcome.status
     raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(name="notifications.deliveries_requeue", time_limit=60, soft_time_limit=50)
+def deliveries_requeue() -> int:
+    """Periodic (config/schedule.py): re-queue sends whose task was lost."""
+    return delivery_requeue_overdue()

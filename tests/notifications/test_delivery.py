@@ -186,3 +186,30 @@ def test_rate_limits_are_counted_per_channel(owner, receiver, settings):
     notification_send(user=owner, kind="error", title="t", body="")
     outcomes = [delivery_attempt(delivery_id=d.pk).status for d in Delivery.objects.all()]
     assert outcomes == ["sent", "sent"]
+
+
+@pytest.mark.usefixtures("eager")
+def test_the_sweeper_requeues_a_lost_send_once(owner, receiver, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.notifications.services import delivery_requeue_overdue
+
+    webhook(owner, receiver)
+    notification_send(user=owner, kind="error", title="lost", body="")  # its task never ran
+    waiting = notification_send(user=owner, kind="error", title="waiting", body="")
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=10))
+    Delivery.objects.filter(notification=waiting).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery_requeue_overdue() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery_requeue_overdue() == 0
+
+    assert [r.json()["title"] for r in receiver.requests] == ["lost"]
+    sent = Delivery.objects.exclude(notification=waiting).get()
+    assert sent.status == Delivery.Status.SENT
+    assert sent.next_attempt_at is None

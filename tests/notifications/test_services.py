@@ -40,7 +40,7 @@ def test_the_live_push_reaches_the_users_group_after_commit(owner, django_captur
         )
 
     message = async_to_sync(layer.receive)(socket)
-    assert message["type"] == "live.message"
+    assert message["type"] == "live.text"
     assert json.loads(message["text"]) == {
         "type": "notification",
         "id": notification.pk,
