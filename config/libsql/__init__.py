@@ -1,10 +1,17 @@
 """Django database backend for libSQL: ENGINE "config.libsql".
 
 NAME is a local file path (embedded, the default) or a libsql://, http(s):// or ws(s):// URL of a
-sqld/Turso server; OPTIONS may carry auth_token, sync_url (makes the local file an embedded replica
-of that server), sync_interval (seconds, 0 = only on connect and on demand), timeout and
-init_command. What the driver cannot do, and what replaces it, is described in driver.py and
-operations.py.
+sqld/Turso server (libsql:// means TLS; a plain-HTTP sqld needs http://). OPTIONS may carry
+auth_token, sync_url (makes the local file an embedded replica of that server), sync_interval
+(seconds; 0 = only on connect and through `sync()`), timeout (busy timeout, seconds) and
+init_command. Test databases are always an embedded file: TEST NAME.
+
+Not available, because the driver cannot register Python functions (NotSupportedError, or
+"no such function" from the server): MD5/SHA*, LPad/RPad, Repeat, Mod (the % operator works),
+StdDev/Variance, date arithmetic with durations and date subtraction, time zones other than the one
+values are stored in (UTC), `iregex`. `regex` uses libSQL's built-in REGEXP locally (its own
+syntax, no (?i)) and does not exist on sqld. Extract/Trunc lookups, order_by("?") and Log are
+rewritten in plain SQL (operations.py, compiler.py).
 """
 
 from __future__ import annotations
