@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "accounts",
     "accounts.notifications",
     "trading",
+    "trading.sniper",
     "backups",
 ]
 

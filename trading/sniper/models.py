@@ -1,0 +1,314 @@
+"""New listings, auto-buy rules and their firings, positions with their exits, risk limits, price alerts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from trading.models import Fill, Mode, Order, OwnedQuerySet, money, money_or_none
+
+
+def pct_or_none(**kwargs: Any) -> models.DecimalField[Decimal | None, Decimal | None]:
+    return models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True, **kwargs)
+
+
+class Listing(models.Model):
+    """One coin on its way to the market: expected (calendar) -> listed (exchangeInfo) -> trading."""
+
+    class State(models.TextChoices):
+        EXPECTED = "expected", "Expected"
+        LISTED = "listed", "Listed"
+        TRADING = "trading", "Trading"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        CALENDAR = "calendar", "New-coin calendar"
+        EXCHANGE = "exchange", "exchangeInfo"
+        MANUAL = "manual", "Manual"
+
+    symbol = models.CharField(max_length=40, unique=True)
+    base_asset = models.CharField(max_length=20)
+    name = models.CharField(max_length=120, blank=True)
+    coin_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.EXPECTED, db_index=True)
+    expected_open = models.DateTimeField(null=True, blank=True, db_index=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.EXCHANGE)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["expected_open", "symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.TRADING
+
+
+class ListingEvent(models.Model):
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="events")
+    old_state = models.CharField(max_length=10, blank=True)
+    new_state = models.CharField(max_length=10)
+    detail = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.listing_id}: {self.old_state}->{self.new_state}"
+
+
+class Rule(models.Model):
+    class Trigger(models.TextChoices):
+        LISTING_OPENS = "listing_opens", "Listing opens"
+        PRICE_ABOVE = "price_above", "Price above"
+        PRICE_BELOW = "price_below", "Price below"
+        PCT_RISE = "pct_rise", "Rises by % over window"
+        PCT_DROP = "pct_drop", "Drops by % over window"
+        VOLUME_SURGE = "volume_surge", "Volume surge (x average)"
+
+    class OrderType(models.TextChoices):
+        MARKET = "MARKET", "Market"
+        LIMIT = "LIMIT", "Limit"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sniper_rules")
+    name = models.CharField(max_length=80, blank=True)
+    symbol = models.CharField(max_length=40, blank=True, db_index=True)
+    any_new_listing = models.BooleanField(default=False)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.LISTING_OPENS)
+    # A price (price_above/below), a percent (pct_rise/drop) or a multiple of the average volume.
+    trigger_value = money_or_none()
+    window_minutes = models.PositiveIntegerField(default=5)
+    amount = money(help_text="Quote amount (e.g. USDT) to spend per firing; never exceeded")
+    max_price = money_or_none()
+    order_type = models.CharField(max_length=10, choices=OrderType.choices, default=OrderType.MARKET)
+    cooldown_seconds = models.PositiveIntegerField(default=3600)
+    enabled = models.BooleanField(default=True)
+    stop_loss_pct = pct_or_none()
+    trailing_pct = pct_or_none()
+    take_profit = models.JSONField(default=list, blank=True)  # [{"gain_pct": "5", "sell_pct": "50"}, ...]
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sniper_rule_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(any_new_listing=True, symbol="") | (Q(any_new_listing=False) & ~Q(symbol="")),
+                name="sniper_rule_symbol_or_any",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.target} {self.get_trigger_display().lower()}"
+
+    @property
+    def target(self) -> str:
+        return "any new listing" if self.any_new_listing else self.symbol
+
+    @property
+    def has_exit_plan(self) -> bool:
+        return bool(self.stop_loss_pct or self.trailing_pct or self.take_profit)
+
+
+class RuleFiring(models.Model):
+    """Every time a rule fires: what was decided and why. A buy is claimed once per (rule, listing) or,
+    for market triggers, once per cooldown, through the unique `claim_key`."""
+
+    class Action(models.TextChoices):
+        BUY = "buy", "Buy"
+        SKIP = "skip", "Skipped"
+        DUPLICATE = "duplicate", "Duplicate event"
+        REFUSED = "refused", "Refused"
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", "Claimed"
+        PLACING = "placing", "Placing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="firings")
+    listing = models.ForeignKey(Listing, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    symbol = models.CharField(max_length=40)
+    claim_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE, db_index=True)
+    reason = models.TextField(blank=True)
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    attempts = models.PositiveIntegerField(default=0)
+    order_type = models.CharField(max_length=10, blank=True)
+    limit_price = money_or_none()
+    # When the trigger was seen (for a listing: the frame that showed it open), microsecond precision.
+    detected_at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"firing {self.pk} of rule {self.rule_id}: {self.action} ({self.status})"
+
+    def client_order_id(self, attempt: int) -> str:
+        """Deterministic per (rule, listing, attempt): the firing is unique per (rule, listing)."""
+        return f"snf{self.pk}a{attempt}"
+
+    @property
+    def client_order_prefix(self) -> str:
+        return f"snf{self.pk}a"
+
+
+class Position(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
+    mode = models.CharField(max_length=5, choices=Mode.choices)
+    symbol = models.CharField(max_length=40)
+    qty = money()
+    # The most the position ever held: take-profit sell percentages are of this quantity.
+    peak_qty = money()
+    avg_entry = money()
+    realised_pnl = money()
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    rule = models.ForeignKey(Rule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    stop_loss_pct = pct_or_none()
+    trailing_pct = pct_or_none()
+    high_watermark = money_or_none()
+    take_profit = models.JSONField(default=list, blank=True)  # [{"gain_pct", "sell_pct", "done"}, ...]
+    # Bumped by a conditional UPDATE to claim each exit: two monitors never sell the same level twice.
+    exit_seq = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "mode", "symbol"], condition=Q(status="open"), name="sniper_one_open_position"
+            ),
+            models.CheckConstraint(condition=Q(qty__gte=0), name="sniper_position_qty_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.qty} @ {self.avg_entry} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def cost(self) -> Decimal:
+        return self.qty * self.avg_entry
+
+    def unrealised_pnl(self, price: Decimal | None) -> Decimal | None:
+        return None if price is None else (price - self.avg_entry) * self.qty
+
+    @property
+    def protected(self) -> bool:
+        return bool(self.stop_loss_pct or self.trailing_pct or any(not x.get("done") for x in self.take_profit))
+
+
+class PositionExit(models.Model):
+    class Kind(models.TextChoices):
+        STOP_LOSS = "stop_loss", "Stop-loss"
+        TRAILING = "trailing", "Trailing stop"
+        TAKE_PROFIT = "take_profit", "Take-profit"
+        MANUAL = "manual", "Closed by hand"
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        FAILED = "failed", "Failed"
+
+    position = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="exits")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    level = models.IntegerField(null=True, blank=True)
+    qty = money()
+    trigger_price = money_or_none()
+    client_order_id = models.CharField(max_length=32, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PLACED)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of position {self.position_id}"
+
+
+class AppliedFill(models.Model):
+    """A fill already folded into positions: the sync applies each fill exactly once."""
+
+    fill = models.OneToOneField(Fill, on_delete=models.CASCADE, related_name="sniper_applied")
+    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    realised = money()
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"fill {self.fill_id} applied"
+
+
+class RiskLimits(models.Model):
+    """Per-user limits checked before every order; an empty field is no limit."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_limits")
+    max_order_value = money_or_none()
+    max_total_exposure = money_or_none()
+    max_open_positions = models.PositiveIntegerField(null=True, blank=True)
+    daily_loss_limit = money_or_none()
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"risk limits of user {self.user_id}"
+
+
+class PriceAlert(models.Model):
+    """Fires once when crossed, then stays triggered until re-armed by hand (re-arming a percent-move
+    alert takes the current price as its new reference)."""
+
+    class Kind(models.TextChoices):
+        ABOVE = "above", "Price above"
+        BELOW = "below", "Price below"
+        MOVE_PCT = "move_pct", "Moves by % (either way)"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="price_alerts")
+    symbol = models.CharField(max_length=40)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = money()
+    reference_price = money_or_none()
+    armed = models.BooleanField(default=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    triggered_price = money_or_none()
+    note = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["symbol", "-created"]
+        constraints = [models.CheckConstraint(condition=Q(value__gt=0), name="sniper_alert_value_gt_0")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.get_kind_display().lower()} {self.value}"
