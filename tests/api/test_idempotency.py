@@ -92,11 +92,6 @@ def test_an_expired_key_can_be_used_again(api, owner):
     assert response.json()["seq"] == 2
 
 
-@pytest.mark.xfail(
-    reason="config.libsql (being rewritten): a second thread's connection to the test database sees "
-    "13 of its 91 sqlite_master rows ('no such table: accounts_user'); passes on django.db.backends.sqlite3",
-    strict=False,
-)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_execute_once(owner):
     headers = access_for(owner)
