@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import smtplib
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -78,7 +80,29 @@ def _http_url(value: str, field: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(field, "Enter a full http:// or https:// URL.")
+    if not _public_host(parts.hostname):
+        raise ConfigError(
+            field, "This address is on a private network, which this installation does not allow."
+        )
     return value
+
+
+def _private_allowed() -> bool:
+    # Users type these URLs; in production a private address would let one probe the server's network.
+    return bool(getattr(settings, "NOTIFY_ALLOW_PRIVATE_URLS", not getattr(settings, "PRODUCTION", False)))
+
+
+def _public_host(hostname: str) -> bool:
+    """False for a host that is or resolves to a loopback, private or link-local address, unless
+    NOTIFY_ALLOW_PRIVATE_URLS. An unresolvable name counts as public here: sending will fail on it."""
+    if _private_allowed():
+        return True
+    try:
+        infos = socket.getaddrinfo(hostname, None)
+    except (OSError, UnicodeError):
+        return True
+    addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+    return all(address.is_global for address in addresses)
 
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
@@ -172,6 +196,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def _post(url: str, *, content: bytes, headers: dict[str, str], secrets: list[str]) -> httpx.Response:
+    if not _public_host(urlsplit(url).hostname or ""):
+        raise DeliveryError("the address is on a private network, which is not allowed", retryable=False)
     headers = {"Content-Type": "application/json", "User-Agent": "Brute-Notifications/1", **headers}
     try:
         with httpx.Client(timeout=_timeout(), follow_redirects=False) as client:

@@ -86,6 +86,7 @@ def _notification_settings(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.NOTIFY_RETRY_BACKOFF = 0.0
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = True  # the receivers listen on loopback
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from accounts.notifications.channels import ConfigError, mask
 from accounts.notifications.models import Delivery, Notification, NotificationChannel
 from accounts.notifications.services import (
     channel_create,
+    delivery_attempt,
     notification_mark_all_read,
     notification_send,
     operator_notify,
@@ -159,3 +160,18 @@ def test_a_channel_needs_at_least_one_kind(owner):
     with pytest.raises(InvalidInput):
         channel_create(user=owner, type="email", label="x", kinds=[], config={})
     assert not Delivery.objects.exists()
+
+
+def test_private_addresses_are_refused_when_not_allowed(owner, receiver, settings):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(ConfigError) as caught:
+        channel_create(user=owner, type="slack", label="x", kinds=["error"], config={"url": receiver.url})
+    assert caught.value.field == "url"
+
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = True
+    hook = webhook(owner, receiver)
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = False
+    notification_send(user=owner, kind="error", title="t", body="")
+    assert delivery_attempt(delivery_id=Delivery.objects.get(channel=hook).pk).status == "failed"
+    assert Delivery.objects.get().last_error == "the address is on a private network, which is not allowed"
+    assert receiver.requests == []
