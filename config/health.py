@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ def _database() -> Check:
 def _cache() -> Check:
     cache.set("brute:healthz", "1", timeout=10)
     ok = cache.get("brute:healthz") == "1"
-    backend = "redis" if "redis" in type(cache).__module__ else "file"
+    backend = "redis" if "redis" in type(caches["default"]).__module__ else "file"
     return {"status": "ok" if ok else "down", "backend": backend}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def _database(url: str) -> dict[str, object]:
         options["sync_url"] = LIBSQL_SYNC_URL
         options["sync_interval"] = LIBSQL_SYNC_INTERVAL
     name = url if remote else str(Path(url.removeprefix("file:")).expanduser())
-    test_name = env.optional("DATABASE_TEST_NAME") or str(VAR_DIR / "test.db")
+    # One test database per test process, so two runs in one checkout never clobber each other.
+    test_name = env.optional("DATABASE_TEST_NAME") or str(VAR_DIR / f"test-{os.getpid()}.db")
     return {
         "ENGINE": "config.libsql",
         "NAME": name,
