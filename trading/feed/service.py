@@ -149,7 +149,9 @@ class MarketFeed:
         cfg = self.config
         self._spawn(self._consume())
         self._spawn(self.coalescer.run(self._flush))
-        self._control_channel = await self.layer.new_channel("feed.")
+        # The default prefix matters: channels_redis reads every process-specific channel through one
+        # shared receive loop, and a second prefix would starve the consumers of this process.
+        self._control_channel = await self.layer.new_channel()
         await self._join_control()
         self._spawn(self._control())
         self._every(600, self._join_control)
@@ -318,7 +320,12 @@ class MarketFeed:
         assert self.layer is not None
         assert self._control_channel is not None
         while True:
-            message = await self.layer.receive(self._control_channel)
+            try:
+                message = await self.layer.receive(self._control_channel)
+            except Exception:  # Redis went away or timed out: the leases survive a short gap
+                log.exception("market feed: control channel receive failed")
+                await asyncio.sleep(1)
+                continue
             if message.get("type") == WATCH_MESSAGE:
                 for symbol in list(message.get("symbols") or ())[:20]:
                     if isinstance(symbol, str):
