@@ -135,6 +135,7 @@ class MemoryPaperStore:
             a: (v, ZERO) for a, v in (balances or {}).items()
         }
         self._orders: dict[str, PaperOrder] = {}
+        self._by_client: dict[str, str] = {}
         self._fills: list[Fill] = []
 
     async def balances(self) -> list[Balance]:
@@ -143,12 +144,9 @@ class MemoryPaperStore:
     async def find_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> PaperOrder | None:
-        for order in self._orders.values():
-            if order.symbol == symbol and (
-                order.order_id == order_id or order.client_order_id == client_order_id
-            ):
-                return replace(order)
-        return None
+        key = order_id if order_id else self._by_client.get(client_order_id or "")
+        order = self._orders.get(key or "")
+        return replace(order) if order is not None and order.symbol == symbol else None
 
     async def open_orders(self, symbol: str | None = None) -> list[PaperOrder]:
         return [replace(o) for o in self._orders.values() if o.is_open and symbol in (None, o.symbol)]
@@ -168,6 +166,7 @@ class MemoryPaperStore:
             after[asset] = (free + df, locked + dl)
         self._balances.update(after)
         self._orders[order.order_id] = replace(order)
+        self._by_client[order.client_order_id] = order.order_id
         self._fills.extend(fills)
 
 
