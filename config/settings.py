@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    "ninja",
     "axes",
     "config",
     "accounts",
@@ -124,7 +125,9 @@ def _database(url: str) -> dict[str, object]:
         "ENGINE": "config.libsql",
         "NAME": name,
         "OPTIONS": options,
-        "CONN_MAX_AGE": 0,
+        # Reused connections: a libSQL connect costs ~1.8 ms, and an embedded replica syncs on each.
+        "CONN_MAX_AGE": env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": test_name},
     }
 
