@@ -1,0 +1,292 @@
+// Brute live updates: one WebSocket per page (/ws/live/), plain JS, no dependencies.
+//
+// The page says what it wants on <body>:
+//   data-live-url="/ws/live/"  data-live-groups="markets market.BTCUSDT"
+// and marks what to update in place:
+//   [data-price="SYM"] [data-change="SYM"] [data-volume="SYM"]   ticker fields (flash on change)
+//   [data-book="SYM"] with tbody[data-book-asks] / tbody[data-book-bids]   the order book ladder
+//   [data-trades="SYM"]   recent trades (a <tbody>, or an empty-state element that becomes a table)
+//   [data-live-state]     "live" / "reconnecting…" (attribute data-state="live|reconnecting")
+//   #toasts               private events (orders, fills, balances, notifications)
+// Forming candles are re-dispatched as a "brute:candle" DOM event (detail = the candle message) for
+// the chart; every message is also dispatched as "brute:<type>" for page scripts.
+// Message formats: see trading/consumers.py. window.bruteLive.subscribe([...]) / .unsubscribe([...])
+// change groups without reconnecting.
+(function () {
+  "use strict";
+  const body = document.body;
+  if (!body || !body.dataset.liveUrl || !("WebSocket" in window)) return;
+
+  const STALE_AFTER_MS = 15000;
+  const BACKOFF_MIN_MS = 500;
+  const BACKOFF_MAX_MS = 15000;
+  const TRADE_ROWS = 50;
+  const TOAST_MS = 6000;
+
+  const groups = new Set((body.dataset.liveGroups || "").split(/\s+/).filter(Boolean));
+  const lastSeen = new Map(); // symbol -> ms of its last price update
+  let socket = null;
+  let attempt = 0;
+  let retryTimer = null;
+
+  // ---- connection ---------------------------------------------------------------------------------
+
+  function url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const query = groups.size ? "?groups=" + encodeURIComponent(Array.from(groups).join(",")) : "";
+    return scheme + "//" + location.host + body.dataset.liveUrl + query;
+  }
+
+  function setState(state, text) {
+    document.querySelectorAll("[data-live-state]").forEach((el) => {
+      el.dataset.state = state;
+      el.textContent = text;
+    });
+  }
+
+  function connect() {
+    retryTimer = null;
+    socket = new WebSocket(url());
+    socket.addEventListener("open", () => {
+      attempt = 0;
+      setState("live", "live");
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      handle(message);
+    });
+    socket.addEventListener("close", (event) => {
+      socket = null;
+      // 4401: the session ended; reconnecting would only be refused again.
+      if (event.code === 4401 || event.code === 1008) {
+        setState("offline", "signed out");
+        return;
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    if (retryTimer) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+    attempt += 1;
+    setState("reconnecting", "reconnecting…");
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  function send(payload) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(payload));
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------------------
+
+  const handlers = {
+    batch: (m) => m.messages.forEach(handle),
+    tickers: (m) => Object.entries(m.data).forEach(([symbol, row]) => ticker(symbol, row)),
+    ticker: (m) => ticker(m.symbol, m),
+    book: book,
+    trades: trades,
+    candle: (m) => document.dispatchEvent(new CustomEvent("brute:candle", { detail: m })),
+    subscribed: (m) => {
+      if (m.refused && m.refused.length) console.warn("live: not allowed to join", m.refused);
+    },
+    "order.changed": (m) => toast(orderText(m.order), m.order && m.order.status === "REJECTED"),
+    order: (m) => toast(orderText(m.order || m)),
+    fill: (m) => toast("Filled " + (m.quantity || "") + " " + (m.symbol || "") + " @ " + (m.price || "")),
+    balance: (m) => toast("Balance updated" + (m.asset ? ": " + m.asset : "")),
+    "balance.changed": () => toast("Balance updated"),
+    notification: (m) => toast(m.text || m.message || m.title || "Notification", m.level === "error"),
+  };
+
+  function handle(message) {
+    if (!message || typeof message.type !== "string") return;
+    const handler = handlers[message.type];
+    if (handler) handler(message);
+    document.dispatchEvent(new CustomEvent("brute:" + message.type, { detail: message }));
+  }
+
+  // ---- tickers --------------------------------------------------------------------------------------
+
+  function each(attribute, symbol, fn) {
+    document.querySelectorAll("[" + attribute + '="' + CSS.escape(symbol) + '"]').forEach(fn);
+  }
+
+  function ticker(symbol, row) {
+    if (row.price != null) {
+      lastSeen.set(symbol, Date.now());
+      each("data-price", symbol, (el) => {
+        const before = parseFloat(el.textContent);
+        const after = parseFloat(row.price);
+        el.classList.remove("stale");
+        if (el.textContent === row.price) return;
+        el.textContent = row.price;
+        if (!Number.isNaN(before) && before !== after) flash(el, after > before ? "flash-up" : "flash-down");
+      });
+    }
+    if (row.change != null) {
+      each("data-change", symbol, (el) => {
+        el.textContent = row.change + "%";
+        const down = row.change.startsWith("-");
+        el.classList.toggle("down", down);
+        el.classList.toggle("up", !down);
+      });
+    }
+    if (row.quote_volume != null) each("data-volume", symbol, (el) => (el.textContent = row.quote_volume));
+  }
+
+  function flash(el, cls) {
+    el.classList.remove("flash-up", "flash-down");
+    void el.offsetWidth; // restart the animation when the same direction repeats
+    el.classList.add(cls);
+    setTimeout(() => el.classList.remove(cls), 600);
+  }
+
+  setInterval(() => {
+    const now = Date.now();
+    document.querySelectorAll("[data-price]").forEach((el) => {
+      const seen = lastSeen.get(el.dataset.price);
+      const connected = socket && socket.readyState === WebSocket.OPEN;
+      el.classList.toggle("stale", !connected || (seen !== undefined && now - seen > STALE_AFTER_MS));
+    });
+  }, 1000);
+
+  // ---- order book and trades ------------------------------------------------------------------------
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.className = cls ? "num " + cls : "num";
+    td.textContent = text;
+    return td;
+  }
+
+  function ladderRows(levels, side, maxTotal) {
+    let total = 0;
+    return levels.map(([price, qty]) => {
+      total += parseFloat(price) * parseFloat(qty);
+      const tr = document.createElement("tr");
+      tr.className = side;
+      const colour = side === "ask" ? "down" : "up";
+      tr.append(cell(price, colour), cell(qty), cell(total.toFixed(2)));
+      const bar = document.createElement("span");
+      bar.className = "depth-bar " + colour;
+      bar.style.setProperty("--w", (maxTotal ? (100 * total) / maxTotal : 0).toFixed(1) + "%");
+      const td = document.createElement("td");
+      td.append(bar);
+      tr.append(td);
+      return tr;
+    });
+  }
+
+  function sideTotal(levels) {
+    return levels.reduce((sum, [p, q]) => sum + parseFloat(p) * parseFloat(q), 0);
+  }
+
+  function ensureBookTable(container) {
+    let table = container.querySelector("table.book");
+    if (table) return table;
+    container.replaceChildren();
+    table = document.createElement("table");
+    table.className = "book";
+    const head = document.createElement("thead");
+    head.innerHTML = '<tr><th class="num">Price</th><th class="num">Amount</th><th class="num">Total</th><th>Depth</th></tr>';
+    const asks = document.createElement("tbody");
+    asks.dataset.bookAsks = "";
+    const spread = document.createElement("tbody");
+    spread.innerHTML = '<tr class="spread"><td colspan="4"></td></tr>';
+    const bids = document.createElement("tbody");
+    bids.dataset.bookBids = "";
+    table.append(head, asks, spread, bids);
+    container.append(table);
+    return table;
+  }
+
+  function book(m) {
+    each("data-book", m.symbol, (container) => {
+      const table = ensureBookTable(container);
+      const maxTotal = Math.max(sideTotal(m.asks), sideTotal(m.bids));
+      // Asks are shown worst first so the best ask sits on the spread line, above the best bid.
+      table.querySelector("[data-book-asks]").replaceChildren(...ladderRows(m.asks, "ask", maxTotal).reverse());
+      table.querySelector("[data-book-bids]").replaceChildren(...ladderRows(m.bids, "bid", maxTotal));
+      const spread = table.querySelector(".spread td");
+      if (spread && m.asks.length && m.bids.length) {
+        const gap = parseFloat(m.asks[0][0]) - parseFloat(m.bids[0][0]);
+        spread.textContent = "spread " + gap.toPrecision(4);
+      }
+    });
+  }
+
+  function ensureTradesBody(el) {
+    if (el.tagName === "TBODY") return el;
+    const table = document.createElement("table");
+    table.innerHTML = '<thead><tr><th class="num">Price</th><th class="num">Amount</th><th>Time</th></tr></thead>';
+    const tbody = document.createElement("tbody");
+    tbody.dataset.trades = el.dataset.trades;
+    table.append(tbody);
+    el.replaceWith(table);
+    return tbody;
+  }
+
+  function trades(m) {
+    each("data-trades", m.symbol, (el) => {
+      const tbody = ensureTradesBody(el);
+      const rows = m.trades.map((t) => {
+        const tr = document.createElement("tr");
+        const time = document.createElement("td");
+        time.textContent = new Date(t.t).toLocaleTimeString([], { hour12: false });
+        tr.append(cell(t.p, t.s === "BUY" ? "up" : "down"), cell(t.q), time);
+        return tr;
+      });
+      tbody.prepend(...rows.reverse());
+      while (tbody.rows.length > TRADE_ROWS) tbody.deleteRow(-1);
+    });
+  }
+
+  // ---- private events -------------------------------------------------------------------------------
+
+  function orderText(order) {
+    if (!order) return "Order updated";
+    const what = [order.side, order.type, order.symbol].filter(Boolean).join(" ");
+    return "Order " + what + ": " + (order.status || "updated");
+  }
+
+  function toast(text, isError) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const el = document.createElement("div");
+    el.className = isError ? "toast down" : "toast";
+    el.setAttribute("role", "status");
+    el.textContent = text;
+    box.append(el);
+    setTimeout(() => el.remove(), TOAST_MS);
+  }
+
+  // ---- public face ----------------------------------------------------------------------------------
+
+  window.bruteLive = {
+    subscribe(names) {
+      names.forEach((g) => groups.add(g));
+      send({ subscribe: names });
+    },
+    unsubscribe(names) {
+      names.forEach((g) => groups.delete(g));
+      send({ unsubscribe: names });
+    },
+  };
+
+  document.addEventListener("visibilitychange", () => {
+    // A tab woken from sleep may hold a dead socket the browser has not noticed yet.
+    if (document.visibilityState === "visible" && !socket && retryTimer) {
+      clearTimeout(retryTimer);
+      retryTimer = null;
+      connect();
+    }
+  });
+
+  setState("connecting", "connecting…");
+  connect();
+})();
