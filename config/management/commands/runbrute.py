@@ -72,6 +72,9 @@ class Command(BaseCommand):
                 "exchange", f"{python} manage.py simexchange --host 127.0.0.1 --port {sim_port}", env=env
             )
         manager.add_process("web", f"{python} -m daphne -b {host} -p {port} config.asgi:application", env=env)
+        if settings.REDIS_URL:
+            # With Redis the feed is its own process; else it runs inside "web" (trading/feed/inprocess.py).
+            manager.add_process("marketfeed", f"{python} manage.py marketfeed", env=env)
         if not no_worker:
             manager.add_process(
                 "worker",
