@@ -149,6 +149,9 @@ class RuleFiring(models.Model):
     reason = models.TextField(blank=True)
     order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     attempts = models.PositiveIntegerField(default=0)
+    # One executor at a time: taken and renewed by conditional UPDATEs; a stale lease can be taken over.
+    lease_owner = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     order_type = models.CharField(max_length=10, blank=True)
     limit_price = money_or_none()
     # When the trigger was seen (for a listing: the frame that showed it open), microsecond precision.
@@ -223,7 +226,9 @@ class Position(models.Model):
 
     @property
     def protected(self) -> bool:
-        return bool(self.stop_loss_pct or self.trailing_pct or any(not x.get("done") for x in self.take_profit))
+        return bool(
+            self.stop_loss_pct or self.trailing_pct or any(not x.get("done") for x in self.take_profit)
+        )
 
 
 class PositionExit(models.Model):
@@ -271,7 +276,9 @@ class AppliedFill(models.Model):
 class RiskLimits(models.Model):
     """Per-user limits checked before every order; an empty field is no limit."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_limits")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_limits"
+    )
     max_order_value = money_or_none()
     max_total_exposure = money_or_none()
     max_open_positions = models.PositiveIntegerField(null=True, blank=True)

@@ -1,0 +1,327 @@
+"""Positions from fills, and their exits: stop-loss, trailing stop, take-profit ladder, by hand.
+
+Fills are recorded by `order_place`/`order_record` (trading); this module folds each one into a
+position exactly once (`AppliedFill`, unique per fill) from a sync that runs after each sniper or exit
+order and periodically. Exits are claimed by a conditional UPDATE of `exit_seq`, so two monitors never
+sell the same level twice; all the state lives in the database, so a restarted monitor resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.notifications.services import notification_send
+from config.errors import BruteError, Conflict, InvalidInput, NotFound
+from trading import services as trading
+from trading.models import Fill, Order, Symbol
+from trading.sniper.models import AppliedFill, Position, PositionExit, RuleFiring
+from trading.sniper.prices import MarketView, Quote
+
+log = logging.getLogger(__name__)
+FIRING_ID = re.compile(r"^snf(\d+)a\d+$")
+EIGHTEEN = Decimal("1e-18")
+FAILED_EXIT_BACKOFF = timedelta(seconds=10)
+Kind = PositionExit.Kind
+
+
+def _step(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
+# ---- fills into positions -------------------------------------------------------------------------
+
+
+def positions_sync(*, limit: int = 500) -> int:
+    """Apply every fill not yet applied, oldest first. Idempotent; returns how many were applied."""
+    fills = Fill.objects.filter(sniper_applied__isnull=True).select_related("order").order_by("time", "id")
+    return sum(position_apply_fill(fill=f) is not None for f in fills[:limit])
+
+
+def position_apply_fill(*, fill: Fill) -> AppliedFill | None:
+    """Fold one fill into its user's position on the symbol (None if it was applied already)."""
+    order = fill.order
+    symbol = Symbol.objects.filter(symbol=order.symbol).first()
+    base = symbol.base_asset if symbol else ""
+    quote = symbol.quote_asset if symbol else ""
+    try:
+        with transaction.atomic():
+            applied = AppliedFill.objects.create(fill=fill, user_id=order.user_id, at=fill.time)
+            fee_base = fill.commission if fill.commission_asset == base else Decimal(0)
+            fee_quote = fill.commission if fill.commission_asset == quote else Decimal(0)
+            pos = Position.objects.filter(
+                user_id=order.user_id, mode=order.mode, symbol=order.symbol, status=Position.Status.OPEN
+            ).first()
+            if order.side == Order.Side.BUY:
+                pos = _buy(pos, order, fill, fill.qty - fee_base, fill.quote_qty + fee_quote)
+            elif pos is not None:
+                applied.realised = _sell(pos, fill, fee_quote, symbol)
+            applied.position = pos
+            applied.save(update_fields=["position", "realised"])
+    except IntegrityError:
+        return None
+    return applied
+
+
+def _plan_of(order: Order) -> dict[str, Any]:
+    match = FIRING_ID.match(order.client_order_id)
+    firing = RuleFiring.objects.select_related("rule").filter(pk=match.group(1)).first() if match else None
+    if firing is None:
+        return {}
+    rule = firing.rule
+    return {
+        "rule": rule,
+        "stop_loss_pct": rule.stop_loss_pct,
+        "trailing_pct": rule.trailing_pct,
+        "take_profit": [{**level, "done": False} for level in rule.take_profit],
+    }
+
+
+def _buy(pos: Position | None, order: Order, fill: Fill, got: Decimal, cost: Decimal) -> Position:
+    opened = pos is None
+    if pos is None:
+        pos = Position(user_id=order.user_id, mode=order.mode, symbol=order.symbol, opened_at=fill.time)
+        for name, value in _plan_of(order).items():
+            setattr(pos, name, value)
+    total = pos.qty * pos.avg_entry + cost
+    pos.qty += got
+    pos.avg_entry = (total / pos.qty).quantize(EIGHTEEN) if pos.qty > 0 else Decimal(0)
+    pos.peak_qty = max(pos.peak_qty, pos.qty)
+    pos.high_watermark = max(pos.high_watermark or fill.price, fill.price)
+    pos.save()
+    if opened:
+        notification_send(
+            user=order.user,
+            kind="position_opened",
+            title=f"Position opened: {pos.symbol}",
+            body=f"{pos.qty.normalize():f} {pos.symbol} at {pos.avg_entry.normalize():f}",
+            data={"position": pos.pk},
+        )
+    return pos
+
+
+def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) -> Decimal:
+    sold = min(fill.qty, pos.qty)
+    realised = sold * (fill.price - pos.avg_entry) - fee_quote
+    pos.qty -= sold
+    pos.realised_pnl += realised
+    left = pos.qty.quantize(_step(symbol.quantity_precision), ROUND_DOWN) if symbol else pos.qty
+    if left <= 0 or (symbol is not None and left < symbol.min_quantity):
+        pos.status, pos.closed_at = Position.Status.CLOSED, fill.time
+        notification_send(
+            user=fill.order.user,
+            kind="position_closed",
+            title=f"Position closed: {pos.symbol}",
+            body=f"Realised P&L {pos.realised_pnl.quantize(Decimal('0.0001')).normalize():f}",
+            data={"position": pos.pk},
+        )
+    pos.save()
+    return realised
+
+
+# ---- protection and exits -------------------------------------------------------------------------
+
+
+def position_protect(
+    *,
+    user: User,
+    position: Position,
+    stop_loss_pct: Decimal | None,
+    trailing_pct: Decimal | None,
+    take_profit: list[dict[str, Any]],
+) -> Position:
+    from trading.sniper.services.rules import take_profit_clean
+
+    if position.user_id != user.pk:
+        raise NotFound("No such position.")
+    levels = [{**level, "done": False} for level in take_profit_clean(take_profit)]
+    Position.objects.filter(pk=position.pk).update(
+        stop_loss_pct=stop_loss_pct, trailing_pct=trailing_pct, take_profit=levels, updated=timezone.now()
+    )
+    position.refresh_from_db()
+    return position
+
+
+def positions_monitor(*, view: MarketView | None = None) -> int:
+    """One pass of the watch on every protected open position; returns how many exits it placed."""
+    open_positions = [p for p in Position.objects.filter(status=Position.Status.OPEN) if p.protected]
+    if not open_positions:
+        return 0
+    view = (view or MarketView()).load(p.symbol for p in open_positions)
+    placed = 0
+    for pos in open_positions:
+        quote = view.quote(pos.symbol)
+        if quote is not None and not _busy(pos):
+            placed += _watch(pos, quote) is not None
+    return placed
+
+
+def _busy(pos: Position) -> bool:
+    """An exit still working, or one refused moments ago: wait for it rather than pile up orders."""
+    recent = timezone.now() - FAILED_EXIT_BACKOFF
+    exits = PositionExit.objects.filter(position=pos)
+    return (
+        exits.filter(order__status__in=Order.OPEN_STATUSES).exists()
+        or exits.filter(status=PositionExit.Status.FAILED, at__gte=recent).exists()
+    )
+
+
+def _watch(pos: Position, quote: Quote) -> PositionExit | None:
+    price = quote.sell_price
+    if pos.trailing_pct and (pos.high_watermark is None or price > pos.high_watermark):
+        Position.objects.filter(pk=pos.pk).update(high_watermark=price)
+        pos.high_watermark = price
+    if pos.stop_loss_pct and price <= pos.avg_entry * (1 - pos.stop_loss_pct / 100):
+        return position_exit(position=pos, kind=Kind.STOP_LOSS, qty=pos.qty, price=price)
+    if pos.trailing_pct and pos.high_watermark and price <= pos.high_watermark * (1 - pos.trailing_pct / 100):
+        return position_exit(position=pos, kind=Kind.TRAILING, qty=pos.qty, price=price)
+    for i, level in enumerate(pos.take_profit):
+        if not level.get("done") and price >= pos.avg_entry * (1 + Decimal(level["gain_pct"]) / 100):
+            qty = pos.peak_qty * Decimal(level["sell_pct"]) / 100
+            return position_exit(position=pos, kind=Kind.TAKE_PROFIT, qty=qty, price=price, level=i)
+    return None
+
+
+def _claim(
+    pos: Position, kind: str, qty: Decimal, price: Decimal | None, level: int | None
+) -> PositionExit | None:
+    with transaction.atomic():
+        if not Position.objects.filter(pk=pos.pk, exit_seq=pos.exit_seq, status=Position.Status.OPEN).update(
+            exit_seq=F("exit_seq") + 1
+        ):
+            return None
+        pos.exit_seq += 1
+        if level is not None:
+            pos.take_profit[level]["done"] = True
+            Position.objects.filter(pk=pos.pk).update(take_profit=pos.take_profit)
+        return PositionExit.objects.create(
+            position=pos,
+            kind=kind,
+            level=level,
+            qty=qty,
+            trigger_price=price,
+            client_order_id=f"snx{pos.pk}n{pos.exit_seq}",
+        )
+
+
+def position_exit(
+    *, position: Position, kind: str, qty: Decimal, price: Decimal | None = None, level: int | None = None
+) -> PositionExit | None:
+    """Sell `qty` of the position (all of it when the rest would be dust) through `order_place`."""
+    symbol = Symbol.objects.filter(symbol=position.symbol).first()
+    if symbol is None:
+        return None
+    step = _step(symbol.quantity_precision)
+    held = position.qty.quantize(step, ROUND_DOWN)
+    qty = min(qty, held).quantize(step, ROUND_DOWN)
+    if held - qty < max(symbol.min_quantity, step):
+        qty = held
+    if qty <= 0:
+        return None
+    exit = _claim(position, kind, qty, price, level)
+    if exit is None:
+        return None
+    try:
+        order = _sell_order(position, symbol, qty, exit.client_order_id)
+    except BruteError as exc:
+        return _exit_failed(position, exit, exc)
+    exit.order = order
+    exit.save(update_fields=["order"])
+    positions_sync()
+    _exit_notify(position, exit, order)
+    return exit
+
+
+def _sell_order(position: Position, symbol: Symbol, qty: Decimal, client_order_id: str) -> Order:
+    args: dict[str, Any] = {"type": "MARKET", "quantity": qty}
+    try:
+        return trading.order_place(
+            user=position.user, symbol=symbol.symbol, side="SELL", source=Order.Source.POSITION,
+            client_order_id=client_order_id, **args,
+        )  # fmt: skip
+    except BruteError as exc:
+        if exc.code != "order_type_not_allowed":
+            raise
+    # API market orders disabled (30051): a limit just under the best bid, bounded by the slippage.
+    from trading.sniper.prices import book_fetch
+    from trading.sniper.services.rules import slippage
+
+    book = book_fetch(symbol.symbol)
+    if book is None or book.best_bid is None:
+        raise BruteError(f"No bid on {symbol.symbol} to sell into", code="no_liquidity")
+    price = (book.best_bid.price * (1 - slippage())).quantize(_step(symbol.price_precision), ROUND_DOWN)
+    return trading.order_place(
+        user=position.user, symbol=symbol.symbol, side="SELL", type="LIMIT", quantity=qty, price=price,
+        source=Order.Source.POSITION, client_order_id=client_order_id[:29] + "L",
+    )  # fmt: skip
+
+
+def _exit_failed(position: Position, exit: PositionExit, exc: BruteError) -> PositionExit:
+    with transaction.atomic():
+        exit.status, exit.reason = PositionExit.Status.FAILED, exc.message
+        exit.save(update_fields=["status", "reason"])
+        if exit.level is not None:  # the level stays armed: tried again after the back-off
+            position.take_profit[exit.level]["done"] = False
+            Position.objects.filter(pk=position.pk).update(take_profit=position.take_profit)
+        notification_send(
+            user=position.user,
+            kind="error",
+            title=f"Exit of {position.symbol} refused",
+            body=f"{exit.get_kind_display()}: {exc.message}",
+            data={"position": position.pk},
+            level="error",
+        )
+    return exit
+
+
+EXIT_KINDS = {
+    Kind.STOP_LOSS: "stop_loss_hit",
+    Kind.TRAILING: "trailing_stop_hit",
+    Kind.TAKE_PROFIT: "take_profit_hit",
+    Kind.MANUAL: "position_closed",
+}
+
+
+def _exit_notify(position: Position, exit: PositionExit, order: Order) -> None:
+    at = f" at {exit.trigger_price.normalize():f}" if exit.trigger_price else ""
+    notification_send(
+        user=position.user,
+        kind=EXIT_KINDS[Kind(exit.kind)],
+        title=f"{exit.get_kind_display()}: {position.symbol}",
+        body=f"Sold {exit.qty.normalize():f} {position.symbol}{at} (order {order.client_order_id}, "
+        f"{order.status.lower()})",
+        data={"position": position.pk, "order": order.pk},
+        level="warning" if exit.kind in (Kind.STOP_LOSS, Kind.TRAILING) else "success",
+    )
+
+
+def position_close(*, user: User, position: Position, qty: Decimal | None = None) -> PositionExit:
+    """Close a position by hand: all of it, or `qty` of it."""
+    if position.user_id != user.pk:
+        raise NotFound("No such position.")
+    if not position.is_open:
+        raise Conflict("The position is already closed")
+    if qty is not None and not 0 < qty <= position.qty:
+        raise InvalidInput(f"Sell between 0 and {position.qty.normalize():f}")
+    if _busy(position):
+        raise Conflict("An exit of this position is still working; try again in a moment")
+    position.refresh_from_db()
+    exit = position_exit(position=position, kind=Kind.MANUAL, qty=qty or position.qty)
+    if exit is None:
+        raise Conflict("Nothing to sell: the quantity is below the symbol's step or another exit is running")
+    if exit.status == PositionExit.Status.FAILED:
+        raise BruteError(exit.reason, code="exit_refused")
+    return exit
+
+
+def monitor_interval() -> float:
+    return float(getattr(settings, "SNIPER_MONITOR_MS", 300)) / 1000

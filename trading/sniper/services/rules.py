@@ -1,0 +1,405 @@
+"""Auto-buy rules: saving them, deciding when they fire, and the sniper's bounded order attempts.
+
+Why a rule never spends more than its amount, whatever the retries, restarts or duplicate events:
+- a buy is claimed once: one RuleFiring per (rule, listing) through its unique `claim_key` (market
+  triggers: a conditional UPDATE of the rule's `last_fired_at` enforces the cooldown first);
+- one executor at a time holds the firing (a lease taken and renewed by conditional UPDATEs);
+- attempt n sends client order id `snf<firing>a<n>`; `order_place` returns the existing order for a
+  known id, so a replayed attempt is never a second order;
+- a new attempt is made only when every earlier one is known REJECTED; an attempt whose outcome is
+  unknown (PENDING) is refreshed from the exchange first, and while it stays unknown nothing is sent.
+Each attempt spends at most the amount, and at most one attempt is ever alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.notifications.services import notification_send
+from config.errors import BruteError, Conflict
+from trading import services as trading
+from trading.models import Order, Symbol
+from trading.sniper import prices
+from trading.sniper.models import Listing, Rule, RuleFiring
+from trading.sniper.services.listings import symbol_refresh
+from trading.sniper.services.risk import RISK_CODE, risk_check
+
+log = logging.getLogger(__name__)
+Status = RuleFiring.Status
+LEASE = timedelta(seconds=30)
+NOT_OPEN_CODES = {"api_trading_disabled", "symbol_not_trading"}
+
+
+def retry_window() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "SNIPER_RETRY_S", 10.0)))
+
+
+def retry_interval() -> float:
+    return float(getattr(settings, "SNIPER_RETRY_INTERVAL_MS", 75)) / 1000
+
+
+def slippage() -> Decimal:
+    return Decimal(str(getattr(settings, "SNIPER_LIMIT_SLIPPAGE_PCT", "2"))) / 100
+
+
+# ---- saving rules ---------------------------------------------------------------------------------
+
+
+def take_profit_clean(value: Any) -> list[dict[str, str]]:
+    """[{gain_pct, sell_pct}, ...]: positive gains, sells in (0, 100] adding up to at most 100."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise ValidationError("The take-profit ladder is a list of {gain_pct, sell_pct}")
+    levels = []
+    for i, level in enumerate(value, 1):
+        try:
+            gain, sell = Decimal(str(level["gain_pct"])), Decimal(str(level["sell_pct"]))
+        except (KeyError, TypeError, ArithmeticError):
+            raise ValidationError(f"Level {i} needs a gain_pct and a sell_pct, both numbers") from None
+        if gain <= 0 or not 0 < sell <= 100:
+            raise ValidationError(f"Level {i}: gain_pct must be above 0 and sell_pct between 0 and 100")
+        levels.append({"gain_pct": str(gain), "sell_pct": str(sell)})
+    if sum(Decimal(x["sell_pct"]) for x in levels) > 100:
+        raise ValidationError("The take-profit ladder sells more than 100% in total")
+    return sorted(levels, key=lambda x: Decimal(x["gain_pct"]))
+
+
+def rule_save(*, user: User, rule: Rule | None = None, **fields: Any) -> Rule:
+    rule = rule or Rule(user=user)
+    if rule.user_id != user.pk:
+        raise Conflict("Not your rule")
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    rule.symbol = "" if rule.any_new_listing else rule.symbol.strip().upper()
+    rule.take_profit = take_profit_clean(rule.take_profit)
+    errors: dict[str, str] = {}
+    if rule.any_new_listing and rule.trigger != Rule.Trigger.LISTING_OPENS:
+        errors["trigger"] = "A rule on any new listing fires when the listing opens"
+    if not rule.any_new_listing and not rule.symbol:
+        errors["symbol"] = "Choose a symbol, or any new listing"
+    if rule.trigger != Rule.Trigger.LISTING_OPENS and not rule.trigger_value:
+        errors["trigger_value"] = "This trigger needs a value (a price, a percent or a volume multiple)"
+    if errors:
+        raise ValidationError(errors)
+    rule.full_clean(exclude=["user"])
+    rule.save()
+    return rule
+
+
+def rule_delete(*, rule: Rule) -> None:
+    rule.delete()
+
+
+# ---- claiming -------------------------------------------------------------------------------------
+
+
+def rules_for_listing(listing: Listing) -> list[Rule]:
+    return list(
+        Rule.objects.filter(enabled=True, trigger=Rule.Trigger.LISTING_OPENS)
+        .filter(Q(any_new_listing=True) | Q(symbol=listing.symbol))
+        .select_related("user")
+        .order_by("pk")
+    )
+
+
+def firing_log(*, rule: Rule, symbol: str, action: str, reason: str, listing: Listing | None = None) -> None:
+    RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol=symbol, action=action, status=Status.DONE, reason=reason
+    )
+
+
+def listing_claim(*, listing: Listing, detected_at: datetime | None = None) -> list[RuleFiring]:
+    """Claim one buy per rule for an opened listing; a rule already claimed for it logs a duplicate."""
+    claimed = []
+    for rule in rules_for_listing(listing):
+        key = f"r{rule.pk}l{listing.pk}"
+        try:
+            with transaction.atomic():
+                firing = RuleFiring.objects.create(
+                    rule=rule,
+                    listing=listing,
+                    symbol=listing.symbol,
+                    claim_key=key,
+                    action=RuleFiring.Action.BUY,
+                    status=Status.CLAIMED,
+                    reason=f"{listing.symbol} opened for trading",
+                    detected_at=detected_at or timezone.now(),
+                )
+        except IntegrityError:
+            firing_log(
+                rule=rule,
+                listing=listing,
+                symbol=listing.symbol,
+                action=RuleFiring.Action.DUPLICATE,
+                reason="another open event already claimed this rule for this listing",
+            )
+            continue
+        claimed.append(firing)
+    return claimed
+
+
+def listing_fire(*, listing: Listing, detected_at: datetime | None = None) -> list[RuleFiring]:
+    """Claim and execute (one after another) every rule on this listing's open."""
+    return [firing_execute(firing_id=f.pk) for f in listing_claim(listing=listing, detected_at=detected_at)]
+
+
+def rule_claim_market(*, rule: Rule, reason: str, now: datetime | None = None) -> RuleFiring | None:
+    """A market trigger fired: claim it unless the rule is still cooling down (conditional UPDATE)."""
+    now = now or timezone.now()
+    cooled = Q(last_fired_at__isnull=True) | Q(
+        last_fired_at__lte=now - timedelta(seconds=rule.cooldown_seconds)
+    )
+    with transaction.atomic():
+        if not Rule.objects.filter(cooled, pk=rule.pk, enabled=True).update(last_fired_at=now):
+            return None
+        return RuleFiring.objects.create(
+            rule=rule,
+            symbol=rule.symbol,
+            claim_key=f"r{rule.pk}t{int(now.timestamp() * 1000)}",
+            action=RuleFiring.Action.BUY,
+            status=Status.CLAIMED,
+            reason=reason,
+            detected_at=now,
+        )
+
+
+# ---- executing ------------------------------------------------------------------------------------
+
+
+class _NotOpen(Exception):
+    """The symbol is not open to API orders yet (locally known, or refused by the exchange)."""
+
+
+class _Retry(_NotOpen):
+    """Try again at once with the changed plan (no wait)."""
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str, action: str = RuleFiring.Action.BUY) -> None:
+        super().__init__(reason)
+        self.reason, self.action = reason, action
+
+
+@dataclass
+class _Plan:
+    type: str
+    fallback: bool = False
+
+
+def _lease(firing: RuleFiring, owner: str) -> bool:
+    now = timezone.now()
+    free = (
+        Q(status=Status.CLAIMED)
+        | Q(status=Status.PLACING, lease_owner=owner)
+        | Q(status=Status.PLACING, lease_until__lt=now)
+    )
+    return bool(
+        RuleFiring.objects.filter(free, pk=firing.pk).update(
+            status=Status.PLACING, lease_owner=owner, lease_until=now + LEASE
+        )
+    )
+
+
+def firing_execute(*, firing_id: int, max_attempts: int | None = None) -> RuleFiring:
+    """Run a claimed firing's attempts until an order is placed, a refusal ends it or the retry window
+    closes. Safe to call again (after a restart, or twice at once): see the module docstring.
+    `max_attempts` stops early with the firing still PLACING, as a crash would (for tests)."""
+    firing = RuleFiring.objects.select_related("rule__user").get(pk=firing_id)
+    owner = uuid.uuid4().hex
+    if firing.status in (Status.DONE, Status.FAILED) or not _lease(firing, owner):
+        return firing
+    plan = _Plan(type=firing.order_type or firing.rule.order_type)
+    deadline = firing.detected_at + retry_window()
+    last_refresh = 0.0
+    tries = 0
+    while True:
+        settled = _earlier_attempts(firing)
+        if settled is not None:
+            return _finish(firing, settled) if settled.status != Order.Status.PENDING else firing
+        if max_attempts is not None and tries >= max_attempts:
+            return firing
+        tries += 1
+        try:
+            order = _attempt(firing, owner, plan)
+        except _Retry:
+            continue
+        except _NotOpen:
+            if timezone.now() >= deadline:
+                return _fail(firing, f"{firing.symbol} did not open to API orders within the retry window")
+            if time.monotonic() - last_refresh > 0.3:
+                symbol_refresh(symbol=firing.symbol)
+                last_refresh = time.monotonic()
+            time.sleep(retry_interval())
+            continue
+        except _Stop as stop:
+            return _fail(firing, stop.reason, action=stop.action)
+        if order is None:  # lost the lease: another executor has it
+            return firing
+        if order.status == Order.Status.REJECTED:
+            continue
+        return _finish(firing, order)
+
+
+def _earlier_attempts(firing: RuleFiring) -> Order | None:
+    """The one attempt that is not REJECTED, refreshed if its outcome is unknown; None if all failed."""
+    alive = (
+        Order.objects.filter(client_order_id__startswith=firing.client_order_prefix)
+        .exclude(status=Order.Status.REJECTED)
+        .order_by("created")
+        .first()
+    )
+    if alive is not None and alive.status == Order.Status.PENDING:
+        alive = trading.order_refresh(user=firing.rule.user, order_id=alive.pk)
+        if alive.status == Order.Status.REJECTED:
+            return None
+    return alive
+
+
+def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
+    rule = firing.rule
+    symbol = Symbol.objects.filter(symbol=firing.symbol).first()
+    if symbol is None or not (symbol.is_trading and symbol.api_allowed):
+        raise _NotOpen
+    order_args = _order_args(rule, symbol, plan)
+    notional = order_args.get("quote_quantity") or order_args["price"] * order_args["quantity"]
+    try:
+        risk_check(user=rule.user, symbol=symbol.symbol, side="BUY", notional=notional)
+    except BruteError as exc:
+        _notify_risk(rule, exc)
+        raise _Stop(exc.message, RuleFiring.Action.REFUSED) from None
+    attempt = firing.attempts + 1
+    now = timezone.now()
+    # The lease is renewed with the attempt count: a stale executor stops here, before sending.
+    if not RuleFiring.objects.filter(pk=firing.pk, lease_owner=owner, attempts=firing.attempts).update(
+        attempts=attempt, lease_until=now + LEASE, order_type=plan.type, limit_price=order_args.get("price")
+    ):
+        return None
+    firing.attempts = attempt
+    try:
+        return trading.order_place(
+            user=rule.user,
+            symbol=symbol.symbol,
+            side="BUY",
+            source=Order.Source.RULE,
+            client_order_id=firing.client_order_id(attempt),
+            **order_args,
+        )
+    except Conflict:
+        return None
+    except BruteError as exc:
+        return _refused(exc, plan)
+
+
+def _refused(exc: BruteError, plan: _Plan) -> Order | None:
+    if exc.code == "order_type_not_allowed" and plan.type == Rule.OrderType.MARKET:
+        plan.type, plan.fallback = Rule.OrderType.LIMIT, True  # 30051: a bounded limit instead
+        raise _Retry
+    if exc.code in NOT_OPEN_CODES:
+        raise _NotOpen
+    if exc.code == RISK_CODE:
+        raise _Stop(exc.message, RuleFiring.Action.REFUSED)
+    raise _Stop(f"refused: {exc.message}", RuleFiring.Action.REFUSED)
+
+
+def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
+    quote_step = Decimal(1).scaleb(-symbol.price_precision)
+    if plan.type == Rule.OrderType.MARKET and rule.max_price is None:
+        return {"type": "MARKET", "quote_quantity": rule.amount.quantize(quote_step, ROUND_DOWN)}
+    book = prices.book_fetch(symbol.symbol)
+    ask = book.best_ask.price if book is not None and book.best_ask is not None else None
+    if ask is None:
+        raise _NotOpen
+    if rule.max_price is not None and ask > rule.max_price:
+        raise _Stop(
+            f"best ask {ask.normalize():f} is above the rule's max price {rule.max_price.normalize():f}"
+        )
+    if plan.type == Rule.OrderType.MARKET:
+        return {"type": "MARKET", "quote_quantity": rule.amount.quantize(quote_step, ROUND_DOWN)}
+    price = (ask * (1 + slippage())).quantize(quote_step, ROUND_DOWN)
+    if rule.max_price is not None:
+        price = min(price, rule.max_price.quantize(quote_step, ROUND_DOWN))
+    qty = (rule.amount / price).quantize(Decimal(1).scaleb(-symbol.quantity_precision), ROUND_DOWN)
+    if qty <= 0:
+        raise _Stop(f"{rule.amount.normalize():f} buys less than one quantity step at {price.normalize():f}")
+    return {"type": "LIMIT", "price": price, "quantity": qty}
+
+
+def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
+    from trading.sniper.services.positions import positions_sync
+
+    rule = firing.rule
+    how = (
+        "a LIMIT at best ask + slippage (API market orders disabled)" if firing.order_type == "LIMIT" else ""
+    )
+    with transaction.atomic():
+        RuleFiring.objects.filter(pk=firing.pk).update(
+            status=Status.DONE, order=order, finished_at=timezone.now(), lease_owner=""
+        )
+        Rule.objects.filter(pk=rule.pk).update(last_fired_at=firing.detected_at)
+        notification_send(
+            user=rule.user,
+            kind="rule_fired",
+            title=f"Rule fired: bought {firing.symbol}",
+            body=f"{rule}: {firing.reason}. Order {order.client_order_id} {order.status.lower()} "
+            f"for up to {rule.amount.normalize():f} {how}".strip(),
+            data={"rule": rule.pk, "firing": firing.pk, "order": order.pk},
+            level="success",
+        )
+    firing.refresh_from_db()
+    positions_sync()
+    return firing
+
+
+def _fail(firing: RuleFiring, reason: str, *, action: str = RuleFiring.Action.BUY) -> RuleFiring:
+    with transaction.atomic():
+        RuleFiring.objects.filter(pk=firing.pk).update(
+            status=Status.FAILED,
+            action=action,
+            reason=f"{firing.reason}; {reason}",
+            finished_at=timezone.now(),
+        )
+        notification_send(
+            user=firing.rule.user,
+            kind="rule_fired",
+            title=f"Rule did not buy {firing.symbol}",
+            body=f"{firing.rule}: {reason}",
+            data={"rule": firing.rule_id, "firing": firing.pk},
+            level="warning",
+        )
+    firing.refresh_from_db()
+    return firing
+
+
+def _notify_risk(rule: Rule, exc: BruteError) -> None:
+    notification_send(
+        user=rule.user,
+        kind="risk_refused",
+        title=f"Risk limits refused a buy of {rule.symbol or 'a new listing'}",
+        body=exc.message,
+        data={"rule": rule.pk},
+        level="warning",
+    )
+
+
+def firings_resume() -> int:
+    """After a restart: run every firing left claimed or placing whose lease has lapsed."""
+    stale = RuleFiring.objects.filter(
+        Q(status=Status.CLAIMED) | Q(status=Status.PLACING, lease_until__lt=timezone.now())
+    )
+    return sum(
+        firing_execute(firing_id=pk).status == Status.DONE for pk in stale.values_list("pk", flat=True)
+    )
