@@ -476,7 +476,10 @@ def paper_orders_match(
     *, symbol: str | None = None, book: OrderBook | None = None, trades: Sequence[Trade] = ()
 ) -> int:
     """Fill resting paper orders the market has crossed. The market feed can pass the book and
-    trades it already has; otherwise the book is fetched once per symbol. Returns orders changed."""
+    trades it already has (they then limit the run to their symbol); otherwise the book is fetched
+    per account and symbol. Returns how many orders changed."""
+    if book is not None:
+        symbol = book.symbol
     rows = Order.objects.filter(mode=Mode.PAPER, status__in=(Order.Status.NEW, Order.Status.PARTIALLY_FILLED))
     if symbol:
         rows = rows.filter(symbol=symbol)
@@ -488,10 +491,10 @@ def paper_orders_match(
             assert isinstance(exchange, PaperExchange)
             return await exchange.match(sym, book=book, trades=trades)
 
-        for state in run(paper_builder(user_id), match):
-            row = Order.objects.get(client_order_id=state.client_order_id)
-            realtime.order_changed(row)
-            changed += 1
-        if changed:
+        states = run(paper_builder(user_id), match)
+        for state in states:
+            realtime.order_changed(Order.objects.get(client_order_id=state.client_order_id))
+        if states:
             realtime.balance_changed(user_id, Mode.PAPER)
+        changed += len(states)
     return changed
