@@ -59,7 +59,11 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
 
 
 class _Chain:
-    """Adapts the compressor for tarfile, counting the uncompressed bytes for progress."""
+    """Adapts the compressor for tarfile, counting the uncompressed bytes for progress.
+
+    tarfile gets it in plain "w" mode, not the stream mode "w|": the stream mode re-slices its
+    buffer on every 10 KB record, which is quadratic in the size of each write.
+    """
 
     def __init__(self, writer: Any, progress: Progress | None) -> None:
         self._writer = writer
@@ -72,6 +76,9 @@ class _Chain:
         if self._progress:
             self._progress(self.size)
         return len(data)
+
+    def tell(self) -> int:
+        return self.size
 
 
 def write_archive(
@@ -90,7 +97,7 @@ def write_archive(
         encryptor = EncryptingWriter(hashed, key) if key else None
         compressor = compressing_writer(compression, encryptor or hashed)
         chain = _Chain(compressor, progress)
-        with tarfile.open(fileobj=chain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=chain, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
             tar.copybufsize = BLOCK
             _add(tar, member_from_bytes(MANIFEST, head))
             for member in members:

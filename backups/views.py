@@ -39,8 +39,8 @@ def backup_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, template, {"run": run})
 
 
-@require_GET
-@operator_required  # type: ignore[type-var]  # a file streams, it is no plain HttpResponse
+@require_GET  # type: ignore[type-var]  # a file streams: not a plain HttpResponse
+@operator_required
 def backup_download(request: HttpRequest, backup_id: str) -> HttpResponseBase:
     summary = selectors.backup_summaries().get(backup_id)
     if summary is None:

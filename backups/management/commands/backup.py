@@ -89,13 +89,14 @@ class Command(BaseCommand):
             for o in outcomes:
                 self.stdout.write(f"{o.backup_id}: {'ok' if o.ok else 'FAILED: ' + o.problem}")
         failed = [o for o in outcomes if not o.ok]
-        if failed and not options["json"]:
-            raise BackupError(
-                f"{len(failed)} of {len(outcomes)} backups failed verification: {failed[0].problem}"
-            )
         if failed:
-            self.stdout.write(json.dumps({"ok": False, "backups": [o.as_dict() for o in outcomes]}, indent=2))
-            raise CommandError(f"{len(failed)} of {len(outcomes)} backups failed verification", returncode=2)
+            # Exit 2: the command ran and found damage (1 is for a command that could not run).
+            if options["json"]:
+                self.stdout.write(
+                    json.dumps({"ok": False, "backups": [o.as_dict() for o in outcomes]}, indent=2)
+                )
+            summary = f"{len(failed)} of {len(outcomes)} backups failed verification: {failed[0].problem}"
+            raise CommandError(summary, returncode=2)
         return {"ok": True, "backups": [o.as_dict() for o in outcomes]}
 
     def _restore(self, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
