@@ -94,3 +94,4 @@ api = build_api(
     ),
 )
 api.add_router("/", accounts_router)
+api.add_router("/", "trading.api.router")

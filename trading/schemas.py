@@ -1,0 +1,239 @@
+"""Request and response schemas of the trading API.
+
+Money and quantities travel as JSON strings ("123.45"), never as numbers, so no client parses them
+into binary floats; inputs take the same strings. Enumerations are spelled out (`Literal`), and a
+test keeps them equal to the model's choices.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import PlainSerializer, WithJsonSchema
+
+OrderSide = Literal["BUY", "SELL"]
+OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL"]
+OrderStatus = Literal[
+    "PENDING", "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "PARTIALLY_CANCELED", "REJECTED"
+]
+OrderSource = Literal["manual", "api", "rule", "position"]
+TradingMode = Literal["paper", "live"]
+KlineInterval = Literal["1m", "5m", "15m", "30m", "60m", "4h", "1d"]
+SymbolState = Literal["online", "paused", "offline"]
+MarketSource = Literal["feed", "candles", "none"]
+
+MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+AMOUNT_PATTERN = r"^[0-9]{1,24}(\.[0-9]{1,18})?$"
+
+
+def money_text(value: Decimal) -> str:
+    """A Decimal as plain notation without trailing zeros: Decimal('10.500000') -> '10.5'."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+Money = Annotated[
+    Decimal,
+    PlainSerializer(money_text, return_type=str),
+    WithJsonSchema({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "examples": ["123.45"]}),
+]
+AmountIn = Annotated[
+    str,
+    Field(
+        pattern=AMOUNT_PATTERN,
+        max_length=43,
+        description='A positive decimal as a string, e.g. "0.25"',
+        examples=["0.25"],
+    ),
+]
+
+
+# ---- symbols and market data ----------------------------------------------------------------------
+
+
+class SymbolOut(Schema):
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    status: SymbolState
+    trading: bool = Field(..., description="Open for orders on the exchange")
+    api_tradable: bool = Field(..., description="The exchange accepts API orders on it (spot, listed)")
+    price_precision: int = Field(..., description="Decimal places allowed in a price or quote amount")
+    quantity_precision: int = Field(..., description="Decimal places allowed in a quantity")
+    min_quantity: Money
+    min_notional: Money
+    min_notional_market: Money
+    max_notional: Money | None
+    max_notional_market: Money | None
+    maker_commission: Money
+    taker_commission: Money
+    order_types: list[OrderType]
+
+
+class TickerOut(Schema):
+    symbol: str
+    source: MarketSource = Field(
+        ...,
+        description="`feed`: the market feed's live snapshot; `candles`: the last stored candle (the "
+        "feed is not running); `none`: no price known",
+    )
+    price: Money | None
+    change_pct: Money | None = Field(None, description="24 h change in percent")
+    high: Money | None = None
+    low: Money | None = None
+    volume: Money | None = None
+    quote_volume: Money | None = None
+    bid: Money | None = None
+    ask: Money | None = None
+
+
+class BookLevelOut(Schema):
+    price: Money
+    quantity: Money
+
+
+class DepthOut(Schema):
+    symbol: str
+    source: MarketSource = Field(..., description="`feed` when the symbol is watched, else `none` (empty)")
+    bids: list[BookLevelOut] = Field(..., description="Best (highest) first")
+    asks: list[BookLevelOut] = Field(..., description="Best (lowest) first")
+    spread: Money | None
+
+
+class TradeOut(Schema):
+    price: Money
+    quantity: Money
+    side: OrderSide = Field(..., description="The taker's side")
+    time: datetime
+
+
+class TradesOut(Schema):
+    symbol: str
+    source: MarketSource
+    trades: list[TradeOut] = Field(..., description="Newest first")
+
+
+class KlineOut(Schema):
+    time: int = Field(..., description="Open time, epoch seconds")
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    volume: Money
+
+
+class KlinesOut(Schema):
+    symbol: str
+    interval: KlineInterval
+    klines: list[KlineOut] = Field(..., description="Oldest first")
+
+
+# ---- orders and fills -----------------------------------------------------------------------------
+
+
+class OrderIn(Schema):
+    symbol: str = Field(..., min_length=2, max_length=30, pattern=r"^[A-Za-z0-9]+$", examples=["SOLUSDT"])
+    side: OrderSide
+    type: OrderType
+    quantity: AmountIn | None = Field(None, description="Base asset amount")
+    quote_quantity: AmountIn | None = Field(
+        None, description="Quote asset amount to spend (market buys only)"
+    )
+    price: AmountIn | None = Field(None, description="Limit price (every type but MARKET)")
+    client_order_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="Your own id; sending the same one again returns the existing order",
+    )
+
+
+class FillOut(Schema):
+    id: int
+    order_id: int
+    symbol: str
+    side: OrderSide
+    trade_id: str
+    price: Money
+    quantity: Money
+    quote_quantity: Money
+    commission: Money
+    commission_asset: str
+    is_maker: bool
+    time: datetime
+
+
+class OrderOut(Schema):
+    id: int
+    client_order_id: str
+    exchange_order_id: str
+    mode: TradingMode
+    source: OrderSource
+    symbol: str
+    side: OrderSide
+    type: OrderType
+    status: OrderStatus
+    is_open: bool
+    quantity: Money | None
+    quote_quantity: Money | None
+    price: Money | None
+    executed_quantity: Money
+    cumulative_quote_quantity: Money
+    average_price: Money | None
+    error: str = Field(..., description="The exchange's last complaint, empty when none")
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderDetailOut(OrderOut):
+    fills: list[FillOut]
+
+
+class CancelAllOut(Schema):
+    count: int
+    orders: list[OrderOut] = Field(..., description="The orders as they stand after cancelling")
+
+
+# ---- balances and portfolio -----------------------------------------------------------------------
+
+
+class BalanceOut(Schema):
+    asset: str
+    free: Money
+    locked: Money
+    total: Money
+
+
+class BalancesOut(Schema):
+    mode: TradingMode
+    balances: list[BalanceOut]
+
+
+class HoldingOut(Schema):
+    asset: str
+    free: Money
+    locked: Money
+    market: str | None = Field(..., description="The market that prices it, null for the quote asset")
+    price: Money | None = Field(..., description="Null while the price is unknown")
+    value: Money | None
+    allocation_pct: Money
+    average_cost: Money | None
+    pnl: Money | None
+    pnl_pct: Money | None
+
+
+class EquityPointOut(Schema):
+    time: int = Field(..., description="Epoch seconds")
+    value: Money
+
+
+class PortfolioOut(Schema):
+    mode: TradingMode
+    quote: str = Field(..., description="The asset values are counted in")
+    total_value: Money
+    unrealized_pnl: Money
+    day_pnl: Money | None
+    holdings: list[HoldingOut]
+    equity: list[EquityPointOut] = Field(..., description="Recorded value over time, oldest first")
