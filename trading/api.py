@@ -13,6 +13,7 @@ answer empty with `source: "none"`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, overload
 
@@ -24,8 +25,8 @@ from accounts.models import User
 from config.api_auth import request_principal, require_scope
 from config.api_idempotency import idempotent
 from config.api_pagination import Page, paginate
-from trading import portfolio, quotes, selectors, services
-from trading.feed.store import book_cached
+from trading import selectors, services
+from trading.feed.store import book_cached, tickers_cached
 from trading.models import Balance, Fill, Order, Symbol, SymbolStatus
 from trading.schemas import (
     BalancesOut,
@@ -190,10 +191,15 @@ def market_ticker(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, 
     """Last price, 24 h change, high, low, volumes, bid and ask from the market feed; without the
     feed, the close of the last stored 1 m candle (`source: "candles"`), else nulls."""
     name = selectors.symbol_get(symbol=symbol).symbol
-    row = quotes.ticker_for(name)
-    if row is not None:
-        fields = ("price", "change_pct", "high", "low", "volume", "quote_volume", "bid", "ask")
-        return {"symbol": name, "source": "feed", **{f: row.get(f) for f in fields}}
+    row = tickers_cached().get(name)
+    if row and row.get("price") is not None:
+        fields = ("price", "high", "low", "volume", "quote_volume", "bid", "ask")
+        return {
+            "symbol": name,
+            "source": "feed",
+            "change_pct": row.get("change"),
+            **{f: row.get(f) for f in fields},
+        }
     last = selectors.candles_for(symbol=name, interval="1m", limit=1)
     if last:
         return {"symbol": name, "source": "candles", "price": last[0]["close"]}
@@ -223,8 +229,19 @@ def market_depth(
 def market_trades(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, Any]:
     """Recent public trades of a symbol the market feed watches (up to twenty); empty otherwise."""
     name = selectors.symbol_get(symbol=symbol).symbol
-    source = "feed" if book_cached(name) is not None else "none"
-    return {"symbol": name, "source": source, "trades": quotes.trades_for(name)}
+    book = book_cached(name)
+    if book is None:
+        return {"symbol": name, "source": "none", "trades": []}
+    trades = [
+        {
+            "price": t["p"],
+            "quantity": t["q"],
+            "side": t["s"],
+            "time": datetime.fromtimestamp(t["t"] / 1000, tz=UTC),
+        }
+        for t in reversed(book.get("trades") or [])
+    ]
+    return {"symbol": name, "source": "feed", "trades": trades}
 
 
 @router.get("/markets/{symbol}/klines", response=KlinesOut, tags=["markets"])
@@ -350,6 +367,9 @@ def portfolio_detail(
     points: int = Query(500, ge=0, le=2000, description="How many equity points, the latest ones"),
 ) -> dict[str, Any]:
     """Your current account's value in USDT, holdings with prices and P&L, and the equity history."""
+    # The pages' portfolio reads; imported here so the rest of the API does not depend on them.
+    from trading import portfolio
+
     user = _user(request)
     held = portfolio.portfolio_for_user(user=user)
     equity = portfolio.equity_points(user=user, limit=points) if points else []
