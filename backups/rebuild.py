@@ -6,6 +6,7 @@ Used by both verify (into a temporary place) and restore (into a staging place b
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 from backups.archive import DATABASE, MEDIA_PREFIX, PAGES, MemberStream, read_archive
 from backups.errors import BackupError
 from backups.manifest import Summary
-from backups.snapshot import apply_pages, hash_pages, integrity_problem
+from backups.snapshot import apply_pages, integrity_problem
 from backups.storage import BackupStore
 from backups.streams import BLOCK
 
@@ -97,6 +98,7 @@ class _Handler:
                 target = self.media / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _copy(stream, target)
+                os.utime(target, (entry["mtime"], entry["mtime"]))
 
 
 def _copy(stream: MemberStream, target: Path) -> None:
@@ -109,8 +111,7 @@ def _check_database(summary: Summary, manifest: dict[str, Any], database: Path) 
     db = manifest["database"]
     if not database.exists():
         raise BackupError(f"backup {summary.id}: the archive holds no database")
-    _hashes, whole = hash_pages(database, db["page_size"])
-    if whole != db["sha256"]:
+    if file_sha256(database) != db["sha256"]:
         raise BackupError(f"backup {summary.id}: the rebuilt database differs from the snapshot (SHA-256)")
 
 
@@ -121,12 +122,16 @@ def _check_media(summary: Summary, wanted: dict[str, Any], media: Path) -> None:
             raise BackupError(
                 f"backup {summary.id}: media/{path} could not be restored (held by {entry['stored_in']})"
             )
-        digest = hashlib.sha256()
-        with target.open("rb") as handle:
-            while block := handle.read(BLOCK):
-                digest.update(block)
-        if digest.hexdigest() != entry["sha256"]:
+        if file_sha256(target) != entry["sha256"]:
             raise BackupError(f"backup {summary.id}: media/{path} fails its SHA-256 after restore")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def remove_tree(path: Path) -> None:

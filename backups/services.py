@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -38,7 +37,7 @@ from backups.errors import BackupError
 from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
 from backups.models import BackupRun
 from backups.notify import operator_notify
-from backups.rebuild import Rebuilt, rebuild, remove_tree
+from backups.rebuild import Rebuilt, file_sha256, rebuild, remove_tree
 from backups.selectors import backup_chain, backup_list, backup_newest, backup_summaries
 from backups.snapshot import (
     applied_migrations,
@@ -54,7 +53,7 @@ from backups.snapshot import (
     write_changed_pages,
 )
 from backups.storage import BackupStore, LocalStore, backup_store
-from backups.streams import BLOCK, SUFFIXES
+from backups.streams import SUFFIXES
 
 __all__ = [
     "BackupError",
@@ -87,8 +86,9 @@ def backup_create(
     parent = backup_newest(store=store) if incremental else None
     if incremental and parent is None:
         raise BackupError("there is no usable backup to build an incremental on; create a full backup first")
-    needs_key = encrypt or (parent is not None and parent.encrypted)
-    key = key_from_settings() if needs_key else None
+    # An incremental of an encrypted chain stays encrypted, whatever the setting says today.
+    encrypt = encrypt or (parent is not None and parent.encrypted)
+    key = key_from_settings() if encrypt else None
     created = timezone.now()
     backup_id = new_backup_id(created)
     staging = store.staging_dir()
@@ -99,7 +99,7 @@ def backup_create(
             backup_id=backup_id,
             created=created,
             parent=parent,
-            key=key if encrypt else None,
+            key=key,
             parent_key=key,
             note=note,
             progress=progress,
@@ -144,7 +144,7 @@ def _create_in(
         pages = list(changed_pages(hashes, parent_hashes if same_layout else b""))
         pages_file = staging / "pages.bin"
         write_changed_pages(snapshot=snapshot, page_size=page_size, pages=pages, target=pages_file)
-        members.append(member_from_file(PAGES, pages_file, _file_sha256(pages_file)))
+        members.append(member_from_file(PAGES, pages_file, file_sha256(pages_file)))
         database["changed_pages"] = len(pages)
     else:
         members.append(member_from_file(DATABASE, snapshot, db_sha, created.timestamp()))
@@ -160,7 +160,7 @@ def _create_in(
         for f in files
         if f["stored_in"] == backup_id
     ]
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "id": backup_id,
         "kind": INCREMENTAL if parent else FULL,
@@ -185,7 +185,7 @@ def _create_in(
         progress=lambda done: progress("archiving", done, total),
     )
     progress("checking", 0, 1)
-    if _file_sha256(staging / archive) != sha:
+    if file_sha256(staging / archive) != sha:
         raise BackupError(f"backup {backup_id}: the archive on disk differs from what was written")
     summary = Summary(
         id=backup_id,
@@ -224,14 +224,6 @@ def _parent_state(store: BackupStore, parent: Summary, key: bytes | None) -> tup
     return manifest, captured["hashes"]
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _media_entries(
     root: Path, backup_id: str, parent_manifest: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
@@ -243,7 +235,7 @@ def _media_entries(
             continue
         relative = path.relative_to(root).as_posix()
         stat = path.stat()
-        sha = _file_sha256(path)
+        sha = file_sha256(path)
         old = previous.get(relative)
         unchanged = old is not None and old["sha256"] == sha and old["size"] == stat.st_size
         stored_in = old["stored_in"] if old and unchanged else backup_id

@@ -75,6 +75,7 @@ class LocalStore:
         return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.root))
 
     def commit(self, local: Path, name: str) -> None:
+        local.chmod(0o600)  # an archive holds password hashes and encrypted API keys
         with local.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(local, self._path(name))
@@ -84,6 +85,7 @@ class LocalStore:
         target = self._path(name)
         partial = self.root / f"{TEMP_PREFIX}{name}"
         with partial.open("wb") as handle:
+            partial.chmod(0o600)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

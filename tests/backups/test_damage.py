@@ -160,6 +160,7 @@ def test_an_encrypted_backup_needs_a_key_and_can_come_from_a_file(site: Site, tm
         services.backup_restore(backup_id=summary.id, target=tmp_path / "r2")
 
     assert summary.encrypted
+    assert incremental.encrypted
     assert b"item-1" not in (site.backups / summary.archive).read_bytes()
     assert len(site.rows(tmp_path / "r/db.sqlite3")) == 200
 

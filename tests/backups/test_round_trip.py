@@ -16,6 +16,8 @@ from tests.backups.conftest import Site
 
 def test_a_full_backup_restores_equal_data(site: Site, tmp_path: Path) -> None:
     rows, files = site.rows(), site.files()
+    os.utime(site.media / "notes.txt", (1_700_000_000, 1_700_000_000))
+    mtime = (site.media / "notes.txt").stat().st_mtime
     summary = services.backup_create(note="before deploy")
     site.execute("DELETE FROM item WHERE id < 50")
     (site.media / "notes.txt").write_text("overwritten")
@@ -24,6 +26,8 @@ def test_a_full_backup_restores_equal_data(site: Site, tmp_path: Path) -> None:
 
     assert site.rows() == rows
     assert site.files() == files
+    assert (site.media / "notes.txt").stat().st_mtime == mtime
+    assert (site.backups / summary.archive).stat().st_mode & 0o077 == 0
     assert summary.kind == "full"
     assert summary.file_count == 3
 
