@@ -92,3 +92,29 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     for detail in body["error"]["details"]:
         assert set(detail) == {"field", "message"}
     return body["error"]
+
+
+@pytest.fixture
+def mexc(settings: Any) -> Any:
+    """The project's MEXC-compatible exchange server on loopback, with Django pointed at it and a
+    book that stays still between reads (the trading tests' setup)."""
+    from trading.simexchange.config import SimConfig
+    from trading.simexchange.testing import SimExchangeThread
+
+    config = SimConfig(
+        tick_seconds=3600, push_seconds=3600, kline_push_seconds=3600, mini_ticker_push_seconds=3600
+    )
+    with SimExchangeThread(config) as exchange:
+        settings.MEXC_BASE_URL = exchange.base_url
+        settings.MEXC_WS_URL = exchange.ws_url
+        settings.MEXC_SIMULATED = False
+        yield exchange
+
+
+@pytest.fixture
+def synced(mexc: Any, db: None) -> Any:
+    """The exchange server with its symbols synced into the Symbol table."""
+    from trading import services
+
+    services.symbols_sync()
+    return mexc

@@ -1,0 +1,314 @@
+"""Orders through the API: paper orders placed against the project's MEXC server over real HTTP."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import pytest
+
+from accounts.models import IdempotencyKey
+from tests.api.conftest import access_for, assert_error, pat_for
+from trading.exchange.types import OrderBook
+from trading.exchanges import public_client, run
+from trading.models import Order
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
+
+ORDERS = "/api/v1/orders"
+CENT = Decimal("0.01")
+
+
+def best(side: str, symbol: str = "SOLUSDT") -> Decimal:
+    async def depth(exchange: Any) -> OrderBook:
+        return await exchange.depth(symbol, limit=5)
+
+    book = run(public_client, depth)
+    return (book.bids if side == "bid" else book.asks)[0].price
+
+
+def resting_buy(**extra: Any) -> dict[str, Any]:
+    """A limit buy a tenth under the best bid: it rests, so it can be listed and cancelled."""
+    price = (best("bid") * Decimal("0.9")).quantize(CENT, rounding=ROUND_DOWN)
+    return {
+        "symbol": "SOLUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "quantity": "0.5",
+        "price": str(price),
+        **extra,
+    }
+
+
+def place(api: Any, headers: dict[str, str], body: dict[str, Any], key: str | None = None) -> Any:
+    extra = {"Idempotency-Key": key} if key else {}
+    return api.post(ORDERS, body, content_type="application/json", headers={**headers, **extra})
+
+
+def test_a_market_buy_fills_at_once_and_shows_money_as_strings(api, owner, synced):
+    response = place(
+        api, access_for(owner), {"symbol": "solusdt", "side": "BUY", "type": "MARKET", "quote_quantity": "50"}
+    )
+    assert response.status_code == 201, response.content
+    order = response.json()
+    assert order["status"] == "FILLED"
+    assert order["mode"] == "paper"
+    assert order["source"] == "api"
+    assert order["symbol"] == "SOLUSDT"
+    assert order["quote_quantity"] == "50"
+    assert order["quantity"] is None
+    assert isinstance(order["executed_quantity"], str)
+    assert Decimal(order["executed_quantity"]) > 0
+    assert Decimal(order["cumulative_quote_quantity"]) <= 50
+    assert order["is_open"] is False
+    row = Order.objects.get(pk=order["id"])
+    assert (row.user, row.executed_qty) == (owner, Decimal(order["executed_quantity"]))
+
+
+def test_a_limit_order_rests_and_can_be_read_listed_and_cancelled(api, owner, synced):
+    headers = access_for(owner)
+    created = place(api, headers, resting_buy()).json()
+    assert created["status"] == "NEW"
+    assert created["is_open"] is True
+
+    detail = api.get(f"{ORDERS}/{created['id']}", headers=headers).json()
+    assert detail == {**created, "fills": [], "updated_at": detail["updated_at"]}
+    listed = api.get(f"{ORDERS}?open=true&symbol=SOLUSDT&side=BUY", headers=headers).json()
+    assert [o["id"] for o in listed["items"]] == [created["id"]]
+
+    cancelled = api.delete(f"{ORDERS}/{created['id']}", headers=headers)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "CANCELED"
+    assert Order.objects.get(pk=created["id"]).status == Order.Status.CANCELED
+    error = assert_error(api.delete(f"{ORDERS}/{created['id']}", headers=headers), 409, "conflict")
+    assert "already" in error["message"]
+
+
+def test_cancel_all_cancels_only_the_open_orders_asked_for(api, owner, synced):
+    headers = access_for(owner)
+    first = place(api, headers, resting_buy()).json()
+    second = place(api, headers, resting_buy(quantity="0.3")).json()
+    response = api.post(f"{ORDERS}/cancel-all?symbol=XRPUSDT", headers=headers)
+    assert response.json() == {"count": 0, "orders": []}
+
+    response = api.post(f"{ORDERS}/cancel-all?symbol=SOLUSDT", headers=headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert {o["id"] for o in body["orders"]} == {first["id"], second["id"]}
+    assert {o["status"] for o in body["orders"]} == {"CANCELED"}
+
+
+def test_a_market_order_has_its_fills_on_the_order_and_in_the_fills_list(api, owner, synced):
+    headers = access_for(owner)
+    order = place(
+        api, headers, {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.2"}
+    ).json()
+    detail = api.get(f"{ORDERS}/{order['id']}", headers=headers).json()
+    assert detail["fills"]
+    assert sum(Decimal(f["quantity"]) for f in detail["fills"]) == Decimal("0.2")
+    fill = detail["fills"][0]
+    assert fill["order_id"] == order["id"]
+    assert (fill["symbol"], fill["side"], fill["commission_asset"]) == ("SOLUSDT", "BUY", "SOL")
+    listed = api.get(f"/api/v1/fills?order_id={order['id']}", headers=headers).json()
+    assert [f["id"] for f in listed["items"]] == [f["id"] for f in detail["fills"]]
+    assert listed["count"] == len(detail["fills"])
+
+
+# ---- idempotency ----------------------------------------------------------------------------------
+
+
+def test_the_same_idempotency_key_and_body_return_the_same_order_once(api, owner, synced):
+    headers = access_for(owner)
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "25"}
+    first = place(api, headers, body, key="order-1")
+    second = place(api, headers, body, key="order-1")
+    assert first.status_code == second.status_code == 201
+    assert second["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
+    assert Order.objects.filter(user=owner).count() == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_refused(api, owner, synced):
+    headers = access_for(owner)
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "25"}
+    place(api, headers, body, key="order-1")
+    error = assert_error(
+        place(api, headers, {**body, "quote_quantity": "26"}, key="order-1"), 422, "idempotency_key_reused"
+    )
+    assert "Idempotency-Key" in error["message"]
+    assert Order.objects.filter(user=owner).count() == 1
+
+
+def test_a_refused_order_does_not_use_up_its_idempotency_key(api, owner, synced):
+    headers = access_for(owner)
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "999999"}
+    assert_error(place(api, headers, body, key="k"), 400, "insufficient_balance")
+    assert IdempotencyKey.objects.count() == 0
+    assert place(api, headers, {**body, "quote_quantity": "20"}, key="k").status_code == 201
+
+
+def test_a_client_order_id_sent_twice_returns_the_first_order(api, owner, synced):
+    headers = access_for(owner)
+    body = resting_buy(client_order_id="my-order-1")
+    first, second = place(api, headers, body).json(), place(api, headers, body).json()
+    assert first["id"] == second["id"]
+    assert first["client_order_id"] == "my-order-1"
+    assert Order.objects.count() == 1
+
+
+# ---- validation and refusals ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"side": "HOLD"}, "side"),
+        ({"type": "STOP"}, "type"),
+        ({"quantity": "1e3"}, "quantity"),
+        ({"quantity": 0.5}, "quantity"),
+        ({"price": "-1"}, "price"),
+        ({"symbol": "SOL/USDT"}, "symbol"),
+        ({"client_order_id": "no spaces allowed"}, "client_order_id"),
+    ],
+)
+def test_malformed_input_is_a_validation_error_naming_the_field(api, owner, change, field):
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.5", "price": "100", **change}
+    error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
+    assert [d["field"] for d in error["details"]] == [field]
+    assert Order.objects.count() == 0
+
+
+def test_a_missing_field_is_named(api, owner):
+    error = assert_error(
+        place(api, access_for(owner), {"side": "BUY", "type": "MARKET"}), 422, "validation_error"
+    )
+    assert "symbol" in [d["field"] for d in error["details"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (
+            {"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"},
+            404,
+            "unknown_symbol",
+        ),
+        (
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"},
+            400,
+            "api_trading_disabled",
+        ),
+        ({"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.5"}, 422, "validation_error"),
+        (
+            {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "0"},
+            422,
+            "validation_error",
+        ),
+        (
+            {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "100"},
+            400,
+            "too_many_decimals",
+        ),
+        (
+            {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "10"},
+            400,
+            "below_min_notional",
+        ),
+        (
+            {"symbol": "SOLUSDT", "side": "SELL", "type": "MARKET", "quantity": "5"},
+            400,
+            "insufficient_balance",
+        ),
+    ],
+)
+def test_service_refusals_pass_through_with_their_code(api, owner, synced, body, status, code):
+    assert_error(place(api, access_for(owner), body), status, code)
+    assert not Order.objects.exclude(status=Order.Status.REJECTED).exists()
+
+
+# ---- who may do what ------------------------------------------------------------------------------
+
+
+def test_a_viewer_cannot_place_or_cancel_orders(api, viewer, owner, synced):
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"}
+    for headers in (access_for(viewer), pat_for(viewer, "trade")):
+        assert_error(place(api, headers, body, key="v-1"), 403, "forbidden")
+        assert_error(api.post(f"{ORDERS}/cancel-all", headers=headers), 403, "forbidden")
+        assert_error(api.delete(f"{ORDERS}/1", headers=headers), 403, "forbidden")
+    assert Order.objects.count() == 0
+    assert IdempotencyKey.objects.count() == 0
+    assert api.get(ORDERS, headers=access_for(viewer)).json() == {"items": [], "count": 0, "next": None}
+
+
+def test_a_read_token_cannot_trade(api, owner, synced):
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"}
+    error = assert_error(place(api, pat_for(owner, "read"), body), 403, "forbidden")
+    assert "trade" in error["message"]
+
+
+def test_someone_elses_order_is_404_like_a_missing_one(api, owner, other, operator, synced):
+    order = place(api, access_for(owner), resting_buy()).json()
+    for who in (other, operator):
+        headers = access_for(who)
+        error = assert_error(api.get(f"{ORDERS}/{order['id']}", headers=headers), 404, "not_found")
+        assert_error(api.delete(f"{ORDERS}/{order['id']}", headers=headers), 404, "not_found")
+        assert api.get(ORDERS, headers=headers).json()["count"] == 0
+        assert api.post(f"{ORDERS}/cancel-all", headers=headers).json()["count"] == 0
+        assert api.get(f"/api/v1/fills?order_id={order['id']}", headers=headers).json()["count"] == 0
+    missing = assert_error(api.get(f"{ORDERS}/999999", headers=access_for(other)), 404, "not_found")
+    assert error == missing
+    assert Order.objects.get(pk=order["id"]).status == Order.Status.NEW
+
+
+# ---- listing --------------------------------------------------------------------------------------
+
+
+def seed_orders(user: Any, n: int) -> list[Order]:
+    return [
+        Order.objects.create(
+            user=user,
+            mode="paper",
+            symbol="SOLUSDT" if i % 2 else "XRPUSDT",
+            side="BUY" if i % 3 else "SELL",
+            type="LIMIT",
+            client_order_id=f"seed{user.pk}-{i}",
+            status="FILLED" if i % 2 else "NEW",
+            quantity=Decimal("1.5"),
+            price=Decimal("100.10"),
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_order_list_is_paginated_newest_first(api, owner, other):
+    rows = seed_orders(owner, 7)
+    seed_orders(other, 3)
+    headers = access_for(owner)
+    first = api.get(f"{ORDERS}?limit=3", headers=headers).json()
+    assert first["count"] == 7
+    assert [o["id"] for o in first["items"]] == [r.pk for r in reversed(rows)][:3]
+    assert first["next"] == "http://testserver/api/v1/orders?limit=3&offset=3"
+    assert first["items"][0]["price"] == "100.1"
+    assert first["items"][0]["quantity"] == "1.5"
+    last = api.get(f"{ORDERS}?limit=3&offset=6", headers=headers).json()
+    assert (len(last["items"]), last["next"]) == (1, None)
+    beyond = api.get(f"{ORDERS}?offset=1000000000000", headers=headers).json()
+    assert beyond == {"items": [], "count": 7, "next": None}
+
+
+def test_the_order_list_filters_by_status_symbol_side_and_open(api, owner):
+    rows = seed_orders(owner, 8)
+    headers = access_for(owner)
+
+    def ids(query: str) -> set[int]:
+        return {o["id"] for o in api.get(f"{ORDERS}?{query}", headers=headers).json()["items"]}
+
+    assert ids("status=FILLED") == {r.pk for r in rows if r.status == "FILLED"}
+    assert ids("symbol=xrpusdt") == {r.pk for r in rows if r.symbol == "XRPUSDT"}
+    assert ids("side=SELL") == {r.pk for r in rows if r.side == "SELL"}
+    assert ids("open=true") == {r.pk for r in rows if r.status == "NEW"}
+    assert ids("open=true&status=FILLED") == set()
+    assert ids("mode=live") == set()
+    error = assert_error(api.get(f"{ORDERS}?status=DONE", headers=headers), 422, "validation_error")
+    assert error["details"][0]["field"] == "status"
