@@ -137,8 +137,8 @@ class Sniper:
                     await in_thread(listings_from_calendar)(coins=coins)
             opened = await in_thread(listings_from_symbols)()
             for listing in opened:
-                ids = await in_thread(lambda: [f.pk for f in listing_claim(listing=listing)])()
-                await fire(ids)
+                claimed = await in_thread(listing_claim)(listing=listing)
+                await fire([f.pk for f in claimed])
 
         await self._every(_setting("SNIPER_WATCH_EVERY_S", 5), step, "watch")
 

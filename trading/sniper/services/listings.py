@@ -200,8 +200,11 @@ def symbol_upsert(*, rules: SymbolRules) -> Symbol:
     with transaction.atomic():
         row = Symbol.objects.filter(symbol=rules.symbol).first()
         if row is None:
+            # As in symbols_sync: the first symbol ever loaded is no news (nothing to diff against).
+            first = not Symbol.objects.exists()
             row = Symbol.objects.create(symbol=rules.symbol, first_seen=now, listed_at=now, **fields)
-            SymbolEvent.objects.create(kind=SymbolEvent.Kind.NEW, symbol=row.symbol, new=row.status, at=now)
+            if not first:
+                SymbolEvent.objects.create(kind=SymbolEvent.Kind.NEW, symbol=row.symbol, new=row.status, at=now)
             return row
         events = []
         if row.status != fields["status"]:

@@ -54,9 +54,10 @@ def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) 
         raise refuse(f"Order value {_fmt(notional)} is above your limit of {_fmt(limits.max_order_value)}")
     mode = TradingAccount.objects.filter(user=user).values_list("mode", flat=True).first() or "paper"
     open_positions = list(Position.objects.filter(user=user, mode=mode, status=Position.Status.OPEN))
-    if limits.max_open_positions is not None and symbol.upper() not in {p.symbol for p in open_positions}:
-        if len(open_positions) >= limits.max_open_positions:
-            raise refuse(f"Already {len(open_positions)} open positions (limit {limits.max_open_positions})")
+    new_symbol = symbol.upper() not in {p.symbol for p in open_positions}
+    count, most = len(open_positions), limits.max_open_positions
+    if most is not None and new_symbol and count >= most:
+        raise refuse(f"Already {count} open positions (limit {most})")
     if limits.max_total_exposure is not None:
         exposure = sum((p.cost for p in open_positions), Decimal(0)) + (notional or Decimal(0))
         if exposure > limits.max_total_exposure:

@@ -231,6 +231,7 @@ def firing_execute(*, firing_id: int, max_attempts: int | None = None) -> RuleFi
         if settled is not None:
             return _finish(firing, settled) if settled.status != Order.Status.PENDING else firing
         if max_attempts is not None and tries >= max_attempts:
+            firing.refresh_from_db()
             return firing
         tries += 1
         try:
@@ -248,6 +249,7 @@ def firing_execute(*, firing_id: int, max_attempts: int | None = None) -> RuleFi
         except _Stop as stop:
             return _fail(firing, stop.reason, action=stop.action)
         if order is None:  # lost the lease: another executor has it
+            firing.refresh_from_db()
             return firing
         if order.status == Order.Status.REJECTED:
             continue

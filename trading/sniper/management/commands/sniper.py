@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -15,7 +16,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("sniper: watching listings, positions, alerts and rules (Ctrl-C stops)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(Sniper().run())
-        except KeyboardInterrupt:
-            pass
