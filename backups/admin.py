@@ -1,16 +1,38 @@
-from django.contrib import admin
+from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from backups import selectors
+from backups.errors import BackupError
 from backups.models import BackupRun
 
 
 @admin.register(BackupRun)
 class BackupRunAdmin(admin.ModelAdmin):
-    """Run history; the backups themselves are listed from the storage on /backups/."""
+    """Run history, under the list of backups read from the backup storage (the source of truth)."""
 
+    change_list_template = "backups/admin_change_list.html"
     list_display = ("created_at", "action", "incremental", "status", "backup_id", "phase", "percent", "error")
     list_filter = ("action", "status")
     search_fields = ("backup_id", "note", "error")
     readonly_fields = [f.name for f in BackupRun._meta.fields]
 
-    def has_add_permission(self, request: object) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        context = dict(extra_context or {})
+        try:
+            verified = selectors.backup_last_verifications()
+            context["backup_rows"] = [
+                (item, verified.get(item.id)) for item in reversed(selectors.backup_list())
+            ]
+        except BackupError as exc:
+            context["backup_error"] = str(exc)
+        return super().changelist_view(request, context)  # type: ignore[return-value]

@@ -481,14 +481,21 @@ def database_check(path: Path) -> str | None:
 
 
 def backup_run_request(
-    *, incremental: bool = False, encrypt: bool | None = None, note: str = "", user: Any = None
+    *,
+    action: str = BackupRun.Action.CREATE,
+    incremental: bool = False,
+    encrypt: bool | None = None,
+    note: str = "",
+    user: Any = None,
 ) -> BackupRun:
-    """Records a queued backup and hands it to a Celery worker once the row is committed."""
+    """Records a queued run (a backup, or a verification of all) for a Celery worker, after commit."""
     from backups.tasks import backup_run_task
 
+    if action not in (BackupRun.Action.CREATE, BackupRun.Action.VERIFY):
+        raise BackupError(f"an operator cannot start a {action} run from here")
     with transaction.atomic():
         run = BackupRun.objects.create(
-            action=BackupRun.Action.CREATE,
+            action=action,
             incremental=incremental,
             encrypt=encrypt,
             note=note,

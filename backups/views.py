@@ -23,8 +23,10 @@ def backup_index(request: HttpRequest) -> HttpResponse:
 @require_POST
 @operator_required
 def backup_start(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "full")
     run = services.backup_run_request(
-        incremental=request.POST.get("kind") == "incremental",
+        action=BackupRun.Action.VERIFY if kind == "verify" else BackupRun.Action.CREATE,
+        incremental=kind == "incremental",
         note=request.POST.get("note", "")[:200],
         user=request.user,
     )

@@ -56,6 +56,27 @@ def test_an_operator_starts_a_backup_and_watches_it(
     assert run.backup_id in fragment.content.decode()
 
 
+def test_an_operator_starts_a_verification_of_every_backup(
+    operator_client: Client, site: Site, django_capture_on_commit_callbacks: object
+) -> None:
+    summary = services.backup_create()
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True), django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        operator_client.post(reverse("backups:start"), {"kind": "verify"})
+
+    run = BackupRun.objects.get()
+    assert run.action == BackupRun.Action.VERIFY
+    assert run.result["backups"][summary.id]["ok"]
+
+
+def test_the_admin_lists_backups_from_the_storage(operator_client: Client, site: Site) -> None:
+    summary = services.backup_create()
+
+    page = operator_client.get(reverse("admin:backups_backuprun_changelist")).content.decode()
+
+    assert summary.id in page
+    assert reverse("backups:download", args=[summary.id]) in page
+
+
 def test_a_running_backup_polls_every_second(operator_client: Client, site: Site) -> None:
     run = BackupRun.objects.create(
         action=BackupRun.Action.CREATE, status=BackupRun.Status.RUNNING, done=5, total=10

@@ -126,14 +126,18 @@ class Command(BaseCommand):
         if not (enabled and sys.stderr.isatty()):
             yield lambda phase, done, total: None
             return
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+        from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
         columns = (TextColumn("{task.description:20}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, transient=True) as bar:
-            task = bar.add_task("starting", total=None)
+            tasks: dict[str, TaskID] = {}
 
             def report(phase: str, done: int, total: int) -> None:
-                bar.update(task, description=phase, completed=done, total=total if total > 1 else None)
+                if phase not in tasks:  # one bar per phase; a phase without a size shows a pulse
+                    for previous in tasks.values():
+                        bar.update(previous, visible=False)
+                    tasks[phase] = bar.add_task(phase, total=total if total > 1 else None)
+                bar.update(tasks[phase], completed=done)
 
             yield report
 
