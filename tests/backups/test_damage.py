@@ -6,13 +6,15 @@ import errno
 import tarfile
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.test import override_settings
+from hypothesis import strategies as st
 
 from backups import archive, services, streams
 from backups.errors import BackupError
 from backups.manifest import Summary
-from backups.selectors import backup_list
+from backups.selectors import backup_list, backup_summaries
 from tests.backups.conftest import OTHER_KEY, Site
 
 
@@ -211,3 +213,21 @@ def test_leftovers_of_a_killed_run_are_not_listed_and_are_pruned(site: Site) -> 
 
     assert outcome.partials_removed == 2
     assert sorted(p.name for p in site.backups.iterdir()) == sorted([good.archive, good.sidecar])
+
+
+@hypothesis.settings(
+    max_examples=60, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(fraction=st.floats(min_value=0, max_value=1, exclude_max=True), bit=st.integers(0, 7))
+def test_any_single_bit_flip_is_caught(site: Site, fraction: float, bit: int) -> None:
+    summary = next(iter(backup_summaries().values()), None) or services.backup_create()
+    path = site.backups / summary.archive
+    data = bytearray(path.read_bytes())
+    offset = int(fraction * len(data))
+    data[offset] ^= 1 << bit
+    path.write_bytes(bytes(data))
+    try:
+        assert summary.id in problem_of(summary)
+    finally:
+        data[offset] ^= 1 << bit
+        path.write_bytes(bytes(data))
