@@ -33,7 +33,9 @@ def test_the_runner_buys_a_scripted_listing_once_when_it_opens(
         task = asyncio.create_task(sniper.run())
         while not done.is_set():
             await asyncio.sleep(0.05)
-            if await asyncio.to_thread(lambda: RuleFiring.objects.filter(listing=listing, status="done").exists()):
+            if await asyncio.to_thread(
+                lambda: RuleFiring.objects.filter(listing=listing, status="done").exists()
+            ):
                 done.set()
         sniper.stopping.set()
         await task
@@ -54,7 +56,9 @@ def test_the_runner_buys_a_scripted_listing_once_when_it_opens(
     assert ListingEvent.objects.filter(listing=listing, new_state="trading").count() == 1
     opened_ms = int(listing.opened_at.timestamp() * 1000) if listing.opened_at else 0
     # Recorded, not asserted: loaded machines vary. The bench prints the distribution.
-    print(f"order sent {int(order.created.timestamp() * 1000) - opened_ms} ms after the listing was seen open")
+    print(
+        f"order sent {int(order.created.timestamp() * 1000) - opened_ms} ms after the listing was seen open"
+    )
     assert live_trader.notifications.filter(kind="listing_state").exists()
     assert live_trader.notifications.filter(kind="rule_fired").exists()
 

@@ -204,7 +204,9 @@ def symbol_upsert(*, rules: SymbolRules) -> Symbol:
             first = not Symbol.objects.exists()
             row = Symbol.objects.create(symbol=rules.symbol, first_seen=now, listed_at=now, **fields)
             if not first:
-                SymbolEvent.objects.create(kind=SymbolEvent.Kind.NEW, symbol=row.symbol, new=row.status, at=now)
+                SymbolEvent.objects.create(
+                    kind=SymbolEvent.Kind.NEW, symbol=row.symbol, new=row.status, at=now
+                )
             return row
         events = []
         if row.status != fields["status"]:

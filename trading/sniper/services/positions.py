@@ -114,8 +114,7 @@ def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) 
     realised = sold * (fill.price - pos.avg_entry) - fee_quote
     pos.qty -= sold
     pos.realised_pnl += realised
-    left = pos.qty.quantize(_step(symbol.quantity_precision), ROUND_DOWN) if symbol else pos.qty
-    if left <= 0 or (symbol is not None and left < symbol.min_quantity):
+    if symbol is None and pos.qty <= 0 or symbol is not None and _dust(pos.qty, fill.price, symbol):
         pos.status, pos.closed_at = Position.Status.CLOSED, fill.time
         notification_send(
             user=fill.order.user,
@@ -126,6 +125,13 @@ def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) 
         )
     pos.save()
     return realised
+
+
+def _dust(qty: Decimal, price: Decimal | None, symbol: Symbol) -> bool:
+    """Too little to sell on its own: under one step, the minimum quantity or the minimum value."""
+    left = qty.quantize(_step(symbol.quantity_precision), ROUND_DOWN)
+    too_cheap = price is not None and left * price < symbol.min_notional
+    return left <= 0 or left < symbol.min_quantity or too_cheap
 
 
 # ---- protection and exits -------------------------------------------------------------------------
@@ -223,7 +229,7 @@ def position_exit(
     step = _step(symbol.quantity_precision)
     held = position.qty.quantize(step, ROUND_DOWN)
     qty = min(qty, held).quantize(step, ROUND_DOWN)
-    if held - qty < max(symbol.min_quantity, step):
+    if _dust(held - qty, price, symbol):
         qty = held
     if qty <= 0:
         return None
