@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts.models import User
 from config.navigation import nav_for
+from trading.selectors import trading_mode_for_user
 
 
 def brute(request: HttpRequest) -> dict[str, object]:
@@ -10,5 +12,7 @@ def brute(request: HttpRequest) -> dict[str, object]:
         "MEXC_SIMULATED": settings.MEXC_SIMULATED,
         "BRUTE_VERSION": settings.VERSION,
         "nav_items": nav_for(request) if authenticated else [],
-        "trading_mode": "paper",
+        "trading_mode": trading_mode_for_user(user=request.user)
+        if isinstance(request.user, User)
+        else "paper",
     }

@@ -17,7 +17,11 @@ class NavItem:
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Dashboard", "home"),
+    NavItem("Markets", "trading:markets"),
+    NavItem("Orders", "trading:orders"),
+    NavItem("Portfolio", "trading:portfolio"),
     NavItem("Notifications", "notifications:index"),
+    NavItem("Settings", "trading:settings"),
     NavItem("API", "api:openapi-view"),
     NavItem("Admin", "admin:index", operators_only=True),
 )

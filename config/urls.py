@@ -3,11 +3,13 @@ from django.urls import include, path
 
 from config import views
 from config.api import api
+from trading import views as trading_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", trading_views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("", include("trading.urls")),
     path("notifications/", include("accounts.notifications.urls")),
     path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,225 @@
+"""The terminal's pages through the test client, with the exchange server behind the paper account."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Role
+from tests.factories import UserFactory
+from trading import services
+from trading.models import Balance, Candle, Mode, Order
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def signed_in(client, trader, synced):
+    client.force_login(trader)
+    return client
+
+
+def _order_form(**overrides):
+    data = {"side": "BUY", "type": "MARKET", "amount_in": "quote", "amount": "25", "action": "place"}
+    return data | overrides
+
+
+@pytest.mark.parametrize(
+    ("url", "text"),
+    [
+        ("/", "Dashboard"),
+        ("/markets/", "SOLUSDT"),
+        ("/markets/SOLUSDT/", "Place an order"),
+        ("/orders/", "Open orders"),
+        ("/portfolio/", "Allocation"),
+        ("/settings/", "MEXC API keys"),
+    ],
+)
+def test_each_page_renders_for_a_trader(signed_in, url, text):
+    response = signed_in.get(url)
+    assert response.status_code == 200
+    assert text in response.content.decode()
+
+
+def test_a_new_trader_starts_with_the_paper_balance(signed_in):
+    body = signed_in.get("/markets/SOLUSDT/").content.decode()
+    assert "Available: 10,000 USDT" in body
+
+
+def test_markets_filter_answers_htmx_with_the_table_only(signed_in):
+    response = signed_in.get("/markets/", {"q": "sol", "quote": "USDT"}, **HX, HTTP_HX_TARGET="market-table")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="market-table"' in body
+    assert "<html" not in body
+    assert "SOLUSDT" in body
+    assert "ETHUSDT" not in body
+
+
+def test_markets_flag_symbols_closed_to_api_trading(signed_in):
+    body = signed_in.get("/markets/", {"q": "BTCUSDT"}).content.decode()
+    assert "API trading disabled" in body
+
+
+def test_the_order_book_fragment_renders_alone(signed_in):
+    response = signed_in.get("/markets/SOLUSDT/", {"fragment": "book"}, **HX)
+    body = response.content.decode()
+    assert 'id="book"' in body
+    assert "<html" not in body
+
+
+def test_an_unknown_market_is_404(signed_in):
+    assert signed_in.get("/markets/NOPENOPE/").status_code == 404
+
+
+def test_it_places_a_paper_market_buy_by_quote_amount_from_the_form(signed_in, trader):
+    response = signed_in.post("/markets/SOLUSDT/order", _order_form())
+    assert response.status_code == 302
+    order = Order.objects.get(user=trader)
+    assert (order.symbol, order.side, order.status, order.source) == ("SOLUSDT", "BUY", "FILLED", "manual")
+    # The quantity is rounded down to SOL's decimals, so at most the 25 USDT asked for is spent.
+    assert Decimal("20") < order.cummulative_quote_qty <= Decimal("25")
+    usdt = Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT")
+    assert usdt.free == Decimal("10000") - order.cummulative_quote_qty
+    assert Balance.objects.get(user=trader, mode=Mode.PAPER, asset="SOL").free > 0
+
+
+def test_an_htmx_order_returns_the_fresh_form_with_the_new_balance(signed_in, trader):
+    response = signed_in.post("/markets/SOLUSDT/order", _order_form(), **HX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="order-form"' in body
+    assert "<html" not in body
+    spent = Order.objects.get(user=trader).cummulative_quote_qty
+    assert f"Available: {format((Decimal(10000) - spent).normalize(), 'f')} USDT" in body
+
+
+def test_a_refused_order_shows_the_services_reason_and_keeps_the_input(signed_in, trader):
+    response = signed_in.post("/markets/SOLUSDT/order", _order_form(amount="0.5"))
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "minimum" in body.lower()
+    assert 'value="0.5"' in body
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_a_limit_order_needs_a_price(signed_in, trader):
+    response = signed_in.post(
+        "/markets/SOLUSDT/order", _order_form(type="LIMIT", amount_in="base", amount="1")
+    )
+    assert response.status_code == 400
+    assert "A limit order needs a price" in response.content.decode()
+
+
+def test_preview_shows_price_fee_and_total_without_placing(signed_in, trader):
+    response = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'aria-label="Preview"' in body
+    assert "Fee" in body
+    assert "Total" in body
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_a_percent_button_fills_the_amount_from_the_available_balance(signed_in):
+    response = signed_in.post("/markets/SOLUSDT/order", _order_form(amount="", percent="25"))
+    assert 'value="2500' in response.content.decode()
+
+
+def test_a_live_order_asks_for_confirmation_first(client, live_trader):
+    client.force_login(live_trader)
+    first = client.post("/markets/SOLUSDT/order", _order_form(amount="20"))
+    assert "Confirm live order" in first.content.decode()
+    assert not Order.objects.filter(user=live_trader).exists()
+    confirmed = client.post("/markets/SOLUSDT/order", _order_form(amount="20", confirmed="1"))
+    assert confirmed.status_code == 302
+    assert Order.objects.get(user=live_trader).mode == Mode.LIVE
+
+
+def test_a_viewer_cannot_place_an_order(client, synced):
+    viewer = UserFactory(role=Role.VIEWER)
+    client.force_login(viewer)
+    assert client.post("/markets/SOLUSDT/order", _order_form()).status_code == 403
+    assert "Your role is <strong>viewer</strong>" in client.get("/markets/SOLUSDT/").content.decode()
+
+
+def test_a_limit_order_rests_and_is_cancelled_from_the_orders_page(signed_in, trader):
+    signed_in.post(
+        "/markets/SOLUSDT/order", _order_form(type="LIMIT", amount_in="base", amount="1", price="50")
+    )
+    order = Order.objects.get(user=trader)
+    assert order.status == "NEW"
+    assert "Cancel all 1" in signed_in.get("/orders/").content.decode()
+    assert signed_in.post(reverse("trading:order_cancel", args=[order.pk])).status_code == 302
+    order.refresh_from_db()
+    assert order.status == "CANCELED"
+    assert Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT").locked == 0
+
+
+def test_another_users_order_looks_missing(client, trader, other_trader, synced):
+    client.force_login(trader)
+    client.post("/markets/SOLUSDT/order", _order_form())
+    order = Order.objects.get(user=trader)
+    client.force_login(other_trader)
+    assert client.get(reverse("trading:order_detail", args=[order.pk])).status_code == 404
+    assert client.post(reverse("trading:order_cancel", args=[order.pk])).status_code == 404
+    assert order.client_order_id not in client.get("/orders/").content.decode()
+
+
+def test_order_history_filters_and_answers_htmx(signed_in, trader):
+    signed_in.post("/markets/SOLUSDT/order", _order_form())
+    response = signed_in.get("/orders/", {"side": "SELL"}, **HX, HTTP_HX_TARGET="order-history")
+    body = response.content.decode()
+    assert 'id="order-history"' in body
+    assert "<html" not in body
+    assert "No orders match" in body
+    assert "SOLUSDT" in signed_in.get("/orders/", {"side": "BUY"}).content.decode()
+
+
+def test_candles_are_served_as_chart_points(signed_in):
+    Candle.objects.create(
+        symbol="SOLUSDT",
+        interval="1m",
+        open_time="2026-01-01T00:00:00Z",
+        open=1,
+        high=2,
+        low=Decimal("0.5"),
+        close=Decimal("1.5"),
+        volume=10,
+        quote_volume=15,
+    )
+    body = signed_in.get("/markets/SOLUSDT/candles", {"interval": "1m"}).json()
+    assert body["candles"][0]["time"] == 1767225600
+    assert Decimal(body["candles"][0]["close"]) == Decimal("1.5")
+    assert signed_in.get("/markets/SOLUSDT/candles", {"interval": "1h"}).status_code == 400
+
+
+def test_live_mode_without_keys_is_refused_with_a_reason(signed_in, trader):
+    response = signed_in.post("/settings/mode", {"mode": "live"})
+    assert response.status_code == 400
+    assert "keys" in response.content.decode().lower()
+
+
+def test_paper_reset_restores_the_starting_balance(signed_in, trader):
+    signed_in.post("/markets/SOLUSDT/order", _order_form())
+    signed_in.post("/settings/paper-reset")
+    assert Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT").free == Decimal("10000")
+    assert not Balance.objects.filter(user=trader, mode=Mode.PAPER, asset="SOL").exclude(free=0).exists()
+
+
+def test_favourites_filter_the_markets(signed_in, trader):
+    signed_in.post("/markets/SOLUSDT/favourite")
+    body = signed_in.get("/markets/", {"favourites": "on"}).content.decode()
+    assert "SOLUSDT" in body
+    assert "XRPUSDT" not in body
+
+
+def test_portfolio_shows_holdings_and_allocation_after_a_buy(signed_in, trader):
+    services.order_place(user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="100")
+    body = signed_in.get("/portfolio/").content.decode()
+    assert ">SOL<" in body
+    assert 'class="allocation"' in body

@@ -1,0 +1,140 @@
+"""Portfolio reads (holdings, value, P&L, equity curve) and the snapshot that records value over time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from trading import quotes
+from trading.models import Balance, Fill, Order, PortfolioSnapshot
+from trading.selectors import trading_mode_for_user
+
+VALUE_ASSET = "USDT"
+CENTS = Decimal("0.01")
+
+
+@dataclass
+class Holding:
+    asset: str
+    free: Decimal
+    locked: Decimal
+    market: str | None
+    price: Decimal | None
+    value: Decimal | None = None
+    allocation_pct: Decimal = Decimal(0)
+    avg_cost: Decimal | None = None
+    pnl: Decimal | None = None
+    pnl_pct: Decimal | None = None
+
+    @property
+    def pnl_negative(self) -> bool:
+        return self.pnl is not None and self.pnl < 0
+
+
+@dataclass
+class Portfolio:
+    quote: str
+    total_value: Decimal
+    holdings: list[Holding] = field(default_factory=list)
+    unrealized_pnl: Decimal = Decimal(0)
+    day_pnl: Decimal | None = None
+
+    @property
+    def unrealized_negative(self) -> bool:
+        return self.unrealized_pnl < 0
+
+    @property
+    def day_negative(self) -> bool:
+        return self.day_pnl is not None and self.day_pnl < 0
+
+
+def _price_of(asset: str, tickers: dict[str, dict[str, Any]]) -> tuple[str | None, Decimal | None]:
+    if asset == VALUE_ASSET:
+        return None, Decimal(1)
+    market = f"{asset}{VALUE_ASSET}"
+    price = quotes._decimal(tickers.get(market, {}).get("price"))
+    return market, price
+
+
+def average_costs(*, user: Any, mode: str) -> dict[str, Decimal]:
+    """Average entry price per base asset from the user's fills, in time order (sells keep the average)."""
+    held: dict[str, Decimal] = defaultdict(Decimal)
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    fills = (
+        Fill.objects.filter(order__user=user, order__mode=mode, order__symbol__endswith=VALUE_ASSET)
+        .select_related("order")
+        .order_by("time", "id")
+    )
+    for fill in fills:
+        asset = fill.order.symbol.removesuffix(VALUE_ASSET)
+        if fill.order.side == Order.Side.BUY:
+            received = fill.qty - (fill.commission if fill.commission_asset == asset else Decimal(0))
+            paid = fill.quote_qty + (fill.commission if fill.commission_asset == VALUE_ASSET else Decimal(0))
+            held[asset] += received
+            cost[asset] += paid
+        elif held[asset] > 0:
+            sold = min(fill.qty, held[asset])
+            cost[asset] -= cost[asset] * sold / held[asset]
+            held[asset] -= sold
+    return {asset: cost[asset] / held[asset] for asset in held if held[asset] > 0}
+
+
+def portfolio_for_user(*, user: Any) -> Portfolio:
+    mode = trading_mode_for_user(user=user)
+    tickers = quotes.tickers_snapshot()
+    costs = average_costs(user=user, mode=mode)
+    holdings = []
+    for balance in Balance.objects.for_user(user).filter(mode=mode):
+        if balance.total <= 0:
+            continue
+        market, price = _price_of(balance.asset, tickers)
+        holding = Holding(balance.asset, balance.free.normalize(), balance.locked.normalize(), market, price)
+        if price is not None:
+            holding.value = (balance.total * price).quantize(CENTS)
+        avg = costs.get(balance.asset)
+        if avg and price is not None:
+            holding.avg_cost = avg.quantize(Decimal("0.00000001")).normalize()
+            holding.pnl = ((price - avg) * balance.total).quantize(CENTS)
+            holding.pnl_pct = ((price / avg - 1) * 100).quantize(CENTS)
+        holdings.append(holding)
+    total = sum((h.value for h in holdings if h.value is not None), Decimal(0))
+    for h in holdings:
+        h.allocation_pct = (
+            (h.value / total * 100).quantize(Decimal("0.1")) if total and h.value else Decimal(0)
+        )
+    holdings.sort(key=lambda h: h.value or Decimal(0), reverse=True)
+    result = Portfolio(VALUE_ASSET, total.quantize(CENTS), holdings)
+    result.unrealized_pnl = sum((h.pnl for h in holdings if h.pnl is not None), Decimal(0))
+    result.day_pnl = _day_change(user=user, mode=mode, now_value=result.total_value)
+    return result
+
+
+def _day_change(*, user: Any, mode: str, now_value: Decimal) -> Decimal | None:
+    midnight = timezone.make_aware(datetime.combine(timezone.now().date(), time.min))
+    first = PortfolioSnapshot.objects.filter(user=user, mode=mode, at__gte=midnight).order_by("at").first()
+    if first is None:
+        first = (
+            PortfolioSnapshot.objects.filter(user=user, mode=mode, at__lt=midnight).order_by("-at").first()
+        )
+    return None if first is None else (now_value - first.value).quantize(CENTS)
+
+
+def equity_points(*, user: Any, limit: int = 2000) -> list[dict[str, Any]]:
+    mode = trading_mode_for_user(user=user)
+    rows = PortfolioSnapshot.objects.filter(user=user, mode=mode).order_by("-at")[:limit]
+    return [{"t": int(row.at.timestamp()), "v": str(row.value)} for row in reversed(rows)]
+
+
+def portfolio_snapshot_record(*, user: Any) -> PortfolioSnapshot | None:
+    """Writes the current value; skipped while prices are unknown, so the curve never shows a false zero."""
+    portfolio = portfolio_for_user(user=user)
+    if any(h.price is None for h in portfolio.holdings):
+        return None
+    return PortfolioSnapshot.objects.create(
+        user=user, mode=trading_mode_for_user(user=user), value=portfolio.total_value
+    )

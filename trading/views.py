@@ -1,0 +1,321 @@
+"""The terminal's HTML pages. Each view: one scoped fetch, one form, one service call, render or redirect.
+
+With HTMX a view renders only the named partial the request asks for (`page.html#fragment`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.decorators import trader_required
+from config.errors import BruteError
+from config.health import health_report
+from config.typing import AuthenticatedRequest
+from trading import portfolio, quotes, selectors, services
+from trading.forms import ApiCredentialForm, MarketFilterForm, OrderFilterForm, OrderForm, TradingModeForm
+from trading.models import DEFAULT_PAPER_BALANCE, Interval
+
+PERCENTS = (25, 50, 75, 100)
+MARKET_FRAGMENTS = {"book": "book", "trades": "trades", "order-form": "order_form"}
+
+
+def _page(
+    request: AuthenticatedRequest, template: str, context: dict[str, object], fragments: dict[str, str]
+) -> HttpResponse:
+    """The full page, or for HTMX the named partial that the request's target (or ?fragment=) maps to."""
+    target = request.GET.get("fragment") or request.headers.get("HX-Target", "")
+    if request.htmx and target in fragments:
+        return render(request, f"{template}#{fragments[target]}", context)
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    services.trading_account_get_or_create(user=request.user)
+    feed = health_report()["checks"]["market_feed"]  # type: ignore[index]
+    context = {
+        "portfolio": portfolio.portfolio_for_user(user=request.user),
+        "open_orders": selectors.open_orders_for_user(user=request.user)[:10],
+        "movers": quotes.top_movers(),
+        "feed": {
+            "status": feed["status"],
+            "detail": feed.get("detail") or f"last tick {feed.get('age_s', '?')}s ago",
+        },
+    }
+    return render(request, "trading/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def markets(request: AuthenticatedRequest) -> HttpResponse:
+    form = MarketFilterForm(request.GET or None)
+    filters: dict[str, Any] = {"q": "", "quote": "", "sort": "volume", "favourites": False}
+    if form.is_valid():
+        filters = form.cleaned_data
+    favourites = selectors.favourite_symbols(user=request.user)
+    rows, total = quotes.market_rows(
+        search=filters["q"],
+        quote=filters["quote"],
+        sort=filters["sort"] or "volume",
+        favourites=favourites,
+        favourites_only=filters["favourites"],
+    )
+    context = {
+        "rows": rows,
+        "total": total,
+        "filters": filters,
+        "quotes": quotes.quote_assets(),
+        "sorts": MarketFilterForm.SORTS,
+    }
+    return _page(request, "trading/markets.html", context, {"market-table": "table"})
+
+
+def _market_context(
+    request: AuthenticatedRequest, symbol_name: str, form: OrderForm, **extra: object
+) -> dict[str, object]:
+    symbol = selectors.symbol_get(symbol=symbol_name)
+    # A new user's paper account (and its starting balance) is opened on first sight of a trading page.
+    services.trading_account_get_or_create(user=request.user)
+    interval = request.GET.get("interval", Interval.M1)
+    balances = selectors.balances_by_asset(user=request.user)
+    return {
+        "symbol": symbol,
+        "ticker": quotes.ticker_for(symbol.symbol),
+        "book": quotes.book_for(symbol.symbol),
+        "trades": quotes.trades_for(symbol.symbol),
+        "interval": interval if interval in Interval.values else Interval.M1,
+        "intervals": [(i.value, i.label) for i in Interval],
+        "form": form,
+        "percents": PERCENTS,
+        "available_quote": balances.get(symbol.quote_asset, Decimal(0)),
+        "available_base": balances.get(symbol.base_asset, Decimal(0)),
+        "open_orders": selectors.open_orders_for_user(user=request.user, symbol=symbol.symbol),
+        "is_favourite": symbol.symbol in selectors.favourite_symbols(user=request.user),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def market(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
+    context = _market_context(request, symbol, OrderForm())
+    return _page(request, "trading/market.html", context, MARKET_FRAGMENTS)
+
+
+@login_required
+@require_GET
+def candles(request: AuthenticatedRequest, symbol: str) -> JsonResponse:
+    interval = request.GET.get("interval", Interval.M1)
+    if interval not in Interval.values:
+        return JsonResponse(
+            {"error": {"code": "validation_error", "message": f"Unknown interval {interval!r}"}}, status=400
+        )
+    rows = selectors.candles_for(symbol=selectors.symbol_get(symbol=symbol).symbol, interval=interval)
+    return JsonResponse({"symbol": symbol, "interval": interval, "candles": rows})
+
+
+@trader_required
+@require_POST
+def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
+    """Preview, confirm (live orders) and place; a percent button fills the amount from the balance."""
+    market = selectors.symbol_get(symbol=symbol)
+    services.trading_account_get_or_create(user=request.user)
+    data = request.POST.copy()
+    if data.get("percent", "").isdigit():
+        balances = selectors.balances_by_asset(user=request.user)
+        amount = quotes.amount_for_percent(
+            symbol=market,
+            balances=balances,
+            side=data.get("side", "BUY"),
+            amount_in=data.get("amount_in", "quote"),
+            percent=int(str(data["percent"])),
+        )
+        data["amount"], data["action"] = str(amount), "preview"
+    form = OrderForm(data)
+    live = selectors.trading_mode_for_user(user=request.user) == "live"
+    extra: dict[str, object] = {}
+    if form.is_valid():
+        args, action = form.order_arguments(), data.get("action", "place")
+        try:
+            if action == "preview" or (live and not form.cleaned_data["confirmed"]):
+                extra["preview"] = quotes.order_preview(symbol=market, **args)
+                extra["needs_confirmation"] = live and action == "place"
+            else:
+                order = services.order_place(user=request.user, symbol=market.symbol, source="manual", **args)
+                messages.success(
+                    request, f"{order.side} {order.symbol}: {order.get_status_display().lower()}."
+                )
+                if not request.htmx:
+                    return redirect("trading:market", symbol=market.symbol)
+                form = OrderForm(initial={"side": args["side"], "type": args["type"]})
+        except BruteError as error:
+            form.add_error(None, error.message)
+    context = _market_context(request, market.symbol, form, **extra)
+    status = 400 if form.errors else 200
+    if request.htmx:
+        return render(request, "trading/market.html#order_form", context, status=status)
+    return render(request, "trading/market.html", context, status=status)
+
+
+@trader_required
+@require_POST
+def favourite_toggle(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
+    services.favourite_toggle(user=request.user, symbol=selectors.symbol_get(symbol=symbol).symbol)
+    return redirect("trading:market", symbol=symbol)
+
+
+@login_required
+@require_GET
+def orders(request: AuthenticatedRequest) -> HttpResponse:
+    form = OrderFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    history = selectors.orders_for_user(
+        user=request.user,
+        symbol=filters.get("symbol") or None,
+        status=filters.get("status") or None,
+        side=filters.get("side") or None,
+    ).prefetch_related("fills")
+    page = Paginator(history, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "open_orders": selectors.open_orders_for_user(user=request.user),
+        "filter_form": form if form.is_bound else OrderFilterForm(),
+        "page": page,
+        "query": query.urlencode(),
+    }
+    return _page(request, "trading/orders.html", context, {"order-history": "history"})
+
+
+@login_required
+@require_GET
+def order_detail(request: AuthenticatedRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get_for_user(user=request.user, order_id=order_id)
+    return render(request, "trading/order_detail.html", {"order": order, "fills": order.fills.all()})
+
+
+@trader_required
+@require_POST
+def order_cancel(request: AuthenticatedRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get_for_user(user=request.user, order_id=order_id)
+    try:
+        services.order_cancel(user=request.user, order_id=order.pk)
+        messages.success(request, f"Canceled {order.side} {order.symbol}.")
+    except BruteError as error:
+        messages.error(request, error.message)
+    return redirect(request.POST.get("next") or "trading:orders")
+
+
+@trader_required
+@require_POST
+def order_cancel_all(request: AuthenticatedRequest) -> HttpResponse:
+    try:
+        canceled = services.order_cancel_all(user=request.user)
+        messages.success(request, f"Canceled {len(canceled)} order{'s' if len(canceled) != 1 else ''}.")
+    except BruteError as error:
+        messages.error(request, error.message)
+    return redirect("trading:orders")
+
+
+@login_required
+@require_GET
+def portfolio_page(request: AuthenticatedRequest) -> HttpResponse:
+    services.trading_account_get_or_create(user=request.user)
+    return render(
+        request, "trading/portfolio.html", {"portfolio": portfolio.portfolio_for_user(user=request.user)}
+    )
+
+
+@login_required
+@require_GET
+def equity(request: AuthenticatedRequest) -> JsonResponse:
+    return JsonResponse({"points": portfolio.equity_points(user=request.user)})
+
+
+def _settings_context(request: AuthenticatedRequest, **forms: object) -> dict[str, object]:
+    mode = selectors.trading_mode_for_user(user=request.user)
+    return {
+        "trading_mode": mode,
+        "mode_form": forms.get("mode_form") or TradingModeForm(initial={"mode": mode}),
+        "credential": selectors.api_credential_for_user(user=request.user),
+        "credential_form": forms.get("credential_form") or ApiCredentialForm(),
+        "simulated": settings.MEXC_SIMULATED,
+        "paper_start": DEFAULT_PAPER_BALANCE,
+    }
+
+
+@login_required
+@require_GET
+def settings_page(request: AuthenticatedRequest) -> HttpResponse:
+    return render(request, "trading/settings.html", _settings_context(request))
+
+
+@trader_required
+@require_POST
+def mode_set(request: AuthenticatedRequest) -> HttpResponse:
+    form = TradingModeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.trading_mode_set(user=request.user, mode=form.cleaned_data["mode"])
+            messages.success(request, f"You now trade {form.cleaned_data['mode'].upper()}.")
+            return redirect("trading:settings")
+        except BruteError as error:
+            form.add_error("mode", error.message)
+    return render(request, "trading/settings.html", _settings_context(request, mode_form=form), status=400)
+
+
+@trader_required
+@require_POST
+def credential_save(request: AuthenticatedRequest) -> HttpResponse:
+    form = ApiCredentialForm(request.POST)
+    if form.is_valid():
+        try:
+            services.api_credential_save(
+                user=request.user,
+                api_key=form.cleaned_data["api_key"],
+                api_secret=form.cleaned_data["api_secret"],
+            )
+            messages.success(request, "MEXC accepted your keys. They are stored encrypted.")
+            return redirect("trading:settings")
+        except BruteError as error:
+            form.add_error(None, error.message)
+    return render(
+        request, "trading/settings.html", _settings_context(request, credential_form=form), status=400
+    )
+
+
+@trader_required
+@require_POST
+def credential_test(request: AuthenticatedRequest) -> HttpResponse:
+    try:
+        services.api_credential_test(user=request.user)
+        messages.success(request, "MEXC accepted your keys.")
+    except BruteError as error:
+        messages.error(request, error.message)
+    return redirect("trading:settings")
+
+
+@trader_required
+@require_POST
+def credential_delete(request: AuthenticatedRequest) -> HttpResponse:
+    services.api_credential_delete(user=request.user)
+    messages.success(request, "Your MEXC keys are removed; you trade on paper.")
+    return redirect("trading:settings")
+
+
+@trader_required
+@require_POST
+def paper_reset(request: AuthenticatedRequest) -> HttpResponse:
+    services.paper_account_reset(user=request.user)
+    messages.success(request, f"Your paper account starts again with {DEFAULT_PAPER_BALANCE} USDT.")
+    return redirect("trading:settings")
