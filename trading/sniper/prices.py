@@ -28,6 +28,12 @@ class Quote:
     ask: Decimal | None
 
     @property
+    def price(self) -> Decimal:
+        """The mid of the best bid and ask when both are known (a quiet book's last trade can be
+        stale), else the last trade."""
+        return (self.bid + self.ask) / 2 if self.bid and self.ask else self.last
+
+    @property
     def sell_price(self) -> Decimal:
         """What a market sell gets now, about: the best bid, else the last trade."""
         return self.bid or self.last

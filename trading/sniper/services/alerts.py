@@ -27,7 +27,7 @@ def _reference(symbol: str) -> Decimal:
     quote = MarketView().load([symbol]).quote(symbol)
     if quote is None:
         raise ValidationError({"symbol": f"No price for {symbol} right now; try again"})
-    return quote.last
+    return quote.price
 
 
 def alert_create(*, user: User, symbol: str, kind: str, value: Decimal, note: str = "") -> PriceAlert:
@@ -76,8 +76,8 @@ def alerts_check(*, view: MarketView | None = None) -> int:
     fired = 0
     for alert in alerts:
         quote = view.quote(alert.symbol)
-        if quote is not None and crossed(alert, quote.last):
-            fired += alert_fire(alert=alert, price=quote.last)
+        if quote is not None and crossed(alert, quote.price):
+            fired += alert_fire(alert=alert, price=quote.price)
     return fired
 
 

@@ -51,7 +51,7 @@ def rules_check_market(*, view: MarketView) -> int:
 def rule_triggered(rule: Rule, quote: Quote) -> str | None:
     """Why the rule fires at this price, or None."""
     value = rule.trigger_value
-    price = quote.last
+    price = quote.price
     if value is None:
         return None
     if rule.trigger == Trigger.PRICE_ABOVE and price >= value:
