@@ -105,7 +105,9 @@ def buys(user: User) -> list[Order]:
 def open_now(mexc: SimExchangeThread, listing: Listing) -> Symbol:
     mexc.open_listing(listing.symbol)
     row = symbol_refresh(symbol=listing.symbol)
-    assert row is not None and row.is_trading and row.api_allowed
+    assert row is not None
+    assert row.is_trading
+    assert row.api_allowed
     return row
 
 

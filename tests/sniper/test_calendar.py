@@ -67,7 +67,8 @@ def test_the_parser_keeps_coins_with_a_ticker_and_treats_every_other_field_as_op
         ("XYZ", "Xyz", ""),
     ]
     assert coins[0].opens_at == datetime(2030, 1, 1, tzinfo=UTC)
-    assert coins[1].opens_at is None and coins[1].zone == "NEW"
+    assert coins[1].opens_at is None
+    assert coins[1].zone == "NEW"
     assert coins[0].symbol() == "ABCUSDT"
 
 
@@ -81,7 +82,8 @@ def test_fetch_reads_the_calendar_from_the_configured_endpoint(calendar: str) ->
 
     coins = calendar_fetch(url=calendar, timeout=5)
 
-    assert coins is not None and [c.ticker for c in coins] == ["ABC", "XYZ"]
+    assert coins is not None
+    assert [c.ticker for c in coins] == ["ABC", "XYZ"]
 
 
 @pytest.mark.parametrize(
@@ -112,6 +114,8 @@ def test_calendar_coins_become_expected_listings_with_their_open_time() -> None:
     assert listings_from_calendar(coins=coins) == 0
 
     abc = Listing.objects.get(symbol="ABCUSDT")
-    assert abc.state == "expected" and abc.source == "calendar" and abc.name == "Abc Token"
+    assert abc.state == "expected"
+    assert abc.source == "calendar"
+    assert abc.name == "Abc Token"
     assert abc.expected_open == datetime(2030, 1, 1, tzinfo=UTC)
     assert ListingEvent.objects.filter(listing=abc, new_state="expected").count() == 1

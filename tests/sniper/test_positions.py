@@ -59,13 +59,15 @@ def test_a_take_profit_ladder_sells_each_level_once_as_the_price_climbs(
     assert tick()["exits"] == 1
     assert tick()["exits"] == 0  # the level is done: never sold twice
     pos.refresh_from_db()
-    assert pos.take_profit[0]["done"] and not pos.take_profit[1]["done"]
+    assert pos.take_profit[0]["done"]
+    assert not pos.take_profit[1]["done"]
     assert abs(pos.qty - peak / 2) <= Decimal("0.01")
 
     mexc.set_price(listing.symbol, entry * Decimal("1.15"))
     assert tick()["exits"] == 1
     pos.refresh_from_db()
-    assert pos.status == "closed" and pos.qty < Decimal("0.01")
+    assert pos.status == "closed"
+    assert pos.qty < Decimal("0.01")
     assert pos.realised_pnl > 0
     exits = PositionExit.objects.filter(position=pos).order_by("at")
     assert [(e.kind, e.level) for e in exits] == [("take_profit", 0), ("take_profit", 1)]
@@ -85,9 +87,12 @@ def test_a_stop_loss_sells_everything_when_the_price_falls_through_it(
     assert tick()["exits"] == 1
 
     pos.refresh_from_db()
-    assert pos.status == "closed" and pos.realised_pnl < 0
+    assert pos.status == "closed"
+    assert pos.realised_pnl < 0
     [exit] = PositionExit.objects.filter(position=pos)
-    assert exit.kind == "stop_loss" and exit.order is not None and exit.order.side == "SELL"
+    assert exit.kind == "stop_loss"
+    assert exit.order is not None
+    assert exit.order.side == "SELL"
     assert live_trader.notifications.filter(kind="stop_loss_hit").count() == 1
 
 
@@ -101,7 +106,8 @@ def test_a_restart_mid_position_keeps_the_trailing_stop_and_its_high_watermark(
     tick()
     pos.refresh_from_db()
     high = pos.high_watermark
-    assert high is not None and high > pos.avg_entry * Decimal("1.25")
+    assert high is not None
+    assert high > pos.avg_entry * Decimal("1.25")
     # A new process: nothing in memory, only the rows. The price falls 15% from the high.
     mexc.set_price(listing.symbol, high * Decimal("0.85"))
     assert tick()["exits"] == 1
@@ -121,7 +127,8 @@ def test_a_position_can_be_closed_by_hand_in_part_then_entirely(
 
     services.position_close(user=live_trader, position=pos, qty=Decimal("10"))
     pos.refresh_from_db()
-    assert pos.status == "open" and pos.qty == held - 10
+    assert pos.status == "open"
+    assert pos.qty == held - 10
     services.position_close(user=live_trader, position=pos)
     pos.refresh_from_db()
     assert pos.status == "closed"

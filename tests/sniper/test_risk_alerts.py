@@ -83,7 +83,8 @@ def test_a_rule_refused_by_risk_limits_logs_the_reason_and_notifies(
 
     [firing] = services.listing_fire(listing=listing)
 
-    assert firing.status == "failed" and firing.action == "refused"
+    assert firing.status == "failed"
+    assert firing.action == "refused"
     assert "Order value 50 is above your limit of 20" in firing.reason
     assert not buys(live_trader)
     assert (
@@ -103,7 +104,9 @@ def test_a_price_alert_fires_once_until_it_is_rearmed(mexc: SimExchangeThread, l
     assert services.monitor_tick(use_feed=False)["alerts"] == 0
     assert live_trader.notifications.filter(kind="price_alert").count() == 2
     above.refresh_from_db()
-    assert not above.armed and above.triggered_price is not None and above.triggered_price >= 120
+    assert not above.armed
+    assert above.triggered_price is not None
+    assert above.triggered_price >= 120
 
     services.alert_rearm(user=live_trader, alert=above)
     assert services.monitor_tick(use_feed=False)["alerts"] == 1

@@ -48,8 +48,10 @@ def test_the_runner_buys_a_scripted_listing_once_when_it_opens(
 
     [order] = buys(live_trader)
     firing = RuleFiring.objects.get(rule=rule, action="buy")
-    assert firing.order == order and firing.status == "done"
-    assert order.status == Order.Status.FILLED and order.source == "rule"
+    assert firing.order == order
+    assert firing.status == "done"
+    assert order.status == Order.Status.FILLED
+    assert order.source == "rule"
     assert order.cummulative_quote_qty <= rule.amount
     listing.refresh_from_db()
     assert listing.state == Listing.State.TRADING
@@ -124,7 +126,9 @@ def test_a_restart_mid_retry_still_places_one_order_and_never_spends_more(
     [firing] = services.listing_claim(listing=listing)
 
     crashed = services.firing_execute(firing_id=firing.pk, max_attempts=3)  # as if the process died
-    assert crashed.status == "placing" and crashed.attempts >= 1 and not buys(live_trader)
+    assert crashed.status == "placing"
+    assert crashed.attempts >= 1
+    assert not buys(live_trader)
     RuleFiring.objects.filter(pk=firing.pk).update(lease_until=timezone.now())  # its lease lapses
     mexc.set_api_tradable(listing.symbol, enabled=True)
     services.firings_resume()
@@ -132,7 +136,8 @@ def test_a_restart_mid_retry_still_places_one_order_and_never_spends_more(
     services.listing_fire(listing=listing)  # a late duplicate open event
 
     firing.refresh_from_db()
-    assert firing.status == "done" and firing.attempts == crashed.attempts + 1
+    assert firing.status == "done"
+    assert firing.attempts == crashed.attempts + 1
     [order] = buys(live_trader)
     spent = sum(o.cummulative_quote_qty for o in Order.objects.filter(user=live_trader, side="BUY"))
     assert spent <= rule.amount
@@ -148,12 +153,14 @@ def test_with_api_market_orders_disabled_it_buys_with_a_bounded_limit(
 
     [firing] = services.listing_fire(listing=listing)
 
-    assert firing.status == "done" and firing.order_type == "LIMIT"
+    assert firing.status == "done"
+    assert firing.order_type == "LIMIT"
     [refused] = Order.objects.filter(user=live_trader, status=Order.Status.REJECTED)
     assert refused.type == "MARKET"
     [order] = buys(live_trader)
     assert order.type == "LIMIT"
-    assert order.price is not None and order.quantity is not None
+    assert order.price is not None
+    assert order.quantity is not None
     assert order.price <= Decimal("2") * Decimal("1.02") * Decimal("1.01")  # ask + 2%, ask near 2
     assert order.price * order.quantity <= rule.amount
     assert firing.limit_price == order.price

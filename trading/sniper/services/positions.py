@@ -114,7 +114,7 @@ def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) 
     realised = sold * (fill.price - pos.avg_entry) - fee_quote
     pos.qty -= sold
     pos.realised_pnl += realised
-    if symbol is None and pos.qty <= 0 or symbol is not None and _dust(pos.qty, fill.price, symbol):
+    if (symbol is None and pos.qty <= 0) or (symbol is not None and _dust(pos.qty, fill.price, symbol)):
         pos.status, pos.closed_at = Position.Status.CLOSED, fill.time
         notification_send(
             user=fill.order.user,
