@@ -26,6 +26,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "trading-symbols-sync": {"task": "trading.tasks.symbols_sync", "schedule": 600.0},
         "trading-orders-reconcile": {"task": "trading.tasks.orders_reconcile", "schedule": 300.0},
         "trading-paper-match": {"task": "trading.tasks.paper_orders_match", "schedule": 10.0},
+        "trading-portfolio-snapshots": {"task": "trading.tasks.portfolio_snapshots", "schedule": 300.0},
+        "notifications-requeue": {"task": "notifications.deliveries_requeue", "schedule": 300.0},
         "backups-full": {"task": "backups.scheduled_full", "schedule": cron(settings.BACKUP_FULL_CRON)},
         "backups-incremental": {
             "task": "backups.scheduled_incremental",

@@ -138,3 +138,14 @@ def portfolio_snapshot_record(*, user: Any) -> PortfolioSnapshot | None:
     return PortfolioSnapshot.objects.create(
         user=user, mode=trading_mode_for_user(user=user), value=portfolio.total_value
     )
+
+
+def portfolio_snapshots_record_all() -> int:
+    """One snapshot for every user with a trading account; returns how many were written."""
+    from trading.models import TradingAccount
+
+    written = 0
+    for account in TradingAccount.objects.select_related("user").filter(user__is_active=True):
+        if portfolio_snapshot_record(user=account.user) is not None:
+            written += 1
+    return written

@@ -20,3 +20,10 @@ def orders_reconcile() -> int:
 @shared_task(name="trading.tasks.paper_orders_match", time_limit=30, soft_time_limit=25)
 def paper_orders_match(symbol: str | None = None) -> int:
     return services.paper_orders_match(symbol=symbol)
+
+
+@shared_task(name="trading.tasks.portfolio_snapshots", time_limit=120, soft_time_limit=100)
+def portfolio_snapshots() -> int:
+    from trading.portfolio import portfolio_snapshots_record_all
+
+    return portfolio_snapshots_record_all()

@@ -223,3 +223,13 @@ def test_portfolio_shows_holdings_and_allocation_after_a_buy(signed_in, trader):
     body = signed_in.get("/portfolio/").content.decode()
     assert ">SOL<" in body
     assert 'class="allocation"' in body
+
+
+def test_portfolio_snapshots_build_the_equity_curve(signed_in, trader):
+    from trading.portfolio import portfolio_snapshots_record_all
+
+    signed_in.get("/portfolio/")
+    assert portfolio_snapshots_record_all() == 1
+    points = signed_in.get("/portfolio/equity").json()["points"]
+    assert len(points) == 1
+    assert Decimal(points[0]["v"]) == Decimal("10000")
