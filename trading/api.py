@@ -49,7 +49,7 @@ from trading.schemas import (
 
 router = Router(tags=["trading"])
 
-SYMBOL_PATH = Path(..., min_length=2, max_length=30, description="e.g. SOLUSDT (case-insensitive)")
+SYMBOL_PATH = Path(..., min_length=2, max_length=30, description="Case-insensitive", examples=["SOLUSDT"])
 # Ids stay within SQLite's integer range, so an absurd one is a 404 like any other missing id.
 ID_MAX = 2**63 - 1
 # Defaults of enum-typed parameters (module-level so they are built once).
