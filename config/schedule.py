@@ -28,6 +28,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "trading-paper-match": {"task": "trading.tasks.paper_orders_match", "schedule": 10.0},
         "trading-portfolio-snapshots": {"task": "trading.tasks.portfolio_snapshots", "schedule": 300.0},
         "notifications-requeue": {"task": "notifications.deliveries_requeue", "schedule": 300.0},
+        "sniper-listings-watch": {"task": "sniper.listings_watch", "schedule": 60.0},
+        "sniper-positions-sync": {"task": "sniper.positions_sync", "schedule": 10.0},
+        "sniper-firings-resume": {"task": "sniper.firings_resume", "schedule": 30.0},
         "backups-full": {"task": "backups.scheduled_full", "schedule": cron(settings.BACKUP_FULL_CRON)},
         "backups-incremental": {
             "task": "backups.scheduled_incremental",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("trading.urls")),
     path("notifications/", include("accounts.notifications.urls")),
     path("backups/", include("backups.urls")),
+    path("sniper/", include("trading.sniper.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

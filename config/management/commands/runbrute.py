@@ -82,6 +82,7 @@ class Command(BaseCommand):
                 f"--schedule {settings.VAR_DIR / 'celerybeat-schedule'}",
                 env=env,
             )
+            manager.add_process("sniper", f"{python} manage.py sniper", env=env)
         self.stdout.write(
             self.style.SUCCESS(f"Brute is starting: open http://{host}:{port}/  (Ctrl-C stops everything)")
         )
