@@ -44,6 +44,7 @@ from backups.snapshot import (
     changed_pages,
     database_name,
     hash_pages,
+    import_through_connection,
     integrity_problem,
     is_django_default,
     is_remote,
@@ -358,9 +359,7 @@ def backup_restore(
     chain = backup_chain(summaries=summaries, backup_id=backup_id)
     name = database_name()
     if target is None and is_remote(name):
-        raise BackupError(
-            "in-place restore into a remote libSQL database is not supported; use --target PATH"
-        )
+        return _restore_remote(store=store, chain=chain, overwrite=overwrite, progress=progress)
     db_path = Path(name) if target is None else target / "db.sqlite3"
     media_root = Path(settings.MEDIA_ROOT) if target is None else target / "media"
     if not overwrite and (db_path.exists() or (media_root.is_dir() and any(media_root.iterdir()))):
@@ -391,6 +390,33 @@ def backup_restore(
     return outcome
 
 
+def _restore_remote(
+    *, store: BackupStore, chain: list[Summary], overwrite: bool, progress: Progress | None
+) -> RestoreOutcome:
+    """A remote libSQL database is replaced through its connection, in one transaction."""
+    if not overwrite:
+        raise BackupError("restoring replaces the remote database; pass --yes to overwrite")
+    media_root = Path(settings.MEDIA_ROOT)
+    media_root.parent.mkdir(parents=True, exist_ok=True)
+    key = key_from_settings() if any(s.encrypted for s in chain) else None
+    workdir = Path(tempfile.mkdtemp(prefix="brute-restore-"))
+    media_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=media_root.parent))
+    outcome = RestoreOutcome(backup_id=chain[-1].id, database=database_name(), media=str(media_root))
+    try:
+        rebuilt = rebuild(
+            store=store, chain=chain, key=key, database=workdir / "db.sqlite3", media=media_stage / "media",
+            progress=progress,
+        )  # fmt: skip
+        import_through_connection(alias="default", source=rebuilt.database)
+        _place_media(rebuilt.media, media_root, outcome, timezone.now().strftime("%Y%m%dT%H%M%SZ"))
+    finally:
+        remove_tree(workdir)
+        remove_tree(media_stage)
+    call_command("migrate", interactive=False, verbosity=0)
+    outcome.migrated = True
+    return outcome
+
+
 def _place(rebuilt: Rebuilt, db_path: Path, media_root: Path, outcome: RestoreOutcome) -> None:
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     saved: Path | None = None
@@ -412,11 +438,15 @@ def _place(rebuilt: Rebuilt, db_path: Path, media_root: Path, outcome: RestoreOu
         raise BackupError(
             f"the restored database failed its check in place ({problem}); the previous one is back"
         )
+    _place_media(rebuilt.media, media_root, outcome, stamp)
+
+
+def _place_media(staged: Path, media_root: Path, outcome: RestoreOutcome, stamp: str) -> None:
     if media_root.exists():
         kept_media = media_root.with_name(f"{media_root.name}.pre-restore-{stamp}")
         os.replace(media_root, kept_media)
         outcome.kept.append(str(kept_media))
-    os.replace(rebuilt.media, media_root)
+    os.replace(staged, media_root)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import sqlite3
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -86,6 +87,50 @@ def export_through_connection(*, alias: str, target: Path) -> None:
         raise BackupError(f"the database export failed: {exc}") from exc
     finally:
         dst.close()
+
+
+def import_through_connection(*, alias: str, source: Path) -> None:
+    """Replaces every table of a (remote) database with the snapshot's, in one transaction.
+
+    The mirror of the export: either the whole restored database is in place or, on any error,
+    the current one is untouched. Foreign keys are deferred to the commit.
+    """
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        wanted = src.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+            cursor.execute("PRAGMA defer_foreign_keys = ON")
+            cursor.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
+            for kind, name in sorted(cursor.fetchall(), key=lambda row: row[0] == "table"):
+                cursor.execute(f"DROP {kind.upper()} IF EXISTS {_quote(name)}")
+            for _kind, name, sql in (row for row in wanted if row[0] == "table"):
+                cursor.execute(sql)
+                _push_rows(src, cursor, name)
+            if src.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+                cursor.execute("DELETE FROM sqlite_sequence")
+                _push_rows(src, cursor, "sqlite_sequence")
+            for _kind, _name, sql in (row for row in wanted if row[0] != "table"):
+                cursor.execute(sql)
+    except sqlite3.Error as exc:
+        raise BackupError(f"the database import failed: {exc}") from exc
+    finally:
+        src.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _push_rows(src: sqlite3.Connection, cursor: Any, table: str) -> None:
+    rows = src.execute(f"SELECT * FROM {_quote(table)}")  # noqa: S608
+    insert = f"INSERT INTO {_quote(table)} VALUES ({', '.join(['%s'] * len(rows.description))})"  # noqa: S608
+    while batch := rows.fetchmany(1000):
+        cursor.executemany(insert, batch)
 
 
 def _copy_rows(cursor: object, dst: sqlite3.Connection, table: str) -> None:

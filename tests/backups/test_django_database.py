@@ -77,14 +77,31 @@ def test_restore_of_an_older_schema_applies_the_newer_migrations(live: Path) -> 
 def test_a_remote_database_is_exported_through_the_django_connection(live: Path) -> None:
     User.objects.create_user("remote@example.com", "a-long-password")
     with override_settings(BACKUP_DATABASE="libsql://brute.example.org"):
-        full = services.backup_create()
+        services.backup_create()
         User.objects.create_user("second@example.com", "a-long-password")
         incremental = services.backup_create(incremental=True)
-        with pytest.raises(services.BackupError, match="remote libSQL"):
-            services.backup_restore(backup_id=full.id, overwrite=True)
         services.backup_restore(backup_id=incremental.id, target=live / "restored")
 
     conn = sqlite3.connect(live / "restored" / "db.sqlite3")
     restored = [r[0] for r in conn.execute("SELECT email FROM accounts_user ORDER BY email")]
     conn.close()
     assert restored == ["remote@example.com", "second@example.com"]
+
+
+def test_a_remote_database_is_restored_in_place_through_the_connection(live: Path) -> None:
+    kept = User.objects.create_user("kept@example.com", "a-long-password")
+    kept_pk = kept.pk
+    with override_settings(BACKUP_DATABASE="libsql://brute.example.org"):
+        summary = services.backup_create()
+        User.objects.create_user("later@example.com", "a-long-password")
+        kept.delete()
+        with pytest.raises(services.BackupError, match="pass --yes"):
+            services.backup_restore(backup_id=summary.id)
+
+        outcome = services.backup_restore(backup_id=summary.id, overwrite=True)
+
+    assert emails() == ["kept@example.com"]
+    assert outcome.migrated
+    restored = User.objects.get()
+    assert restored.pk == kept_pk
+    assert restored.check_password("a-long-password")
