@@ -18,11 +18,14 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import libsql
+
+T = TypeVar("T")
 
 paramstyle = "qmark"
 apilevel = "2.0"
@@ -156,10 +159,19 @@ def is_dml(sql: str) -> bool:
     return _DML.match(sql) is not None
 
 
+_BUSY = re.compile(r"database is locked|SQLITE_BUSY|database table is locked")
+_BEGIN = re.compile(r"\s*BEGIN\s*(TRANSACTION)?\s*;?\s*$", re.IGNORECASE)
+
+
 class Connection:
-    def __init__(self, raw: libsql.Connection, *, replica: bool) -> None:
+    def __init__(self, raw: libsql.Connection, *, replica: bool, busy_wait: float = 0.0) -> None:
         self._raw: libsql.Connection | None = raw
         self.replica = replica
+        # The driver keeps the GIL while it sleeps in SQLite's busy handler, so a thread waiting for
+        # the write lock stops the very thread that holds it from committing (measured: a 1 s
+        # transaction made the waiter fail after its full 5 s timeout). The driver's own timeout is
+        # therefore 0, and waits happen here, in time.sleep, which lets other threads run.
+        self.busy_wait = busy_wait
         # Django toggles this through DatabaseWrapper._set_autocommit; True means no implicit BEGIN.
         self.autocommit = True
 
@@ -184,7 +196,26 @@ class Connection:
 
     def begin_if_needed(self, sql: str) -> None:
         if not self.autocommit and is_dml(sql) and not self.in_transaction:
-            self.raw.execute("BEGIN")
+            self.retrying(lambda: self.raw.execute(self.begin_sql))
+
+    @property
+    def begin_sql(self) -> str:
+        # A local write transaction takes the write lock at BEGIN: a deferred one that reads first
+        # can hit SQLITE_BUSY_SNAPSHOT on its first write, which no amount of waiting cures.
+        return "BEGIN IMMEDIATE" if self.busy_wait else "BEGIN"
+
+    def retrying(self, action: Callable[[], T]) -> T:
+        """Runs `action`, waiting out SQLITE_BUSY for up to `busy_wait` seconds without holding the GIL."""
+        deadline = time.monotonic() + self.busy_wait
+        pause = 0.001
+        while True:
+            try:
+                return action()
+            except ValueError as exc:
+                if not _BUSY.search(str(exc)) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def commit(self) -> None:
         with translated_errors():
@@ -235,10 +266,14 @@ class Cursor:
         # One driver cursor per call: its rowcount then sums what every statement of a batch changed.
         raw = self.connection.raw.cursor()
         rows: list[tuple[Any, ...]] = []
+        connection = self.connection
+        if connection.busy_wait and _BEGIN.match(sql):
+            sql = connection.begin_sql
         with translated_errors():
-            self.connection.begin_if_needed(sql)
+            connection.begin_if_needed(sql)
             for params in param_list:
-                raw.execute(*bind(sql, params))
+                statement = bind(sql, params)
+                connection.retrying(lambda statement=statement: raw.execute(*statement))  # type: ignore[misc]
                 if raw.description:
                     rows = raw.fetchall()
         # The driver reports () for statements without a result set; PEP 249 says None.
@@ -311,7 +346,13 @@ def connect(
     """Open a local file, a remote sqld/Turso database (URL) or an embedded replica (file + sync_url)."""
     if sync_url and is_remote(database):
         raise InterfaceError("sync_url applies to a local file, not to a remote database URL")
-    kwargs: dict[str, Any] = {"isolation_level": None, "timeout": timeout, "auth_token": auth_token or ""}
+    local = not is_remote(database) and not sync_url
+    driver_timeout = 0.0 if local else timeout
+    kwargs: dict[str, Any] = {
+        "isolation_level": None,
+        "timeout": driver_timeout,
+        "auth_token": auth_token or "",
+    }
     if sync_url:
         kwargs["sync_url"] = http_url(sync_url)
         # The driver treats 0 as a busy loop; Django settings use 0 for "only on demand".
@@ -320,4 +361,4 @@ def connect(
         kwargs["encryption_key"] = encryption_key
     with translated_errors():
         raw = libsql.connect(http_url(database), **kwargs)
-    return Connection(raw, replica=bool(sync_url))
+    return Connection(raw, replica=bool(sync_url), busy_wait=timeout if local else 0.0)

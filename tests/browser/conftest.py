@@ -1,0 +1,114 @@
+"""The whole app as a person meets it: daphne serving Brute against the bundled exchange, driven by Chromium.
+
+Runs in its own pytest process (`make test` does this): Playwright's sync API cannot share a process
+with asyncio-based tests. Debian's Chromium is used; Playwright cannot download a browser here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import free_port
+from trading.simexchange.config import SimConfig
+from trading.simexchange.testing import SimExchangeThread
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Stack:
+    url: str
+    mexc: SimExchangeThread
+    log: Path
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300)  # noqa: S603
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"no /healthz within 60 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    var = tmp_path_factory.mktemp("var")
+    with SimExchangeThread(SimConfig(tick_seconds=0.2, push_seconds=0.1)) as mexc:
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DJANGO_ENV"}}
+        env |= {
+            "BRUTE_VAR_DIR": str(var),
+            "MEXC_BASE_URL": mexc.base_url,
+            "MEXC_WS_URL": mexc.ws_url,
+            "MEXC_SIMULATED": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+        _manage("migrate", "--no-input", "-v0", env=env)
+        _manage("syncsymbols", env=env)
+        port = free_port()
+        log = var / "daphne.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, proc, log)
+            yield Stack(url, mexc, log)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is not installed: run `make system-deps` (CI installs it through apt-get)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, stack: Stack) -> Iterator[Page]:
+    context = browser.new_context(base_url=stack.url, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
