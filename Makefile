@@ -31,8 +31,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
+## The browser tests run in their own pytest process: Playwright's sync API and asyncio tests clash in one.
 pytest: install system-deps
 	$(BIN)/pytest
+	$(BIN)/pytest -o addopts="-ra --strict-markers -p no:cacheprovider" tests/browser
 
 test: lint typecheck pytest
 

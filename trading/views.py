@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import trader_required
@@ -25,7 +26,13 @@ from trading.forms import ApiCredentialForm, MarketFilterForm, OrderFilterForm, 
 from trading.models import DEFAULT_PAPER_BALANCE, Interval
 
 PERCENTS = (25, 50, 75, 100)
-MARKET_FRAGMENTS = {"book": "book", "trades": "trades", "order-form": "order_form"}
+MARKET_FRAGMENTS = {
+    "book": "book",
+    "trades": "trades",
+    "order-form": "order_form",
+    "balances": "balances",
+    "open-orders": "open_orders",
+}
 
 
 def _page(
@@ -36,6 +43,13 @@ def _page(
     if request.htmx and target in fragments:
         return render(request, f"{template}#{fragments[target]}", context)
     return render(request, template, context)
+
+
+def _safe_next(request: AuthenticatedRequest) -> str | None:
+    """Where a form came from, when it is a path on this site (never an open redirect)."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return target if target and allowed else None
 
 
 @login_required
@@ -194,7 +208,9 @@ def orders(request: AuthenticatedRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
     }
-    return _page(request, "trading/orders.html", context, {"order-history": "history"})
+    return _page(
+        request, "trading/orders.html", context, {"order-history": "history", "open-orders": "open_orders"}
+    )
 
 
 @login_required
@@ -213,7 +229,7 @@ def order_cancel(request: AuthenticatedRequest, order_id: int) -> HttpResponse:
         messages.success(request, f"Canceled {order.side} {order.symbol}.")
     except BruteError as error:
         messages.error(request, error.message)
-    return redirect(request.POST.get("next") or "trading:orders")
+    return redirect(_safe_next(request) or "trading:orders")
 
 
 @trader_required

@@ -233,3 +233,28 @@ def test_portfolio_snapshots_build_the_equity_curve(signed_in, trader):
     points = signed_in.get("/portfolio/equity").json()["points"]
     assert len(points) == 1
     assert Decimal(points[0]["v"]) == Decimal("10000")
+
+
+def test_live_events_refresh_the_balance_and_open_orders_fragments(signed_in):
+    balances = signed_in.get("/markets/SOLUSDT/", **HX, HTTP_HX_TARGET="balances").content.decode()
+    assert balances.strip().startswith('<p class="muted" id="balances"')
+    assert "10,000" in balances
+    orders = signed_in.get("/orders/", **HX, HTTP_HX_TARGET="open-orders").content.decode()
+    assert orders.strip().startswith('<div id="open-orders"')
+
+
+def test_cancel_returns_to_the_page_it_came_from_but_never_off_site(signed_in, trader):
+    signed_in.post(
+        "/markets/SOLUSDT/order", _order_form(type="LIMIT", amount_in="base", amount="1", price="50")
+    )
+    order = Order.objects.get(user=trader)
+    url = reverse("trading:order_cancel", args=[order.pk])
+    assert signed_in.post(url, {"next": "/markets/SOLUSDT/"})["Location"] == "/markets/SOLUSDT/"
+    signed_in.post(
+        "/markets/SOLUSDT/order", _order_form(type="LIMIT", amount_in="base", amount="1", price="50")
+    )
+    second = Order.objects.filter(user=trader, status="NEW").get()
+    response = signed_in.post(
+        reverse("trading:order_cancel", args=[second.pk]), {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("trading:orders")
