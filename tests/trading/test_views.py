@@ -258,3 +258,13 @@ def test_cancel_returns_to_the_page_it_came_from_but_never_off_site(signed_in, t
         reverse("trading:order_cancel", args=[second.pk]), {"next": "https://evil.example/"}
     )
     assert response["Location"] == reverse("trading:orders")
+
+
+def test_a_manual_order_is_checked_against_the_users_risk_limits(signed_in, trader):
+    from trading.sniper.models import RiskLimits
+
+    RiskLimits.objects.create(user=trader, max_order_value=Decimal("20"))
+    response = signed_in.post("/markets/SOLUSDT/order", _order_form(amount="25"))
+    assert response.status_code == 400
+    assert "above your limit" in response.content.decode()
+    assert not Order.objects.filter(user=trader).exists()

@@ -58,6 +58,8 @@ from trading.models import (
     Order,
     Symbol,
 )
+from trading.quotes import last_price
+from trading.sniper.services.risk import risk_check
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -273,12 +275,21 @@ def order_place(
     sym = Symbol.objects.filter(symbol=order.symbol).first()
     order_validate(user=user, mode=account.mode, symbol=sym, order=order)
     assert sym is not None
+    risk_check(user=user, symbol=order.symbol, side=order.side.value, notional=_estimated_notional(order))
     if account.mode == Mode.PAPER:
         _check_paper_funds(user, sym, order)
     row = _order_create(
         user=user, mode=account.mode, order=order, source=source, client_order_id=client_order_id
     )
     return _order_submit(row)
+
+
+def _estimated_notional(order: OrderInput) -> Decimal | None:
+    """The quote value risk limits are checked against; a market order by quantity uses the last price."""
+    if order.quote_quantity is not None:
+        return order.quote_quantity
+    price = order.price if order.price is not None else last_price(order.symbol)
+    return price * order.quantity if price is not None and order.quantity is not None else None
 
 
 def _order_create(
