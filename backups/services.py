@@ -42,6 +42,7 @@ from backups.selectors import backup_chain, backup_list, backup_newest, backup_s
 from backups.snapshot import (
     applied_migrations,
     changed_pages,
+    database_alias_for,
     database_name,
     hash_pages,
     import_through_connection,
@@ -398,6 +399,7 @@ def _restore_remote(
         raise BackupError("restoring replaces the remote database; pass --yes to overwrite")
     media_root = Path(settings.MEDIA_ROOT)
     media_root.parent.mkdir(parents=True, exist_ok=True)
+    alias = database_alias_for(database_name())
     key = key_from_settings() if any(s.encrypted for s in chain) else None
     workdir = Path(tempfile.mkdtemp(prefix="brute-restore-"))
     media_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=media_root.parent))
@@ -407,12 +409,12 @@ def _restore_remote(
             store=store, chain=chain, key=key, database=workdir / "db.sqlite3", media=media_stage / "media",
             progress=progress,
         )  # fmt: skip
-        import_through_connection(alias="default", source=rebuilt.database)
+        import_through_connection(alias=alias, source=rebuilt.database)
         _place_media(rebuilt.media, media_root, outcome, timezone.now().strftime("%Y%m%dT%H%M%SZ"))
     finally:
         remove_tree(workdir)
         remove_tree(media_stage)
-    call_command("migrate", interactive=False, verbosity=0)
+    call_command("migrate", database=alias, interactive=False, verbosity=0)
     outcome.migrated = True
     return outcome
 

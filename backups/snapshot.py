@@ -36,13 +36,19 @@ def is_remote(name: str) -> bool:
     return name.startswith(REMOTE_SCHEMES)
 
 
+def database_alias_for(name: str) -> str:
+    """The connection alias whose NAME is this database; the default alias when none matches."""
+    matches = [alias for alias, conf in settings.DATABASES.items() if str(conf.get("NAME")) == name]
+    return matches[0] if matches else "default"
+
+
 def is_django_default(name: str) -> bool:
     return str(settings.DATABASES["default"]["NAME"]) == name
 
 
 def snapshot_database(*, name: str, target: Path) -> None:
     if is_remote(name):
-        export_through_connection(alias="default", target=target)
+        export_through_connection(alias=database_alias_for(name), target=target)
     else:
         snapshot_file(source=Path(name), target=target)
     problem = integrity_problem(target, quick=True)

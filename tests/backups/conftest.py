@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from tests.config.conftest import sqld_servers  # noqa: F401  (a fixture: real sqld servers on loopback)
+
 KEY = base64.b64encode(b"k" * 32).decode()
 OTHER_KEY = base64.b64encode(b"o" * 32).decode()
 
