@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 import tarfile
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import hypothesis
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import strategies as st
 
 from backups import archive, services, streams
@@ -16,6 +22,8 @@ from backups.errors import BackupError
 from backups.manifest import Summary
 from backups.selectors import backup_list, backup_summaries
 from tests.backups.conftest import OTHER_KEY, Site
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def flip(path: Path, offset: int) -> None:
@@ -205,10 +213,6 @@ def test_leftovers_of_a_killed_run_are_not_listed_and_are_pruned(site: Site) -> 
     orphan.write_bytes(b"an archive whose sidecar was never written")
 
     assert [item.id for item in backup_list()] == [good.id]
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     outcome = services.backup_prune(now=timezone.now() + timedelta(hours=2))
 
     assert outcome.partials_removed == 2
@@ -231,3 +235,40 @@ def test_any_single_bit_flip_is_caught(site: Site, fraction: float, bit: int) ->
     finally:
         data[offset] ^= 1 << bit
         path.write_bytes(bytes(data))
+
+
+CHILD = """
+import os, sys, time
+import django
+django.setup()
+from django.conf import settings
+settings.BACKUP_DATABASE = sys.argv[1]
+from backups import archive, services
+original = archive._add
+def stall(tar, member):
+    if member.name.startswith("media/"):
+        open(sys.argv[2], "w").close()
+        time.sleep(600)
+    original(tar, member)
+archive._add = stall
+services.backup_create()
+"""
+
+
+def test_a_backup_killed_mid_write_leaves_nothing_listed(site: Site, tmp_path: Path) -> None:
+    marker = tmp_path / "writing"
+    env = {**os.environ, "BACKUP_DIR": str(site.backups), "MEDIA_ROOT": str(site.media)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(site.db), str(marker)], env=env, cwd=ROOT)
+    try:
+        while not marker.exists() and child.poll() is None:
+            time.sleep(0.05)
+        assert child.poll() is None, "the child backup ended before it could be killed"
+    finally:
+        child.kill()
+        child.wait()
+
+    assert [p.name.startswith(".partial-") for p in site.backups.iterdir()] == [True]
+    assert backup_list() == []
+    services.backup_prune(now=timezone.now() + timedelta(hours=2))
+    assert list(site.backups.iterdir()) == []
+    assert services.backup_verify(backup_id=services.backup_create().id)[0].ok
