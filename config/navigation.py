@@ -13,16 +13,21 @@ class NavItem:
     label: str
     url_name: str
     operators_only: bool = False
+    badge: str = ""
 
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Dashboard", "home"),
     NavItem("Markets", "trading:markets"),
+    NavItem("Listings", "sniper:listings"),
     NavItem("Orders", "trading:orders"),
+    NavItem("Positions", "sniper:positions"),
     NavItem("Portfolio", "trading:portfolio"),
-    NavItem("Notifications", "notifications:index"),
+    NavItem("Rules", "sniper:rules"),
+    NavItem("Inbox", "notifications:index", badge="notifications"),
     NavItem("Settings", "trading:settings"),
     NavItem("API", "api:openapi-view"),
+    NavItem("Backups", "backups:index", operators_only=True),
     NavItem("Admin", "admin:index", operators_only=True),
 )
 
@@ -36,5 +41,5 @@ def nav_for(request: HttpRequest) -> list[dict[str, object]]:
             continue
         url = reverse(item.url_name)
         active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": item.label, "url": url, "active": active})
+        items.append({"label": item.label, "url": url, "active": active, "badge": item.badge})
     return items
