@@ -130,38 +130,10 @@ def _create_in(
     snapshot = staging / "snapshot.sqlite3"
     snapshot_database(name=database_name(), target=snapshot)
     progress("hashing", 0, 1)
-    page_size = page_size_of(snapshot)
-    hashes, db_sha = hash_pages(snapshot, page_size)
-    database: dict[str, Any] = {
-        "page_size": page_size,
-        "page_count": len(hashes) // 32,
-        "size": snapshot.stat().st_size,
-        "sha256": db_sha,
-    }
-    members = [member_from_bytes(PAGE_HASHES, hashes)]
-    parent_manifest: dict[str, Any] | None = None
-    if parent:
-        parent_manifest, parent_hashes = _parent_state(store, parent, parent_key)
-        same_layout = parent_manifest["database"]["page_size"] == page_size
-        pages = list(changed_pages(hashes, parent_hashes if same_layout else b""))
-        pages_file = staging / "pages.bin"
-        write_changed_pages(snapshot=snapshot, page_size=page_size, pages=pages, target=pages_file)
-        members.append(member_from_file(PAGES, pages_file, file_sha256(pages_file)))
-        database["changed_pages"] = len(pages)
-    else:
-        members.append(member_from_file(DATABASE, snapshot, db_sha, created.timestamp()))
+    parent_manifest, parent_hashes = _parent_state(store, parent, parent_key) if parent else (None, None)
+    database, members = _database_members(staging, snapshot, parent_manifest, parent_hashes, created)
     files = _media_entries(Path(settings.MEDIA_ROOT), backup_id, parent_manifest)
-    members += [
-        Member(
-            name=MEDIA_PREFIX + f["path"],
-            source=Path(settings.MEDIA_ROOT) / f["path"],
-            size=f["size"],
-            sha256=f["sha256"],
-            mtime=f["mtime"],
-        )
-        for f in files
-        if f["stored_in"] == backup_id
-    ]
+    members += [_media_member(f) for f in files if f["stored_in"] == backup_id]
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "id": backup_id,
@@ -208,9 +180,44 @@ def _create_in(
         database_size=database["size"],
     )
     store.commit(staging / archive, archive)
-    store.write_bytes(summary.sidecar, summary.to_json())
+    store.write_bytes(summary.sidecar, summary.to_json())  # last: only now is the backup listed
     logger.info("backup %s created (%s, %d bytes)", backup_id, summary.kind, size)
     return summary
+
+
+def _database_members(
+    staging: Path,
+    snapshot: Path,
+    parent_manifest: dict[str, Any] | None,
+    parent_hashes: bytes | None,
+    created: datetime,
+) -> tuple[dict[str, Any], list[Member]]:
+    """The page hashes, then the whole snapshot (full) or the pages changed since the parent."""
+    page_size = page_size_of(snapshot)
+    hashes, db_sha = hash_pages(snapshot, page_size)
+    size = snapshot.stat().st_size
+    database = {"page_size": page_size, "page_count": len(hashes) // 32, "size": size, "sha256": db_sha}
+    members = [member_from_bytes(PAGE_HASHES, hashes)]
+    if parent_manifest is None or parent_hashes is None:
+        members.append(member_from_file(DATABASE, snapshot, db_sha, created.timestamp()))
+        return database, members
+    same_layout = parent_manifest["database"]["page_size"] == page_size
+    pages = list(changed_pages(hashes, parent_hashes if same_layout else b""))
+    pages_file = staging / "pages.bin"
+    write_changed_pages(snapshot=snapshot, page_size=page_size, pages=pages, target=pages_file)
+    members.append(member_from_file(PAGES, pages_file, file_sha256(pages_file)))
+    database["changed_pages"] = len(pages)
+    return database, members
+
+
+def _media_member(entry: dict[str, Any]) -> Member:
+    return Member(
+        name=MEDIA_PREFIX + entry["path"],
+        source=Path(settings.MEDIA_ROOT) / entry["path"],
+        size=entry["size"],
+        sha256=entry["sha256"],
+        mtime=entry["mtime"],
+    )
 
 
 def _parent_state(store: BackupStore, parent: Summary, key: bytes | None) -> tuple[dict[str, Any], bytes]:
