@@ -270,6 +270,45 @@ MEXC_BASE_URL: str | None = env.url("MEXC_BASE_URL", "https://api.mexc.com", sch
 MEXC_WS_URL = env.url("MEXC_WS_URL", "wss://wbs-api.mexc.com/ws", schemes=("ws", "wss"))
 MEXC_SIMULATED: bool = env.boolean("MEXC_SIMULATED", False)
 
+# --- Market feed: always-streamed symbols and candle intervals, beside whatever pages are showing.
+MARKET_FEED_SYMBOLS = env.csv("MARKET_FEED_SYMBOLS", ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "MXUSDT"])
+MARKET_FEED_INTERVALS = env.csv("MARKET_FEED_INTERVALS", ["1m"])
+
+# --- The sniper (new listings, rules, position monitor).
+MEXC_CALENDAR_URL = env.url(
+    "MEXC_CALENDAR_URL", "https://www.mexc.com/api/operation/new_coin_calendar", schemes=("http", "https")
+)
+SNIPER_CALENDAR_TIMEOUT = float(env.integer("SNIPER_CALENDAR_TIMEOUT", 20, minimum=1))
+SNIPER_CALENDAR_EVERY_S = env.integer("SNIPER_CALENDAR_EVERY_S", 300, minimum=10)
+SNIPER_WATCH_EVERY_S = env.integer("SNIPER_WATCH_EVERY_S", 5, minimum=1)
+SNIPER_PROBE_MS = env.integer("SNIPER_PROBE_MS", 75, minimum=10)
+SNIPER_PROBE_LEAD_S = float(env.integer("SNIPER_PROBE_LEAD_S", 5, minimum=0))
+SNIPER_PROBE_TAIL_S = float(env.integer("SNIPER_PROBE_TAIL_S", 120, minimum=1))
+SNIPER_RETRY_S = float(env.integer("SNIPER_RETRY_S", 10, minimum=1))
+SNIPER_RETRY_INTERVAL_MS = env.integer("SNIPER_RETRY_INTERVAL_MS", 75, minimum=10)
+SNIPER_LIMIT_SLIPPAGE_PCT = env.string("SNIPER_LIMIT_SLIPPAGE_PCT", "2")
+SNIPER_MONITOR_MS = env.integer("SNIPER_MONITOR_MS", 300, minimum=50)
+
+# --- The JSON API.
+API_ACCESS_TOKEN_TTL = env.integer("API_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)
+API_REFRESH_TOKEN_TTL = env.integer("API_REFRESH_TOKEN_TTL", 14 * 24 * 60 * 60, minimum=60)
+API_RATE_LIMIT_IP = env.string("API_RATE_LIMIT_IP", "600/min")
+API_RATE_LIMIT_TOKEN = env.string("API_RATE_LIMIT_TOKEN", "300/min")
+API_RATE_LIMIT_LOGIN = env.string("API_RATE_LIMIT_LOGIN", "20/min")
+API_NUM_PROXIES = env.integer("API_NUM_PROXIES", 0, minimum=0)
+API_IDEMPOTENCY_TTL = env.integer("API_IDEMPOTENCY_TTL", 24 * 60 * 60, minimum=60)
+API_PAGE_SIZE = env.integer("API_PAGE_SIZE", 50, minimum=1)
+API_PAGE_MAX = env.integer("API_PAGE_MAX", 200, minimum=1)
+
+# --- Notifications.
+TELEGRAM_API_BASE = env.url("TELEGRAM_API_BASE", "https://api.telegram.org", schemes=("http", "https"))
+NOTIFY_MAX_ATTEMPTS = env.integer("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
+NOTIFY_RETRY_BACKOFF = float(env.integer("NOTIFY_RETRY_BACKOFF", 10, minimum=1))
+NOTIFY_RETRY_BACKOFF_MAX = float(env.integer("NOTIFY_RETRY_BACKOFF_MAX", 900, minimum=1))
+NOTIFY_HTTP_TIMEOUT = float(env.integer("NOTIFY_HTTP_TIMEOUT", 10, minimum=1))
+# Webhooks and Slack URLs on private or loopback addresses are refused in production (no probing our network).
+NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", not PRODUCTION)
+
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")
 BACKUP_STORAGE = env.optional("BACKUP_STORAGE")  # a Django storage class path; default the local BACKUP_DIR
