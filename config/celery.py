@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -16,3 +17,9 @@ def _install_schedule(sender: Celery, **kwargs: object) -> None:
     from config.schedule import beat_schedule
 
     sender.conf.beat_schedule = beat_schedule()
+
+
+@worker_ready.connect
+def _load_symbols_on_start(sender: object, **kwargs: object) -> None:
+    # A fresh install has no markets until the first sync; the periodic entry would wait ten minutes.
+    app.send_task("trading.tasks.symbols_sync")

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from config.errors import BruteError
 from trading import services
 
 
-@shared_task(name="trading.tasks.symbols_sync", time_limit=120, soft_time_limit=100)
+@shared_task(
+    name="trading.tasks.symbols_sync",
+    time_limit=120,
+    soft_time_limit=100,
+    autoretry_for=(BruteError,),
+    retry_backoff=2,
+    max_retries=8,
+)
 def symbols_sync() -> str:
+    # Retried: at start-up the exchange (or the bundled one) may still be coming up.
     return str(services.symbols_sync())
 
 
