@@ -5,7 +5,7 @@ from django.utils import timezone
 HEARTBEAT_KEY = "brute:celery:heartbeat"
 
 
-@shared_task(name="config.tasks.heartbeat", time_limit=10)
+@shared_task(name="config.tasks.heartbeat", time_limit=10, soft_time_limit=8)
 def heartbeat() -> str:
     """Lets /healthz tell a live worker from a dead one."""
     now = timezone.now().isoformat()

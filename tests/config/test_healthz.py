@@ -59,3 +59,18 @@ def test_it_answers_503_when_the_cache_is_down(client):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["cache"]["status"] == "down"
+
+
+def test_every_task_has_a_soft_limit_within_its_hard_limit():
+    # Celery refuses to queue a task whose soft limit (the global default otherwise) exceeds its own hard one.
+    from django.conf import settings
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for name, task in app.tasks.items():
+        if name.startswith("celery."):
+            continue
+        hard = task.time_limit or settings.CELERY_TASK_TIME_LIMIT
+        soft = task.soft_time_limit or settings.CELERY_TASK_SOFT_TIME_LIMIT
+        assert soft <= hard, name
