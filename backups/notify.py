@@ -1,4 +1,4 @@
-"""Telling operators that something went wrong: the one hook the notifications feature will extend."""
+"""Telling operators that something went wrong with a backup."""
 
 from __future__ import annotations
 
@@ -11,8 +11,18 @@ logger = logging.getLogger("backups")
 
 
 def operator_notify(*, subject: str, message: str) -> None:
-    """Logs the problem and emails every active admin; never raises (it runs on failure paths)."""
+    """Logs the problem and tells every active admin; never raises (it runs on failure paths).
+
+    It goes to the notification centre (the page, and each admin's own channels) and, independently,
+    by plain email, so a broken database cannot also hide a broken backup.
+    """
     logger.error("%s: %s", subject, message)
+    try:
+        from accounts.notifications.services import operator_notify as notify
+
+        notify(kind="backup_failed", title=subject, body=message, level="error")
+    except Exception:
+        logger.exception("could not notify operators through the notification centre: %s", subject)
     try:
         recipients = list(
             get_user_model().objects.filter(role="admin", is_active=True).values_list("email", flat=True)

@@ -151,3 +151,13 @@ def test_the_beat_schedule_declares_every_backup_job() -> None:
     assert schedule["backups-full"]["task"] == "backups.scheduled_full"
     assert schedule["backups-full"]["schedule"].hour == {2}
     assert {"backups-incremental", "backups-prune", "backups-verify"} <= set(schedule)
+
+
+def test_a_failed_backup_also_reaches_the_operators_inbox(site: Site) -> None:
+    from accounts.notifications.models import Notification
+
+    admin = UserFactory(role=Role.ADMIN, email="ops2@example.com")
+    assert tasks.backup_scheduled_incremental() == "failed"
+    notice = Notification.objects.get(user=admin)
+    assert notice.kind == "backup_failed"
+    assert "create a full backup first" in notice.body
