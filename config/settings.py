@@ -311,6 +311,7 @@ NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", not PRODUCT
 
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")
+BACKUP_DATABASE = env.optional("BACKUP_DATABASE")  # a path or URL; default: the DATABASES default
 BACKUP_STORAGE = env.optional("BACKUP_STORAGE")  # a Django storage class path; default the local BACKUP_DIR
 BACKUP_COMPRESSION = env.choice("BACKUP_COMPRESSION", "gzip", ("gzip", "zstd", "none"))
 BACKUP_ENCRYPT = env.boolean("BACKUP_ENCRYPT", False)
