@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from trading.exchange import mexc_ws
 from trading.exchange.mexc import MexcExchange
 from trading.exchange.mexc_ws import StreamConfig
 from trading.feed.service import FeedConfig, MarketFeed
@@ -19,30 +18,6 @@ from trading.simexchange.testing import SimExchangeThread
 
 # Generous bound on waiting for something the exchange pushes every ~100 ms; a hang fails, never a delay.
 WAIT_S = 30
-
-
-def _refusal_parser_is_broken() -> bool:
-    try:
-        mexc_ws.refused_topics(["t"], "t")
-    except IndexError:
-        return True
-    return False
-
-
-@pytest.fixture(autouse=True)
-def _subscription_replies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TEMPORARY, owner notified: trading/exchange/mexc_ws.refused_topics at e6840d9 raises IndexError on
-    every accepted-subscription reply (its `if "Reason" in msg` fell into a comment), which kills each
-    market socket. Stand in for it only while that bug is present; delete once the exchange fixes it."""
-    if not _refusal_parser_is_broken():
-        return
-
-    def refused_topics(requested: Any, msg: str) -> dict[str, str]:
-        accepted = {t.strip() for t in msg.split(",")}
-        reason = msg.split("Reason", 1)[1].lstrip(":\uff1a ").strip() if "Reason" in msg else msg
-        return {t: reason for t in requested if t not in accepted}
-
-    monkeypatch.setattr(mexc_ws, "refused_topics", refused_topics)
 
 
 @pytest.fixture(autouse=True)

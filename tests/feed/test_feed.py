@@ -112,3 +112,46 @@ async def test_several_changes_within_a_window_go_out_as_one_frame(make_feed):
         pass
     kinds = [part["type"] for part in message["messages"]]
     assert len(kinds) == len(set(kinds)) >= 2  # each part once: the latest book, all new trades, ...
+
+
+async def test_the_web_process_starts_one_feed_lazily_when_there_is_no_redis(sim, settings):
+    from trading.feed import inprocess
+
+    settings.MEXC_BASE_URL, settings.MEXC_WS_URL = sim.base_url, sim.ws_url
+    calls: list[str] = []
+
+    async def app(scope, receive, send):
+        calls.append(scope["type"])
+
+    starter = inprocess.FeedStarter(app, enabled=True)
+    try:
+        await starter({"type": "http"}, None, None)
+        feed = inprocess._feed
+        await starter({"type": "websocket"}, None, None)
+        assert inprocess._feed is feed  # idempotent: one feed per process
+        assert calls == ["http", "websocket"]
+        await until(feed.started.is_set)
+        channel = await listen(feed.layer, "markets")
+        await next_of(feed.layer, channel, "tickers")
+    finally:
+        await inprocess.stop()
+
+
+async def test_a_lifespan_server_starts_and_stops_the_feed(sim, settings):
+    from trading.feed import inprocess
+
+    settings.MEXC_BASE_URL, settings.MEXC_WS_URL = sim.base_url, sim.ws_url
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive():
+        return inbox.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            assert inprocess._feed is not None
+
+    await inprocess.FeedStarter(None, enabled=True)({"type": "lifespan"}, receive, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert inprocess._feed is None

@@ -134,8 +134,8 @@ class MarketFeed:
 
     async def run(self) -> None:
         """Runs until cancelled; every loop survives its own errors, so one bad frame cannot stop it."""
-        await self.start()
         try:
+            await self.start()
             await asyncio.gather(*self._tasks)
         finally:
             await self.stop()
