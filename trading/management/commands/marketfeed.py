@@ -24,8 +24,10 @@ class Command(BaseCommand):
                 "Without REDIS_URL the channel layer reaches only its own process: the web process runs "
                 "the feed itself, so this command would publish to nobody."
             )
-        overrides = {"symbols": tuple(s.strip().upper() for s in symbols.split(",") if s.strip())}
-        config = FeedConfig.from_settings(**(overrides if symbols else {}))
+        overrides: dict[str, Any] = {}
+        if symbols:
+            overrides["symbols"] = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+        config = FeedConfig.from_settings(**overrides)
         asyncio.run(_serve(config))
 
 
