@@ -10,6 +10,7 @@ watches any more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -163,14 +164,22 @@ class MarketFeed:
         self.started.set()
 
     async def stop(self) -> None:
+        """Bounded clean-up: when Redis or the database is already gone (a whole stack stopping at
+        once), each step gives up after a few seconds instead of holding the process open."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.stream.aclose()
-        await self.flush_candles()
-        if self._control_channel and self.layer is not None:
-            await self.layer.group_discard(FEED_CONTROL_GROUP, self._control_channel)
+        try:
+            async with asyncio.timeout(5):
+                await self.flush_candles()
+                if self._control_channel and self.layer is not None:
+                    await self.layer.group_discard(FEED_CONTROL_GROUP, self._control_channel)
+        except Exception:  # shutting down anyway; the next start backfills what was not written
+            log.warning("market feed: clean-up at stop did not finish", exc_info=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import Any
 
@@ -36,9 +37,19 @@ async def _serve(config: FeedConfig) -> None:
     feed = MarketFeed(exchange, config=config)
     task = asyncio.create_task(feed.run())
     loop = asyncio.get_running_loop()
-    # honcho stops processes with SIGTERM: cancel, so the last closed candles are still written.
+    signals = 0
+
+    def on_signal() -> None:
+        # honcho stops processes with SIGTERM: cancel, so the last closed candles are still written;
+        # a second signal means "now".
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            os._exit(1)
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await task
     except asyncio.CancelledError:
