@@ -130,7 +130,9 @@ class _StubExchange:
     async def tickers(self, symbols: Any = None) -> list[Any]:
         return []
 
-    async def klines(self, symbol: str, interval: str, *, limit: int = 500) -> list[Any]:
+    async def klines(
+        self, symbol: str, interval: str, *, start_ms: Any = None, limit: int = 500
+    ) -> list[Any]:
         return []
 
     async def aclose(self) -> None:

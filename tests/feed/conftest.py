@@ -84,13 +84,17 @@ def flatten(text: str) -> list[dict[str, Any]]:
     return message["messages"] if message["type"] == "batch" else [message]
 
 
-async def next_of(layer: Any, channel: str, kind: str, symbol: str | None = None) -> dict[str, Any]:
-    """The next frame part of type `kind` (and symbol) arriving on `channel`."""
+async def next_of(
+    layer: Any, channel: str, kind: str, symbol: str | None = None, **match: Any
+) -> dict[str, Any]:
+    """The next frame part of type `kind` (and symbol, and any other fields given) arriving on `channel`."""
     async with asyncio.timeout(WAIT_S):
         while True:
             message = await layer.receive(channel)
             for part in flatten(message["text"]):
-                if part["type"] == kind and (symbol is None or part.get("symbol") == symbol):
+                if part["type"] != kind or (symbol is not None and part.get("symbol") != symbol):
+                    continue
+                if all(part.get(key) == value for key, value in match.items()):
                     return part
 
 

@@ -35,6 +35,8 @@ async def test_it_publishes_book_trades_and_the_forming_candle_of_a_watched_symb
     assert candle["interval"] == "1m"
     assert candle["closed"] is False
     assert Decimal(candle["l"]) <= Decimal(candle["c"]) <= Decimal(candle["h"])
+    five = await next_of(feed.layer, channel, "candle", "BTCUSDT", interval="5m")
+    assert Decimal(five["l"]) <= Decimal(five["c"]) <= Decimal(five["h"])  # rolled up from the 1m stream
     trades = await next_of(feed.layer, channel, "trades", "BTCUSDT")
     assert trades["trades"][0]["s"] in {"BUY", "SELL"}
 
@@ -110,7 +112,7 @@ async def test_several_changes_within_a_window_go_out_as_one_frame(make_feed):
     channel = await listen(feed.layer, "market.BTCUSDT")
     while (message := json.loads((await feed.layer.receive(channel))["text"]))["type"] != "batch":
         pass
-    kinds = [part["type"] for part in message["messages"]]
+    kinds = [(part["type"], part.get("interval")) for part in message["messages"]]
     assert len(kinds) == len(set(kinds)) >= 2  # each part once: the latest book, all new trades, ...
 
 

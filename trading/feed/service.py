@@ -63,7 +63,9 @@ class FeedExchange(Protocol):
 
     async def tickers(self, symbols: Any = None) -> list[Ticker]: ...
 
-    async def klines(self, symbol: str, interval: str, *, limit: int = ...) -> list[Kline]: ...
+    async def klines(
+        self, symbol: str, interval: str, *, start_ms: int | None = ..., limit: int = ...
+    ) -> list[Kline]: ...
 
     async def aclose(self) -> None: ...
 
@@ -244,9 +246,12 @@ class MarketFeed:
     def _on_kline(self, kline: Kline) -> None:
         if kline.symbol not in self.state.symbols:
             return
-        closed = self.state.on_kline(kline)
+        closed, ended = self.state.on_kline(kline)
         if closed is not None:
             self._queue_candles([closed])
+        for candle in ended:
+            # A rolled-up candle is only an estimate: the table gets the exchange's own figures.
+            self._spawn(self._reread_closed(candle))
         self.coalescer.mark(market_group(kline.symbol))
 
     def _interval_for(self, group: str) -> float:
@@ -357,11 +362,25 @@ class MarketFeed:
                 continue
             self._queue_candles([k for k in klines if k.close_time_ms < now_ms])
             watched = self.state.symbols.get(symbol)
-            live = interval in self.config.live_intervals
             forming = klines[-1] if klines and klines[-1].close_time_ms >= now_ms else None
-            if forming and watched and live and model_interval(interval) not in watched.forming:
+            if forming is None or watched is None or model_interval(interval) in watched.forming:
+                continue
+            if interval in self.config.live_intervals:
                 self._on_kline(forming)
+            elif "1m" in self.config.live_intervals:
+                self.state.seed_rollup(forming)
+                self.coalescer.mark(market_group(symbol))
         self.backfills += 1
+
+    async def _reread_closed(self, candle: Kline) -> None:
+        try:
+            klines = await self.exchange.klines(
+                candle.symbol, candle.interval, start_ms=candle.open_time_ms, limit=1
+            )
+        except ExchangeError as exc:
+            log.warning("market feed: re-reading %s %s failed: %s", candle.symbol, candle.interval, exc)
+            return
+        self._queue_candles([k for k in klines if k.open_time_ms == candle.open_time_ms])
 
     async def flush_candles(self) -> None:
         if not self.pending_candles:

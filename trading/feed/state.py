@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,10 @@ from trading.exchange.types import BookLevel, Kline, OrderBook, Ticker, Trade
 
 # The Candle table and the browser speak MEXC's REST interval names; the WS stream says "1h".
 MODEL_INTERVAL = {"1h": "60m"}
+INTERVAL_MS = {
+    "1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
+    "60m": 3_600_000, "4h": 14_400_000, "1d": 86_400_000,
+}  # fmt: skip
 BOOK_LEVELS = 20
 SNAPSHOT_LEVELS = 10
 RECENT_TRADES = 50
@@ -65,6 +69,36 @@ def candle_payload(kline: Kline, *, closed: bool = False) -> dict[str, Any]:
 
 
 @dataclass
+class RollUp:
+    """A longer interval's forming candle kept current from the 1m stream, for intervals the feed does not
+    subscribe to. Display only: when its window ends the feed re-reads the closed candle over REST."""
+
+    candle: Kline
+    done_volume: Decimal  # the window's finished minutes
+    done_quote: Decimal
+    minute_ms: int = -1  # the 1m window counted last, and its latest (cumulative) figures
+    minute_volume: Decimal = Decimal(0)
+    minute_quote: Decimal = Decimal(0)
+
+    def add(self, k: Kline) -> Kline:
+        if k.open_time_ms != self.minute_ms:
+            self.done_volume += self.minute_volume
+            self.done_quote += self.minute_quote
+            self.minute_ms = k.open_time_ms
+        self.minute_volume, self.minute_quote = k.volume, k.quote_volume
+        c = self.candle
+        self.candle = replace(
+            c,
+            high=max(c.high, k.high),
+            low=min(c.low, k.low),
+            close=k.close,
+            volume=self.done_volume + k.volume,
+            quote_volume=self.done_quote + k.quote_volume,
+        )
+        return self.candle
+
+
+@dataclass
 class SymbolState:
     """What a watched symbol's page shows: top of book, the ladder, recent trades, forming candles."""
 
@@ -78,6 +112,7 @@ class SymbolState:
     fresh_trades: list[Trade] = field(default_factory=list)
     forming: dict[str, Kline] = field(default_factory=dict)
     dirty_candles: set[str] = field(default_factory=set)
+    rollups: dict[str, RollUp] = field(default_factory=dict)
     ticker_dirty: bool = False
 
     def top(self) -> dict[str, str | None]:
@@ -165,20 +200,59 @@ class MarketState:
         watched.trades.extend(trades)
         watched.fresh_trades.extend(trades)
 
-    def on_kline(self, kline: Kline) -> Kline | None:
-        """Keeps the forming candle; returns the previous one when this kline opens a new window."""
+    def on_kline(self, kline: Kline) -> tuple[Kline | None, list[Kline]]:
+        """Keeps the forming candle. Returns the streamed candle this kline closed (a new window opened),
+        and the rolled-up candles of other intervals whose window the 1m stream has just left."""
         watched = self.symbols.get(kline.symbol)
         if watched is None:
-            return None
+            return None, []
         interval = model_interval(kline.interval)
         previous = watched.forming.get(interval)
         if previous is not None and kline.open_time_ms < previous.open_time_ms:
-            return None  # a late push for a window already closed
+            return None, []  # a late push for a window already closed
         watched.forming[interval] = kline
         watched.dirty_candles.add(interval)
+        ended = self._roll_up(watched, kline) if interval == "1m" else []
         if previous is not None and kline.open_time_ms > previous.open_time_ms:
-            return previous
-        return None
+            return previous, ended
+        return None, ended
+
+    def seed_rollup(self, candle: Kline) -> None:
+        """Start rolling `candle` (REST's newest, still forming) up from the 1m stream."""
+        watched = self.symbols.get(candle.symbol)
+        interval = model_interval(candle.interval)
+        if watched is None or interval not in INTERVAL_MS or interval in watched.rollups:
+            return
+        rollup = RollUp(candle=replace(candle, interval=interval), done_volume=candle.volume,
+                        done_quote=candle.quote_volume)  # fmt: skip
+        minute = watched.forming.get("1m")
+        if minute is not None and candle.open_time_ms <= minute.open_time_ms < candle.close_time_ms:
+            # REST's figure already holds the current minute so far; the stream will re-add it.
+            rollup.done_volume = max(Decimal(0), candle.volume - minute.volume)
+            rollup.done_quote = max(Decimal(0), candle.quote_volume - minute.quote_volume)
+            rollup.minute_ms = minute.open_time_ms
+            rollup.minute_volume, rollup.minute_quote = minute.volume, minute.quote_volume
+        watched.rollups[interval] = rollup
+        watched.forming[interval] = rollup.candle
+        watched.dirty_candles.add(interval)
+
+    def _roll_up(self, watched: SymbolState, minute: Kline) -> list[Kline]:
+        ended: list[Kline] = []
+        for interval, rollup in watched.rollups.items():
+            length = INTERVAL_MS[interval]
+            start = rollup.candle.open_time_ms
+            if minute.open_time_ms < start:
+                continue
+            if minute.open_time_ms >= start + length:
+                ended.append(rollup.candle)
+                opens = start + (minute.open_time_ms - start) // length * length
+                fresh = replace(minute, interval=interval, open_time_ms=opens, close_time_ms=opens + length,
+                                volume=Decimal(0), quote_volume=Decimal(0))  # fmt: skip
+                rollup.candle, rollup.done_volume, rollup.done_quote = fresh, Decimal(0), Decimal(0)
+                rollup.minute_ms, rollup.minute_volume, rollup.minute_quote = -1, Decimal(0), Decimal(0)
+            watched.forming[interval] = rollup.add(minute)
+            watched.dirty_candles.add(interval)
+        return ended
 
     # ---- watched symbols ---------------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""The feed's in-memory state on its own: plain values in, one payload out."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from trading.exchange.types import Kline
+from trading.feed.state import MarketState
+
+D = Decimal
+T0 = 1_795_000_200_000  # a 5-minute boundary
+
+
+def k(interval: str, start: int, length: int, o: str, h: str, low: str, c: str, v: str) -> Kline:
+    return Kline("BTCUSDT", interval, start, start + length, D(o), D(h), D(low), D(c), D(v), D(v) * 100)
+
+
+def test_a_longer_interval_rolls_up_from_the_1m_stream_without_counting_a_minute_twice():
+    state = MarketState()
+    state.watch("BTCUSDT")
+    state.on_kline(k("1m", T0 + 120_000, 60_000, "100", "101", "99", "100", "2"))
+    # REST's forming 5m candle already includes the current minute's 2 units.
+    state.seed_rollup(k("5m", T0, 300_000, "98", "102", "97", "100", "10"))
+    state.on_kline(k("1m", T0 + 120_000, 60_000, "100", "103", "99", "102", "3"))  # same minute, grew
+    state.on_kline(k("1m", T0 + 180_000, 60_000, "102", "102", "96", "97", "1"))  # next minute
+    five = state.symbols["BTCUSDT"].forming["5m"]
+    assert (five.open, five.high, five.low, five.close) == (D("98"), D("103"), D("96"), D("97"))
+    assert five.volume == D("12")  # 8 before this minute + 3 + 1
+
+
+def test_a_rolled_up_window_ends_when_the_stream_moves_past_it():
+    state = MarketState()
+    state.watch("BTCUSDT")
+    state.seed_rollup(k("5m", T0, 300_000, "98", "102", "97", "100", "10"))
+    _, ended = state.on_kline(k("1m", T0 + 300_000, 60_000, "100", "100", "100", "100", "1"))
+    assert [e.open_time_ms for e in ended] == [T0]
+    fresh = state.symbols["BTCUSDT"].forming["5m"]
+    assert (fresh.open_time_ms, fresh.open, fresh.volume) == (T0 + 300_000, D("100"), D("1"))
+
+
+def test_changes_within_one_window_go_out_as_one_frame():
+    state = MarketState()
+    state.watch("BTCUSDT")
+    state.on_kline(k("1m", T0, 60_000, "100", "101", "99", "100", "2"))
+    state.on_kline(k("1m", T0, 60_000, "100", "101", "99", "100.5", "2.5"))
+    text = state.take_symbol_payload("BTCUSDT")
+    assert text is not None
+    message = json.loads(text)
+    assert message == {
+        "type": "candle", "symbol": "BTCUSDT", "interval": "1m", "t": T0, "o": "100", "h": "101",
+        "l": "99", "c": "100.5", "v": "2.5", "qv": "250.0", "closed": False,
+    }  # fmt: skip
+    assert state.take_symbol_payload("BTCUSDT") is None  # nothing new since
