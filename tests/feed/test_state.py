@@ -52,3 +52,14 @@ def test_changes_within_one_window_go_out_as_one_frame():
         "l": "99", "c": "100.5", "v": "2.5", "qv": "250.0", "closed": False,
     }  # fmt: skip
     assert state.take_symbol_payload("BTCUSDT") is None  # nothing new since
+
+
+def test_a_repeated_ticker_with_the_same_price_is_not_republished():
+    from trading.exchange.events import TickerEvent
+
+    state = MarketState()
+    event = TickerEvent("BTCUSDT", D("100"), D("0.0123"), D("101"), D("99"), D("5"), D("500"), T0)
+    state.on_ticker(event)
+    assert json.loads(state.take_tickers_payload() or "{}")["data"]["BTCUSDT"]["change"] == "1.23"
+    state.on_ticker(event)
+    assert state.take_tickers_payload() is None

@@ -141,13 +141,18 @@ class MarketState:
         row = self.tickers.get(event.symbol)
         if row is None:
             row = self.tickers[event.symbol] = {"bid": None, "ask": None}
-        row["price"] = num(event.last_price)
-        row["change"] = _pct(event.change_fraction)
+        price, change = num(event.last_price), _pct(event.change_fraction)
+        # miniTickers repeats every symbol every few seconds; browsers hear only of a moved price.
+        moved = row.get("price") != price or row.get("change") != change
+        row["price"], row["change"] = price, change
         row["high"] = num(event.high_price)
         row["low"] = num(event.low_price)
         row["volume"] = num(event.volume)
         row["quote_volume"] = num(event.quote_volume)
-        self._ticker_changed(event.symbol)
+        if moved:
+            self._ticker_changed(event.symbol)
+        else:
+            self.version += 1
 
     def on_rest_ticker(self, ticker: Ticker) -> None:
         row = self.tickers.setdefault(ticker.symbol, {})
