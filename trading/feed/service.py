@@ -213,6 +213,8 @@ class MarketFeed:
                 await self.handle(event)
             except ExchangeError as exc:  # a book re-snapshot failed; the next push retries it
                 log.warning("market feed: %s", exc)
+            except Exception:  # one odd event must not stop the stream
+                log.exception("market feed: could not apply %r", event)
 
     async def handle(self, event: StreamEvent) -> None:
         """Apply one decoded event to the state and mark the groups it changes."""

@@ -156,8 +156,10 @@ class MarketState:
 
     def on_rest_ticker(self, ticker: Ticker) -> None:
         row = self.tickers.setdefault(ticker.symbol, {})
-        row["price"] = num(ticker.last_price)
-        row["change"] = _pct(ticker.change_fraction) if ticker.change_fraction is not None else None
+        price = num(ticker.last_price)
+        change = _pct(ticker.change_fraction) if ticker.change_fraction is not None else None
+        moved = row.get("price") != price or row.get("change") != change
+        row["price"], row["change"] = price, change
         row["high"] = num(ticker.high_price)
         row["low"] = num(ticker.low_price)
         row["volume"] = num(ticker.volume)
@@ -165,7 +167,10 @@ class MarketState:
         # A watched symbol's own order book is fresher than the 24 h endpoint's bid and ask.
         if ticker.symbol not in self.symbols or self.symbols[ticker.symbol].book is None:
             row["bid"], row["ask"] = num(ticker.bid_price), num(ticker.ask_price)
-        self._ticker_changed(ticker.symbol)
+        if moved:
+            self._ticker_changed(ticker.symbol)
+        else:
+            self.version += 1
 
     def on_book_ticker(self, event: BookTickerEvent) -> None:
         row = self.tickers.setdefault(event.symbol, {"price": None})
