@@ -11,8 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# CI explores the same examples on every run, so a red build is reproducible; locally they vary.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def free_port() -> int:

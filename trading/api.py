@@ -25,6 +25,7 @@ from accounts.models import User
 from config.api_auth import request_principal, require_scope
 from config.api_idempotency import idempotent
 from config.api_pagination import Page, paginate
+from config.errors import InvalidInput
 from trading import selectors, services
 from trading.feed.store import book_cached, tickers_cached
 from trading.models import Balance, Fill, Order, Symbol, SymbolStatus
@@ -314,6 +315,9 @@ def order_cancel_all(
     symbol: str | None = Query(None, min_length=2, max_length=30, description="Only this symbol's orders"),
 ) -> dict[str, Any]:
     """Cancels every open order of your current account, or those on one `symbol`."""
+    if symbol is None and "symbol" in request.GET:
+        # An empty `symbol=` is a mistake, never a request to cancel everything.
+        raise InvalidInput("symbol must name a market, or be left out to cancel every open order")
     canceled = services.order_cancel_all(user=_user(request), symbol=symbol)
     return {"count": len(canceled), "orders": [_order_out(o) for o in canceled]}
 

@@ -160,7 +160,6 @@ def is_dml(sql: str) -> bool:
 
 
 _BUSY = re.compile(r"database is locked|SQLITE_BUSY|database table is locked")
-_BEGIN = re.compile(r"\s*BEGIN\s*(TRANSACTION)?\s*;?\s*$", re.IGNORECASE)
 
 
 class Connection:
@@ -196,13 +195,7 @@ class Connection:
 
     def begin_if_needed(self, sql: str) -> None:
         if not self.autocommit and is_dml(sql) and not self.in_transaction:
-            self.retrying(lambda: self.raw.execute(self.begin_sql))
-
-    @property
-    def begin_sql(self) -> str:
-        # A local write transaction takes the write lock at BEGIN: a deferred one that reads first
-        # can hit SQLITE_BUSY_SNAPSHOT on its first write, which no amount of waiting cures.
-        return "BEGIN IMMEDIATE" if self.busy_wait else "BEGIN"
+            self.retrying(lambda: self.raw.execute("BEGIN"))
 
     def retrying(self, action: Callable[[], T]) -> T:
         """Runs `action`, waiting out SQLITE_BUSY for up to `busy_wait` seconds without holding the GIL."""
@@ -267,8 +260,6 @@ class Cursor:
         raw = self.connection.raw.cursor()
         rows: list[tuple[Any, ...]] = []
         connection = self.connection
-        if connection.busy_wait and _BEGIN.match(sql):
-            sql = connection.begin_sql
         with translated_errors():
             connection.begin_if_needed(sql)
             for params in param_list:

@@ -312,3 +312,13 @@ def test_the_order_list_filters_by_status_symbol_side_and_open(api, owner):
     assert ids("mode=live") == set()
     error = assert_error(api.get(f"{ORDERS}?status=DONE", headers=headers), 422, "validation_error")
     assert error["details"][0]["field"] == "status"
+
+
+def test_an_empty_symbol_never_cancels_every_order(client, owner, synced):
+    from trading import services
+
+    services.order_place(user=owner, symbol="SOLUSDT", side="BUY", type="LIMIT", quantity="1", price="50")
+    response = client.post("/api/v1/orders/cancel-all?symbol=", headers=access_for(owner))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert Order.objects.filter(user=owner, status="NEW").count() == 1

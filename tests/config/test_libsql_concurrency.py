@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
-from config.libsql.driver import OperationalError, connect
+from config.libsql.driver import connect
 
 
 def test_a_writer_waits_for_another_threads_transaction_instead_of_failing(tmp_path):
@@ -32,15 +30,3 @@ def test_a_writer_waits_for_another_threads_transaction_instead_of_failing(tmp_p
     thread.join()
     assert committed.is_set()
     assert waiter.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
-
-
-def test_a_local_atomic_block_takes_the_write_lock_at_begin(tmp_path):
-    path = str(tmp_path / "immediate.db")
-    first, second = connect(path, timeout=0.2), connect(path, timeout=0.2)
-    first.execute("CREATE TABLE t (x INTEGER)")
-    first.execute("BEGIN")
-    try:
-        with pytest.raises(OperationalError, match="locked"):
-            second.execute("BEGIN")
-    finally:
-        first.rollback()
