@@ -141,7 +141,12 @@ REDIS_URL: str | None = env.url("REDIS_URL", schemes=("redis", "rediss", "unix")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        # redis-py gives up on a read after 5 s, exactly how long channels_redis blocks waiting for a
+        # message: an idle page socket then died with 1011. A longer socket timeout keeps it open.
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        }
     }
 else:
     # A file cache is shared by the web and worker processes of a one-machine install.

@@ -211,12 +211,13 @@ class Connection:
             pause = min(pause * 2, 0.05)
 
     def commit(self) -> None:
+        # A COMMIT refused as busy leaves the transaction, and its write lock, open: wait it out too.
         with translated_errors():
-            self.raw.commit()
+            self.retrying(self.raw.commit)
 
     def rollback(self) -> None:
         with translated_errors():
-            self.raw.rollback()
+            self.retrying(self.raw.rollback)
 
     def sync(self) -> None:
         if not self.replica:
