@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from config.errors import BruteError
 from trading import services
@@ -28,6 +29,10 @@ def orders_reconcile() -> int:
 
 @shared_task(name="trading.tasks.paper_orders_match", time_limit=30, soft_time_limit=25)
 def paper_orders_match(symbol: str | None = None) -> int:
+    if not settings.REDIS_URL:
+        return (
+            0  # without Redis the web process matches (trading/feed/inprocess.py): its fills reach browsers
+        )
     return services.paper_orders_match(symbol=symbol)
 
 

@@ -14,6 +14,8 @@ import contextlib
 import logging
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from trading.feed.service import FeedConfig, MarketFeed, exchange_from_settings
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,28 @@ def ensure_started() -> MarketFeed:
     return _feed
 
 
+PAPER_MATCH_EVERY_S = 2.0
+
+
+async def _match_paper_orders() -> None:
+    """Fills resting paper orders the market crossed. Without Redis only this process reaches the
+    browsers, so matching runs here (not in the Celery worker) for its fills to show up live."""
+    from trading.services import paper_orders_match
+
+    while True:
+        await asyncio.sleep(PAPER_MATCH_EVERY_S)
+        try:
+            await sync_to_async(paper_orders_match, thread_sensitive=False)()
+        except Exception:
+            log.exception("paper order matching failed; retrying")
+
+
 async def _run(feed: MarketFeed) -> None:
+    matcher = asyncio.get_running_loop().create_task(_match_paper_orders())
     try:
         await feed.run()
     finally:
+        matcher.cancel()
         await feed.exchange.aclose()
 
 
