@@ -23,7 +23,8 @@ def cron(expression: str) -> crontab:
 def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         "celery-heartbeat": {"task": "config.tasks.heartbeat", "schedule": 30.0},
-        "trading-symbols-sync": {"task": "trading.tasks.symbols_sync", "schedule": 600.0},
+        # New listings appear in exchangeInfo ahead of their open: a sync every 2 minutes sees them early.
+        "trading-symbols-sync": {"task": "trading.tasks.symbols_sync", "schedule": 120.0},
         "trading-orders-reconcile": {"task": "trading.tasks.orders_reconcile", "schedule": 300.0},
         "trading-paper-match": {"task": "trading.tasks.paper_orders_match", "schedule": 10.0},
         "trading-portfolio-snapshots": {"task": "trading.tasks.portfolio_snapshots", "schedule": 300.0},
