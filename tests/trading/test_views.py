@@ -47,7 +47,7 @@ def test_each_page_renders_for_a_trader(signed_in, url, text):
 
 def test_a_new_trader_starts_with_the_paper_balance(signed_in):
     body = signed_in.get("/markets/SOLUSDT/").content.decode()
-    assert "Available: 10,000 USDT" in body
+    assert 'data-available="USDT">10,000</span>' in body
 
 
 def test_markets_filter_answers_htmx_with_the_table_only(signed_in):
@@ -95,7 +95,7 @@ def test_an_htmx_order_returns_the_fresh_form_with_the_new_balance(signed_in, tr
     assert 'id="order-form"' in body
     assert "<html" not in body
     spent = Order.objects.get(user=trader).cummulative_quote_qty
-    assert f"Available: {format((Decimal(10000) - spent).normalize(), 'f')} USDT" in body
+    assert f'data-available="USDT">{format((Decimal(10000) - spent).normalize(), "f")}</span>' in body
 
 
 def test_a_refused_order_shows_the_services_reason_and_keeps_the_input(signed_in, trader):
