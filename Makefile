@@ -31,10 +31,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-## The browser tests run in their own pytest process: Playwright's sync API and asyncio tests clash in one.
+## One pytest process per test folder (see scripts/run-tests.sh for why), the browser tests last.
 pytest: install system-deps
-	$(BIN)/pytest
-	$(BIN)/pytest -o addopts="-ra --strict-markers -p no:cacheprovider" tests/browser
+	@scripts/run-tests.sh
 
 test: lint typecheck pytest
 
