@@ -268,3 +268,14 @@ def test_a_manual_order_is_checked_against_the_users_risk_limits(signed_in, trad
     assert response.status_code == 400
     assert "above your limit" in response.content.decode()
     assert not Order.objects.filter(user=trader).exists()
+
+
+def test_a_filled_order_lands_in_the_inbox_once(signed_in, trader):
+    from accounts.notifications.models import Notification
+
+    signed_in.post("/markets/SOLUSDT/order", _order_form())
+    order = Order.objects.get(user=trader)
+    services.order_refresh(user=trader, order_id=order.pk)
+    notice = Notification.objects.get(user=trader, kind="order_filled")
+    assert notice.title == "BUY SOLUSDT filled"
+    assert "paper, market" in notice.body

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, Forbidden, NotFound
 from trading import realtime
 from trading.exchange import errors as xerr
@@ -366,6 +367,7 @@ def _order_mark(row: Order, *, status: str | None = None, error: str = "") -> Or
 def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ()) -> Order:
     """Copy the exchange's view of an order (and any fills) onto our row, then refresh balances."""
     with transaction.atomic():
+        was_filled = row.status == Order.Status.FILLED
         row.exchange_order_id = state.order_id
         row.status = state.status.value
         row.executed_qty = state.executed_quantity
@@ -391,11 +393,29 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
             ignore_conflicts=True,
         )
         realtime.order_changed(row)
+        if not was_filled:
+            order_filled_notify(row)
     if row.mode == Mode.LIVE:
         balances_sync(user_id=row.user_id)
     else:
         realtime.balance_changed(row.user_id, row.mode)
     return row
+
+
+def order_filled_notify(row: Order) -> None:
+    """Tells the user (page, and their channels) when an order has completely filled."""
+    if row.status != Order.Status.FILLED:
+        return
+    average = f" at {row.avg_price.normalize():f}" if row.avg_price else ""
+    notification_send(
+        user=row.user,
+        kind="order_filled",
+        title=f"{row.side} {row.symbol} filled",
+        body=f"{row.get_side_display()} {row.executed_qty.normalize():f} {row.symbol}{average} "
+        f"({row.get_mode_display().lower()}, {row.get_type_display().lower()}).",
+        data={"order_id": row.pk, "symbol": row.symbol, "side": row.side, "mode": row.mode},
+        level="success",
+    )
 
 
 def _order_for_user(user: User, order_id: int) -> Order:
@@ -504,7 +524,9 @@ def paper_orders_match(
 
         states = run(paper_builder(user_id), match)
         for state in states:
-            realtime.order_changed(Order.objects.get(client_order_id=state.client_order_id))
+            matched = Order.objects.get(client_order_id=state.client_order_id)
+            realtime.order_changed(matched)
+            order_filled_notify(matched)
         if states:
             realtime.balance_changed(user_id, Mode.PAPER)
         changed += len(states)
