@@ -110,7 +110,8 @@ LIBSQL_SYNC_INTERVAL = env.integer("LIBSQL_SYNC_INTERVAL", 0, minimum=0)
 
 def _database(url: str) -> dict[str, object]:
     remote = not url.startswith("file:")
-    options: dict[str, object] = {}
+    # How long a write waits for another connection's write lock before failing (seconds).
+    options: dict[str, object] = {"timeout": env.integer("DATABASE_BUSY_TIMEOUT", 30, minimum=1)}
     if LIBSQL_AUTH_TOKEN:
         options["auth_token"] = LIBSQL_AUTH_TOKEN
     if LIBSQL_SYNC_URL:

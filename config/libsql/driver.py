@@ -265,9 +265,16 @@ class Cursor:
             connection.begin_if_needed(sql)
             for params in param_list:
                 statement = bind(sql, params)
-                connection.retrying(lambda statement=statement: raw.execute(*statement))  # type: ignore[misc]
-                if raw.description:
-                    rows = raw.fetchall()
+
+                # The driver steps a statement lazily: an INSERT ... RETURNING meets the write lock
+                # in fetchall(), not execute(). A busy statement changed nothing, so both are re-run.
+                def step(statement: tuple[str, tuple[Any, ...]] = statement) -> list[tuple[Any, ...]] | None:
+                    raw.execute(*statement)
+                    return raw.fetchall() if raw.description else None
+
+                fetched = connection.retrying(step)
+                if fetched is not None:
+                    rows = fetched
         # The driver reports () for statements without a result set; PEP 249 says None.
         self.description = raw.description or None
         self.rowcount = raw.rowcount if is_dml(sql) else -1
