@@ -162,3 +162,10 @@ def idempotent(func: F) -> F:
     )
     decorate_view(_storing_run)(wrapper)
     return cast(F, wrapper)
+
+
+def idempotency_keys_prune() -> int:
+    """Deletes keys older than API_IDEMPOTENCY_TTL; past it a key may be reused anyway."""
+    cutoff = timezone.now() - timedelta(seconds=int(settings.API_IDEMPOTENCY_TTL))
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

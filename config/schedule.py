@@ -23,6 +23,7 @@ def cron(expression: str) -> crontab:
 def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         "celery-heartbeat": {"task": "config.tasks.heartbeat", "schedule": 30.0},
+        "api-idempotency-prune": {"task": "config.tasks.idempotency_keys_prune", "schedule": 3600.0},
         # New listings appear in exchangeInfo ahead of their open: a sync every 2 minutes sees them early.
         "trading-symbols-sync": {"task": "trading.tasks.symbols_sync", "schedule": 120.0},
         "trading-orders-reconcile": {"task": "trading.tasks.orders_reconcile", "schedule": 300.0},

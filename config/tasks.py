@@ -11,3 +11,10 @@ def heartbeat() -> str:
     now = timezone.now().isoformat()
     cache.set(HEARTBEAT_KEY, now, timeout=300)
     return now
+
+
+@shared_task(name="config.tasks.idempotency_keys_prune", time_limit=120, soft_time_limit=100)
+def idempotency_keys_prune() -> int:
+    from config.api_idempotency import idempotency_keys_prune as prune
+
+    return prune()

@@ -115,3 +115,18 @@ def test_concurrent_duplicates_execute_once(owner):
     assert len(testapi.executions) == 1
     # Once the first has finished, a retry replays it.
     assert place(Client(), headers, "race", {**ORDER, "slow": True}).json()["seq"] == 1
+
+
+def test_expired_keys_are_pruned_and_fresh_ones_kept(owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import IdempotencyKey
+    from config.tasks import idempotency_keys_prune
+
+    old = IdempotencyKey.objects.create(user=owner, key="old", fingerprint="f")
+    IdempotencyKey.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    IdempotencyKey.objects.create(user=owner, key="new", fingerprint="f")
+    assert idempotency_keys_prune() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
