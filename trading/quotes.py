@@ -124,19 +124,13 @@ def last_price(symbol: str) -> Decimal | None:
 
 
 def _ladder(levels: list[list[str]], top: Decimal) -> list[dict[str, Any]]:
+    """Levels with the running quote value (price x quantity), as the live updates show it."""
     out: list[dict[str, Any]] = []
     cumulative = Decimal(0)
     for price, quantity in levels[:BOOK_LEVELS]:
-        cumulative += Decimal(quantity)
+        cumulative += Decimal(price) * Decimal(quantity)
         depth_pct = int(cumulative / top * 100) if top else 0
-        out.append(
-            {
-                "price": price,
-                "quantity": quantity,
-                "cumulative": cumulative.normalize(),
-                "depth_pct": depth_pct,
-            }
-        )
+        out.append({"price": price, "quantity": quantity, "cumulative": cumulative, "depth_pct": depth_pct})
     return out
 
 
@@ -145,8 +139,8 @@ def book_for(symbol: str) -> dict[str, Any]:
     snapshot = cache.get(book_key(symbol)) or {}
     asks, bids = snapshot.get("asks") or [], snapshot.get("bids") or []
     depth = max(
-        sum((Decimal(q) for _, q in asks[:BOOK_LEVELS]), Decimal(0)),
-        sum((Decimal(q) for _, q in bids[:BOOK_LEVELS]), Decimal(0)),
+        sum((Decimal(p) * Decimal(q) for p, q in asks[:BOOK_LEVELS]), Decimal(0)),
+        sum((Decimal(p) * Decimal(q) for p, q in bids[:BOOK_LEVELS]), Decimal(0)),
     )
     spread = None
     if asks and bids:

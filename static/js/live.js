@@ -116,6 +116,14 @@
     document.querySelectorAll("[" + attribute + '="' + CSS.escape(symbol) + '"]').forEach(fn);
   }
 
+  // Prices inside an element with data-decimals="N" (the symbol's price precision) keep N decimals.
+  function price(text, el) {
+    const holder = el && el.closest("[data-decimals]");
+    const decimals = holder ? parseInt(holder.dataset.decimals, 10) : NaN;
+    const value = parseFloat(text);
+    return Number.isNaN(decimals) || Number.isNaN(value) ? text : value.toFixed(decimals);
+  }
+
   function ticker(symbol, row) {
     if (row.price != null) {
       lastSeen.set(symbol, Date.now());
@@ -123,8 +131,9 @@
         const before = parseFloat(el.textContent);
         const after = parseFloat(row.price);
         el.classList.remove("stale");
-        if (el.textContent === row.price) return;
-        el.textContent = row.price;
+        const shown = price(row.price, el);
+        if (el.textContent === shown) return;
+        el.textContent = shown;
         if (!Number.isNaN(before) && before !== after) flash(el, after > before ? "flash-up" : "flash-down");
       });
     }
@@ -164,14 +173,14 @@
     return td;
   }
 
-  function ladderRows(levels, side, maxTotal) {
+  function ladderRows(levels, side, maxTotal, container) {
     let total = 0;
-    return levels.map(([price, qty]) => {
-      total += parseFloat(price) * parseFloat(qty);
+    return levels.map(([level, qty]) => {
+      total += parseFloat(level) * parseFloat(qty);
       const tr = document.createElement("tr");
       tr.className = side;
       const colour = side === "ask" ? "down" : "up";
-      tr.append(cell(price, colour), cell(qty), cell(total.toFixed(2)));
+      tr.append(cell(price(level, container), colour), cell(qty), cell(total.toFixed(2)));
       const bar = document.createElement("span");
       bar.className = "depth-bar " + colour;
       bar.style.setProperty("--w", (maxTotal ? (100 * total) / maxTotal : 0).toFixed(1) + "%");
@@ -210,8 +219,9 @@
       const table = ensureBookTable(container);
       const maxTotal = Math.max(sideTotal(m.asks), sideTotal(m.bids));
       // Asks are shown worst first so the best ask sits on the spread line, above the best bid.
-      table.querySelector("[data-book-asks]").replaceChildren(...ladderRows(m.asks, "ask", maxTotal).reverse());
-      table.querySelector("[data-book-bids]").replaceChildren(...ladderRows(m.bids, "bid", maxTotal));
+      const asks = ladderRows(m.asks, "ask", maxTotal, container).reverse();
+      table.querySelector("[data-book-asks]").replaceChildren(...asks);
+      table.querySelector("[data-book-bids]").replaceChildren(...ladderRows(m.bids, "bid", maxTotal, container));
       const spread = table.querySelector(".spread td");
       if (spread && m.asks.length && m.bids.length) {
         const gap = parseFloat(m.asks[0][0]) - parseFloat(m.bids[0][0]);
@@ -238,7 +248,7 @@
         const tr = document.createElement("tr");
         const time = document.createElement("td");
         time.textContent = new Date(t.t).toLocaleTimeString([], { hour12: false });
-        tr.append(cell(t.p, t.s === "BUY" ? "up" : "down"), cell(t.q), time);
+        tr.append(cell(price(t.p, tbody), t.s === "BUY" ? "up" : "down"), cell(t.q), time);
         return tr;
       });
       tbody.prepend(...rows.reverse());

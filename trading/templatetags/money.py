@@ -22,3 +22,15 @@ def amount(value: object, places: int | None = None) -> str:
         return f"{number.quantize(Decimal(1).scaleb(-int(places))):,f}"
     text = format(number.normalize(), "f")
     return text if "." in text or len(text) < 5 else f"{int(text):,}"
+
+
+@register.filter
+def fixed(value: object, places: int) -> str:
+    """`{{ price|fixed:2 }}`: exactly `places` decimals, no grouping (live updates write the same)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return f"{number.quantize(Decimal(1).scaleb(-int(places))):f}"
