@@ -225,7 +225,7 @@
       const spread = table.querySelector(".spread td");
       if (spread && m.asks.length && m.bids.length) {
         const gap = parseFloat(m.asks[0][0]) - parseFloat(m.bids[0][0]);
-        spread.textContent = "spread " + gap.toPrecision(4);
+        spread.textContent = "spread " + price(String(gap), container);
       }
     });
   }
