@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 
 from django.conf import settings
 from django.core.cache import cache
@@ -45,7 +46,7 @@ def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
-class CacheRateThrottle(BaseThrottle):
+class CacheRateThrottle(BaseThrottle, ABC):
     scope = ""
     setting = ""
     default = ""
@@ -53,8 +54,9 @@ class CacheRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self._local = threading.local()
 
+    @abstractmethod
     def ident(self, request: HttpRequest) -> str | None:
-        raise NotImplementedError
+        """Whose budget this request spends (an IP, a token, a user), or None when none applies."""
 
     def rate(self) -> tuple[int, int] | None:
         return parse_rate(getattr(settings, self.setting, self.default))
