@@ -8,6 +8,13 @@
 # (Playwright's sync API and asyncio tests cannot share one).
 set -u
 cd "$(dirname "$0")/.."
+# The tests get a var/ of their own (database files, file cache, secrets): a test run must not leave
+# heartbeats or snapshots in the cache that `make run` reads, nor read what `make run` left there.
+if [ -z "${BRUTE_VAR_DIR:-}" ]; then
+  BRUTE_VAR_DIR=$(mktemp -d -t brute-test-var-XXXXXX)
+  export BRUTE_VAR_DIR
+  trap 'rm -rf "$BRUTE_VAR_DIR"' EXIT
+fi
 PYTEST=.venv/bin/pytest
 failed=()
 for dir in tests/*/; do
