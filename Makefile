@@ -8,9 +8,10 @@ PORT ?= 8000
 
 .PHONY: install system-deps run test lint typecheck pytest bench lock clean
 
+# --no-deps: the lock is complete; pip would otherwise re-resolve extras such as coverage[toml] unpinned.
 $(STAMP): requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 	@echo "installed the locked dependencies into $(VENV)/"
 
