@@ -67,6 +67,10 @@ class DatabaseWrapper(sqlite.DatabaseWrapper):
 
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
+        # Write transactions take the write lock at BEGIN: a deferred transaction that read first
+        # cannot upgrade once another connection committed (SQLITE_BUSY however long it waits).
+        # sqld queues a BEGIN IMMEDIATE on the server, so the wait costs this process nothing.
+        self.transaction_mode = self.transaction_mode or "IMMEDIATE"
         for key in _SQLITE3_ONLY:
             params.pop(key, None)
         unknown = set(params) - _DRIVER_OPTIONS - {"database"}
@@ -81,7 +85,7 @@ class DatabaseWrapper(sqlite.DatabaseWrapper):
         return {**params, "database": database}
 
     @async_unsafe
-    def get_new_connection(self, conn_params: dict[str, Any]) -> driver.Connection:
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         # Unlike sqlite3 there is no create_function: Django's Python SQL functions are replaced in
         # operations.py / compiler.py with plain SQL, or refused with NotSupportedError.
         conn = driver.connect(**conn_params)

@@ -210,6 +210,29 @@ class Connection:
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 
+    def run(self, sql: str, param_list: Any) -> tuple[Any, list[tuple[Any, ...]], int, int | None]:
+        """Executes `sql` once per parameter set: (description, rows of the last, rowcount, lastrowid)."""
+        # One driver cursor per call: its rowcount then sums what every statement of a batch changed.
+        raw = self.raw.cursor()
+        rows: list[tuple[Any, ...]] = []
+        with translated_errors():
+            self.begin_if_needed(sql)
+            for params in param_list:
+                statement = bind(sql, params)
+
+                # The driver steps a statement lazily: an INSERT ... RETURNING meets the write lock
+                # in fetchall(), not execute(). A busy statement changed nothing, so both are re-run.
+                def step(statement: tuple[str, tuple[Any, ...]] = statement) -> list[tuple[Any, ...]] | None:
+                    raw.execute(*statement)
+                    return raw.fetchall() if raw.description else None
+
+                fetched = self.retrying(step)
+                if fetched is not None:
+                    rows = fetched
+        # The driver reports () for statements without a result set; PEP 249 says None.
+        rowcount = raw.rowcount if is_dml(sql) else -1
+        return raw.description or None, rows, rowcount, raw.lastrowid
+
     def commit(self) -> None:
         # A COMMIT refused as busy leaves the transaction, and its write lock, open: wait it out too.
         with translated_errors():
@@ -232,7 +255,9 @@ class Connection:
 
 
 class Cursor:
-    """Rows are read in full at execute time and the driver's cursor released at once.
+    """A cursor over `Connection.run` (this module's libsql connection or `hrana.Connection`).
+
+    Rows are read in full at execute time and the driver's cursor released at once.
 
     A driver cursor left half-read keeps its statement, and with it a read snapshot, open: the
     connection then no longer sees rows a replica sync pulled in, and a WAL checkpoint cannot
@@ -241,7 +266,7 @@ class Cursor:
 
     arraysize = 1
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Any) -> None:
         self.connection = connection
         self.description: tuple[tuple[Any, ...], ...] | None = None
         self.rowcount = -1
@@ -257,29 +282,8 @@ class Cursor:
         return self._run(sql, param_list)
 
     def _run(self, sql: str, param_list: Any) -> Cursor:
-        # One driver cursor per call: its rowcount then sums what every statement of a batch changed.
-        raw = self.connection.raw.cursor()
-        rows: list[tuple[Any, ...]] = []
-        connection = self.connection
-        with translated_errors():
-            connection.begin_if_needed(sql)
-            for params in param_list:
-                statement = bind(sql, params)
-
-                # The driver steps a statement lazily: an INSERT ... RETURNING meets the write lock
-                # in fetchall(), not execute(). A busy statement changed nothing, so both are re-run.
-                def step(statement: tuple[str, tuple[Any, ...]] = statement) -> list[tuple[Any, ...]] | None:
-                    raw.execute(*statement)
-                    return raw.fetchall() if raw.description else None
-
-                fetched = connection.retrying(step)
-                if fetched is not None:
-                    rows = fetched
-        # The driver reports () for statements without a result set; PEP 249 says None.
-        self.description = raw.description or None
-        self.rowcount = raw.rowcount if is_dml(sql) else -1
-        self.lastrowid = raw.lastrowid
-        self._rows, self._next, self._executed = rows, 0, True
+        self.description, self._rows, self.rowcount, self.lastrowid = self.connection.run(sql, param_list)
+        self._next, self._executed = 0, True
         return self
 
     def _check(self) -> None:
@@ -341,10 +345,20 @@ def connect(
     sync_interval: float | None = None,
     timeout: float = 5.0,
     encryption_key: str | None = None,
-) -> Connection:
-    """Open a local file, a remote sqld/Turso database (URL) or an embedded replica (file + sync_url)."""
+) -> Any:
+    """Open a local file, a remote sqld/Turso database (URL) or an embedded replica (file + sync_url).
+
+    A remote URL gets a `config.libsql.hrana.Connection` (Hrana over HTTP on httpx, which waits on
+    the network without the GIL); a file or a replica gets this module's libsql-driver Connection.
+    """
     if sync_url and is_remote(database):
         raise InterfaceError("sync_url applies to a local file, not to a remote database URL")
+    if is_remote(database):
+        from config.libsql import hrana
+
+        if encryption_key:
+            raise NotSupportedError("encryption_key applies to a local file or replica, not to a remote URL")
+        return hrana.connect(database, auth_token=auth_token, timeout=timeout)
     local = not is_remote(database) and not sync_url
     driver_timeout = 0.0 if local else timeout
     kwargs: dict[str, Any] = {
