@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connections, transaction
 
-from config.libsql import hrana
+from config.libsql import driver, hrana
 from tests.config.conftest import Sqld, database_alias
 
 pytestmark = pytest.mark.sqld
@@ -169,3 +169,33 @@ def test_pipeline_urls() -> None:
     assert hrana.pipeline_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/v3/pipeline"
     assert hrana.pipeline_url("wss://x.example") == "https://x.example/v3/pipeline"
     assert hrana.pipeline_url("ws://127.0.0.1:1") == "http://127.0.0.1:1/v3/pipeline"
+
+
+def test_after_the_server_rolled_a_transaction_back_its_later_statements_are_refused(
+    sqld_servers: Sqld,
+) -> None:
+    # Otherwise the rest of the block would run, and commit, statement by statement: half a transaction.
+    url = sqld_servers.start("aborted")
+    slow, other = (hrana.connect(url, auth_token=sqld_servers.token) for _ in range(2))
+    slow.execute("CREATE TABLE t (x INTEGER)")
+    slow.execute("BEGIN IMMEDIATE")
+    slow.execute("INSERT INTO t VALUES (1)")
+
+    def write_other() -> None:
+        other.execute("BEGIN IMMEDIATE")  # waits on the server; after 5 s sqld hands it the lock
+        other.execute("INSERT INTO t VALUES (2)")
+        other.commit()
+
+    thread = threading.Thread(target=write_other)
+    thread.start()
+    threading.Event().wait(5.8)
+    with pytest.raises(driver.OperationalError, match="Transaction timed out"):
+        slow.execute("INSERT INTO t VALUES (3)")
+    with pytest.raises(driver.OperationalError, match="already rolled this transaction back"):
+        slow.execute("INSERT INTO t VALUES (4)")
+    with pytest.raises(driver.OperationalError, match="cannot commit"):
+        slow.commit()
+    thread.join(10)
+    assert slow.execute("SELECT x FROM t").fetchall() == [(2,)]
+    slow.close()
+    other.close()
