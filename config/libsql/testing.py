@@ -104,13 +104,14 @@ class SqldServers:
 
         return jwt.encode({"a": "rw"}, self.key, algorithm="EdDSA")
 
-    def start(self, name: str, *, auth: bool = True) -> str:
+    def start(self, name: str, *, auth: bool = True, extra: tuple[str, ...] = ()) -> str:
+        """Starts a server with its own data folder; `extra` are further sqld arguments."""
         if self.binary is None:
             self.binary = unpack_sqld(self.workdir)
         folder = self.workdir / name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        arguments = [str(self.binary), "--no-welcome", "--db-path", str(folder / "data")]
+        arguments = [str(self.binary), "--no-welcome", "--db-path", str(folder / "data"), *extra]
         if auth:
             raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
             public = self.key.public_key().public_bytes(*raw)

@@ -199,3 +199,25 @@ def test_after_the_server_rolled_a_transaction_back_its_later_statements_are_ref
     assert slow.execute("SELECT x FROM t").fetchall() == [(2,)]
     slow.close()
     other.close()
+
+
+def test_an_autocommit_statement_refused_for_lack_of_a_server_connection_is_retried(
+    sqld_servers: Sqld,
+) -> None:
+    # With one connection slot, a statement meets 429 "timed out while opening database connection"
+    # while another stream holds a transaction. Nothing of it ran, so it is sent again until the
+    # slot frees (within the connection's busy timeout) instead of failing the request.
+    slot = ("--max-concurrent-connections", "1", "--connection-creation-timeout-sec", "1")
+    url = sqld_servers.start("one-slot", extra=slot)
+    holder = hrana.connect(url, auth_token=sqld_servers.token)
+    waiter = hrana.connect(url, auth_token=sqld_servers.token, timeout=20)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    thread = threading.Thread(target=lambda: (threading.Event().wait(2.5), holder.commit()))
+    thread.start()
+    waiter.execute("INSERT INTO t VALUES (2)")
+    thread.join(10)
+    assert waiter.execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (2,)]
+    holder.close()
+    waiter.close()
