@@ -82,7 +82,7 @@ def run_atomic_retry(func: Callable[[], T], *, using: str | None = None, attempt
         except OperationalError as exc:
             if committed:
                 logger.exception("a callback failed after the transaction committed; the result stands")
-                return result  # type: ignore[no-any-return]
+                return result
             if attempt == attempts or not is_busy(exc):
                 raise
             logger.warning("database busy (%s); running the transaction again (attempt %d)", exc, attempt + 1)
@@ -92,9 +92,9 @@ def run_atomic_retry(func: Callable[[], T], *, using: str | None = None, attempt
         except Exception:
             if committed:
                 logger.exception("a callback failed after the transaction committed; the result stands")
-                return result  # type: ignore[no-any-return]
+                return result
             raise
-        return result  # type: ignore[no-any-return]
+        return result
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

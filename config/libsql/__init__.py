@@ -1,7 +1,10 @@
 """Django database backend for libSQL: ENGINE "config.libsql".
 
-NAME is a local file path (embedded, the default) or a libsql://, http(s):// or ws(s):// URL of a
-sqld/Turso server (libsql:// means TLS; a plain-HTTP sqld needs http://). OPTIONS may carry
+NAME is a local file path (embedded) or a libsql://, http(s):// or ws(s):// URL of a sqld/Turso
+server (libsql:// means TLS; a plain-HTTP sqld needs http://). Remote URLs are served by hrana.py
+(Hrana over HTTP, waits outside the GIL); files and embedded replicas by the `libsql` driver
+(driver.py). Write transactions begin IMMEDIATE unless OPTIONS['transaction_mode'] says otherwise;
+config.db.atomic_retry re-runs a whole transaction the server rolled back as busy. OPTIONS may carry
 auth_token, sync_url (makes the local file an embedded replica of that server), sync_interval
 (seconds; 0 = only on connect and through `sync()`), timeout (busy timeout, seconds) and
 init_command. Test databases are always an embedded file: TEST NAME.

@@ -70,7 +70,7 @@ class DatabaseWrapper(sqlite.DatabaseWrapper):
         # Write transactions take the write lock at BEGIN: a deferred transaction that read first
         # cannot upgrade once another connection committed (SQLITE_BUSY however long it waits).
         # sqld queues a BEGIN IMMEDIATE on the server, so the wait costs this process nothing.
-        self.transaction_mode = self.transaction_mode or "IMMEDIATE"
+        self.transaction_mode: str | None = getattr(self, "transaction_mode", None) or "IMMEDIATE"
         for key in _SQLITE3_ONLY:
             params.pop(key, None)
         unknown = set(params) - _DRIVER_OPTIONS - {"database"}

@@ -1,5 +1,8 @@
 """A DB-API 2.0 face over the `libsql` driver, shaped like the stdlib sqlite3 module Django expects.
 
+Used for local files and embedded replicas; `connect()` hands remote URLs to hrana.py, which
+shares this module's error classes, parameter adaptation and Cursor.
+
 The driver (0.1.8) differs from sqlite3 in ways Django notices, all handled here:
 - every error is a plain ValueError: translated to the PEP 249 classes below by message;
 - integers outside the 32-bit range are bound as doubles (2**53 + 1 comes back as 2**53): they are
