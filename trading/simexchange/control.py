@@ -54,6 +54,15 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
         sim.set_balance(body["asset"], Decimal(str(body["free"])))
         return _ok()
 
+    async def account(request: web.Request) -> web.Response:
+        body = await request.json()
+        balances = {k.upper(): Decimal(str(v)) for k, v in (body.get("balances") or {}).items()}
+        added = sim.add_account(str(body["apiKey"]), str(body["apiSecret"]), balances)
+        return _ok(uid=added.uid)
+
+    async def orders(request: web.Request) -> web.Response:
+        return _ok(orders=sim.accepted_orders(request.query["symbol"]), rateLimited=sim.limiter.refused)
+
     async def fault(request: web.Request) -> web.Response:
         body = await request.json()
         path, count, method = body.get("path", "/api/v3/"), int(body.get("count", 1)), body.get("method")
@@ -83,6 +92,8 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
     app.router.add_post("/_sim/api-trading", api_trading)
     app.router.add_post("/_sim/price", price)
     app.router.add_post("/_sim/balance", balance)
+    app.router.add_post("/_sim/account", account)
+    app.router.add_get("/_sim/orders", orders)
     app.router.add_post("/_sim/fault", fault)
     app.router.add_post("/_sim/faults/clear", clear_faults)
     app.router.add_post("/_sim/ws/disconnect", disconnect)

@@ -165,6 +165,31 @@ class SimExchange:
             account=self.account, api_key=api_key, api_secret=api_secret, permissions=permissions
         )
 
+    def add_account(self, api_key: str, api_secret: str, balances: dict[str, Decimal]) -> Account:
+        """Another account with its own key (its own UID rate budget), e.g. one per simulated user."""
+        return self.registry.add_account(api_key=api_key, api_secret=api_secret, balances=balances)
+
+    def accepted_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """Every client order accepted on ``symbol``, with the exchange's own acceptance time (epoch ms,
+        sub-millisecond) and, for a listing, its open time: what a sniper's speed is measured by."""
+        sym = self._symbol(symbol)
+        rows = [
+            {
+                "uid": account.uid,
+                "clientOrderId": order.client_order_id,
+                "status": order.status,
+                "type": order.type,
+                "executedQty": str(order.executed),
+                "cummulativeQuoteQty": str(order.cum_quote),
+                "acceptedAt": order.accepted_at * 1000,
+                "openTime": sym.opens_at,
+            }
+            for account in self.registry.accounts
+            for order in account.orders.values()
+            if order.symbol == sym.name
+        ]
+        return sorted(rows, key=lambda row: row["acceptedAt"])
+
     # --- scenarios: transport faults ---------------------------------------------------------------
     def fail_next(
         self,

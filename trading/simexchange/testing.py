@@ -124,6 +124,19 @@ class SimExchangeThread:
     ) -> None:
         self.call(lambda: self.sim.add_api_key(api_key, api_secret, permissions))
 
+    def add_account(self, api_key: str, api_secret: str, balances: dict[str, Decimal]) -> str:
+        """A further account with its own key and UID; returns the UID."""
+        return self.call(lambda: self.sim.add_account(api_key, api_secret, balances).uid)
+
+    def accepted_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """Orders accepted on ``symbol``, each with the exchange's acceptance time ``acceptedAt`` (ms)."""
+        return self.call(lambda: self.sim.accepted_orders(symbol))
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the exchange has refused with 429 or 418 so far."""
+        return self.call(lambda: self.sim.limiter.refused)
+
     def fail_next(
         self,
         path: str,
