@@ -62,9 +62,7 @@ def scripted(mexc: SimExchangeThread) -> Callable[..., Listing]:
             symbol=symbol,
             base_asset=symbol.removesuffix("USDT"),
             state=Listing.State.LISTED,
-            expected_open=None
-            if announced is None
-            else timezone.now() + timedelta(milliseconds=announced),
+            expected_open=None if announced is None else timezone.now() + timedelta(milliseconds=announced),
         )
 
     return make
@@ -97,7 +95,7 @@ class Flight:
 
         async def wait() -> None:
             async with asyncio.timeout(timeout):
-                while listing.pk in self.sniper.volleys:
+                while listing.pk in self.sniper.volleys:  # noqa: ASYNC110 (the runner keeps no event for it)
                     await asyncio.sleep(0.02)
 
         self.call(wait())
@@ -255,9 +253,7 @@ def test_several_rules_on_one_listing_keep_every_protection(
     assert position.trailing_pct == Decimal("30")
     [level] = position.take_profit
     assert level["rule"] == ladder.pk
-    ladder_order = Order.objects.get(
-        client_order_id=RuleFiring.objects.get(rule=ladder).client_order_id(1)
-    )
+    ladder_order = Order.objects.get(client_order_id=RuleFiring.objects.get(rule=ladder).client_order_id(1))
     # The ladder sells its share of what its own rule bought, not of the merged position.
     assert Decimal(level["basis"]) <= ladder_order.executed_qty
     assert Decimal(level["basis"]) > 0

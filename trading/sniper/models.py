@@ -192,6 +192,28 @@ class RuleFiring(models.Model):
     def client_order_prefix(self) -> str:
         return f"snf{self.pk}a"
 
+    @property
+    def timeline(self) -> list[tuple[str, str]]:
+        """The steps this firing reached, each timed from the open it was armed for when known
+        (`T-29.95 s`, `T+3.2 ms`), else by its UTC clock time."""
+        steps = [
+            ("armed", self.armed_at),
+            ("sent", self.sent_at),
+            ("accepted", self.accepted_at),
+            ("filled", self.filled_at),
+        ]
+        shown = []
+        for name, at in steps:
+            if at is None:
+                continue
+            if self.open_at is None:
+                shown.append((name, f"{at:%H:%M:%S.%f}"[:-3] + " UTC"))
+                continue
+            ms = (at - self.open_at).total_seconds() * 1000
+            text = f"T{ms / 1000:+.2f} s" if abs(ms) >= 1000 else f"T{ms:+.1f} ms"
+            shown.append((name, text))
+        return shown
+
 
 class Position(models.Model):
     class Status(models.TextChoices):

@@ -173,10 +173,10 @@ class Connection:
         transport.write(data)
         return future
 
-    async def get(self, target: str, *, timeout: float = 5.0) -> Answer:
+    async def get(self, target: str, *, wait_s: float = 5.0) -> Answer:
         """A plain GET (warm-up, clock): one request on this connection."""
         head = f"GET {target} HTTP/1.1\r\nHost: {self.host_header}\r\nAccept: application/json\r\n\r\n"
-        return await asyncio.wait_for(self.send(head.encode()), timeout)
+        return await asyncio.wait_for(self.send(head.encode()), wait_s)
 
     def close(self) -> None:
         if self._protocol.transport is not None:

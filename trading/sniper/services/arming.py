@@ -41,7 +41,7 @@ from trading.exchange.mexc_rest import order_params
 from trading.exchange.types import Fill as FillValue
 from trading.exchange.types import OrderRequest, OrderState, OrderType, Side
 from trading.exchanges import exchange_builder, run
-from trading.models import ApiCredential, Balance, Mode, Order, Symbol
+from trading.models import ApiCredential, Balance, Mode, Order, Symbol, TradingAccount
 from trading.services.accounts import live_refusal, trading_account_get_or_create
 from trading.sniper.models import Listing, Rule, RuleFiring
 from trading.sniper.services.listings import listing_transition, symbol_refresh
@@ -126,12 +126,19 @@ def listing_arm(*, listing: Listing, owner: str) -> ArmPlan | None:
     existing = {
         f.rule_id: f for f in RuleFiring.objects.filter(listing=listing, action=RuleFiring.Action.BUY)
     }
-    for rule in rules_for_listing(listing):
+    rules = rules_for_listing(listing)
+    # Taking over may ask the exchange: before, and outside, the one write transaction below.
+    for rule in rules:
         firing = existing.get(rule.pk)
-        if firing is None:
-            _arm_new(state, rule)
-        elif firing.status == Status.ARMED:
+        if firing is not None and firing.status == Status.ARMED:
             _arm_again(state, firing)
+    fresh = [rule for rule in rules if rule.pk not in existing]
+    _balances_known(fresh, symbol.quote_asset)
+    # One commit for the whole listing (each rule in its own savepoint): arming 100 rules is one
+    # write transaction, not 100.
+    with transaction.atomic():
+        for rule in fresh:
+            _arm_new(state, rule)
     opens = listing.expected_open
     return ArmPlan(
         listing_id=listing.pk,
@@ -298,11 +305,19 @@ def _check_risk(user: User, symbol: str, spend: Decimal) -> None:
         raise _Refused(exc.message, risk=True) from None
 
 
+def _balances_known(rules: list[Rule], asset: str) -> None:
+    """Live users with no balance of `asset` on record get theirs read from the exchange first."""
+    users = {rule.user_id for rule in rules}
+    live = TradingAccount.objects.filter(user_id__in=users, mode=Mode.LIVE).values_list("user_id", flat=True)
+    known = Balance.objects.filter(user_id__in=live, mode=Mode.LIVE, asset=asset).values_list(
+        "user_id", flat=True
+    )
+    for user_id in sorted(set(live) - set(known)):
+        trading.balances_sync(user_id=user_id)
+
+
 def _check_balance(user: User, mode: str, asset: str, spend: Decimal) -> None:
     row = Balance.objects.filter(user=user, mode=mode, asset=asset).first()
-    if row is None and mode == Mode.LIVE:
-        trading.balances_sync(user_id=user.pk)
-        row = Balance.objects.filter(user=user, mode=mode, asset=asset).first()
     free = row.free if row is not None else Decimal(0)
     if free < spend:
         raise _Refused(
