@@ -18,7 +18,8 @@ class RuleForm(forms.ModelForm):
         model = Rule
         fields = [
             "name", "any_new_listing", "symbol", "trigger", "trigger_value", "window_minutes", "amount",
-            "max_price", "max_price_order", "order_type", "cooldown_seconds", "enabled", "stop_loss_pct", "trailing_pct",
+            "max_price", "max_price_order", "order_type", "cooldown_seconds", "enabled", "stop_loss_pct",
+            "trailing_pct",
         ]  # fmt: skip
         help_texts = {
             "trigger_value": "A price (above/below), a percent (rise/drop) or a multiple of average volume",

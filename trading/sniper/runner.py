@@ -218,7 +218,7 @@ class Sniper:
             wire=wire,
             config=volley_config(),
             on_settled=lambda v, done: self._settled(plan.listing_id, done),
-            on_fired=lambda v: self._spawn(in_thread(slow_firings_start)(firing_ids=slow)) if slow else None,
+            on_fired=lambda v: self._start_slow(slow),
         )
         self.volleys[plan.listing_id] = self.by_symbol[plan.symbol] = volley
         if self.stream is None:
@@ -241,6 +241,10 @@ class Sniper:
             for shot in volley.shots:
                 if shot.conn is not None:
                     shot.conn.close()
+
+    def _start_slow(self, firing_ids: list[int]) -> None:
+        if firing_ids:
+            self._spawn(in_thread(slow_firings_start)(firing_ids=firing_ids))
 
     def _settled(self, listing_id: int, shots: list[Shot]) -> None:
         task = self._spawn(self._record(listing_id, shots))
