@@ -181,7 +181,7 @@ class Bench:
         from trading.sniper.services.arming import listing_arm
 
         self.rules(users, per_user)
-        listing, opens_at = self.listing(opens_in_ms=4000 + 40 * len(users) * per_user)
+        listing, opens_at = self.listing(opens_in_ms=4000 + 200 * len(users) * per_user)
 
         started = time.perf_counter()
         plan = listing_arm(listing=listing, owner=self.sniper.owner)
@@ -206,11 +206,7 @@ class Bench:
             bought, total = len(orders), len(plan.orders)
         else:
             latencies, bought, total = list(first.values()), len(first), len(users)
-        handed = [
-            (s.first_sent - volley.fired_at) * 1000
-            for s in volley.shots
-            if s.first_sent is not None and volley.fired_at is not None and s.first_sent >= volley.fired_at
-        ]
+        handed = volley.handed_ms
         return {
             "latencies": latencies,
             "bought": bought,

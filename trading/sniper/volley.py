@@ -40,8 +40,9 @@ class VolleyConfig:
     before_ms: float = 500.0
     after_ms: float = 2000.0
     retry_every_ms: float = 10.0
-    # The last stretch before the open is waited out on the CPU: the event loop's timers are ~1 ms coarse.
-    spin_ms: float = 2.0
+    # The last stretch before the open is waited out on the CPU: the event loop's timers are ~1 ms
+    # coarse, and a sleeping thread on a busy machine is woken tens of ms late.
+    spin_ms: float = 20.0
     answer_timeout_s: float = 10.0
     # Connections are checked (and re-opened) and the clock re-synced this long before the window.
     warm_s: float = 3.0
@@ -93,6 +94,8 @@ class Volley:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _rotation: int = 0
     _fired_once: bool = False
+    # Milliseconds from the first signal to each of its requests handed to the socket.
+    handed_ms: list[float] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     # ---- firing ----------------------------------------------------------------------------------
@@ -104,6 +107,12 @@ class Volley:
             self.signal, self.fired_at = signal, time.time()
             self._triggered.set()
         sent = sum(self._send(shot, signal) for shot in self.shots if shot.state == IDLE)
+        if first and self.fired_at is not None:
+            self.handed_ms = [
+                (s.sent - self.fired_at) * 1000
+                for s in self.shots
+                if s.sent is not None and s.sent >= self.fired_at
+            ]
         if first and self.on_fired is not None and not self._fired_once:
             self._fired_once = True
             self.on_fired(self)
@@ -149,6 +158,10 @@ class Volley:
         elif shot.code in NOT_OPEN_CODES:
             shot.not_open += 1
             shot.state = IDLE
+            # Refused for a request sent before the signal: it missed the volley, so it joins it now
+            # (once per signal per order, which keeps the rate bounded).
+            if self.fired_at is not None and shot.sent is not None and shot.sent < self.fired_at:
+                self._send(shot, self.signal)
         elif shot.code == STALE_TIMESTAMP:
             shot.state = IDLE
         else:
@@ -209,7 +222,10 @@ class Volley:
         await self.warm()
         if await self._wait_until(clock.local_at(self.open_ms - cfg.before_ms)):
             return
-        prober = asyncio.create_task(self._probe_until(clock.local_at(self.open_ms)))
+        # Probing stops a few round trips before the open, so that no order is still waiting for the
+        # answer to a probe when the volley goes.
+        guard_ms = max(5.0, 3 * (clock.rtt_ms or 1.0))
+        prober = asyncio.create_task(self._probe_until(clock.local_at(self.open_ms - guard_ms)))
         try:
             open_at = clock.local_at(self.open_ms)
             if await self._wait_until(open_at - cfg.spin_ms / 1000):
