@@ -35,7 +35,7 @@ def decode(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sniper", "0001_initial"),
+        ("sniper", "0002_armed_firings"),
     ]
 
     operations = [
