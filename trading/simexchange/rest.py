@@ -355,6 +355,8 @@ class Dispatcher:
             self._charge(request, params, fault)
             if fault is not None and fault.status and not fault.after_processing:
                 return json_response(server_error_body(fault.status), fault.status)
+            if fault is not None and fault.unknown_order:
+                raise ApiError(-2013, "Order does not exist.")
             call = Call(sim, params, sim.now())
             if route.permission is not None:
                 call.key = self._verify(request, raw_body, params, call.now)

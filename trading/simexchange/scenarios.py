@@ -22,8 +22,12 @@ class Fault:
     after_processing: bool = False
     delay: float = 0.0
     rate_limited: bool = False
+    # Answer -2013 "Order does not exist." (the order may well exist).
+    unknown_order: bool = False
 
     def matches(self, method: str, path: str) -> bool:
+        if self.unknown_order:
+            return path == self.path and self.method in (None, method)
         return path.startswith(self.path) and self.method in (None, method)
 
 
