@@ -135,7 +135,8 @@ class ExchangeHub:
                 self._thread.start()
                 ready.wait()
                 self._loop = loop
-                asyncio.run_coroutine_threadsafe(self._start_background(), loop).result()
+                # Not waited for: the background tasks take this lock themselves.
+                loop.call_soon_threadsafe(self._start_background)
             return self._loop
 
     def on_hub_loop(self) -> bool:
@@ -253,7 +254,7 @@ class ExchangeHub:
 
     # ---- background -------------------------------------------------------------------------------
 
-    async def _start_background(self) -> None:
+    def _start_background(self) -> None:
         loop = asyncio.get_running_loop()
         self._background = [loop.create_task(self._refresh_clock()), loop.create_task(self._reap_idle())]
 

@@ -50,6 +50,7 @@ from trading.exchanges import (
     ms_to_dt,
     paper_builder,
     run,
+    userstream_alive,
 )
 from trading.models import (
     ApiCredential,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
 from trading.services.common import refuse
+from trading.services.userstream import order_state_behind
 
 log = logging.getLogger(__name__)
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -367,13 +369,17 @@ def _order_mark(row: Order, *, status: str | None = None, error: str = "") -> Or
 def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ()) -> Order:
     """Copy the exchange's view of an order (and any fills) onto our row, then refresh balances."""
     with transaction.atomic():
+        if row.mode == Mode.LIVE:
+            # The user-data stream may have advanced the row since it was read: never move it back.
+            row.refresh_from_db()
         was_filled = row.status == Order.Status.FILLED
-        row.exchange_order_id = state.order_id
-        row.status = state.status.value
-        row.executed_qty = state.executed_quantity
-        row.cummulative_quote_qty = state.cumulative_quote_quantity
-        row.avg_price = state.average_price
-        row.error = ""
+        if not order_state_behind(row, status=state.status.value, executed=state.executed_quantity):
+            row.exchange_order_id = state.order_id
+            row.status = state.status.value
+            row.executed_qty = state.executed_quantity
+            row.cummulative_quote_qty = state.cumulative_quote_quantity
+            row.avg_price = state.average_price
+            row.error = ""
         row.save()
         Fill.objects.bulk_create(
             [
@@ -396,7 +402,8 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
         if not was_filled:
             order_filled_notify(row)
     if row.mode == Mode.LIVE:
-        balances_sync(user_id=row.user_id)
+        if not userstream_alive(row.user_id):  # else the stream's account channel reports them
+            balances_sync(user_id=row.user_id)
     else:
         realtime.balance_changed(row.user_id, row.mode)
     return row
