@@ -130,6 +130,9 @@ class RateLimiter:
             while (delay := self._take(scope, endpoint, weight)) > 0:
                 self.waited_s += delay
                 await asyncio.sleep(delay)
+                # A 418 that arrived while this caller waited stops it too: nothing is sent in a ban.
+                if (remaining := self._banned_until - self.clock()) > 0:
+                    raise IpBanned(retry_after=remaining)
 
     def _take(self, scope: Scope | str, endpoint: str, weight: int) -> float:
         now = self.clock()
