@@ -59,7 +59,8 @@ def test_sync_threads_and_other_event_loops_share_the_sessions(hub):
     for t in threads:
         t.join()
 
-    assert len(books) == 5 and all(b.bids for b in books)
+    assert len(books) == 5
+    assert all(b.bids for b in books)
     assert hub.run(hub.public().depth("BTCUSDT", limit=5)).bids  # still open after the proxy's aclose
 
 
@@ -78,7 +79,9 @@ def test_signed_calls_use_the_background_clock_offset_and_a_market_order_is_one_
 @pytest.fixture
 def sim_config():
     # 20 weight per 10 s, and the second 429 within a minute earns a 2-minute ban.
-    return SimConfig(rate_limit_weight=20, rate_limit_window=10.0, rate_limit_strikes=2, rate_limit_ban_seconds=120)
+    return SimConfig(
+        rate_limit_weight=20, rate_limit_window=10.0, rate_limit_strikes=2, rate_limit_ban_seconds=120
+    )
 
 
 def test_a_418_stops_every_caller_and_nothing_is_sent_during_the_ban(sim, hub):
@@ -111,7 +114,8 @@ def test_a_418_stops_every_caller_and_nothing_is_sent_during_the_ban(sim, hub):
     assert sent_at_ban  # the ban came (requests already in flight may get 418s of their own)
     assert hub.requests_sent() == min(sent_at_ban)  # nothing at all was sent after the first 418
     assert outcomes.count("banned") >= 30
-    assert hub.status().state == "banned" and hub.status().banned_for_s > 60
+    assert hub.status().state == "banned"
+    assert hub.status().banned_for_s > 60
     assert "banned" in blocks
 
 

@@ -10,10 +10,10 @@ from django.test import override_settings
 from config.errors import BruteError
 from tests.conftest import free_port
 from tests.factories import UserFactory
-from trading.exchange.types import OrderType, Side
-from trading.services.orders import OrderInput
 from trading import services
+from trading.exchange.types import OrderType, Side
 from trading.models import Symbol, SymbolEvent
+from trading.services.orders import OrderInput
 from trading.simexchange.testing import SimExchangeThread
 
 pytestmark = pytest.mark.django_db

@@ -115,7 +115,8 @@ def test_the_same_fill_from_the_stream_and_the_read_back_lands_once(
     order.refresh_from_db()
 
     trade_ids = list(Fill.objects.filter(order=order).values_list("trade_id", flat=True))
-    assert trade_ids and len(trade_ids) == len(set(trade_ids))
+    assert trade_ids
+    assert len(trade_ids) == len(set(trade_ids))
     position = Position.objects.get(user=live_trader, symbol="SOLUSDT")
     assert position.qty <= order.executed_qty  # folded once (less the fee in the base asset)
 

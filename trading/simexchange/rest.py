@@ -348,7 +348,7 @@ class Dispatcher:
 
     async def handle(self, request: web.Request) -> web.Response:
         sim, route = self.sim, self.route
-        fault = sim.faults.take(request.method, request.path)
+        fault = sim.faults.take(request.method, request.path, request.query.get("symbol"))
         try:
             raw_body = await request.text()
             params = request_params(request, raw_body)
@@ -363,6 +363,8 @@ class Dispatcher:
             response = json_response(route.handler(call))
         except ApiError as exc:
             response = error_response(exc)
+        if fault is not None and fault.move_to is not None:
+            sim.set_price(*fault.move_to)
         return await self._finish(response, fault)
 
     def _charge(self, request: web.Request, params: dict[str, str], fault: Fault | None) -> None:

@@ -216,6 +216,11 @@ class SimExchange:
         """A burst of 429s: the next ``count`` matching requests are refused with Retry-After."""
         self.faults.add(Fault(path, method, count, rate_limited=True))
 
+    def move_after_next_book(self, symbol: str, price: Decimal) -> None:
+        """The next GET /api/v3/depth of ``symbol`` is answered with the current book, then the market
+        moves to ``price``: whoever prices an order from that answer prices it from a stale book."""
+        self.faults.add(Fault("/api/v3/depth", "GET", 1, move_to=(symbol, price), symbol=symbol))
+
     def order_invisible_next(self, count: int = 1) -> None:
         """The next ``count`` GET /api/v3/order answer -2013 "Order does not exist." even for an order
         that exists, as MEXC does for a moment right after a placement."""

@@ -120,6 +120,10 @@ class SimExchangeThread:
         """exchangeInfo reports ``status`` for ``symbol``, also undocumented values ("4", None, "")."""
         self.call(lambda: self.sim.set_symbol_status(symbol, status))
 
+    def move_after_next_book(self, symbol: str, price: Decimal) -> None:
+        """The next book read of ``symbol`` is answered, then the market moves to ``price``."""
+        self.call(lambda: self.sim.move_after_next_book(symbol, price))
+
     def order_invisible_next(self, count: int = 1) -> None:
         """The next ``count`` GET /api/v3/order answer -2013 although the order exists."""
         self.call(lambda: self.sim.order_invisible_next(count))
