@@ -48,24 +48,28 @@ def _credentials() -> dict[int, tuple[str, str]]:
     return {c.user_id: credential_keys(c) for c in ApiCredential.objects.all()}
 
 
-def _apply_order(user_id: int, event: OrderUpdate) -> bool:
-    from trading.services.userstream import order_event_apply
+def _apply_batch(
+    user_id: int, fills: list[FillValue], orders: list[OrderUpdate], balances: list[BalanceUpdate]
+) -> list[FillValue]:
+    """Apply the events (see `UserStreams._on_batch`); returns the fills whose order is unknown yet."""
+    from trading.services.userstream import (
+        _live_order,
+        balance_event_apply,
+        fill_event_apply,
+        order_event_apply,
+    )
 
-    return order_event_apply(user_id=user_id, event=event) is not None
-
-
-def _apply_fill(user_id: int, fill: FillValue) -> bool:
-    """True once the fill's order is known (stored now or before)."""
-    from trading.services.userstream import _live_order, fill_event_apply
-
-    fill_event_apply(user_id=user_id, fill=fill)
-    return _live_order(user_id, fill.client_order_id, fill.order_id) is not None
-
-
-def _apply_balance(user_id: int, event: BalanceUpdate) -> None:
-    from trading.services.userstream import balance_event_apply
-
-    balance_event_apply(user_id=user_id, event=event)
+    orphans = []
+    for fill in fills:
+        if fill_event_apply(user_id=user_id, fill=fill) is None and (
+            _live_order(user_id, fill.client_order_id, fill.order_id) is None
+        ):
+            orphans.append(fill)
+    for update in orders:
+        order_event_apply(user_id=user_id, event=update)
+    for balance in balances:
+        balance_event_apply(user_id=user_id, event=balance)
+    return orphans
 
 
 def _reconcile(user_id: int) -> int:
@@ -142,8 +146,10 @@ class UserStreams:
                     account.subscribed = True
                     await self._mark_alive(account)
                     await self._reconcile(account)
-                    async for event in account.stream.events():
-                        await self._on_event(account, event)
+                    stream = account.stream.stream
+                    while True:
+                        batch = [await stream.next_event(), *stream.drain()]
+                        await self._on_batch(account, batch)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -157,29 +163,29 @@ class UserStreams:
         finally:
             self.hub.pin(session, -1)
 
-    async def _on_event(self, account: AccountStream, event: object) -> None:
-        account.events += 1
+    async def _on_batch(self, account: AccountStream, batch: list[object]) -> None:
+        """Apply a burst of events in one trip to a worker thread: fills first (what positions and the
+        latency target wait for; their order rows exist already, matched by client order id), then
+        order updates, then only the newest balance of each asset. A reconnect in the burst
+        reconciles afterwards."""
+        account.events += len(batch)
+        fills = [e.fill for e in batch if isinstance(e, FillEvent)]
+        orders = [e for e in batch if isinstance(e, OrderUpdate)]
+        balances = list({e.asset: e for e in batch if isinstance(e, BalanceUpdate)}.values())
+        retry = [fill for _, fill in account.orphans]
         try:
-            if isinstance(event, OrderUpdate):
-                await _db(_apply_order)(account.user_id, event)
-                await self._retry_orphans(account)
-            elif isinstance(event, FillEvent):
-                if not await _db(_apply_fill)(account.user_id, event.fill):
-                    account.orphans.append((time.monotonic(), event.fill))
-            elif isinstance(event, BalanceUpdate):
-                await _db(_apply_balance)(account.user_id, event)
-            elif isinstance(event, StreamReconnected):
-                # Whatever happened while the socket was down was not replayed: ask the exchange.
-                await self._reconcile(account)
+            orphans = await _db(_apply_batch)(account.user_id, fills + retry, orders, balances)
         except Exception:
-            log.exception("user stream event of user %s not applied: %r", account.user_id, event)
-
-    async def _retry_orphans(self, account: AccountStream) -> None:
+            log.exception("user stream events of user %s not applied", account.user_id)
+            return
         now = time.monotonic()
-        for _ in range(len(account.orphans)):
-            seen, fill = account.orphans.popleft()
-            if not await _db(_apply_fill)(account.user_id, fill) and now - seen < ORPHAN_FILL_S:
-                account.orphans.append((seen, fill))
+        seen = {f.trade_id: t for t, f in account.orphans}
+        account.orphans = deque(
+            (seen.get(f.trade_id, now), f) for f in orphans if now - seen.get(f.trade_id, now) < ORPHAN_FILL_S
+        )
+        if any(isinstance(e, StreamReconnected) for e in batch):
+            # Whatever happened while the socket was down was not replayed: ask the exchange.
+            await self._reconcile(account)
 
     async def _reconcile(self, account: AccountStream) -> None:
         account.reconciles += 1

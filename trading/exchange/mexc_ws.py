@@ -323,6 +323,14 @@ class MexcStream:
     async def next_event(self) -> StreamEvent:
         return await self._queue.get()
 
+    def drain(self, limit: int = 500) -> list[StreamEvent]:
+        """Events already queued (up to `limit`), without waiting: lets a consumer apply a burst at
+        once instead of one by one."""
+        found: list[StreamEvent] = []
+        while len(found) < limit and not self._queue.empty():
+            found.append(self._queue.get_nowait())
+        return found
+
     async def events(self) -> AsyncIterator[StreamEvent]:
         while not self.closed:
             yield await self._queue.get()

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
 from trading.services.common import refuse
-from trading.services.userstream import order_state_behind
+from trading.services.userstream import order_state_write
 
 log = logging.getLogger(__name__)
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -368,19 +368,22 @@ def _order_mark(row: Order, *, status: str | None = None, error: str = "") -> Or
 
 def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ()) -> Order:
     """Copy the exchange's view of an order (and any fills) onto our row, then refresh balances."""
+    was_filled = row.status == Order.Status.FILLED
+    if row.mode == Mode.LIVE:  # the user-data stream may have recorded (and announced) it meanwhile
+        was_filled = Order.objects.filter(pk=row.pk, status=Order.Status.FILLED).exists()
     with transaction.atomic():
-        if row.mode == Mode.LIVE:
-            # The user-data stream may have advanced the row since it was read: never move it back.
-            row.refresh_from_db()
-        was_filled = row.status == Order.Status.FILLED
-        if not order_state_behind(row, status=state.status.value, executed=state.executed_quantity):
-            row.exchange_order_id = state.order_id
-            row.status = state.status.value
-            row.executed_qty = state.executed_quantity
-            row.cummulative_quote_qty = state.cumulative_quote_quantity
-            row.avg_price = state.average_price
-            row.error = ""
-        row.save()
+        # One conditional UPDATE: the user-data stream may have advanced the row meanwhile, and the
+        # exchange's answer must never move it back.
+        order_state_write(
+            row.pk,
+            status=state.status.value,
+            executed=state.executed_quantity,
+            exchange_order_id=state.order_id,
+            cummulative_quote_qty=state.cumulative_quote_quantity,
+            avg_price=state.average_price,
+            error="",
+        )
+        row.refresh_from_db()
         Fill.objects.bulk_create(
             [
                 Fill(

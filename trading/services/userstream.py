@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from trading import realtime
 from trading.exchange.events import BalanceUpdate, OrderUpdate
@@ -37,15 +38,37 @@ _FINAL = {
 }
 
 
+_RANKS = {Order.Status.PENDING: 0, Order.Status.NEW: 1, Order.Status.PARTIALLY_FILLED: 2}
+
+
 def _rank(status: str) -> int:
-    if status in _FINAL:
-        return 3
-    return {Order.Status.PENDING: 0, Order.Status.NEW: 1, Order.Status.PARTIALLY_FILLED: 2}.get(status, 1)
+    return 3 if status in _FINAL else _RANKS.get(status, 1)
 
 
 def order_state_behind(row: Order, *, status: str, executed: Decimal) -> bool:
     """True when (`status`, `executed`) is older news than what `row` already holds."""
     return _rank(status) < _rank(row.status) or executed < row.executed_qty
+
+
+def newer_than(*, status: str, executed: Decimal) -> Q:
+    """Rows that already hold newer news than (`status`, `executed`): exclude them from an UPDATE, so
+    the check and the write are one statement (SQLite cannot upgrade a read transaction to a write
+    while another connection writes; a conditional UPDATE never needs to)."""
+    ahead = [s for s in (*_RANKS, *_FINAL) if _rank(s) > _rank(status)]
+    return Q(status__in=ahead) | Q(executed_qty__gt=executed)
+
+
+def order_state_write(
+    order_id: int, *, status: str, executed: Decimal, rewrite_final: bool = True, **fields: object
+) -> bool:
+    """Write an order's exchange state unless the row already holds newer news; True if written.
+    `rewrite_final=False` also skips a row already in this final status (so only one writer sees the
+    transition, and announces it)."""
+    newer = newer_than(status=status, executed=executed)
+    if not rewrite_final and status in _FINAL:
+        newer |= Q(status=status)
+    rows = Order.objects.filter(pk=order_id).exclude(newer)
+    return bool(rows.update(status=status, executed_qty=executed, updated=timezone.now(), **fields))
 
 
 def _live_order(user_id: int, client_order_id: str | None, order_id: str) -> Order | None:
@@ -60,34 +83,23 @@ def order_event_apply(*, user_id: int, event: OrderUpdate) -> Order | None:
     (placed elsewhere with the same key)."""
     from trading.services.orders import order_filled_notify
 
+    row = _live_order(user_id, event.client_order_id, event.order_id)
+    if row is None:
+        return None
+    fields: dict[str, object] = {
+        "exchange_order_id": event.order_id,
+        "cummulative_quote_qty": event.executed_quote,
+        "error": "",
+    }
+    if event.executed_quantity > 0:
+        fields["avg_price"] = event.executed_quote / event.executed_quantity
     with transaction.atomic():
-        row = _live_order(user_id, event.client_order_id, event.order_id)
-        if row is None:
-            return None
-        if order_state_behind(row, status=event.status.value, executed=event.executed_quantity):
+        status, executed = event.status.value, event.executed_quantity
+        if not order_state_write(row.pk, status=status, executed=executed, rewrite_final=False, **fields):
             return row
-        was_filled = row.status == Order.Status.FILLED
-        row.exchange_order_id = event.order_id
-        row.status = event.status.value
-        row.executed_qty = event.executed_quantity
-        row.cummulative_quote_qty = event.executed_quote
-        if event.executed_quantity > 0:
-            row.avg_price = event.executed_quote / event.executed_quantity
-        row.error = ""
-        row.save(
-            update_fields=[
-                "exchange_order_id",
-                "status",
-                "executed_qty",
-                "cummulative_quote_qty",
-                "avg_price",
-                "error",
-                "updated",
-            ]
-        )
+        row.refresh_from_db()
         realtime.order_changed(row)
-        if not was_filled:
-            order_filled_notify(row)
+        order_filled_notify(row)  # only a FILLED row is announced, and only its writer gets here
     return row
 
 
@@ -102,33 +114,31 @@ def fill_event_apply(*, user_id: int, fill: FillValue) -> Fill | None:
         return None
     try:
         with transaction.atomic():
-            row, created = Fill.objects.get_or_create(
+            row = Fill.objects.create(
                 order=order,
                 trade_id=fill.trade_id,
-                defaults={
-                    "price": fill.price,
-                    "qty": fill.quantity,
-                    "quote_qty": fill.quote_quantity,
-                    "commission": fill.commission,
-                    "commission_asset": fill.commission_asset,
-                    "is_maker": fill.is_maker,
-                    "time": ms_to_dt(fill.time_ms),
-                },
+                price=fill.price,
+                qty=fill.quantity,
+                quote_qty=fill.quote_quantity,
+                commission=fill.commission,
+                commission_asset=fill.commission_asset,
+                is_maker=fill.is_maker,
+                time=ms_to_dt(fill.time_ms),
             )
-    except IntegrityError:  # the read-back or reconcile stored it a moment ago
-        return None
-    if not created:
+    except IntegrityError:  # stored already, by the read-back, reconcile or an earlier frame
         return None
     position_apply_fill(fill=row)
     return row
 
 
 def balance_event_apply(*, user_id: int, event: BalanceUpdate) -> None:
+    values = {"free": event.free, "locked": event.locked, "updated": timezone.now()}
+    rows = Balance.objects.filter(user_id=user_id, mode=Mode.LIVE, asset=event.asset)
     with transaction.atomic():
-        Balance.objects.update_or_create(
-            user_id=user_id,
-            mode=Mode.LIVE,
-            asset=event.asset,
-            defaults={"free": event.free, "locked": event.locked},
-        )
+        if not rows.update(**values):
+            try:
+                with transaction.atomic():
+                    Balance.objects.create(user_id=user_id, mode=Mode.LIVE, asset=event.asset, **values)
+            except IntegrityError:
+                rows.update(**values)
         realtime.balance_changed(user_id, Mode.LIVE)
