@@ -100,7 +100,7 @@ def bench(sim: SimExchangeThread) -> None:
     committed: dict[str, float] = {}
     from trading.services import userstream as appliers
 
-    original = appliers.fill_event_apply
+    original = appliers.fill_event_store
 
     def timed_apply(*, user_id: int, fill: Any) -> Any:
         row = original(user_id=user_id, fill=fill)
@@ -115,7 +115,7 @@ def bench(sim: SimExchangeThread) -> None:
                     received.setdefault(event.fill.trade_id, now)
             await super()._on_batch(account, batch)
 
-    appliers.fill_event_apply = timed_apply  # measure when each row is committed, nothing else changes
+    appliers.fill_event_store = timed_apply  # measure when each row is committed, nothing else changes
     streams = TimedStreams(h, rescan_s=3600)
     running = h.submit(streams.run())
     wait_for(lambda: userstream_alive(user.pk))

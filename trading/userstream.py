@@ -55,16 +55,19 @@ def _apply_batch(
     from trading.services.userstream import (
         _live_order,
         balance_event_apply,
-        fill_event_apply,
+        fill_event_store,
         order_event_apply,
     )
+    from trading.sniper.services.positions import position_apply_fill
 
-    orphans = []
-    for fill in fills:
-        if fill_event_apply(user_id=user_id, fill=fill) is None and (
-            _live_order(user_id, fill.client_order_id, fill.order_id) is None
-        ):
+    orphans, stored = [], []
+    for fill in fills:  # the rows first, each committed at once; the positions right after
+        if (row := fill_event_store(user_id=user_id, fill=fill)) is not None:
+            stored.append(row)
+        elif _live_order(user_id, fill.client_order_id, fill.order_id) is None:
             orphans.append(fill)
+    for row in stored:
+        position_apply_fill(fill=row)
     for update in orders:
         order_event_apply(user_id=user_id, event=update)
     for balance in balances:

@@ -109,12 +109,20 @@ def fill_event_apply(*, user_id: int, fill: FillValue) -> Fill | None:
     fill was stored already."""
     from trading.sniper.services.positions import position_apply_fill
 
+    row = fill_event_store(user_id=user_id, fill=fill)
+    if row is not None:
+        position_apply_fill(fill=row)
+    return row
+
+
+def fill_event_store(*, user_id: int, fill: FillValue) -> Fill | None:
+    """The Fill row alone, in its own short transaction (positions: `position_apply_fill`)."""
     order = _live_order(user_id, fill.client_order_id, fill.order_id)
     if order is None:
         return None
     try:
         with transaction.atomic():
-            row = Fill.objects.create(
+            return Fill.objects.create(
                 order=order,
                 trade_id=fill.trade_id,
                 price=fill.price,
@@ -127,8 +135,6 @@ def fill_event_apply(*, user_id: int, fill: FillValue) -> Fill | None:
             )
     except IntegrityError:  # stored already, by the read-back, reconcile or an earlier frame
         return None
-    position_apply_fill(fill=row)
-    return row
 
 
 def balance_event_apply(*, user_id: int, event: BalanceUpdate) -> None:
