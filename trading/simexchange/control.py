@@ -77,6 +77,19 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
             )
         return _ok()
 
+    async def symbol_status(request: web.Request) -> web.Response:
+        body = await request.json()
+        sim.set_symbol_status(body["symbol"], body.get("status"))
+        return _ok()
+
+    async def order_invisible(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        sim.order_invisible_next(int(body.get("count", 1)))
+        return _ok()
+
+    async def silence(request: web.Request) -> web.Response:
+        return _ok(silenced=sim.silence_websockets())
+
     async def clear_faults(request: web.Request) -> web.Response:
         sim.faults.clear()
         return _ok()
@@ -96,4 +109,7 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
     app.router.add_get("/_sim/orders", orders)
     app.router.add_post("/_sim/fault", fault)
     app.router.add_post("/_sim/faults/clear", clear_faults)
+    app.router.add_post("/_sim/symbol-status", symbol_status)
+    app.router.add_post("/_sim/order-invisible", order_invisible)
+    app.router.add_post("/_sim/ws/silence", silence)
     app.router.add_post("/_sim/ws/disconnect", disconnect)

@@ -140,6 +140,11 @@ class SimExchange:
     def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:
         self._symbol(symbol).spec["isSpotTradingAllowed"] = enabled
 
+    def set_symbol_status(self, symbol: str, status: str | None) -> None:
+        """exchangeInfo reports ``status`` for ``symbol`` as given, also values MEXC never documented
+        ("4", None, "")."""
+        self._symbol(symbol).spec["status"] = status
+
     def set_price(self, symbol: str, price: Decimal) -> None:
         """Moves the walk to ``price`` now; resting orders the new quotes cross are filled."""
         sym = self._symbol(symbol)
@@ -211,8 +216,22 @@ class SimExchange:
         """A burst of 429s: the next ``count`` matching requests are refused with Retry-After."""
         self.faults.add(Fault(path, method, count, rate_limited=True))
 
+    def move_after_next_book(self, symbol: str, price: Decimal) -> None:
+        """The next GET /api/v3/depth of ``symbol`` is answered with the current book, then the market
+        moves to ``price``: whoever prices an order from that answer prices it from a stale book."""
+        self.faults.add(Fault("/api/v3/depth", "GET", 1, move_to=(symbol, price), symbol=symbol))
+
+    def order_invisible_next(self, count: int = 1) -> None:
+        """The next ``count`` GET /api/v3/order answer -2013 "Order does not exist." even for an order
+        that exists, as MEXC does for a moment right after a placement."""
+        self.faults.add(Fault("/api/v3/order", "GET", count, unknown_order=True))
+
     async def disconnect_websockets(self, *, abrupt: bool = False) -> int:
         return await self.hub.disconnect_all(abrupt=abrupt)
+
+    def silence_websockets(self) -> int:
+        """Every open WebSocket goes silent (no frames, no PONGs, no close frame); returns how many."""
+        return self.hub.silence_all()
 
 
 def listing_spec(symbol: str, base: str, quote: str, price_places: int) -> dict[str, Any]:

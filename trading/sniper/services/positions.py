@@ -188,9 +188,53 @@ def positions_monitor(*, view: MarketView | None = None) -> int:
     placed = 0
     for pos in open_positions:
         quote = view.quote(pos.symbol)
-        if quote is not None and not _busy(pos):
+        if quote is None:
+            continue
+        if (stale := _stale_exit(pos)) is not None:
+            placed += exit_reprice(position=pos, exit=stale, price=quote.sell_price) is not None
+        elif not _busy(pos):
             placed += _watch(pos, quote) is not None
     return placed
+
+
+def exit_reprice_after() -> timedelta:
+    """How long an exit order may rest unfilled before it is cancelled and sent again at the current
+    book (SNIPER_EXIT_REPRICE_MS)."""
+    return timedelta(milliseconds=int(getattr(settings, "SNIPER_EXIT_REPRICE_MS", 5000)))
+
+
+def _stale_exit(pos: Position) -> PositionExit | None:
+    cutoff = timezone.now() - exit_reprice_after()
+    return (
+        PositionExit.objects.select_related("order")
+        .filter(position=pos, order__status__in=Order.OPEN_STATUSES, order__created__lte=cutoff)
+        .exclude(order__status=Order.Status.PENDING)
+        .order_by("at")
+        .first()
+    )
+
+
+def exit_reprice(*, position: Position, exit: PositionExit, price: Decimal | None) -> PositionExit | None:
+    """Cancel an exit order the market has left behind (a limit priced from a book that has since
+    moved) and sell what it did not, at the current book: a market order where the symbol allows
+    one, else a limit just under the best bid (`_sell_order`). A position whose stop was crossed is
+    so never left without a working exit; a refused re-send backs off and the watch tries again."""
+    order = exit.order
+    assert order is not None
+    try:
+        order = trading.order_cancel(user=position.user, order_id=order.pk)
+    except BruteError as exc:
+        # Filled or cancelled meanwhile (Conflict), or the exchange is unreachable: the next tick
+        # sees the order's real state.
+        log.info("exit %s of position %s not cancelled: %s", exit.client_order_id, position.pk, exc)
+        return None
+    positions_sync()  # its partial fills, if any, into the position first
+    position.refresh_from_db()
+    if order.is_open or not position.is_open:
+        return None
+    left = exit.qty - order.executed_qty
+    log.info("exit %s of position %s re-priced: %s left", exit.client_order_id, position.pk, left)
+    return position_exit(position=position, kind=exit.kind, qty=left, price=price)
 
 
 def _busy(pos: Position) -> bool:
