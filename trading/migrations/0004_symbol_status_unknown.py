@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0002_favourites_snapshots'),
+        ('trading', '0003_exact_decimals'),
     ]
 
     operations = [
