@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,7 +167,7 @@ class UserStreams:
         finally:
             self.hub.pin(session, -1)
 
-    async def _on_batch(self, account: AccountStream, batch: list[object]) -> None:
+    async def _on_batch(self, account: AccountStream, batch: Sequence[object]) -> None:
         """Apply a burst of events in one trip to a worker thread: fills first (what positions and the
         latency target wait for; their order rows exist already, matched by client order id), then
         order updates, then only the newest balance of each asset. A reconnect in the burst

@@ -51,6 +51,8 @@ def test_a_stop_loss_limit_left_behind_by_the_market_is_cancelled_and_sent_again
     second = PositionExit.objects.filter(position=pos).exclude(pk=first.pk).get()
     assert second.kind == "stop_loss"
     assert second.order is not None
+    assert second.order.price is not None
+    assert first.order.price is not None
     assert second.order.price < first.order.price
     pos.refresh_from_db()
     assert pos.status == "closed"

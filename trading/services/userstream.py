@@ -38,7 +38,7 @@ _FINAL = {
 }
 
 
-_RANKS = {Order.Status.PENDING: 0, Order.Status.NEW: 1, Order.Status.PARTIALLY_FILLED: 2}
+_RANKS: dict[str, int] = {Order.Status.PENDING: 0, Order.Status.NEW: 1, Order.Status.PARTIALLY_FILLED: 2}
 
 
 def _rank(status: str) -> int:
