@@ -47,7 +47,7 @@ def test_each_page_renders_for_a_trader(signed_in, url, text):
 
 def test_a_new_trader_starts_with_the_paper_balance(signed_in):
     body = signed_in.get("/markets/SOLUSDT/").content.decode()
-    assert 'data-available="USDT">10,000</span>' in body
+    assert 'data-available="USDT">10,000.00</span>' in body
 
 
 def test_markets_filter_answers_htmx_with_the_table_only(signed_in):
@@ -81,8 +81,8 @@ def test_it_places_a_paper_market_buy_by_quote_amount_from_the_form(signed_in, t
     assert response.status_code == 302
     order = Order.objects.get(user=trader)
     assert (order.symbol, order.side, order.status, order.source) == ("SOLUSDT", "BUY", "FILLED", "manual")
-    # The quantity is rounded down to SOL's decimals, so at most the 25 USDT asked for is spent.
-    assert Decimal("20") < order.cummulative_quote_qty <= Decimal("25")
+    # A buy by quote amount spends the amount given, as MEXC's quoteOrderQty does.
+    assert Decimal("24.999") < order.cummulative_quote_qty <= Decimal("25")
     usdt = Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT")
     assert usdt.free == Decimal("10000") - order.cummulative_quote_qty
     assert Balance.objects.get(user=trader, mode=Mode.PAPER, asset="SOL").free > 0
@@ -95,7 +95,9 @@ def test_an_htmx_order_returns_the_fresh_form_with_the_new_balance(signed_in, tr
     assert 'id="order-form"' in body
     assert "<html" not in body
     spent = Order.objects.get(user=trader).cummulative_quote_qty
-    assert f'data-available="USDT">{format((Decimal(10000) - spent).normalize(), "f")}</span>' in body
+    left = (Decimal(10000) - spent).quantize(Decimal("0.01"))
+    assert f'data-available="USDT">{left:,f}</span>' in body
+    assert "BUY SOLUSDT: filled" in body
 
 
 def test_a_refused_order_shows_the_services_reason_and_keeps_the_input(signed_in, trader):
@@ -121,7 +123,7 @@ def test_preview_shows_price_fee_and_total_without_placing(signed_in, trader):
     assert response.status_code == 200
     assert 'aria-label="Preview"' in body
     assert "Fee" in body
-    assert "Total" in body
+    assert "You pay" in body
     assert not Order.objects.filter(user=trader).exists()
 
 
@@ -238,7 +240,7 @@ def test_portfolio_snapshots_build_the_equity_curve(signed_in, trader):
 def test_live_events_refresh_the_balance_and_open_orders_fragments(signed_in):
     balances = signed_in.get("/markets/SOLUSDT/", **HX, HTTP_HX_TARGET="balances").content.decode()
     assert balances.strip().startswith('<p class="muted" id="balances"')
-    assert "10,000" in balances
+    assert "10,000.00" in balances
     orders = signed_in.get("/orders/", **HX, HTTP_HX_TARGET="open-orders").content.decode()
     assert orders.strip().startswith('<div id="open-orders"')
 
