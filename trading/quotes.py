@@ -47,6 +47,7 @@ class MarketRow:
     api_tradable: bool
     trading: bool
     favourite: bool
+    decimals: int = 8
 
     @property
     def change_negative(self) -> bool:
@@ -96,6 +97,7 @@ def market_rows(
             api_tradable=s.api_tradable,
             trading=s.is_trading,
             favourite=s.symbol in favourites,
+            decimals=s.price_precision,
         )
         for s in ordered[:limit]
     ]
@@ -175,14 +177,19 @@ def top_movers(*, limit: int = 8) -> list[dict[str, Any]]:
         if (change := _decimal(row.get("change"))) is not None and _decimal(row.get("quote_volume") or 0)
     ]
     rows.sort(key=lambda item: item[0], reverse=True)
+    rows = rows[:limit]
+    decimals = dict(
+        Symbol.objects.filter(symbol__in=[s for _, s, _ in rows]).values_list("symbol", "price_precision")
+    )
     return [
         {
             "symbol": symbol,
             "price": row.get("price"),
+            "decimals": decimals.get(symbol, 8),
             "change_pct": row.get("change"),
             "change_negative": str(row.get("change", "")).startswith("-"),
         }
-        for _, symbol, row in rows[:limit]
+        for _, symbol, row in rows
     ]
 
 

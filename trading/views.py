@@ -55,6 +55,7 @@ def _safe_next(request: AuthenticatedRequest) -> str | None:
 @login_required
 @require_GET
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    """The overview; its value, P&L and feed state (`stats`) and the movers refresh themselves (HTMX)."""
     services.trading_account_get_or_create(user=request.user)
     feed = health_report()["checks"]["market_feed"]  # type: ignore[index]
     context = {
@@ -66,7 +67,7 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
             "detail": feed.get("detail") or f"last tick {feed.get('age_s', '?')}s ago",
         },
     }
-    return render(request, "trading/dashboard.html", context)
+    return _page(request, "trading/dashboard.html", context, {"stats": "stats", "movers": "movers"})
 
 
 @login_required

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,6 +18,9 @@ from accounts.notifications.forms import ChannelForm
 from config.errors import BruteError
 
 
+PAGE_SIZE = 25
+
+
 class Request(HttpRequest):
     htmx: HtmxDetails
     user: User  # every view here is behind login_required
@@ -25,8 +29,9 @@ class Request(HttpRequest):
 @login_required
 @require_GET
 def index(request: Request) -> HttpResponse:
+    page = Paginator(selectors.notification_list(user=request.user, limit=PAGE_SIZE * 40), PAGE_SIZE)
     context = {
-        "notifications": selectors.notification_list(user=request.user),
+        "page": page.get_page(request.GET.get("page")),
         "unread": selectors.notification_unread_count(user=request.user),
     }
     template = "notifications/index.html#list" if request.htmx else "notifications/index.html"

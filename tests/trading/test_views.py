@@ -233,8 +233,24 @@ def test_portfolio_snapshots_build_the_equity_curve(signed_in, trader):
     signed_in.get("/portfolio/")
     assert portfolio_snapshots_record_all() == 1
     points = signed_in.get("/portfolio/equity").json()["points"]
-    assert len(points) == 1
-    assert Decimal(points[0]["v"]) == Decimal("10000")
+    assert 1 <= len(points) <= 2  # the snapshot, and the value now when a second has passed
+    assert all(Decimal(p["v"]) == Decimal("10000") for p in points)
+
+
+def test_the_equity_curve_ends_at_the_value_now_not_at_the_last_snapshot(signed_in, trader):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.models import PortfolioSnapshot
+
+    signed_in.get("/portfolio/")
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    PortfolioSnapshot.objects.create(user=trader, mode=Mode.PAPER, value=Decimal("10200"), at=an_hour_ago)
+
+    points = signed_in.get("/portfolio/equity").json()["points"]
+
+    assert [Decimal(p["v"]) for p in points] == [Decimal("10200"), Decimal("10000")]  # the -200 shows
 
 
 def test_live_events_refresh_the_balance_and_open_orders_fragments(signed_in):
