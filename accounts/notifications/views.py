@@ -82,7 +82,8 @@ def channel_index(request: Request) -> HttpResponse:
             return redirect("notifications:channels")
     channels = [(c, mask(c.type, c.config)) for c in selectors.channel_list(user=request.user)]
     template = "notifications/channels.html#channels" if request.htmx else "notifications/channels.html"
-    return render(request, template, {"form": form, "channels": channels})
+    status = 400 if form.is_bound and form.errors else 200  # htmx swaps it in place (static/js/app.js)
+    return render(request, template, {"form": form, "channels": channels}, status=status)
 
 
 @login_required

@@ -254,6 +254,12 @@ class RiskLimitsForm(WordyModelForm):
             "daily_loss_limit": "Realised loss since 00:00 UTC that stops new buys; empty: no limit",
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["max_open_positions"].error_messages["min_value"] = (
+            "The max open positions must be above 0 (leave it empty for no limit)."
+        )
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         words = {
