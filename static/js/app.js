@@ -153,6 +153,17 @@
     update();
   }
 
-  document.addEventListener("DOMContentLoaded", () => orderForm(document));
+  // Widths from data (the allocation bar): set through the CSSOM, as no style= attribute is allowed.
+  function shares(root) {
+    root.querySelectorAll("[data-share]").forEach((el) => {
+      const share = parseFloat(el.dataset.share);
+      if (!Number.isNaN(share)) el.style.width = share + "%";
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    orderForm(document);
+    shares(document);
+  });
   document.addEventListener("htmx:afterSettle", (event) => orderForm(event.target));
 })();

@@ -37,7 +37,9 @@
     chart.applyOptions({ localization: { priceFormatter: (p) => window.bruteFormat.price(p.toFixed(decimals), decimals) } });
   }
   window.bruteChart = { chart, candles };
-  const volume = chart.addSeries(LWC.HistogramSeries, { priceScaleId: "", priceFormat: { type: "volume" } });
+  const volume = chart.addSeries(LWC.HistogramSeries, {
+    priceScaleId: "", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false,
+  });
   volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 
   // Stored candles come as {time (s), open, high, low, close, volume}; live ones as {t (ms), o, h, l, c, v}.

@@ -118,12 +118,15 @@ def test_a_limit_order_needs_a_price(signed_in, trader):
 
 
 def test_preview_shows_price_fee_and_total_without_placing(signed_in, trader):
-    response = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
+    limit = _order_form(action="preview", type="LIMIT", amount_in="base", amount="2", price="50")
+    response = signed_in.post("/markets/SOLUSDT/order", limit)
     body = response.content.decode()
     assert response.status_code == 200
     assert 'aria-label="Preview"' in body
-    assert "Fee" in body
-    assert "You pay" in body
+    assert "data-preview-pay>100 USDT<" in body
+    assert "data-preview-fee>0 SOL<" in body  # a resting limit buy pays SOL's maker fee, 0
+    market = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
+    assert "No order book yet to price this order." in market.content.decode()  # the feed has not run
     assert not Order.objects.filter(user=trader).exists()
 
 
