@@ -119,7 +119,14 @@ def _shoot(stack: Stack, browser: object, wanted: str) -> list[Path]:
                 page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(1500 if name in ("market", "portfolio") else 300)
                 path = OUT / f"{name}-{size_name}-{scheme}.png"
-                page.screenshot(path=str(path), full_page=size_name == "phone")
+                if size_name == "phone":  # the whole page, down to a long list's first screens
+                    height = min(
+                        page.evaluate("document.documentElement.scrollHeight"), 3 * viewport["height"]
+                    )
+                    clip = {"x": 0, "y": 0, "width": viewport["width"], "height": height}
+                    page.screenshot(path=str(path), full_page=True, clip=clip)
+                else:
+                    page.screenshot(path=str(path))
                 shots.append(path)
             context.close()
     return shots

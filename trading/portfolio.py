@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from trading import quotes
-from trading.models import Balance, Fill, Order, PortfolioSnapshot
+from trading.models import Balance, Fill, Order, PortfolioSnapshot, Symbol
 from trading.selectors import trading_mode_for_user
 
 VALUE_ASSET = "USDT"
@@ -30,6 +30,9 @@ class Holding:
     avg_cost: Decimal | None = None
     pnl: Decimal | None = None
     pnl_pct: Decimal | None = None
+    # Display: prices in the market's own decimals, amounts in the coin's lot (the quote asset: cents).
+    price_decimals: int = 2
+    qty_decimals: int = 8
 
     @property
     def pnl_negative(self) -> bool:
@@ -89,11 +92,20 @@ def portfolio_for_user(*, user: Any) -> Portfolio:
     tickers = quotes.tickers_snapshot()
     costs = average_costs(user=user, mode=mode)
     holdings = []
-    for balance in Balance.objects.for_user(user).filter(mode=mode):
-        if balance.total <= 0:
-            continue
+    balances = [b for b in Balance.objects.for_user(user).filter(mode=mode) if b.total > 0]
+    precisions = {
+        row[0]: row[1:]
+        for row in Symbol.objects.filter(
+            symbol__in=[f"{b.asset}{VALUE_ASSET}" for b in balances]
+        ).values_list("symbol", "price_precision", "quantity_precision")
+    }
+    for balance in balances:
         market, price = _price_of(balance.asset, tickers)
         holding = Holding(balance.asset, balance.free.normalize(), balance.locked.normalize(), market, price)
+        if market in precisions:
+            holding.price_decimals, holding.qty_decimals = precisions[market]
+        elif balance.asset == VALUE_ASSET:
+            holding.qty_decimals = 2
         if price is not None:
             holding.value = (balance.total * price).quantize(CENTS)
         avg = costs.get(balance.asset)

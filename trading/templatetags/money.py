@@ -30,7 +30,9 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _grouped(number: Decimal, places: int | None) -> str:
+def _grouped(number: Decimal, places: int | str | None) -> str:
+    if places in (None, ""):
+        places = None
     if places is not None:
         number = number.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
     else:
