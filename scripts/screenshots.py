@@ -20,14 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Stack, running_stack  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 PASSWORD = "a-long-and-unusual-passphrase-7"
 EMAIL = "trader@example.com"
-SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+SIZES: dict[str, ViewportSize] = {
+    "desktop": {"width": 1440, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
 PAGES = {
     "dashboard": "/",
     "markets": "/markets/",
@@ -68,6 +71,10 @@ PriceAlert.objects.create(user=user, symbol="SOLUSDT", kind="above", value=Decim
 """
 
 
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
 def _prepare(stack: Stack, page: Page) -> None:
     page.goto("/accounts/signup/")
     page.fill("#id_email", EMAIL)
@@ -75,8 +82,8 @@ def _prepare(stack: Stack, page: Page) -> None:
     page.fill("#id_password2", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{stack.url}/")
-    page.on("pageerror", lambda error: sys.stderr.write(f"page error: {error}\n"))
-    page.on("response", lambda r: r.status >= 400 and sys.stderr.write(f"HTTP {r.status} {r.url}\n"))
+    page.on("pageerror", lambda error: _say(f"page error: {error}"))
+    page.on("response", lambda r: _say(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
     page.goto("/markets/SOLUSDT/")
     expect(page.locator("[data-live-state]")).to_have_text("live")
     page.fill("#id_amount", "250")

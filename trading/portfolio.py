@@ -141,10 +141,12 @@ def equity_points(*, user: Any, limit: int = 2000) -> list[dict[str, Any]]:
     the last snapshot shows at once instead of up to five minutes later, or never if it came back."""
     mode = trading_mode_for_user(user=user)
     rows = PortfolioSnapshot.objects.filter(user=user, mode=mode).order_by("-at")[:limit]
-    points = [{"t": int(row.at.timestamp()), "v": str(row.value)} for row in reversed(rows)]
+    points: list[dict[str, Any]] = [
+        {"t": int(row.at.timestamp()), "v": str(row.value)} for row in reversed(rows)
+    ]
     now = portfolio_for_user(user=user)
     second = int(timezone.now().timestamp())
-    if all(h.price is not None for h in now.holdings) and (not points or points[-1]["t"] < second):
+    if all(h.price is not None for h in now.holdings) and (not points or int(points[-1]["t"]) < second):
         points.append({"t": second, "v": str(now.total_value)})
     return points
 

@@ -17,7 +17,6 @@ from accounts.notifications.channels import ConfigError, mask
 from accounts.notifications.forms import ChannelForm
 from config.errors import BruteError
 
-
 PAGE_SIZE = 25
 
 

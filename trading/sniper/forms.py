@@ -35,8 +35,8 @@ def errors_in_words(form: forms.BaseForm, exc: ValidationError | str) -> None:
     turned into words, and never a message the form already shows."""
     pairs: list[tuple[str | None, str]] = []
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            pairs += [(field, message) for e in errors for message in e.messages]
+        for name, errors in exc.error_dict.items():
+            pairs += [(name, message) for e in errors for message in e.messages]
     elif isinstance(exc, ValidationError):
         pairs += [(None, message) for message in exc.messages]
     else:
@@ -44,7 +44,7 @@ def errors_in_words(form: forms.BaseForm, exc: ValidationError | str) -> None:
     for field, message in pairs:
         if (match := CONSTRAINT_MESSAGE.match(message)) and match.group(1) in CONSTRAINT_WORDS:
             field, message = CONSTRAINT_WORDS[match.group(1)]
-        target = field if field in form.fields else None
+        target = field if field is not None and field in form.fields else None
         if message not in form.errors.get(target or "__all__", []):
             form.add_error(target, message)
 
@@ -52,14 +52,14 @@ def errors_in_words(form: forms.BaseForm, exc: ValidationError | str) -> None:
 class WordyModelForm(forms.ModelForm):
     """A ModelForm whose model-constraint failures read as words, once."""
 
-    def _update_errors(self, errors: ValidationError) -> None:  # Django's hook for model validation
+    def _update_errors(self, errors: ValidationError) -> None:  # Django's model-validation hook
         if hasattr(errors, "error_dict"):
             cleaned = ValidationError(
                 {f: [self._word(e) for e in errs] for f, errs in errors.error_dict.items()}
             )
         else:
             cleaned = ValidationError([self._word(e) for e in errors.error_list])
-        super()._update_errors(cleaned)
+        super()._update_errors(cleaned)  # type: ignore[misc]
 
     @staticmethod
     def _word(error: ValidationError) -> ValidationError:
@@ -229,7 +229,8 @@ def take_profit_formset(data: Any = None, *, rule: Rule | None = None) -> BaseTa
         max_num=10,
         validate_max=True,
     )
-    return formset(data, initial=initial, prefix="tp")
+    ladder: BaseTakeProfitFormSet = formset(data, initial=initial, prefix="tp")  # type: ignore[assignment]
+    return ladder
 
 
 class CloseForm(forms.Form):
