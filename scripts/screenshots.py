@@ -110,7 +110,7 @@ def _shoot(stack: Stack, browser: object, wanted: str) -> list[Path]:
                 has_touch=size_name == "phone",
                 device_scale_factor=1,
             )
-            context.set_default_timeout(60_000)
+            context.set_default_timeout(120_000)
             page = context.new_page()
             page.goto("/accounts/login/")
             page.fill("#id_username", EMAIL)
@@ -147,7 +147,7 @@ def main() -> None:
         with running_stack(var) as stack, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context(base_url=stack.url, viewport=SIZES["desktop"])
-            context.set_default_timeout(60_000)
+            context.set_default_timeout(120_000)
             _prepare(stack, context.new_page())
             context.close()
             shots = _shoot(stack, browser, wanted)

@@ -125,7 +125,7 @@ def test_an_expired_session_on_place_order_lands_on_log_in_and_back(page: Page, 
     expect(page.locator("[data-live-state]")).to_have_text("live")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def trader_with_history(browser: Browser, stack: Stack) -> tuple[Browser, str]:
     """A signed-up admin with a filled buy, a resting order, a position, a rule and an alert."""
     context = browser.new_context(base_url=stack.url, viewport={"width": 1440, "height": 900})
