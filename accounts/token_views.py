@@ -19,11 +19,16 @@ from config.errors import BruteError, NotFound
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=80, help_text="Where the token is used, e.g. “trading bot”.")
+    name = forms.CharField(
+        max_length=80,
+        help_text="Where the token is used, e.g. “trading bot”.",
+        error_messages={"required": "Give the token a name, e.g. “trading bot”."},
+    )
     scopes = forms.MultipleChoiceField(
         choices=ApiScope.choices,
         initial=[ApiScope.READ],
         widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope."},
         help_text="Read sees your data; trade also places and cancels orders (if your role may trade).",
     )
     expires_in_days = forms.IntegerField(
@@ -52,7 +57,8 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         else:
             created, form = {"token": token, "secret": secret}, ApiTokenForm()
     context = {"form": form, "created": created, "tokens": api_tokens_for_user(user=user)}
-    return render(request, "accounts/tokens.html", context, status=201 if created else 200)
+    status = 201 if created else 400 if form.is_bound and form.errors else 200
+    return render(request, "accounts/tokens.html", context, status=status)
 
 
 @login_required

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config import views
 from config.api import api
@@ -8,6 +10,8 @@ from trading import views as trading_views
 urlpatterns = [
     path("", trading_views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Pages link the icon; this answers browsers (and the API docs page) that ask for the old name.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("accounts/", include("accounts.urls")),
     path("", include("trading.urls")),
     path("notifications/", include("accounts.notifications.urls")),

@@ -7,12 +7,23 @@ from typing import Any
 
 from django import forms
 
-from trading.models import Mode, Order
+from trading import quotes
+from trading.models import Mode, Order, Symbol
 
 POSITIVE = {"min_value": Decimal("0"), "max_digits": 36, "decimal_places": 18}
 
 
+AMOUNT_ERRORS = {
+    "required": "Enter an amount.",
+    "invalid": "Enter the amount as a number, e.g. 25 or 0.5.",
+}
+
+
 class OrderForm(forms.Form):
+    """The market page's order form. An amount in the quote asset is spent as given by a market buy
+    (MEXC quoteOrderQty); for a limit order or a market sell it becomes the base quantity it buys or
+    sells at the limit price or the best bid, rounded down to the lot."""
+
     side = forms.ChoiceField(choices=Order.Side.choices, widget=forms.RadioSelect, initial=Order.Side.BUY)
     type = forms.ChoiceField(
         choices=[(Order.Type.MARKET, "Market"), (Order.Type.LIMIT, "Limit")], initial=Order.Type.MARKET
@@ -22,32 +33,66 @@ class OrderForm(forms.Form):
         choices=[("quote", "Quote (e.g. USDT)"), ("base", "Base (the coin)")],
         initial="quote",
     )
-    amount = forms.DecimalField(label="Amount", **POSITIVE)  # type: ignore[arg-type]
-    price = forms.DecimalField(label="Limit price", required=False, **POSITIVE)  # type: ignore[arg-type]
+    amount = forms.DecimalField(label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)  # type: ignore[arg-type]
+    price = forms.DecimalField(
+        label="Limit price",
+        required=False,
+        error_messages={"invalid": "Enter the limit price as a number."},
+        **POSITIVE,  # type: ignore[arg-type]
+    )
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, symbol: Symbol | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.symbol = symbol
+        self.quantity: Decimal | None = None
+        if symbol is not None:
+            amount_in: Any = self.fields["amount_in"]
+            amount_in.choices = [("quote", symbol.quote_asset), ("base", symbol.base_asset)]
+            self.fields["price"].label = f"Limit price ({symbol.quote_asset})"
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         amount = data.get("amount")
         if amount is not None and amount <= 0:
             self.add_error("amount", "Enter an amount above zero.")
-        if data.get("type") == Order.Type.LIMIT:
-            price = data.get("price")
-            if price is None or price <= 0:
-                self.add_error("price", "A limit order needs a price above zero.")
-            if data.get("amount_in") == "quote":
-                self.add_error("amount_in", "Give a limit order's amount in the base coin.")
-        elif data.get("amount_in") == "quote" and data.get("side") == Order.Side.SELL:
-            self.add_error("amount_in", "Sell by the base coin's quantity.")
+        price = data.get("price")
+        if data.get("type") == Order.Type.LIMIT and (price is None or price <= 0):
+            self.add_error("price", "A limit order needs a price above zero.")
+        if self.errors or self.symbol is None:
+            return data
+        by_quote = data.get("amount_in") == "quote"
+        if by_quote and (data.get("type") == Order.Type.LIMIT or data.get("side") == Order.Side.SELL):
+            self._quote_to_quantity(data)
         return data
+
+    def _quote_to_quantity(self, data: dict[str, Any]) -> None:
+        symbol = self.symbol
+        assert symbol is not None
+        price = data.get("price") if data.get("type") == Order.Type.LIMIT else None
+        quantity = quotes.quantity_for_quote(
+            symbol=symbol, side=data["side"], quote=data["amount"], price=price
+        )
+        if price is None and quotes.best_price(symbol.symbol, "SELL") is None:
+            self.add_error(
+                "amount_in", f"No price yet to size a sell in {symbol.quote_asset}: give {symbol.base_asset}."
+            )
+        elif quantity <= 0:
+            step = Decimal(1).scaleb(-symbol.quantity_precision)
+            self.add_error(
+                "amount",
+                f"{data['amount']} {symbol.quote_asset} is less than one lot ({step:f} {symbol.base_asset}).",
+            )
+        else:
+            self.quantity = quantity
 
     def order_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
-        by_quote = data["amount_in"] == "quote"
+        by_quote = data["amount_in"] == "quote" and self.quantity is None
         return {
             "side": data["side"],
             "type": data["type"],
-            "quantity": None if by_quote else data["amount"],
+            "quantity": None if by_quote else (self.quantity or data["amount"]),
             "quote_quantity": data["amount"] if by_quote else None,
             "price": data.get("price") if data["type"] == Order.Type.LIMIT else None,
         }

@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from trading import quotes
-from trading.models import Balance, Fill, Order, PortfolioSnapshot
+from trading.models import Balance, Fill, Order, PortfolioSnapshot, Symbol
 from trading.selectors import trading_mode_for_user
 
 VALUE_ASSET = "USDT"
@@ -30,6 +30,9 @@ class Holding:
     avg_cost: Decimal | None = None
     pnl: Decimal | None = None
     pnl_pct: Decimal | None = None
+    # Display: prices in the market's own decimals, amounts in the coin's lot (the quote asset: cents).
+    price_decimals: int = 2
+    qty_decimals: int = 8
 
     @property
     def pnl_negative(self) -> bool:
@@ -89,11 +92,20 @@ def portfolio_for_user(*, user: Any) -> Portfolio:
     tickers = quotes.tickers_snapshot()
     costs = average_costs(user=user, mode=mode)
     holdings = []
-    for balance in Balance.objects.for_user(user).filter(mode=mode):
-        if balance.total <= 0:
-            continue
+    balances = [b for b in Balance.objects.for_user(user).filter(mode=mode) if b.total > 0]
+    precisions = {
+        row[0]: row[1:]
+        for row in Symbol.objects.filter(
+            symbol__in=[f"{b.asset}{VALUE_ASSET}" for b in balances]
+        ).values_list("symbol", "price_precision", "quantity_precision")
+    }
+    for balance in balances:
         market, price = _price_of(balance.asset, tickers)
         holding = Holding(balance.asset, balance.free.normalize(), balance.locked.normalize(), market, price)
+        if market in precisions:
+            holding.price_decimals, holding.qty_decimals = precisions[market]
+        elif balance.asset == VALUE_ASSET:
+            holding.qty_decimals = 2
         if price is not None:
             holding.value = (balance.total * price).quantize(CENTS)
         avg = costs.get(balance.asset)
@@ -125,9 +137,18 @@ def _day_change(*, user: Any, mode: str, now_value: Decimal) -> Decimal | None:
 
 
 def equity_points(*, user: Any, limit: int = 2000) -> list[dict[str, Any]]:
+    """The recorded values, oldest first, then the value now (when every price is known): a move since
+    the last snapshot shows at once instead of up to five minutes later, or never if it came back."""
     mode = trading_mode_for_user(user=user)
     rows = PortfolioSnapshot.objects.filter(user=user, mode=mode).order_by("-at")[:limit]
-    return [{"t": int(row.at.timestamp()), "v": str(row.value)} for row in reversed(rows)]
+    points: list[dict[str, Any]] = [
+        {"t": int(row.at.timestamp()), "v": str(row.value)} for row in reversed(rows)
+    ]
+    now = portfolio_for_user(user=user)
+    second = int(timezone.now().timestamp())
+    if all(h.price is not None for h in now.holdings) and (not points or int(points[-1]["t"]) < second):
+        points.append({"t": second, "v": str(now.total_value)})
+    return points
 
 
 def portfolio_snapshot_record(*, user: Any) -> PortfolioSnapshot | None:

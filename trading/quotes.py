@@ -18,7 +18,8 @@ from trading.feed.store import TICKERS_KEY, book_key
 from trading.models import Symbol
 
 MARKETS_PAGE_SIZE = 200
-BOOK_LEVELS = 12
+BOOK_LEVELS = 10
+BOOK_DEPTHS = (5, 10, 20)  # levels a side the market page offers (the feed keeps 20)
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -46,6 +47,7 @@ class MarketRow:
     api_tradable: bool
     trading: bool
     favourite: bool
+    decimals: int = 8
 
     @property
     def change_negative(self) -> bool:
@@ -95,6 +97,7 @@ def market_rows(
             api_tradable=s.api_tradable,
             trading=s.is_trading,
             favourite=s.symbol in favourites,
+            decimals=s.price_precision,
         )
         for s in ordered[:limit]
     ]
@@ -123,29 +126,35 @@ def last_price(symbol: str) -> Decimal | None:
     return _decimal(tickers_snapshot().get(symbol, {}).get("price"))
 
 
-def _ladder(levels: list[list[str]], top: Decimal) -> list[dict[str, Any]]:
+def _ladder(levels: list[list[str]], top: Decimal, depth: int) -> list[dict[str, Any]]:
     """Levels with the running quote value (price x quantity), as the live updates show it."""
     out: list[dict[str, Any]] = []
     cumulative = Decimal(0)
-    for price, quantity in levels[:BOOK_LEVELS]:
+    for price, quantity in levels[:depth]:
         cumulative += Decimal(price) * Decimal(quantity)
         depth_pct = int(cumulative / top * 100) if top else 0
         out.append({"price": price, "quantity": quantity, "cumulative": cumulative, "depth_pct": depth_pct})
     return out
 
 
-def book_for(symbol: str) -> dict[str, Any]:
-    """The ladder for the first paint: asks from the highest shown down to the best, then bids."""
+def book_for(symbol: str, *, depth: int = BOOK_LEVELS) -> dict[str, Any]:
+    """The ladder for the first paint, `depth` levels a side: asks from the highest shown down to the
+    best, then bids."""
     snapshot = cache.get(book_key(symbol)) or {}
     asks, bids = snapshot.get("asks") or [], snapshot.get("bids") or []
-    depth = max(
-        sum((Decimal(p) * Decimal(q) for p, q in asks[:BOOK_LEVELS]), Decimal(0)),
-        sum((Decimal(p) * Decimal(q) for p, q in bids[:BOOK_LEVELS]), Decimal(0)),
+    total = max(
+        sum((Decimal(p) * Decimal(q) for p, q in asks[:depth]), Decimal(0)),
+        sum((Decimal(p) * Decimal(q) for p, q in bids[:depth]), Decimal(0)),
     )
     spread = None
     if asks and bids:
         spread = (Decimal(asks[0][0]) - Decimal(bids[0][0])).normalize()
-    return {"asks": list(reversed(_ladder(asks, depth))), "bids": _ladder(bids, depth), "spread": spread}
+    return {
+        "asks": list(reversed(_ladder(asks, total, depth))),
+        "bids": _ladder(bids, total, depth),
+        "spread": spread,
+        "depth": depth,
+    }
 
 
 def trades_for(symbol: str) -> list[dict[str, Any]]:
@@ -168,14 +177,19 @@ def top_movers(*, limit: int = 8) -> list[dict[str, Any]]:
         if (change := _decimal(row.get("change"))) is not None and _decimal(row.get("quote_volume") or 0)
     ]
     rows.sort(key=lambda item: item[0], reverse=True)
+    rows = rows[:limit]
+    decimals = dict(
+        Symbol.objects.filter(symbol__in=[s for _, s, _ in rows]).values_list("symbol", "price_precision")
+    )
     return [
         {
             "symbol": symbol,
             "price": row.get("price"),
+            "decimals": decimals.get(symbol, 8),
             "change_pct": row.get("change"),
             "change_negative": str(row.get("change", "")).startswith("-"),
         }
-        for _, symbol, row in rows[:limit]
+        for _, symbol, row in rows
     ]
 
 
@@ -183,19 +197,41 @@ def _round_down(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN")
 
 
+# The paper exchange cuts a quote-sized buy's last level at this many decimals (see
+# trading/exchange/paper.py QUOTE_FILL_DECIMALS); the preview does the same sum.
+QUOTE_FILL_DECIMALS = 8
+
+
+def _levels(symbol: str, side: str) -> list[tuple[Decimal, Decimal]]:
+    """The cached book side a taker order would walk: asks for a buy, bids for a sell."""
+    snapshot = cache.get(book_key(symbol)) or {}
+    rows = snapshot.get("asks" if side == "BUY" else "bids") or []
+    return [(Decimal(p), Decimal(q)) for p, q in rows]
+
+
 def best_price(symbol: str, side: str) -> Decimal | None:
     """What a market order would start at: the best ask for a buy, the best bid for a sell."""
-    snapshot = cache.get(book_key(symbol)) or {}
-    levels = snapshot.get("asks" if side == "BUY" else "bids") or []
+    levels = _levels(symbol, side)
     if levels:
-        return Decimal(levels[0][0])
+        return levels[0][0]
     return last_price(symbol)
+
+
+def quantity_for_quote(*, symbol: Symbol, side: str, quote: Decimal, price: Decimal | None = None) -> Decimal:
+    """The base quantity, rounded down to the lot, that `quote` buys or sells at `price` (a limit) or at
+    the best price now (a market sell sized in quote). 0 when there is no price to go by."""
+    at = price or best_price(symbol.symbol, "SELL" if side == "SELL" else "BUY")
+    if not at or at <= 0:
+        return Decimal(0)
+    return _round_down(quote / at, symbol.quantity_precision)
 
 
 def amount_for_percent(
     *, symbol: Symbol, balances: dict[str, Decimal], side: str, amount_in: str, percent: int
 ) -> Decimal:
-    """A share of the available balance, in the unit the form asks for, rounded down to the symbol's rules."""
+    """A share of the available balance, in the unit the form asks for, rounded down to the symbol's rules.
+    A sell is always sized in the base coin, so 100 % sells everything the lot allows (no dust left
+    that could have been sold)."""
     share = Decimal(min(max(percent, 0), 100)) / 100
     if side == "SELL":
         return _round_down(balances.get(symbol.base_asset, Decimal(0)) * share, symbol.quantity_precision)
@@ -209,6 +245,22 @@ def amount_for_percent(
     return _round_down(spend / (price * (1 + symbol.taker_commission)), symbol.quantity_precision)
 
 
+def _walk(
+    levels: list[tuple[Decimal, Decimal]], *, quantity: Decimal | None, quote: Decimal | None, lot: int
+) -> tuple[Decimal, Decimal]:
+    """(base quantity, quote value) a taker order takes from `levels`, the way the paper exchange does."""
+    got, value = Decimal(0), Decimal(0)
+    for price, available in levels:
+        if quote is not None:
+            take = min(available, _round_down((quote - value) / price, max(lot, QUOTE_FILL_DECIMALS)))
+        else:
+            take = min(available, (quantity or Decimal(0)) - got)
+        if take <= 0:
+            break
+        got, value = got + take, value + take * price
+    return got, value
+
+
 def order_preview(
     *,
     symbol: Symbol,
@@ -218,28 +270,47 @@ def order_preview(
     quote_quantity: Decimal | None,
     price: Decimal | None,
 ) -> dict[str, Any]:
-    """Price, quantity, fee and total at the current book (estimates for market orders)."""
-    estimated = price is None
-    at = price or best_price(symbol.symbol, side)
-    if at is None or at <= 0:
-        return {
-            "price": "—",
-            "quantity": "—",
-            "fee": "—",
-            "fee_asset": symbol.quote_asset,
-            "total": "—",
-            "estimated": True,
-        }
-    if quantity is None:
-        quantity = _round_down((quote_quantity or Decimal(0)) / at, symbol.quantity_precision)
-    notional = quote_quantity if quote_quantity is not None else quantity * at
-    fee = notional * symbol.taker_commission
-    total = notional + fee if side == "BUY" else notional - fee
+    """What the order will really do at the current book: average price, what is paid, what is
+    received, and the fee in the asset it is charged in (the asset received, as on MEXC spot: the coin
+    on a buy, the quote asset on a sell). Market orders are estimates (`estimated`); `short` says the
+    shown book cannot fill all of it."""
+    base, quote_asset = symbol.base_asset, symbol.quote_asset
+    empty = {"estimated": True, "short": False, "price": None}
+    if price is not None:  # a limit order: its own price; it takes the taker rate only if it crosses now
+        qty = quantity or Decimal(0)
+        value = qty * price
+        best = best_price(symbol.symbol, side)
+        crosses = best is not None and (price >= best if side == "BUY" else price <= best)
+        rate = symbol.taker_commission if crosses else symbol.maker_commission
+        estimated, short = False, False
+    else:
+        levels = _levels(symbol.symbol, side)
+        if not levels:
+            return empty
+        qty, value = _walk(levels, quantity=quantity, quote=quote_quantity, lot=symbol.quantity_precision)
+        if qty <= 0:
+            return empty
+        if quote_quantity is not None:
+            short = value < quote_quantity - Decimal(1).scaleb(-symbol.price_precision)
+            value = value if short else quote_quantity  # what MEXC's quoteOrderQty spends, exactly
+        else:
+            short = qty < (quantity or 0)
+        rate, estimated = symbol.taker_commission, True
+    if side == "BUY":
+        fee, fee_asset = qty * rate, base
+        pay, pay_asset, receive, receive_asset = value, quote_asset, qty - fee, base
+    else:
+        fee, fee_asset = value * rate, quote_asset
+        pay, pay_asset, receive, receive_asset = qty, base, value - fee, quote_asset
     return {
-        "price": at.normalize(),
-        "quantity": quantity.normalize(),
-        "fee": _round_down(fee, 8).normalize(),
-        "fee_asset": symbol.quote_asset,
-        "total": _round_down(total, symbol.price_precision).normalize(),
+        "price": _round_down(value / qty, symbol.price_precision + 4).normalize() if qty else None,
+        "quantity": qty.normalize(),
+        "pay": (pay if side == "SELL" else _round_down(pay, symbol.price_precision)).normalize(),
+        "pay_asset": pay_asset,
+        "receive": _round_down(receive, QUOTE_FILL_DECIMALS).normalize(),
+        "receive_asset": receive_asset,
+        "fee": _round_down(fee, QUOTE_FILL_DECIMALS).normalize(),
+        "fee_asset": fee_asset,
         "estimated": estimated,
+        "short": short,
     }

@@ -55,6 +55,7 @@ def _safe_next(request: AuthenticatedRequest) -> str | None:
 @login_required
 @require_GET
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    """The overview; its value, P&L and feed state (`stats`) and the movers refresh themselves (HTMX)."""
     services.trading_account_get_or_create(user=request.user)
     feed = health_report()["checks"]["market_feed"]  # type: ignore[index]
     context = {
@@ -66,7 +67,7 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
             "detail": feed.get("detail") or f"last tick {feed.get('age_s', '?')}s ago",
         },
     }
-    return render(request, "trading/dashboard.html", context)
+    return _page(request, "trading/dashboard.html", context, {"stats": "stats", "movers": "movers"})
 
 
 @login_required
@@ -94,8 +95,13 @@ def markets(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request, "trading/markets.html", context, {"market-table": "table"})
 
 
+def _book_depth(request: AuthenticatedRequest) -> int:
+    depth = request.GET.get("depth", "")
+    return int(depth) if depth.isdigit() and int(depth) in quotes.BOOK_DEPTHS else quotes.BOOK_LEVELS
+
+
 def _market_context(
-    request: AuthenticatedRequest, symbol_name: str, form: OrderForm, **extra: object
+    request: AuthenticatedRequest, symbol_name: str, form: OrderForm | None, **extra: object
 ) -> dict[str, object]:
     symbol = selectors.symbol_get(symbol=symbol_name)
     # A new user's paper account (and its starting balance) is opened on first sight of a trading page.
@@ -105,11 +111,12 @@ def _market_context(
     return {
         "symbol": symbol,
         "ticker": quotes.ticker_for(symbol.symbol),
-        "book": quotes.book_for(symbol.symbol),
+        "book": quotes.book_for(symbol.symbol, depth=_book_depth(request)),
+        "book_depths": quotes.BOOK_DEPTHS,
         "trades": quotes.trades_for(symbol.symbol),
         "interval": interval if interval in Interval.values else Interval.M1,
         "intervals": [(i.value, i.label) for i in Interval],
-        "form": form,
+        "form": form or OrderForm(symbol=symbol),
         "percents": PERCENTS,
         "available_quote": balances.get(symbol.quote_asset, Decimal(0)),
         "available_base": balances.get(symbol.base_asset, Decimal(0)),
@@ -122,7 +129,7 @@ def _market_context(
 @login_required
 @require_GET
 def market(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
-    context = _market_context(request, symbol, OrderForm())
+    context = _market_context(request, symbol, None)
     return _page(request, "trading/market.html", context, MARKET_FRAGMENTS)
 
 
@@ -141,11 +148,14 @@ def candles(request: AuthenticatedRequest, symbol: str) -> JsonResponse:
 @trader_required
 @require_POST
 def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
-    """Preview, confirm (live orders) and place; a percent button fills the amount from the balance."""
+    """Preview, confirm (live orders) and place; a percent button fills the amount from the balance.
+    A refusal answers 400 with the form and its message, in place (HTMX) or as the whole page."""
     market = selectors.symbol_get(symbol=symbol)
     services.trading_account_get_or_create(user=request.user)
     data = request.POST.copy()
     if data.get("percent", "").isdigit():
+        if data.get("side") == "SELL":
+            data["amount_in"] = "base"  # a share of the coin held, to the lot: 100 % leaves no sellable dust
         balances = selectors.balances_by_asset(user=request.user)
         amount = quotes.amount_for_percent(
             symbol=market,
@@ -154,8 +164,8 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
             amount_in=data.get("amount_in", "quote"),
             percent=int(str(data["percent"])),
         )
-        data["amount"], data["action"] = str(amount), "preview"
-    form = OrderForm(data)
+        data["amount"], data["action"] = f"{amount:f}", "preview"
+    form = OrderForm(data, symbol=market)
     live = selectors.trading_mode_for_user(user=request.user) == "live"
     extra: dict[str, object] = {}
     if form.is_valid():
@@ -166,12 +176,13 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
                 extra["needs_confirmation"] = live and action == "place"
             else:
                 order = services.order_place(user=request.user, symbol=market.symbol, source="manual", **args)
-                messages.success(
-                    request, f"{order.side} {order.symbol}: {order.get_status_display().lower()}."
-                )
                 if not request.htmx:
+                    messages.success(
+                        request, f"{order.side} {order.symbol}: {order.get_status_display().lower()}."
+                    )
                     return redirect("trading:market", symbol=market.symbol)
-                form = OrderForm(initial={"side": args["side"], "type": args["type"]})
+                extra["placed"] = order
+                form = OrderForm(initial={"side": args["side"], "type": args["type"]}, symbol=market)
         except BruteError as error:
             form.add_error(None, error.message)
     context = _market_context(request, market.symbol, form, **extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,6 +17,8 @@ from accounts.notifications.channels import ConfigError, mask
 from accounts.notifications.forms import ChannelForm
 from config.errors import BruteError
 
+PAGE_SIZE = 25
+
 
 class Request(HttpRequest):
     htmx: HtmxDetails
@@ -25,8 +28,9 @@ class Request(HttpRequest):
 @login_required
 @require_GET
 def index(request: Request) -> HttpResponse:
+    page = Paginator(selectors.notification_list(user=request.user, limit=PAGE_SIZE * 40), PAGE_SIZE)
     context = {
-        "notifications": selectors.notification_list(user=request.user),
+        "page": page.get_page(request.GET.get("page")),
         "unread": selectors.notification_unread_count(user=request.user),
     }
     template = "notifications/index.html#list" if request.htmx else "notifications/index.html"
@@ -77,7 +81,8 @@ def channel_index(request: Request) -> HttpResponse:
             return redirect("notifications:channels")
     channels = [(c, mask(c.type, c.config)) for c in selectors.channel_list(user=request.user)]
     template = "notifications/channels.html#channels" if request.htmx else "notifications/channels.html"
-    return render(request, template, {"form": form, "channels": channels})
+    status = 400 if form.is_bound and form.errors else 200  # htmx swaps it in place (static/js/app.js)
+    return render(request, template, {"form": form, "channels": channels}, status=status)
 
 
 @login_required

@@ -21,11 +21,25 @@
     timeScale: { borderColor: color("--line"), timeVisible: true, secondsVisible: false },
     crosshair: { mode: LWC.CrosshairMode.Normal },
   });
+  // The symbol's own price precision on the axis and the price tag: a coin at 0.000000011648 needs
+  // 12 decimals (the default 2 shows "0.00" and no axis labels at all).
+  const decimals = parseInt(root.dataset.decimals, 10);
+  const priceFormat = Number.isNaN(decimals)
+    ? undefined
+    : { type: "price", precision: decimals, minMove: Number((10 ** -decimals).toFixed(decimals)) };
   const candles = chart.addSeries(LWC.CandlestickSeries, {
     upColor: color("--up"), downColor: color("--down"), borderVisible: false,
     wickUpColor: color("--up"), wickDownColor: color("--down"),
+    ...(priceFormat ? { priceFormat } : {}),
   });
-  const volume = chart.addSeries(LWC.HistogramSeries, { priceScaleId: "", priceFormat: { type: "volume" } });
+  if (priceFormat && window.bruteFormat) {
+    // Grouped thousands on the axis and crosshair, as everywhere else on the page.
+    chart.applyOptions({ localization: { priceFormatter: (p) => window.bruteFormat.price(p.toFixed(decimals), decimals) } });
+  }
+  window.bruteChart = { chart, candles };
+  const volume = chart.addSeries(LWC.HistogramSeries, {
+    priceScaleId: "", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false,
+  });
   volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 
   // Stored candles come as {time (s), open, high, low, close, volume}; live ones as {t (ms), o, h, l, c, v}.

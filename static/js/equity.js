@@ -16,12 +16,19 @@
   const line = chart.addSeries(LightweightCharts.AreaSeries, {
     lineColor: color("--accent"), topColor: color("--accent"), bottomColor: "transparent", lineWidth: 3,
   });
-  fetch(root.dataset.equityUrl, { headers: { Accept: "application/json" } })
-    .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
-    .then((body) => {
-      line.setData(body.points.map((p) => ({ time: p.t, value: +p.v })));
-      chart.timeScale().fitContent();
-      if (body.points.length < 2) status.textContent = "Not enough history yet: Brute records your value every few minutes.";
-    })
-    .catch((error) => { status.textContent = "Could not load the value history (" + error.message + ")."; });
+  let fitted = false;
+  function load() {
+    fetch(root.dataset.equityUrl, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
+      .then((body) => {
+        line.setData(body.points.map((p) => ({ time: p.t, value: +p.v })));
+        if (!fitted) chart.timeScale().fitContent();
+        fitted = true;
+        status.textContent = body.points.length < 2 ? "Not enough history yet: Brute records your value every few minutes." : "";
+      })
+      .catch((error) => { status.textContent = "Could not load the value history (" + error.message + ")."; });
+  }
+  // The last point is the value now: reload it so the curve follows the market between snapshots.
+  load();
+  setInterval(load, 30000);
 })();

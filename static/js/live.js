@@ -95,12 +95,12 @@
     subscribed: (m) => {
       if (m.refused && m.refused.length) console.warn("live: not allowed to join", m.refused);
     },
-    "order.changed": (m) => toast(orderText(m.order), m.order && m.order.status === "REJECTED"),
-    order: (m) => toast(orderText(m.order || m)),
-    fill: (m) => toast("Filled " + (m.quantity || "") + " " + (m.symbol || "") + " @ " + (m.price || "")),
-    balance: (m) => toast("Balance updated" + (m.asset ? ": " + m.asset : "")),
-    "balance.changed": () => toast("Balance updated"),
-    notification: (m) => toast(m.text || m.message || m.title || "Notification", m.level === "error"),
+    "order.changed": (m) => orderToast(m.order),
+    notification: (m) => {
+      // An order's fill already has its toast; the inbox keeps the notification.
+      if (m.kind === "order_filled") return;
+      toast(m.title || m.text || m.message || "Notification", m.level === "error");
+    },
   };
 
   function handle(message) {
@@ -116,19 +116,30 @@
     document.querySelectorAll("[" + attribute + '="' + CSS.escape(symbol) + '"]').forEach(fn);
   }
 
-  // Prices inside an element with data-decimals="N" (the symbol's price precision) keep N decimals.
+  const fmt = window.bruteFormat;
+
+  // Prices inside an element with data-decimals="N" (the symbol's price precision) keep N decimals;
+  // quantities inside data-qty-decimals="N" keep the lot's N. One format for the whole app (app.js).
+  function decimalsOf(el, attribute) {
+    const holder = el && el.closest("[" + attribute + "]");
+    return holder ? parseInt(holder.getAttribute(attribute), 10) : NaN;
+  }
+
   function price(text, el) {
-    const holder = el && el.closest("[data-decimals]");
-    const decimals = holder ? parseInt(holder.dataset.decimals, 10) : NaN;
-    const value = parseFloat(text);
-    return Number.isNaN(decimals) || Number.isNaN(value) ? text : value.toFixed(decimals);
+    const decimals = decimalsOf(el, "data-decimals");
+    return fmt && !Number.isNaN(decimals) ? fmt.price(text, decimals) : text;
+  }
+
+  function qty(text, el) {
+    const decimals = decimalsOf(el, "data-qty-decimals");
+    return fmt && !Number.isNaN(decimals) ? fmt.price(text, decimals) : text;
   }
 
   function ticker(symbol, row) {
     if (row.price != null) {
       lastSeen.set(symbol, Date.now());
       each("data-price", symbol, (el) => {
-        const before = parseFloat(el.textContent);
+        const before = parseFloat(fmt ? fmt.parse(el.textContent) : el.textContent);
         const after = parseFloat(row.price);
         el.classList.remove("stale");
         const shown = price(row.price, el);
@@ -145,7 +156,9 @@
         el.classList.toggle("up", !down);
       });
     }
-    if (row.quote_volume != null) each("data-volume", symbol, (el) => (el.textContent = row.quote_volume));
+    if (row.quote_volume != null) {
+      each("data-volume", symbol, (el) => (el.textContent = fmt ? fmt.compact(row.quote_volume) : row.quote_volume));
+    }
   }
 
   function flash(el, cls) {
@@ -175,15 +188,17 @@
 
   function ladderRows(levels, side, maxTotal, container) {
     let total = 0;
-    return levels.map(([level, qty]) => {
-      total += parseFloat(level) * parseFloat(qty);
+    return levels.map(([level, amount]) => {
+      total += parseFloat(level) * parseFloat(amount);
       const tr = document.createElement("tr");
       tr.className = side;
       const colour = side === "ask" ? "down" : "up";
-      tr.append(cell(price(level, container), colour), cell(qty), cell(total.toFixed(2)));
-      const bar = document.createElement("span");
-      bar.className = "depth-bar " + colour;
-      bar.style.setProperty("--w", (maxTotal ? (100 * total) / maxTotal : 0).toFixed(1) + "%");
+      tr.append(cell(price(level, container), colour), cell(qty(amount, container)), cell(fmt ? fmt.money(String(total)) : total.toFixed(2)));
+      const bar = document.createElement("meter");
+      bar.className = "depth " + colour;
+      bar.min = 0;
+      bar.max = 100;
+      bar.value = maxTotal ? (100 * total) / maxTotal : 0;
       const td = document.createElement("td");
       td.append(bar);
       tr.append(td);
@@ -217,11 +232,15 @@
   function book(m) {
     each("data-book", m.symbol, (container) => {
       const table = ensureBookTable(container);
-      const maxTotal = Math.max(sideTotal(m.asks), sideTotal(m.bids));
+      // The page's chosen depth (data-depth levels a side).
+      const depth = parseInt(container.dataset.depth, 10) || m.asks.length;
+      const askLevels = m.asks.slice(0, depth);
+      const bidLevels = m.bids.slice(0, depth);
+      const maxTotal = Math.max(sideTotal(askLevels), sideTotal(bidLevels));
       // Asks are shown worst first so the best ask sits on the spread line, above the best bid.
-      const asks = ladderRows(m.asks, "ask", maxTotal, container).reverse();
+      const asks = ladderRows(askLevels, "ask", maxTotal, container).reverse();
       table.querySelector("[data-book-asks]").replaceChildren(...asks);
-      table.querySelector("[data-book-bids]").replaceChildren(...ladderRows(m.bids, "bid", maxTotal, container));
+      table.querySelector("[data-book-bids]").replaceChildren(...ladderRows(bidLevels, "bid", maxTotal, container));
       const spread = table.querySelector(".spread td");
       if (spread && m.asks.length && m.bids.length) {
         const gap = parseFloat(m.asks[0][0]) - parseFloat(m.bids[0][0]);
@@ -248,7 +267,7 @@
         const tr = document.createElement("tr");
         const time = document.createElement("td");
         time.textContent = new Date(t.t).toLocaleTimeString([], { hour12: false });
-        tr.append(cell(price(t.p, tbody), t.s === "BUY" ? "up" : "down"), cell(t.q), time);
+        tr.append(cell(price(t.p, tbody), t.s === "BUY" ? "up" : "down"), cell(qty(t.q, tbody)), time);
         return tr;
       });
       tbody.prepend(...rows.reverse());
@@ -258,10 +277,30 @@
 
   // ---- private events -------------------------------------------------------------------------------
 
-  function orderText(order) {
-    if (!order) return "Order updated";
-    const what = [order.side, order.type, order.symbol].filter(Boolean).join(" ");
-    return "Order " + what + ": " + (order.status || "updated");
+  // One toast per order and state: an order's PENDING -> NEW -> FILLED, its fill, the balance and the
+  // inbox notification would otherwise make four toasts for one click.
+  const shown = new Map(); // order id -> the last status toasted
+  const QUIET = new Set(["PENDING"]);
+
+  function trim(text) {
+    const value = String(text);
+    return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
+  }
+
+  function orderToast(order) {
+    if (!order || QUIET.has(order.status) || shown.get(order.id) === order.status) return;
+    if (order.type === "MARKET" && order.status === "NEW") return; // its fill follows at once
+    shown.set(order.id, order.status);
+    const what = [order.side, order.symbol].filter(Boolean).join(" ");
+    const status = (order.status || "updated").replace(/_/g, " ").toLowerCase();
+    let text = what + ": " + status;
+    const decimals = decimalsOf(document.querySelector('[data-book="' + CSS.escape(order.symbol) + '"]'), "data-decimals");
+    if (order.executed_qty && Number(order.executed_qty) > 0 && order.avg_price) {
+      const at = fmt && !Number.isNaN(decimals) ? fmt.price(order.avg_price, decimals) : order.avg_price;
+      text += " " + trim(order.executed_qty) + " @ " + at;
+    }
+    if (order.error) text += " (" + order.error + ")";
+    toast(text, order.status === "REJECTED");
   }
 
   function toast(text, isError) {

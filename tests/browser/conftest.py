@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,24 @@ class Stack:
     url: str
     mexc: SimExchangeThread
     log: Path
+    env: dict[str, str]
+
+    def manage(self, *args: str) -> None:
+        """A management command against the running app's database and cache."""
+        _manage(*args, env=self.env)
+
+    def shell(self, code: str) -> str:
+        """Python run by `manage.py shell` beside the app (to set up data a page shows); its stdout."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            timeout=120,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
 
 
 def _manage(*args: str, env: dict[str, str]) -> None:
@@ -49,7 +68,7 @@ def _manage(*args: str, env: dict[str, str]) -> None:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine starts daphne slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"daphne exited early:\n{log.read_text()[-3000:]}")
@@ -59,12 +78,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"no /healthz within 60 s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"no /healthz within 240 s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    var = tmp_path_factory.mktemp("var")
+@contextmanager
+def running_stack(var: Path) -> Iterator[Stack]:
+    """The bundled exchange and daphne serving Brute against it, with its own var/ (database, cache)."""
     with SimExchangeThread(SimConfig(tick_seconds=0.2, push_seconds=0.1)) as mexc:
         env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DJANGO_ENV"}}
         env |= {
@@ -98,10 +117,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(url, proc, log)
-            yield Stack(url, mexc, log)
+            yield Stack(url, mexc, log, env)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +144,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     context = browser.new_context(base_url=stack.url, viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(15_000)
+    # Generous: eight engineers share two cores here; these are waits, never timed assertions.
+    context.set_default_timeout(45_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -52,7 +52,7 @@ def test_a_trader_signs_up_watches_a_market_and_trades_on_paper(page: Page, stac
     page.select_option("#id_amount_in", "quote")
     page.fill("#id_amount", "25")
     page.click("button[name=action][value=place]")
-    expect(page.locator("#toasts")).to_contain_text("FILLED")
+    expect(page.locator("#toasts")).to_contain_text("BUY SOLUSDT: filled")
     expect(page.locator('[data-available="USDT"]')).not_to_have_text("10,000")
     spent = Decimal(10000) - _available_usdt(page)
     assert Decimal(20) < spent <= Decimal(25)

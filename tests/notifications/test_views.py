@@ -166,3 +166,29 @@ def test_disable_enable_and_delete(signed_in, owner, receiver):
 
     signed_in.post(reverse("notifications:channel_delete", args=[channel.pk]))
     assert not NotificationChannel.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("form", "words"),
+    [
+        ({"type": "email", "label": "Me", "kinds": []}, "Choose at least one kind of notification."),
+        ({"type": "webhook", "label": "Hook", "kinds": ["error"], "webhook_url": "not a url"}, "URL"),
+    ],
+)
+def test_a_refused_channel_answers_400_with_the_form_in_place(signed_in, form, words):
+    response = signed_in.post(reverse("notifications:channels"), form, **HX)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert page.lstrip().startswith('<div id="channels">')
+    assert words in page
+    assert not NotificationChannel.objects.exists()
+
+
+def test_the_inbox_pages_its_notifications(signed_in, owner):
+    for i in range(30):
+        notify(owner, f"note {i}")
+    first = signed_in.get(reverse("notifications:index")).content.decode()
+    second = signed_in.get(reverse("notifications:index"), {"page": 2}).content.decode()
+    assert "page 1 of 2" in first
+    assert first.count('class="notification ') == 25
+    assert second.count('class="notification ') == 5

@@ -38,37 +38,45 @@ def test_the_listings_page_shows_countdowns_with_the_utc_time(client_of: Client)
     assert "ABCUSDT" in render_to_string("sniper/_upcoming.html")
 
 
+def _ladder(*rows: tuple[str, str]) -> dict[str, str]:
+    data = {"tp-TOTAL_FORMS": "3", "tp-INITIAL_FORMS": "0", "tp-MIN_NUM_FORMS": "0", "tp-MAX_NUM_FORMS": "10"}
+    for i, (gain, sell) in enumerate(rows):
+        data |= {f"tp-{i}-gain_pct": gain, f"tp-{i}-sell_pct": sell}
+    return data
+
+
 def test_a_rule_is_created_and_bad_input_gets_clear_errors(client_of: Client, trader: User) -> None:
     bad = client_of.post(
         "/sniper/rules/new/",
         {"trigger": "price_above", "any_new_listing": "on", "amount": "0", "order_type": "MARKET",
-         "window_minutes": 5, "cooldown_seconds": 60, "take_profit": "[{"},
+         "window_minutes": 5, "cooldown_seconds": 60, **_ladder(("abc", "50"))},
     )  # fmt: skip
     text = bad.content.decode()
-    assert bad.status_code == 200
-    assert "The amount must be above 0" in text
-    assert "Not valid JSON" in text
+    assert bad.status_code == 400
+    assert "The amount must be above 0." in text
+    assert "Enter a number." in text
 
     ok = client_of.post(
         "/sniper/rules/new/",
         {"any_new_listing": "on", "trigger": "listing_opens", "amount": "25", "order_type": "MARKET",
          "window_minutes": 5, "cooldown_seconds": 60, "enabled": "on", "stop_loss_pct": "10",
-         "take_profit": '[{"gain_pct": 5, "sell_pct": 50}, {"gain_pct": 10, "sell_pct": 60}]'},
+         **_ladder(("5", "50"), ("10", "60"))},
     )  # fmt: skip
-    assert "sells more than 100% in total" in ok.content.decode()
+    assert "sells 110 % in total: at most 100 %" in ok.content.decode()
     assert not Rule.objects.exists()
 
     done = client_of.post(
         "/sniper/rules/new/",
         {"any_new_listing": "on", "trigger": "listing_opens", "amount": "25", "order_type": "MARKET",
-         "window_minutes": 5, "cooldown_seconds": 60, "enabled": "on",
-         "take_profit": '[{"gain_pct": 5, "sell_pct": 50}]'},
+         "window_minutes": 5, "cooldown_seconds": 60, "enabled": "on", **_ladder(("5", "50"))},
     )  # fmt: skip
     assert done.status_code == 302
     rule = Rule.objects.get(user=trader)
     assert rule.amount == Decimal("25")
     assert rule.take_profit == [{"gain_pct": "5", "sell_pct": "50"}]
     assert "any new listing" in client_of.get("/sniper/rules/").content.decode()
+    edit = client_of.get(f"/sniper/rules/{rule.pk}/").content.decode()
+    assert 'name="tp-0-gain_pct" value="5"' in edit
 
 
 def test_someone_elses_rule_and_position_look_missing(client_of: Client) -> None:

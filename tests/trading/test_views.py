@@ -47,7 +47,7 @@ def test_each_page_renders_for_a_trader(signed_in, url, text):
 
 def test_a_new_trader_starts_with_the_paper_balance(signed_in):
     body = signed_in.get("/markets/SOLUSDT/").content.decode()
-    assert 'data-available="USDT">10,000</span>' in body
+    assert 'data-available="USDT">10,000.00</span>' in body
 
 
 def test_markets_filter_answers_htmx_with_the_table_only(signed_in):
@@ -81,8 +81,8 @@ def test_it_places_a_paper_market_buy_by_quote_amount_from_the_form(signed_in, t
     assert response.status_code == 302
     order = Order.objects.get(user=trader)
     assert (order.symbol, order.side, order.status, order.source) == ("SOLUSDT", "BUY", "FILLED", "manual")
-    # The quantity is rounded down to SOL's decimals, so at most the 25 USDT asked for is spent.
-    assert Decimal("20") < order.cummulative_quote_qty <= Decimal("25")
+    # A buy by quote amount spends the amount given, as MEXC's quoteOrderQty does.
+    assert Decimal("24.999") < order.cummulative_quote_qty <= Decimal("25")
     usdt = Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT")
     assert usdt.free == Decimal("10000") - order.cummulative_quote_qty
     assert Balance.objects.get(user=trader, mode=Mode.PAPER, asset="SOL").free > 0
@@ -95,7 +95,9 @@ def test_an_htmx_order_returns_the_fresh_form_with_the_new_balance(signed_in, tr
     assert 'id="order-form"' in body
     assert "<html" not in body
     spent = Order.objects.get(user=trader).cummulative_quote_qty
-    assert f'data-available="USDT">{format((Decimal(10000) - spent).normalize(), "f")}</span>' in body
+    left = (Decimal(10000) - spent).quantize(Decimal("0.01"))
+    assert f'data-available="USDT">{left:,f}</span>' in body
+    assert "BUY SOLUSDT: filled" in body
 
 
 def test_a_refused_order_shows_the_services_reason_and_keeps_the_input(signed_in, trader):
@@ -116,12 +118,15 @@ def test_a_limit_order_needs_a_price(signed_in, trader):
 
 
 def test_preview_shows_price_fee_and_total_without_placing(signed_in, trader):
-    response = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
+    limit = _order_form(action="preview", type="LIMIT", amount_in="base", amount="2", price="50")
+    response = signed_in.post("/markets/SOLUSDT/order", limit)
     body = response.content.decode()
     assert response.status_code == 200
     assert 'aria-label="Preview"' in body
-    assert "Fee" in body
-    assert "Total" in body
+    assert "data-preview-pay>100 USDT<" in body
+    assert "data-preview-fee>0 SOL<" in body  # a resting limit buy pays SOL's maker fee, 0
+    market = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
+    assert "No order book yet to price this order." in market.content.decode()  # the feed has not run
     assert not Order.objects.filter(user=trader).exists()
 
 
@@ -231,14 +236,30 @@ def test_portfolio_snapshots_build_the_equity_curve(signed_in, trader):
     signed_in.get("/portfolio/")
     assert portfolio_snapshots_record_all() == 1
     points = signed_in.get("/portfolio/equity").json()["points"]
-    assert len(points) == 1
-    assert Decimal(points[0]["v"]) == Decimal("10000")
+    assert 1 <= len(points) <= 2  # the snapshot, and the value now when a second has passed
+    assert all(Decimal(p["v"]) == Decimal("10000") for p in points)
+
+
+def test_the_equity_curve_ends_at_the_value_now_not_at_the_last_snapshot(signed_in, trader):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.models import PortfolioSnapshot
+
+    signed_in.get("/portfolio/")
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    PortfolioSnapshot.objects.create(user=trader, mode=Mode.PAPER, value=Decimal("10200"), at=an_hour_ago)
+
+    points = signed_in.get("/portfolio/equity").json()["points"]
+
+    assert [Decimal(p["v"]) for p in points] == [Decimal("10200"), Decimal("10000")]  # the -200 shows
 
 
 def test_live_events_refresh_the_balance_and_open_orders_fragments(signed_in):
     balances = signed_in.get("/markets/SOLUSDT/", **HX, HTTP_HX_TARGET="balances").content.decode()
     assert balances.strip().startswith('<p class="muted" id="balances"')
-    assert "10,000" in balances
+    assert "10,000.00" in balances
     orders = signed_in.get("/orders/", **HX, HTTP_HX_TARGET="open-orders").content.decode()
     assert orders.strip().startswith('<div id="open-orders"')
 

@@ -5,7 +5,8 @@ server); balances, orders and fills live in a `PaperStore`, which the Django sid
 own tables. Fill rules:
 
 - market orders and the crossing part of priced orders take liquidity by walking the current book
-  level by level (a market buy by quote amount spends up to that amount), at the taker rate;
+  level by level, at the taker rate; a market buy by quote amount spends that amount, as MEXC's
+  quoteOrderQty does (the last level's part is not cut to the lot: see `QUOTE_FILL_DECIMALS`);
 - the rest of a LIMIT order rests, its funds locked; `match()` fills resting orders at their own price
   (maker rate) once the book crosses them or a trade prints through them;
 - commission is charged in the asset received (base on a buy, quote on a sell), as on MEXC spot.
@@ -50,6 +51,10 @@ from trading.exchange.types import (
 )
 
 ZERO = Decimal(0)
+# A buy by quote amount spends the amount given (MEXC's quoteOrderQty): the base quantity bought at the
+# last level is cut at this many decimals (or the lot's, if finer), not at the lot, so 25 USDT spends
+# 25 USDT to within a fraction of a cent instead of up to one lot less (24.21 for 0.19 SOL).
+QUOTE_FILL_DECIMALS = 8
 RulesSource = Callable[[str], Awaitable[SymbolRules]]
 
 
@@ -344,7 +349,8 @@ class PaperExchange:
         spend_left = order.quote_quantity
         for level in levels:
             if spend_left is not None:
-                qty = floor_to(min(level.quantity, spend_left / level.price), rules.quantity_decimals)
+                decimals = max(rules.quantity_decimals, QUOTE_FILL_DECIMALS)
+                qty = min(level.quantity, floor_to(spend_left / level.price, decimals))
             else:
                 qty = min(level.quantity, order.remaining)
             if qty <= 0:

@@ -105,6 +105,8 @@ class Rule(models.Model):
     trailing_pct = pct_or_none()
     take_profit = models.JSONField(default=list, blank=True)  # [{"gain_pct": "5", "sell_pct": "50"}, ...]
     last_fired_at = models.DateTimeField(null=True, blank=True)
+    # A deleted rule is kept (disabled) so that its firings, and the orders they placed, keep their story.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import User
+from trading import quotes
+from trading.models import Symbol
 from trading.sniper.models import Listing, Position, PriceAlert, RiskLimits, Rule, RuleFiring
 
 
@@ -43,11 +47,11 @@ def listings_board(*, user: User | None = None) -> dict[str, list[Listing]]:
 
 
 def rule_list(*, user: User) -> QuerySet[Rule]:
-    return Rule.objects.filter(user=user)
+    return Rule.objects.filter(user=user, deleted_at__isnull=True)
 
 
 def rule_get(*, user: User, rule_id: int) -> Rule:
-    return get_object_or_404(Rule, user=user, pk=rule_id)
+    return get_object_or_404(Rule, user=user, pk=rule_id, deleted_at__isnull=True)
 
 
 def firing_list(*, user: User, limit: int = 50) -> QuerySet[RuleFiring]:
@@ -72,3 +76,65 @@ def alert_get(*, user: User, alert_id: int) -> PriceAlert:
 
 def risk_limits_get(*, user: User) -> RiskLimits:
     return RiskLimits.objects.filter(user=user).first() or RiskLimits(user=user)
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """A position as the positions page shows it: marked to the last price, in the symbol's decimals."""
+
+    position: Position
+    price: Decimal | None
+    value: Decimal | None
+    pnl: Decimal | None
+    pnl_pct: Decimal | None
+    price_decimals: int
+    qty_decimals: int
+    protection: list[str]
+
+    @property
+    def pnl_negative(self) -> bool:
+        return self.pnl is not None and self.pnl < 0
+
+
+def _protection(p: Position, decimals: int) -> list[str]:
+    """The exits in force, each with the price that sets it off."""
+    step = Decimal(1).scaleb(-decimals)
+    out = []
+    if p.stop_loss_pct:
+        at = (p.avg_entry * (1 - p.stop_loss_pct / 100)).quantize(step)
+        out.append(f"Stop-loss -{p.stop_loss_pct.normalize():f} % (at {at:f})")
+    if p.trailing_pct:
+        high = p.high_watermark or p.avg_entry
+        at = (high * (1 - p.trailing_pct / 100)).quantize(step)
+        out.append(f"Trailing -{p.trailing_pct.normalize():f} % (now {at:f})")
+    for level in p.take_profit:
+        if not level.get("done"):
+            at = (p.avg_entry * (1 + Decimal(str(level["gain_pct"])) / 100)).quantize(step)
+            out.append(f"Take-profit +{level['gain_pct']} %: sell {level['sell_pct']} % (at {at:f})")
+    return out
+
+
+def position_rows(*, user: User) -> list[PositionRow]:
+    positions = list(position_list(user=user))
+    symbols = {s.symbol: s for s in Symbol.objects.filter(symbol__in={p.symbol for p in positions})}
+    rows = []
+    for p in positions:
+        symbol = symbols.get(p.symbol)
+        price_dp = symbol.price_precision if symbol else 8
+        qty_dp = symbol.quantity_precision if symbol else 8
+        price = quotes.last_price(p.symbol) if p.is_open else None
+        pnl = p.unrealised_pnl(price) if price is not None and p.qty else None
+        cost = p.qty * p.avg_entry
+        rows.append(
+            PositionRow(
+                position=p,
+                price=price,
+                value=price * p.qty if price is not None else None,
+                pnl=pnl,
+                pnl_pct=(pnl / cost * 100) if pnl is not None and cost else None,
+                price_decimals=price_dp,
+                qty_decimals=qty_dp,
+                protection=_protection(p, price_dp) if p.is_open else [],
+            )
+        )
+    return rows

@@ -15,7 +15,14 @@ from django_htmx.middleware import HtmxDetails
 from accounts.models import User
 from config.errors import BruteError
 from trading.sniper import selectors, services
-from trading.sniper.forms import AlertForm, CloseForm, RiskLimitsForm, RuleForm
+from trading.sniper.forms import (
+    AlertForm,
+    CloseForm,
+    RiskLimitsForm,
+    RuleForm,
+    errors_in_words,
+    take_profit_formset,
+)
 
 
 class Request(HttpRequest):
@@ -24,13 +31,12 @@ class Request(HttpRequest):
 
 
 def _form_error(form: Any, exc: ValidationError | BruteError) -> None:
-    if isinstance(exc, BruteError):
-        form.add_error(None, exc.message)
-    elif hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+    errors_in_words(form, exc.message if isinstance(exc, BruteError) else exc)
+
+
+def _status(*forms: Any) -> int:
+    """400 when a submitted form was refused, so HTMX and scripts can tell (the page still shows it)."""
+    return 400 if any(f.is_bound and f.errors for f in forms) else 200
 
 
 @login_required
@@ -55,30 +61,33 @@ def rules(request: Request) -> HttpResponse:
 def rule_edit(request: Request, rule_id: int | None = None) -> HttpResponse:
     rule = selectors.rule_get(user=request.user, rule_id=rule_id) if rule_id else None
     form = RuleForm(request.POST or None, instance=rule)
-    if request.method == "POST" and form.is_valid():
-        fields = {name: form.cleaned_data[name] for name in [*RuleForm.Meta.fields, "take_profit"]}
+    ladder = take_profit_formset(request.POST or None, rule=rule)
+    if request.method == "POST" and form.is_valid() and ladder.is_valid():
+        fields = {name: form.cleaned_data[name] for name in RuleForm.Meta.fields}
         try:
-            services.rule_save(user=request.user, rule=rule, **fields)
+            services.rule_save(user=request.user, rule=rule, take_profit=ladder.levels(), **fields)
         except (ValidationError, BruteError) as exc:
             _form_error(form, exc)
         else:
             messages.success(request, "Rule saved")
             return redirect("sniper:rules")
-    return render(request, "sniper/rule_form.html", {"form": form, "rule": rule})
+    context = {"form": form, "ladder": ladder, "rule": rule}
+    return render(request, "sniper/rule_form.html", context, status=_status(form, ladder))
 
 
 @login_required
 @require_POST
 def rule_delete(request: Request, rule_id: int) -> HttpResponse:
-    services.rule_delete(rule=selectors.rule_get(user=request.user, rule_id=rule_id))
-    messages.success(request, "Rule deleted")
+    rule = selectors.rule_get(user=request.user, rule_id=rule_id)
+    services.rule_delete(rule=rule)
+    messages.success(request, f"Rule “{rule}” deleted; its firings stay in the history.")
     return redirect("sniper:rules")
 
 
 @login_required
 @require_GET
 def positions(request: Request) -> HttpResponse:
-    context = {"positions": selectors.position_list(user=request.user), "close_form": CloseForm()}
+    context = {"rows": selectors.position_rows(user=request.user), "close_form": CloseForm()}
     return render(request, "sniper/positions.html", context)
 
 
@@ -104,10 +113,14 @@ def risk(request: Request) -> HttpResponse:
     limits = selectors.risk_limits_get(user=request.user)
     form = RiskLimitsForm(request.POST or None, instance=limits)
     if request.method == "POST" and form.is_valid():
-        services.risk_limits_save(user=request.user, **form.cleaned_data)
-        messages.success(request, "Risk limits saved")
-        return redirect("sniper:risk")
-    return render(request, "sniper/risk.html", {"form": form})
+        try:
+            services.risk_limits_save(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Risk limits saved")
+            return redirect("sniper:risk")
+    return render(request, "sniper/risk.html", {"form": form}, status=_status(form))
 
 
 @login_required
@@ -122,9 +135,8 @@ def alerts(request: Request) -> HttpResponse:
         else:
             messages.success(request, "Alert saved")
             return redirect("sniper:alerts")
-    return render(
-        request, "sniper/alerts.html", {"form": form, "alerts": selectors.alert_list(user=request.user)}
-    )
+    context = {"form": form, "alerts": selectors.alert_list(user=request.user)}
+    return render(request, "sniper/alerts.html", context, status=_status(form))
 
 
 @login_required

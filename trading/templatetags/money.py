@@ -1,36 +1,84 @@
-"""Decimal display without float rounding or scientific notation (Decimal('1E+4') is 10000)."""
+"""The one number format of the pages, the same rule as `window.bruteFormat` in static/js/app.js.
+
+- money (values, P&L, totals): two decimals, thousands grouped: `{{ x|amount:2 }}` / `{{ x|money }}`;
+- prices: the symbol's own price precision, grouped: `{{ p|fixed:symbol.price_precision }}`;
+- quantities: the symbol's lot precision (`fixed:symbol.quantity_precision`), or `{{ q|amount }}`
+  (as many decimals as the value has, never scientific notation);
+- volumes: compact, `{{ v|compact }}` -> 1.23K / 4.56M / 7.89B;
+- a value that rounds to zero never shows a minus sign ("-0.00").
+
+Decimal in, string out, without float rounding: Decimal('1E+4') shows as 10,000.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
 register = template.Library()
+COMPACT = ((Decimal("1e12"), "T"), (Decimal("1e9"), "B"), (Decimal("1e6"), "M"), (Decimal("1e3"), "K"))
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value).replace(",", ""))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _grouped(number: Decimal, places: int | str | None) -> str:
+    if places in (None, ""):
+        places = None
+    if places is not None:
+        number = number.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+    else:
+        number = number.normalize()
+    if number == 0:
+        number = abs(number)
+    return f"{number:,f}"
 
 
 @register.filter
 def amount(value: object, places: int | None = None) -> str:
     """`{{ x|amount }}` drops trailing zeros; `{{ x|amount:2 }}` shows exactly two decimals."""
-    if value is None or value == "":
-        return "—"
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    if places is not None:
-        return f"{number.quantize(Decimal(1).scaleb(-int(places))):,f}"
-    text = format(number.normalize(), "f")
-    return text if "." in text or len(text) < 5 else f"{int(text):,}"
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    return _grouped(number, places)
+
+
+@register.filter
+def money(value: object) -> str:
+    return amount(value, 2)
 
 
 @register.filter
 def fixed(value: object, places: int) -> str:
-    """`{{ price|fixed:2 }}`: exactly `places` decimals, no grouping (live updates write the same)."""
-    if value is None or value == "":
+    """`{{ price|fixed:symbol.price_precision }}`: exactly `places` decimals, thousands grouped."""
+    return amount(value, places)
+
+
+@register.filter
+def compact(value: object) -> str:
+    """Volumes: 1234567 -> 1.23M."""
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    for size, unit in COMPACT:
+        if abs(number) >= size:
+            return f"{(number / size).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}{unit}"
+    return _grouped(number, 2)
+
+
+@register.filter
+def pct(value: object) -> str:
+    """A percentage with two decimals and its sign: +1.25 % / -0.07 %."""
+    number = _decimal(value)
+    if number is None:
         return "—"
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"{number.quantize(Decimal(1).scaleb(-int(places))):f}"
+    text = _grouped(number, 2)
+    return f"{'+' if number > 0 and text != '0.00' else ''}{text}%"

@@ -101,7 +101,8 @@ def rule_save(*, user: User, rule: Rule | None = None, **fields: Any) -> Rule:
 
 
 def rule_delete(*, rule: Rule) -> None:
-    rule.delete()
+    """Disable and hide the rule; its firings (and the orders they placed) stay in the history."""
+    Rule.objects.filter(pk=rule.pk).update(enabled=False, deleted_at=timezone.now())
 
 
 # ---- claiming -------------------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""The order form's every refusal, as the browser's HTMX request gets it: 400, the form partial with the
+message in words beside it, and nothing saved. Also the quote-amount sizing and what the preview says."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from trading import services
+from trading.exchanges import public_client, run
+from trading.feed.store import snapshot_write
+from trading.models import Balance, Mode, Order
+from trading.simexchange.testing import SimExchangeThread
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/markets/SOLUSDT/"}
+
+
+@pytest.fixture
+def signed_in(client: Client, trader: User, synced: SimExchangeThread) -> Client:
+    client.force_login(trader)
+    return client
+
+
+def _form(**overrides: str) -> dict[str, str]:
+    return {
+        "side": "BUY",
+        "type": "MARKET",
+        "amount_in": "quote",
+        "amount": "25",
+        "action": "place",
+    } | overrides
+
+
+def _refusal(client: Client, data: dict[str, str]) -> str:
+    response = client.post("/markets/SOLUSDT/order", data, **HX)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.lstrip().startswith('<div id="order-form">')  # the partial, swapped in place
+    assert "<html" not in body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_form(amount=""), "Enter an amount."),
+        (_form(amount="0"), "Enter an amount above zero."),
+        (_form(amount="-5"), "greater than or equal to 0"),
+        (_form(amount="1e30"), "no more than 18 digits before the decimal point"),
+        (_form(amount="abc"), "Enter the amount as a number"),
+        (_form(amount="9" * 300), "digits"),
+        (_form(amount="1.123456789"), "at most 2 decimal places"),
+        (_form(amount="0.5"), "The minimum order value on SOLUSDT is"),
+        (_form(amount="20000"), "Not enough USDT"),
+        (_form(side="SELL", amount_in="base", amount="5"), "Not enough SOL"),
+        (_form(type="LIMIT", amount_in="base", amount="1"), "A limit order needs a price above zero."),
+        (_form(type="LIMIT", amount="0.001", price="100"), "is less than one lot"),
+    ],
+    ids=[
+        "empty", "zero", "negative", "1e30", "abc", "300-digits", "9-decimals", "below-minimum",
+        "above-balance", "sell-more-than-held", "limit-without-price", "limit-in-quote-below-a-lot",
+    ],
+)  # fmt: skip
+def test_every_refused_order_says_why_in_place_and_saves_nothing(
+    signed_in: Client, trader: User, data: dict[str, str], words: str
+) -> None:
+    body = _refusal(signed_in, data)
+    assert words in body
+    assert "Constraint" not in body
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_a_refusal_by_the_users_risk_limits_says_so_in_place(signed_in: Client, trader: User) -> None:
+    from trading.sniper.models import RiskLimits
+
+    RiskLimits.objects.create(user=trader, max_order_value=Decimal("20"))
+    assert "above your limit" in _refusal(signed_in, _form(amount="25"))
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def _feed_the_book_to_the_cache() -> None:
+    """What the market feed does: the page's preview reads the book from the cache snapshot."""
+    depth = run(public_client, lambda exchange: exchange.depth("SOLUSDT", limit=20))
+    side = lambda levels: [[f"{lv.price:f}", f"{lv.quantity:f}"] for lv in levels]  # noqa: E731
+    snapshot_write(
+        tickers=None, books={"SOLUSDT": {"asks": side(depth.asks), "bids": side(depth.bids)}}, watched=[]
+    )
+
+
+def test_a_quote_amount_buy_spends_that_amount_and_the_preview_said_so(
+    signed_in: Client, trader: User
+) -> None:
+    _feed_the_book_to_the_cache()
+    preview = signed_in.post("/markets/SOLUSDT/order", _form(action="preview"), **HX).content.decode()
+    assert '<td class="num" data-preview-pay>25 USDT</td>' in preview
+    fee = preview.split("data-preview-fee>")[1].split("</td>")[0]
+    assert fee.endswith(" SOL")  # charged in the coin received, as on MEXC spot
+    receive = Decimal(preview.split("data-preview-receive>")[1].split(" SOL</td>")[0])
+
+    signed_in.post("/markets/SOLUSDT/order", _form(), **HX)
+
+    order = Order.objects.get(user=trader)
+    assert Decimal("24.999") < order.cummulative_quote_qty <= Decimal(25)
+    usdt = Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT").free
+    assert Decimal(10000) - usdt == order.cummulative_quote_qty
+    sol = Balance.objects.get(user=trader, mode=Mode.PAPER, asset="SOL").free
+    assert abs(sol - receive) < Decimal("0.00000002")  # the preview's coin, to its rounding
+
+
+def test_a_limit_order_sized_in_quote_buys_what_that_amount_buys_at_its_price(
+    signed_in: Client, trader: User
+) -> None:
+    signed_in.post("/markets/SOLUSDT/order", _form(type="LIMIT", amount="100", price="50"), **HX)
+
+    order = Order.objects.get(user=trader)
+    assert (order.type, order.price, order.quantity) == ("LIMIT", Decimal(50), Decimal(2))
+
+
+def test_a_market_sell_sized_in_quote_sells_the_coin_worth_that_much(signed_in: Client, trader: User) -> None:
+    services.order_place(user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="500")
+
+    signed_in.post("/markets/SOLUSDT/order", _form(side="SELL", amount="100"), **HX)
+
+    sell = Order.objects.get(user=trader, side="SELL")
+    assert sell.status == "FILLED"
+    assert Decimal(95) < sell.cummulative_quote_qty < Decimal(105)
+
+
+def test_a_100_percent_sell_leaves_no_dust_the_lot_could_sell(signed_in: Client, trader: User) -> None:
+    services.order_place(user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="500")
+    form = signed_in.post("/markets/SOLUSDT/order", _form(side="SELL", amount="", percent="100"), **HX)
+    amount = form.content.decode().split('name="amount" value="')[1].split('"')[0]
+
+    signed_in.post("/markets/SOLUSDT/order", _form(side="SELL", amount_in="base", amount=amount), **HX)
+
+    left = Balance.objects.get(user=trader, mode=Mode.PAPER, asset="SOL").free
+    assert Decimal(0) <= left < Decimal("0.01")  # SOL's lot: what is left cannot be sold
+
+
+def test_an_htmx_request_that_lost_its_session_is_sent_to_log_in_and_back(client: Client, synced) -> None:
+    response = client.post("/markets/SOLUSDT/order", _form(), **HX)
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2Fmarkets%2FSOLUSDT%2F"
+    assert response.content == b""
+
+
+def test_a_cancel_from_the_refreshed_open_orders_goes_back_to_the_page_not_the_fragment(
+    signed_in: Client, trader: User
+) -> None:
+    signed_in.post("/markets/SOLUSDT/order", _form(type="LIMIT", amount_in="base", amount="1", price="50"))
+    fragment = signed_in.get("/markets/SOLUSDT/?fragment=open-orders", **HX).content.decode()
+
+    assert 'name="next" value="/markets/SOLUSDT/"' in fragment
+    assert "fragment=" not in fragment.split('name="next"')[1].split(">")[0]
