@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from celery.signals import worker_ready
 
+import config.broker  # noqa: F401  (registers the brutefs:// transport of the no-Redis default)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("brute")

@@ -162,8 +162,8 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# --- Celery: Redis when configured; otherwise kombu's filesystem broker under var/ (memory:// does not
-# reach a separate worker process).
+# --- Celery: Redis when configured; otherwise a filesystem broker under var/ (memory:// does not reach a
+# separate worker process): config/broker.py, kombu's filesystem transport with atomic writes and claims.
 CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -173,7 +173,7 @@ else:
     _celery_dir = VAR_DIR / "celery"
     for _sub in ("out", "processed", "results", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "brutefs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "out"),
         "data_folder_out": str(_celery_dir / "out"),
