@@ -180,6 +180,8 @@ else:
         "processed_folder": str(_celery_dir / "processed"),
         "store_processed": False,
         "control_folder": str(_celery_dir / "control"),
+        # The folder is polled: 0.5 s picks a task up sooner and lets a stopping worker go sooner (1 s default).
+        "polling_interval": 0.5,
     }
     CELERY_RESULT_BACKEND = f"file://{_celery_dir / 'results'}"
 CELERY_TASK_TIME_LIMIT = 60 * 60

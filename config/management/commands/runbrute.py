@@ -26,11 +26,13 @@ from config.supervisor import Supervisor
 @dataclass(frozen=True)
 class Process:
     """One child of `make run`. `command` is formatted with the run's context (python, host, port,
-    sim_port, var); it runs only when every flag named in `when` is true (simulated, redis, worker)."""
+    sim_port, var); it runs only when every flag named in `when` is true (simulated, redis, worker);
+    `env` is added to its environment."""
 
     name: str
     command: str
     when: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
 
 PROCESSES: tuple[Process, ...] = (
@@ -38,7 +40,14 @@ PROCESSES: tuple[Process, ...] = (
     Process("web", "{python} -m daphne -b {host} -p {port} config.asgi:application"),
     # With Redis the feed is its own process; else it runs inside "web" (trading/feed/inprocess.py).
     Process("marketfeed", "{python} manage.py marketfeed", ("redis",)),
-    Process("worker", "{python} -m celery -A config worker --concurrency 2 --loglevel INFO", ("worker",)),
+    # A warm stop waits out billiard's one-second polls (5-10 s); a cold one takes about 1 s, and with
+    # acks_late the broker puts an unfinished task back for the next start.
+    Process(
+        "worker",
+        "{python} -m celery -A config worker --concurrency 2 --loglevel INFO",
+        ("worker",),
+        env=(("REMAP_SIGTERM", "SIGQUIT"),),
+    ),
     Process("beat", "{python} -m celery -A config beat --loglevel INFO --schedule {var}/celerybeat-schedule", ("worker",)),
     Process("sniper", "{python} manage.py sniper", ("worker",)),
 )
@@ -111,7 +120,8 @@ class Command(BaseCommand):
         supervisor = Supervisor(out=self.stdout._out)  # type: ignore[attr-defined]
         for process in PROCESSES:
             if all(flags[flag] for flag in process.when):
-                supervisor.add(process.name, shlex.split(process.command.format(**context)), env)
+                argv = shlex.split(process.command.format(**context))
+                supervisor.add(process.name, argv, {**env, **dict(process.env)})
         self.stdout.write(
             self.style.SUCCESS(f"Brute is starting: open http://{host}:{port}/  (Ctrl-C stops everything)")
         )
