@@ -1,4 +1,4 @@
-# One image for every role: web (daphne), worker (celery), beat, marketfeed. Choose with the command.
+# One image for every role: migrate, web (daphne), marketfeed, worker, beat, sniper (scripts/docker-entrypoint.sh).
 #   docker build -t brute .
 #   docker run -e DJANGO_SECRET_KEY=... -e DJANGO_ALLOWED_HOSTS=brute.example.com -e BRUTE_FIELD_KEY=... brute web
 FROM python:3.11-slim-bookworm AS build

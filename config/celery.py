@@ -2,7 +2,11 @@
 
 import os
 
+import time
+from typing import Any
+
 from celery import Celery
+from celery.beat import PersistentScheduler
 from celery.signals import worker_ready
 
 import config.broker  # noqa: F401  (registers the brutefs:// transport of the no-Redis default)
@@ -25,3 +29,22 @@ def _install_schedule(sender: Celery, **kwargs: object) -> None:
 def _load_symbols_on_start(sender: object, **kwargs: object) -> None:
     # A fresh install has no markets until the first sync; the periodic entry would wait ten minutes.
     app.send_task("trading.tasks.symbols_sync")
+
+
+class BeatScheduler(PersistentScheduler):
+    """Celery's default scheduler plus the beat role's heartbeat for /healthz (config/health.py)."""
+
+    _beat_at = 0.0
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        now = time.monotonic()
+        if now - self._beat_at >= 10:
+            from config.health import role_heartbeat
+
+            try:
+                role_heartbeat("beat")
+                self._beat_at = now
+            except Exception:  # the cache being down must not stop the schedule
+                pass
+        # Wake at least every 10 s so the heartbeat keeps its pace between due tasks.
+        return min(float(super().tick(*args, **kwargs)), 10.0)

@@ -189,6 +189,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "config.celery:BeatScheduler"  # writes the beat role's heartbeat
 
 # --- Accounts and security.
 AUTH_USER_MODEL = "accounts.User"
