@@ -46,7 +46,7 @@ def _write_atomically(path: Path | str, data: bytes) -> None:
 
 class Channel(filesystem.Channel):
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
-        name = f"{int(round(filesystem.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{round(filesystem.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         try:
             _write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(payload)))
         except OSError as exc:

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
+    "config.metrics_web.RequestMetricsMiddleware",
+    "config.degraded.DegradedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,7 +182,7 @@ else:
         "processed_folder": str(_celery_dir / "processed"),
         "store_processed": False,
         "control_folder": str(_celery_dir / "control"),
-        # The folder is polled: 0.5 s picks a task up sooner and lets a stopping worker go sooner (1 s default).
+        # The folder is polled: 0.5 s (1 s by default) picks a task up sooner and lets a worker stop sooner.
         "polling_interval": 0.5,
     }
     CELERY_RESULT_BACKEND = f"file://{_celery_dir / 'results'}"
@@ -228,7 +230,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.boolean("DJANGO_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # Secrets stored in the database (users' MEXC API keys) are encrypted with this Fernet key.
 if PRODUCTION:
@@ -345,13 +347,19 @@ BACKUP_INCREMENTAL_CRON = env.string("BACKUP_INCREMENTAL_CRON", "15 * * * *")
 BACKUP_PRUNE_CRON = env.string("BACKUP_PRUNE_CRON", "30 4 * * *")
 BACKUP_VERIFY_CRON = env.string("BACKUP_VERIFY_CRON", "0 5 * * 0")
 
+# --- Metrics (config/metrics.py): /metrics needs this bearer token; unset, it answers loopback only.
+METRICS_TOKEN = env.optional("METRICS_TOKEN")
+
 # --- Logging: JSON lines in production, readable lines in development; every line carries a request id.
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+        "repeats": {"()": "config.logging.RepeatFilter", "window_s": 10.0, "burst": 3},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"},
         "json": {
@@ -361,7 +369,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "repeats"],
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

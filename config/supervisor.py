@@ -80,7 +80,7 @@ class Supervisor:
             self.say(child.name, line.rstrip("\n"))
 
     def _start(self, child: Child) -> None:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603  (argv from runbrute's own table, no shell)
             child.argv,
             env=dict(child.env),
             stdout=subprocess.PIPE,

@@ -3,11 +3,13 @@ from django.urls import include, path
 
 from config import views
 from config.api import api
+from config.metrics_web import metrics_view
 from trading import views as trading_views
 
 urlpatterns = [
     path("", trading_views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("", include("trading.urls")),
     path("notifications/", include("accounts.notifications.urls")),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
-import config.broker  # noqa: F401  (registers brutefs://)
+import config.broker  # registers brutefs://
 
 
 def _options(root: Path) -> dict[str, object]:

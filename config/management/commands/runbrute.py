@@ -48,7 +48,11 @@ PROCESSES: tuple[Process, ...] = (
         ("worker",),
         env=(("REMAP_SIGTERM", "SIGQUIT"),),
     ),
-    Process("beat", "{python} -m celery -A config beat --loglevel INFO --schedule {var}/celerybeat-schedule", ("worker",)),
+    Process(
+        "beat",
+        "{python} -m celery -A config beat --loglevel INFO --schedule {var}/celerybeat-schedule",
+        ("worker",),
+    ),
     Process("sniper", "{python} manage.py sniper", ("worker",)),
 )
 
