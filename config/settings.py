@@ -191,6 +191,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Celery logs through LOGGING (JSON lines in production) instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "config.celery:BeatScheduler"  # writes the beat role's heartbeat
 
 # --- Accounts and security.
@@ -353,6 +355,10 @@ METRICS_TOKEN = env.optional("METRICS_TOKEN")
 # --- Logging: JSON lines in production, readable lines in development; every line carries a request id.
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
+# The libsql driver's Rust side logs through `tracing` straight to stderr, in colour, bypassing LOGGING
+# (an INFO "Attempting to perform handshake with primary." per embedded-replica connection). It reads
+# RUST_LOG when the driver loads, after these settings: off where every line must be JSON.
+os.environ.setdefault("RUST_LOG", "off" if LOG_FORMAT == "json" else "warn")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

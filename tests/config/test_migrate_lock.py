@@ -40,7 +40,10 @@ def test_two_migrates_at_once_both_succeed(sqld_servers: Sqld, tmp_path, django_
     assert sum("Applying backups.0001" in out for out in outputs) == 1, outputs
     assert any("Another migrate is running" in out for out in outputs), outputs
 
-    with django_db_blocker.unblock(), database_alias("race", url, {"auth_token": sqld_servers.token}) as alias:
+    with (
+        django_db_blocker.unblock(),
+        database_alias("race", url, {"auth_token": sqld_servers.token}) as alias,
+    ):
         from django.db import connections
 
         with connections[alias].cursor() as cursor:
