@@ -335,7 +335,26 @@ NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", not PRODUCT
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")
 BACKUP_DATABASE = env.optional("BACKUP_DATABASE")  # a path or URL; default: the DATABASES default
-BACKUP_STORAGE = env.optional("BACKUP_STORAGE")  # a Django storage class path; default the local BACKUP_DIR
+# Shared backup storage: required once more than one host runs Brute (a backup made by a worker must be
+# listed, downloaded, verified and restored from any host). BACKUP_S3_BUCKET selects S3 or any
+# S3-compatible store (MinIO, R2, ...) through django-storages; credentials come from the usual
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the instance's role).
+BACKUP_S3_BUCKET = env.optional("BACKUP_S3_BUCKET")
+if BACKUP_S3_BUCKET:
+    STORAGES["backups"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "location": env.string("BACKUP_S3_PREFIX", "brute-backups"),
+            "endpoint_url": env.url("BACKUP_S3_ENDPOINT_URL", schemes=("http", "https")),
+            "region_name": env.optional("BACKUP_S3_REGION"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,  # a name taken twice is refused (backups/storage.py), never replaced
+        },
+    }
+# An alias in STORAGES or a storage class path; default: "backups" with a bucket, else BACKUP_DIR.
+BACKUP_STORAGE = env.optional("BACKUP_STORAGE") or ("backups" if BACKUP_S3_BUCKET else None)
 BACKUP_COMPRESSION = env.choice("BACKUP_COMPRESSION", "gzip", ("gzip", "zstd", "none"))
 BACKUP_ENCRYPT = env.boolean("BACKUP_ENCRYPT", False)
 BACKUP_ENCRYPTION_KEY = env.optional("BACKUP_ENCRYPTION_KEY")
