@@ -20,14 +20,31 @@ raise: metrics must not break the path they measure.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, values
+from prometheus_client.multiprocess import mark_process_dead
 
 log = logging.getLogger(__name__)
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Samples files are named by process. Containers sharing one folder (deploy/compose.yaml) all have
+    # small pids, so the host name (the container's id) goes in too; the pid is read at each write, so
+    # a forked pool process gets its own files.
+    _HOST = socket.gethostname().replace("_", "-")
+
+    def _process() -> str:
+        return f"{_HOST}-{os.getpid()}"
+
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process)
+    # A restarted container reuses its host name and pid: its live gauges start from zero, not from the
+    # last run's values.
+    mark_process_dead(_process())
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _FIRING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
