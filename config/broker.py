@@ -45,14 +45,14 @@ def _write_atomically(path: Path | str, data: bytes) -> None:
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(filesystem.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         try:
-            _write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(payload)))
+            _write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(message)))
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add file {name!r} to directory") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: Any, timeout: Any = None) -> Any:
         wanted = f"{queue}.msg"
         claims = Path(self.processed_folder)
         claims.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ def shared_database_warnings() -> list[str]:
     if not missing:
         return []
     return [
-        f"The database is shared ({settings.DATABASE_URL.split('?')[0]}) but {' and '.join(missing)} "
+        f"The database is shared ({str(settings.DATABASE_URL).split('?')[0]}) but {' and '.join(missing)} "
         f"{'is' if len(missing) == 1 else 'are'} not set: each host keeps its own under var/, so sessions "
         "and encrypted API keys do not carry across hosts. Set the same value on every host."
     ]

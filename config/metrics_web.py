@@ -81,7 +81,7 @@ def count_websockets(app: Any) -> Any:
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "websocket":
-            return await app(scope, receive, send)  # type: ignore[no-any-return]
+            return await app(scope, receive, send)
         accepted = False
 
         async def counting_send(message: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TextIO
@@ -163,7 +163,7 @@ def _signal_group(child: Child, sig: int) -> None:
 
 
 @contextlib.contextmanager
-def _foreground_terminal() -> object:
+def _foreground_terminal() -> Iterator[None]:
     """Own the terminal's foreground process group while running, so a Ctrl-C signals us alone.
 
     Without this the terminal sends SIGINT to `make` too, and make reports "Error 130" or dies by the

@@ -19,8 +19,6 @@ from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrate
 from django.db import DatabaseError, IntegrityError, connections
 
-LOCK_TABLE = "brute_migrate_lock"
-
 
 class MigrationLock:
     def __init__(self, alias: str, *, stale_s: float, wait_s: float, poll_s: float = 0.5) -> None:
@@ -36,7 +34,7 @@ class MigrationLock:
         for attempt in range(20):  # two first runs create it at the same moment: the loser retries
             try:
                 self._execute(
-                    f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} "
+                    "CREATE TABLE IF NOT EXISTS brute_migrate_lock "
                     "(id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, taken_at REAL NOT NULL)"
                 )
                 return
@@ -50,10 +48,10 @@ class MigrationLock:
         deadline = time.monotonic() + self.wait_s
         told = False
         while True:
-            self._execute(f"DELETE FROM {LOCK_TABLE} WHERE taken_at < %s", (time.time() - self.stale_s,))
+            self._execute("DELETE FROM brute_migrate_lock WHERE taken_at < %s", (time.time() - self.stale_s,))
             try:
                 self._execute(
-                    f"INSERT INTO {LOCK_TABLE} (id, holder, taken_at) VALUES (1, %s, %s)",
+                    "INSERT INTO brute_migrate_lock (id, holder, taken_at) VALUES (1, %s, %s)",
                     (self.holder, time.time()),
                 )
                 return
@@ -63,8 +61,8 @@ class MigrationLock:
                 pass
             if time.monotonic() > deadline:
                 raise CommandError(
-                    f"another migrate has held {LOCK_TABLE} for over {self.wait_s:g}s; if none is running, "
-                    f"delete its row: DELETE FROM {LOCK_TABLE}"
+                    f"another migrate has held the lock for over {self.wait_s:g}s; if none is running, "
+                    "delete the row of the brute_migrate_lock table"
                 )
             if not told:
                 say("Another migrate is running on this database: waiting for it to finish.")
@@ -72,7 +70,7 @@ class MigrationLock:
             time.sleep(self.poll_s)
 
     def release(self) -> None:
-        self._execute(f"DELETE FROM {LOCK_TABLE} WHERE holder = %s", (self.holder,))
+        self._execute("DELETE FROM brute_migrate_lock WHERE holder = %s", (self.holder,))
 
 
 class Command(DjangoMigrate):

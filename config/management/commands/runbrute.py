@@ -121,7 +121,7 @@ class Command(BaseCommand):
                     f"on 127.0.0.1:{sim_port}. Live trading is disabled."
                 )
             )
-        supervisor = Supervisor(out=self.stdout._out)  # type: ignore[attr-defined]
+        supervisor = Supervisor(out=sys.stdout)
         for process in PROCESSES:
             if all(flags[flag] for flag in process.when):
                 argv = shlex.split(process.command.format(**context))
