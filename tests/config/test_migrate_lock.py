@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError, connections
 
 from tests.config.conftest import Sqld, database_alias
 
@@ -24,8 +26,9 @@ def test_two_migrates_at_once_both_succeed(sqld_servers: Sqld, tmp_path, django_
         "BRUTE_VAR_DIR": str(tmp_path),
         "DJANGO_ENV": "development",
     }
-    runs = [
-        subprocess.Popen(
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
             [sys.executable, "manage.py", "migrate", "--no-input"],
             cwd=ROOT,
             env=env,
@@ -33,8 +36,16 @@ def test_two_migrates_at_once_both_succeed(sqld_servers: Sqld, tmp_path, django_
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for _ in range(2)
-    ]
+
+    # The second starts once the first holds the lock, so they overlap however loaded the machine is
+    # (a migrate of the whole schema over HTTP takes seconds); without the lock both would apply.
+    first = start()
+    with (
+        django_db_blocker.unblock(),
+        database_alias("race", url, {"auth_token": sqld_servers.token}) as alias,
+    ):
+        _wait_for_lock_row(alias, first)
+    runs = [first, start()]
     outputs = [run.communicate(timeout=600)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], "\n----\n".join(outputs)
     assert sum("Applying backups.0001" in out for out in outputs) == 1, outputs
@@ -51,3 +62,17 @@ def test_two_migrates_at_once_both_succeed(sqld_servers: Sqld, tmp_path, django_
             assert cursor.fetchone()[0] == 0  # released
             cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'backups'")
             assert cursor.fetchone()[0] >= 1
+
+
+def _wait_for_lock_row(alias: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM brute_migrate_lock")
+                if cursor.fetchone()[0] == 1:
+                    return
+        except DatabaseError:  # the table does not exist yet
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the first migrate never took the lock")

@@ -21,7 +21,7 @@ from django.db import DatabaseError, IntegrityError, connections
 
 
 class MigrationLock:
-    def __init__(self, alias: str, *, stale_s: float, wait_s: float, poll_s: float = 0.5) -> None:
+    def __init__(self, alias: str, *, stale_s: float, wait_s: float, poll_s: float = 1.0) -> None:
         self.alias, self.stale_s, self.wait_s, self.poll_s = alias, stale_s, wait_s, poll_s
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
 
@@ -30,7 +30,17 @@ class MigrationLock:
             cursor.execute(sql, params)
             return int(cursor.rowcount or 0)
 
+    def _taken_at(self) -> float | None:
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute("SELECT taken_at FROM brute_migrate_lock WHERE id = 1")
+            row = cursor.fetchone()
+        return float(row[0]) if row else None
+
     def _create_table(self) -> None:
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'brute_migrate_lock'")
+            if cursor.fetchone():
+                return  # even CREATE ... IF NOT EXISTS would queue for the write lock
         for attempt in range(20):  # two first runs create it at the same moment: the loser retries
             try:
                 self._execute(
@@ -48,17 +58,22 @@ class MigrationLock:
         deadline = time.monotonic() + self.wait_s
         told = False
         while True:
-            self._execute("DELETE FROM brute_migrate_lock WHERE taken_at < %s", (time.time() - self.stale_s,))
-            try:
-                self._execute(
-                    "INSERT INTO brute_migrate_lock (id, holder, taken_at) VALUES (1, %s, %s)",
-                    (self.holder, time.time()),
-                )
-                return
-            except IntegrityError:
-                pass
-            except DatabaseError:  # "database is locked" while the other run writes: wait likewise
-                pass
+            # Read first: a waiter that kept writing would contend for sqld's one write lock with the
+            # migrating run, whose transactions then time out (sqld's TRANSACTION_TIMEOUT).
+            taken_at = self._taken_at()
+            if taken_at is None or taken_at < time.time() - self.stale_s:
+                try:
+                    if taken_at is not None:
+                        self._execute("DELETE FROM brute_migrate_lock WHERE taken_at = %s", (taken_at,))
+                    self._execute(
+                        "INSERT INTO brute_migrate_lock (id, holder, taken_at) VALUES (1, %s, %s)",
+                        (self.holder, time.time()),
+                    )
+                    return
+                except IntegrityError:
+                    pass  # another run inserted first
+                except DatabaseError:  # "database is locked" while the other run writes: wait likewise
+                    pass
             if time.monotonic() > deadline:
                 raise CommandError(
                     f"another migrate has held the lock for over {self.wait_s:g}s; if none is running, "
