@@ -40,6 +40,7 @@ class Role:
     key: str  # its cache key
     stale_after: timedelta
     every_s: float = 5.0
+    own_process_only_with_redis: bool = False  # without Redis it runs inside the web process
 
 
 ROLES: dict[str, Role] = {
@@ -51,6 +52,13 @@ ROLES: dict[str, Role] = {
         Role("worker", "worker", "brute:celery:heartbeat", timedelta(seconds=120), every_s=30),
         Role("beat", "beat", "brute:celery-beat:heartbeat", timedelta(seconds=60), every_s=10),
         Role("sniper", "sniper", "brute:sniper:heartbeat", timedelta(seconds=30)),
+        Role(
+            "userstream",
+            "userstream",
+            "brute:userstream:heartbeat",
+            timedelta(seconds=30),
+            own_process_only_with_redis=True,
+        ),
     )
 }
 # The web role answers /healthz itself; `migrate` is a one-time job, not a running process.
@@ -124,6 +132,8 @@ def _stamp(key: str, stale_after: timedelta) -> Check:
 
 
 def _heartbeat(role: Role) -> Check:
+    if role.own_process_only_with_redis and not settings.REDIS_URL:
+        return {"status": "ok", "role": role.name, "detail": "runs inside the web process (no REDIS_URL)"}
     return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 

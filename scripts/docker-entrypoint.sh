@@ -3,6 +3,7 @@
 #   migrate     apply migrations once (under a lock, so two at once are safe) and exit
 #   web         daphne: pages, the API and WebSockets (migrates first unless BRUTE_MIGRATE=0)
 #   marketfeed  the one market feed (needs REDIS_URL)
+#   userstream  the one follower of the accounts' user data streams (needs REDIS_URL)
 #   worker      a Celery worker (one or more)
 #   beat        Celery beat (exactly one)
 #   sniper      listings, exits, alerts and rule triggers (exactly one)
@@ -18,7 +19,8 @@ case "$role" in
   worker) exec celery -A config worker --loglevel INFO "$@" ;;
   beat) exec celery -A config beat --loglevel INFO --schedule "${BRUTE_VAR_DIR}/celerybeat-schedule" "$@" ;;
   marketfeed) exec python manage.py marketfeed "$@" ;;
+  userstream) exec python manage.py userstream "$@" ;;
   sniper) exec python manage.py sniper "$@" ;;
   manage) exec python manage.py "$@" ;;
-  *) echo "unknown role '$role': use migrate, web, marketfeed, worker, beat, sniper or manage" >&2; exit 64 ;;
+  *) echo "unknown role '$role': use migrate, web, marketfeed, userstream, worker, beat, sniper or manage" >&2; exit 64 ;;
 esac

@@ -93,7 +93,7 @@ def test_each_family_is_scraped(client, settings):
     staleness = families["brute_feed_staleness_seconds"][0][2]
     assert 0 <= staleness < 600
     roles = {labels["role"]: value for _, labels, value in families["brute_role_heartbeat_age_seconds"]}
-    assert set(roles) == {"marketfeed", "worker", "beat", "sniper"}
+    assert set(roles) == {"marketfeed", "worker", "beat", "sniper", "userstream"}
     assert roles["worker"] >= 0
 
 

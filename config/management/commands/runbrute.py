@@ -40,6 +40,7 @@ PROCESSES: tuple[Process, ...] = (
     Process("web", "{python} -m daphne -b {host} -p {port} config.asgi:application"),
     # With Redis the feed is its own process; else it runs inside "web" (trading/feed/inprocess.py).
     Process("marketfeed", "{python} manage.py marketfeed", ("redis",)),
+    Process("userstream", "{python} manage.py userstream", ("redis",)),
     # A warm stop waits out billiard's one-second polls (5-10 s); a cold one takes about 1 s, and with
     # acks_late the broker puts an unfinished task back for the next start.
     Process(
