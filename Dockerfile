@@ -1,4 +1,4 @@
-# One image for every role: web (daphne), worker (celery), beat, marketfeed. Choose with the command.
+# One image for every role: migrate, web (daphne), marketfeed, worker, beat, sniper (scripts/docker-entrypoint.sh).
 #   docker build -t brute .
 #   docker run -e DJANGO_SECRET_KEY=... -e DJANGO_ALLOWED_HOSTS=brute.example.com -e BRUTE_FIELD_KEY=... brute web
 FROM python:3.11-slim-bookworm AS build
@@ -14,7 +14,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_ENV=production \
     BRUTE_VAR_DIR=/var/lib/brute
 RUN groupadd --system brute && useradd --system --gid brute --home-dir /app --shell /usr/sbin/nologin brute \
-    && mkdir -p /var/lib/brute && chown brute:brute /var/lib/brute
+    && mkdir -p /var/lib/brute /var/lib/brute-metrics && chown brute:brute /var/lib/brute /var/lib/brute-metrics
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=brute:brute . /app

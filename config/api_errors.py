@@ -18,6 +18,7 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
+from config.degraded import degraded_response, unavailable_cause
 from config.errors import BruteError, ErrorDetail
 
 logger = logging.getLogger("brute.api")
@@ -34,6 +35,7 @@ CODES: dict[str, str] = {
     "rate_limited": "Too many requests; retry after the Retry-After header's seconds.",
     "locked_out": "Too many failed logins; retry after the Retry-After header's seconds.",
     "server_error": "An unexpected failure on the server; it has been logged.",
+    "service_unavailable": "A shared dependency (Redis, the database) is down; retry after Retry-After.",
 }
 
 _STATUS_CODES = {
@@ -163,6 +165,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
         )
 
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if (cause := unavailable_cause(exc)) is not None:  # Redis, the broker or the database is down
+            return degraded_response(request, cause)
         logger.exception("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
         return error_response(
             api, request, status=500, code="server_error", message="An unexpected error occurred."

@@ -6,3 +6,6 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     label = "brute_config"
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401  (registers the start-up checks)

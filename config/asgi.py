@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.metrics_web import count_websockets  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from trading.feed.inprocess import FeedStarter  # noqa: E402
 from trading.userstream import UserStreamStarter  # noqa: E402
@@ -20,7 +21,9 @@ application = FeedStarter(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": count_websockets(
+                AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            ),
         }
     ),
     enabled=not settings.REDIS_URL,

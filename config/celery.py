@@ -1,9 +1,15 @@
 """The Celery app. Every periodic schedule is declared in config/schedule.py."""
 
+import logging
 import os
+import time
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.beat import PersistentScheduler
+from celery.signals import task_failure, task_retry, task_revoked, task_success, worker_ready
+
+import config.broker  # noqa: F401  (registers the brutefs:// transport of the no-Redis default)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,3 +29,54 @@ def _install_schedule(sender: Celery, **kwargs: object) -> None:
 def _load_symbols_on_start(sender: object, **kwargs: object) -> None:
     # A fresh install has no markets until the first sync; the periodic entry would wait ten minutes.
     app.send_task("trading.tasks.symbols_sync")
+
+
+class BeatScheduler(PersistentScheduler):
+    """Celery's default scheduler plus the beat role's heartbeat for /healthz (config/health.py)."""
+
+    _beat_at = 0.0
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        now = time.monotonic()
+        if now - self._beat_at >= 10:
+            from config.health import role_heartbeat
+
+            try:
+                role_heartbeat("beat")
+                self._beat_at = now
+            except Exception:  # the cache being down must not stop the schedule
+                logging.getLogger(__name__).warning("beat: heartbeat not written", exc_info=True)
+        # Wake at least every 10 s so the heartbeat keeps its pace between due tasks.
+        return min(float(super().tick(*args, **kwargs)), 10.0)
+
+
+def _task_name(sender: Any = None, request: Any = None, **kwargs: Any) -> str:
+    return str(getattr(sender, "name", None) or getattr(request, "task", None) or "unknown")
+
+
+@task_success.connect
+def _count_success(sender: Any = None, **kwargs: Any) -> None:
+    from config.metrics import task_outcome
+
+    task_outcome(_task_name(sender), "success")
+
+
+@task_failure.connect
+def _count_failure(sender: Any = None, **kwargs: Any) -> None:
+    from config.metrics import task_outcome
+
+    task_outcome(_task_name(sender), "failure")
+
+
+@task_retry.connect
+def _count_retry(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    from config.metrics import task_outcome
+
+    task_outcome(_task_name(sender, request), "retry")
+
+
+@task_revoked.connect
+def _count_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    from config.metrics import task_outcome
+
+    task_outcome(_task_name(sender, request), "revoked")

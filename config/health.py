@@ -1,22 +1,97 @@
-"""What /healthz reports: each dependency's state, measured now, never assumed."""
+"""What /healthz reports: each dependency's state and each role's heartbeat, measured now, never assumed.
+
+Two registries, so a new dependency or process is one entry:
+
+- `CHECKS`: probes of what serving a page needs or uses (name -> probe, critical). A critical probe
+  that fails turns the whole answer into 503.
+- `ROLES`: the long-running processes besides the web server (the names of the Docker image's roles,
+  of `make run`'s processes and of the README's list). Each writes a heartbeat to the cache with
+  `role_heartbeat(name)` (or runs beside `with_heartbeat(name, coroutine)`); /healthz shows its age
+  and lists every role that is down (stale or never seen) under `down`. A role being down degrades
+  the service without making /healthz 503: a load balancer must not drop a web process for it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import connection
 from django.utils import timezone
 
-from config.tasks import HEARTBEAT_KEY
-
 Check = dict[str, object]
-MARKET_FEED_KEY = "brute:market-feed:heartbeat"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Role:
+    """A process that proves it is alive with a heartbeat in the cache every `every_s` seconds."""
+
+    name: str  # the role's name in Docker, `make run` and the README
+    check: str  # its key under /healthz "checks"
+    key: str  # its cache key
+    stale_after: timedelta
+    every_s: float = 5.0
+    own_process_only_with_redis: bool = False  # without Redis it runs inside the web process
+
+
+ROLES: dict[str, Role] = {
+    role.name: role
+    for role in (
+        Role("marketfeed", "market_feed", "brute:market-feed:heartbeat", timedelta(seconds=30)),
+        # The worker's heartbeat is a task that beat sends every 30 s (config/schedule.py): it proves the
+        # worker consumes, not merely that it runs.
+        Role("worker", "worker", "brute:celery:heartbeat", timedelta(seconds=120), every_s=30),
+        Role("beat", "beat", "brute:celery-beat:heartbeat", timedelta(seconds=60), every_s=10),
+        Role("sniper", "sniper", "brute:sniper:heartbeat", timedelta(seconds=30)),
+        Role(
+            "userstream",
+            "userstream",
+            "brute:userstream:heartbeat",
+            timedelta(seconds=30),
+            own_process_only_with_redis=True,
+        ),
+    )
+}
+# The web role answers /healthz itself; `migrate` is a one-time job, not a running process.
+WEB_ROLES = ("web",)
+MARKET_FEED_KEY = ROLES["marketfeed"].key
 # When the market socket last delivered a frame (written by the feed with its heartbeat).
 MARKET_STREAM_KEY = "brute:market-feed:last-frame"
+
+
+def role_heartbeat(name: str) -> str:
+    """Record that role `name` is alive now; returns the ISO timestamp written."""
+    now = timezone.now().isoformat()
+    cache.set(ROLES[name].key, now, timeout=max(300, int(ROLES[name].stale_after.total_seconds() * 5)))
+    return now
+
+
+async def with_heartbeat(name: str, main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` with role `name`'s heartbeat beside it on the same event loop (so a blocked loop
+    shows as a stale heartbeat); a failing heartbeat write (cache down) never stops `main`."""
+
+    async def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await sync_to_async(role_heartbeat, thread_sensitive=False)(name)
+            await asyncio.sleep(ROLES[name].every_s)
+
+    beating = asyncio.create_task(beat())
+    try:
+        return await main
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 def _timed(probe: Callable[[], Check]) -> Check:
@@ -47,13 +122,19 @@ def _cache() -> Check:
     return {"status": "ok" if ok else "down", "backend": backend}
 
 
-def _heartbeat(key: str, stale_after: timedelta) -> Check:
+def _stamp(key: str, stale_after: timedelta) -> Check:
     seen = cache.get(key)
     if not seen:
         return {"status": "unknown", "detail": "no heartbeat yet"}
     age = timezone.now() - datetime.fromisoformat(seen)
     status = "ok" if age <= stale_after else "stale"
     return {"status": status, "last_seen": seen, "age_s": round(age.total_seconds(), 1)}
+
+
+def _heartbeat(role: Role) -> Check:
+    if role.own_process_only_with_redis and not settings.REDIS_URL:
+        return {"status": "ok", "role": role.name, "detail": "runs inside the web process (no REDIS_URL)"}
+    return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 
 def _exchange() -> Check:
@@ -70,15 +151,31 @@ def _exchange() -> Check:
     return check
 
 
+# name -> (probe, critical). Add an entry to report one more dependency.
+CHECKS: dict[str, tuple[Callable[[], Check], bool]] = {
+    "database": (_database, True),
+    "cache": (_cache, True),
+    "market_stream": (lambda: _stamp(MARKET_STREAM_KEY, timedelta(seconds=15)), False),
+    "exchange": (_exchange, False),
+}
+
+
 def health_report() -> dict[str, object]:
-    checks = {
-        "database": _timed(_database),
-        "cache": _timed(_cache),
-        "market_feed": _timed(lambda: _heartbeat(MARKET_FEED_KEY, timedelta(seconds=30))),
-        "celery": _timed(lambda: _heartbeat(HEARTBEAT_KEY, timedelta(seconds=120))),
-        "market_stream": _timed(lambda: _heartbeat(MARKET_STREAM_KEY, timedelta(seconds=15))),
-        "exchange": _timed(_exchange),
+    """{"status": "ok"|"down", "version", "checks": {name: {"status", "ms", ...}}, "down": [role, ...]}.
+
+    `status` is "down" (HTTP 503) only when a critical check fails; `down` names every role whose
+    heartbeat is stale or missing.
+    """
+    checks = {name: _timed(probe) for name, (probe, _critical) in CHECKS.items()}
+    for role in ROLES.values():
+        checks[role.check] = _timed(lambda role=role: _heartbeat(role))  # type: ignore[misc]
+    if checks.get("beat", {}).get("status") != "ok" and checks.get("worker", {}).get("status") != "ok":
+        checks["worker"]["detail"] = "its heartbeat is a task sent by beat: check beat first"
+    healthy = all(checks[name]["status"] == "ok" for name, (_p, critical) in CHECKS.items() if critical)
+    down = [role.name for role in ROLES.values() if checks[role.check]["status"] != "ok"]
+    return {
+        "status": "ok" if healthy else "down",
+        "version": settings.VERSION,
+        "checks": checks,
+        "down": down,
     }
-    # Only the database and cache are hard dependencies of serving a page; the rest degrade.
-    healthy = all(checks[name]["status"] == "ok" for name in ("database", "cache"))
-    return {"status": "ok" if healthy else "down", "version": settings.VERSION, "checks": checks}

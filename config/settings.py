@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
+    "config.metrics_web.RequestMetricsMiddleware",
+    "config.degraded.DegradedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,8 +165,8 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# --- Celery: Redis when configured; otherwise kombu's filesystem broker under var/ (memory:// does not
-# reach a separate worker process).
+# --- Celery: Redis when configured; otherwise a filesystem broker under var/ (memory:// does not reach a
+# separate worker process): config/broker.py, kombu's filesystem transport with atomic writes and claims.
 CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -174,13 +176,15 @@ else:
     _celery_dir = VAR_DIR / "celery"
     for _sub in ("out", "processed", "results", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "brutefs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "out"),
         "data_folder_out": str(_celery_dir / "out"),
         "processed_folder": str(_celery_dir / "processed"),
         "store_processed": False,
         "control_folder": str(_celery_dir / "control"),
+        # The folder is polled: 0.5 s (1 s by default) picks a task up sooner and lets a worker stop sooner.
+        "polling_interval": 0.5,
     }
     CELERY_RESULT_BACKEND = f"file://{_celery_dir / 'results'}"
 CELERY_TASK_TIME_LIMIT = 60 * 60
@@ -188,6 +192,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Celery logs through LOGGING (JSON lines in production) instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "config.celery:BeatScheduler"  # writes the beat role's heartbeat
 
 # --- Accounts and security.
 AUTH_USER_MODEL = "accounts.User"
@@ -226,7 +233,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.boolean("DJANGO_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # Secrets stored in the database (users' MEXC API keys) are encrypted with this Fernet key.
 if PRODUCTION:
@@ -267,7 +274,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", VAR_DIR / "media")
 WHITENOISE_USE_FINDERS = not PRODUCTION
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -329,7 +336,26 @@ NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", not PRODUCT
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")
 BACKUP_DATABASE = env.optional("BACKUP_DATABASE")  # a path or URL; default: the DATABASES default
-BACKUP_STORAGE = env.optional("BACKUP_STORAGE")  # a Django storage class path; default the local BACKUP_DIR
+# Shared backup storage: required once more than one host runs Brute (a backup made by a worker must be
+# listed, downloaded, verified and restored from any host). BACKUP_S3_BUCKET selects S3 or any
+# S3-compatible store (MinIO, R2, ...) through django-storages; credentials come from the usual
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the instance's role).
+BACKUP_S3_BUCKET = env.optional("BACKUP_S3_BUCKET")
+if BACKUP_S3_BUCKET:
+    STORAGES["backups"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "location": env.string("BACKUP_S3_PREFIX", "brute-backups"),
+            "endpoint_url": env.url("BACKUP_S3_ENDPOINT_URL", schemes=("http", "https")),
+            "region_name": env.optional("BACKUP_S3_REGION"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,  # a name taken twice is refused (backups/storage.py), never replaced
+        },
+    }
+# An alias in STORAGES or a storage class path; default: "backups" with a bucket, else BACKUP_DIR.
+BACKUP_STORAGE = env.optional("BACKUP_STORAGE") or ("backups" if BACKUP_S3_BUCKET else None)
 BACKUP_COMPRESSION = env.choice("BACKUP_COMPRESSION", "gzip", ("gzip", "zstd", "none"))
 BACKUP_ENCRYPT = env.boolean("BACKUP_ENCRYPT", False)
 BACKUP_ENCRYPTION_KEY = env.optional("BACKUP_ENCRYPTION_KEY")
@@ -343,13 +369,23 @@ BACKUP_INCREMENTAL_CRON = env.string("BACKUP_INCREMENTAL_CRON", "15 * * * *")
 BACKUP_PRUNE_CRON = env.string("BACKUP_PRUNE_CRON", "30 4 * * *")
 BACKUP_VERIFY_CRON = env.string("BACKUP_VERIFY_CRON", "0 5 * * 0")
 
+# --- Metrics (config/metrics.py): /metrics needs this bearer token; unset, it answers loopback only.
+METRICS_TOKEN = env.optional("METRICS_TOKEN")
+
 # --- Logging: JSON lines in production, readable lines in development; every line carries a request id.
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
+# The libsql driver's Rust side logs through `tracing` straight to stderr, in colour, bypassing LOGGING
+# (an INFO "Attempting to perform handshake with primary." per embedded-replica connection). It reads
+# RUST_LOG when the driver loads, after these settings: off where every line must be JSON.
+os.environ.setdefault("RUST_LOG", "off" if LOG_FORMAT == "json" else "warn")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+        "repeats": {"()": "config.logging.RepeatFilter", "window_s": 10.0, "burst": 3},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"},
         "json": {
@@ -359,7 +395,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "repeats"],
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -1,16 +1,14 @@
 from celery import shared_task
-from django.core.cache import cache
-from django.utils import timezone
 
-HEARTBEAT_KEY = "brute:celery:heartbeat"
+from config.health import ROLES, role_heartbeat
+
+HEARTBEAT_KEY = ROLES["worker"].key
 
 
 @shared_task(name="config.tasks.heartbeat", time_limit=10, soft_time_limit=8)
 def heartbeat() -> str:
     """Lets /healthz tell a live worker from a dead one."""
-    now = timezone.now().isoformat()
-    cache.set(HEARTBEAT_KEY, now, timeout=300)
-    return now
+    return role_heartbeat("worker")
 
 
 @shared_task(name="config.tasks.idempotency_keys_prune", time_limit=120, soft_time_limit=100)

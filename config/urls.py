@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from config import views
 from config.api import api
+from config.metrics_web import metrics_view
 from trading import views as trading_views
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Pages link the icon; this answers browsers (and the API docs page) that ask for the old name.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("", include("trading.urls")),
     path("notifications/", include("accounts.notifications.urls")),

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.degraded import degraded_response, unavailable_cause
 from config.health import health_report
 
 
@@ -25,5 +28,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except`: an outage raised by a middleware answers 503, not 500.
+    if (cause := unavailable_cause(sys.exc_info()[1])) is not None:
+        return degraded_response(request, cause)
     # No context processors: the error may be the database itself.
     return HttpResponseServerError(loader.render_to_string("errors/500.html"))

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from config.health import MARKET_FEED_KEY
+from config.health import MARKET_FEED_KEY, ROLES, role_heartbeat, with_heartbeat
 from config.tasks import HEARTBEAT_KEY, heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -18,16 +18,62 @@ def test_it_reports_each_dependency(client):
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["cache"]["status"] == "ok"
-    assert body["checks"]["celery"]["status"] == "unknown"
-    assert body["checks"]["market_feed"]["status"] == "unknown"
+    for check in ("market_feed", "worker", "beat", "sniper"):
+        assert body["checks"][check]["status"] == "unknown"
+    assert body["down"] == ["marketfeed", "worker", "beat", "sniper"]
+    assert body["checks"]["userstream"]["status"] == "ok"  # inside the web process without Redis
     assert response["Cache-Control"].startswith("max-age=0")
 
 
 def test_it_sees_a_worker_heartbeat(client):
+    cache.clear()
     heartbeat()
-    checks = client.get("/healthz").json()["checks"]
-    assert checks["celery"]["status"] == "ok"
+    body = client.get("/healthz").json()
+    assert body["checks"]["worker"]["status"] == "ok"
+    assert body["checks"]["worker"]["age_s"] >= 0
+    assert "worker" not in body["down"]
     assert cache.get(HEARTBEAT_KEY)
+
+
+def test_it_says_which_role_is_down_with_its_age(client):
+    cache.clear()
+    for role in ("worker", "beat", "marketfeed"):
+        role_heartbeat(role)
+    cache.set(ROLES["sniper"].key, "2020-01-01T00:00:00+00:00")
+    body = client.get("/healthz").json()
+    assert body["down"] == ["sniper"]
+    assert body["checks"]["sniper"]["status"] == "stale"
+    assert body["checks"]["sniper"]["age_s"] > 60 * 60 * 24 * 365
+    assert body["status"] == "ok"  # a role being down degrades the service; the web process still serves
+
+
+def test_beat_writes_its_own_heartbeat(tmp_path):
+    from config.celery import BeatScheduler, app
+
+    cache.clear()
+    scheduler = BeatScheduler(app=app, schedule_filename=str(tmp_path / "schedule"), lazy=False)
+    assert scheduler.tick() <= 10
+    assert client_status("beat") == "ok"
+
+
+def client_status(check: str) -> str:
+    from config.health import health_report
+
+    return health_report()["checks"][check]["status"]  # type: ignore[index]
+
+
+async def test_with_heartbeat_beats_beside_the_main_coroutine():
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(cache.clear)()
+
+    async def main() -> str:
+        await asyncio.sleep(0.2)
+        return await sync_to_async(client_status)("sniper")
+
+    assert await with_heartbeat("sniper", main()) == "ok"
 
 
 def test_it_marks_an_old_feed_heartbeat_stale(client):

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from config import metrics
 from trading.exchange import parsing
 from trading.exchange.errors import (
     ExchangeError,
@@ -222,6 +223,7 @@ class MexcRestClient:
     ) -> Any:
         response = await self._send(method, path, params, signed=signed)
         status = response.status_code
+        metrics.exchange_response(status)
         if status == 418:
             retry = _retry_after(response, 120.0)
             self.limiter.ban(retry)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from config import metrics
 from trading.exchange.errors import IpBanned
 
 
@@ -152,6 +153,7 @@ class RateLimiter:
         if wait == 0:
             wb.tokens -= cost
             rb.tokens -= 1.0
+        metrics.exchange_headroom(scope, endpoint, wb.tokens)
         return wait
 
     @staticmethod

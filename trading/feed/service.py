@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from config import metrics
 from config.health import MARKET_FEED_KEY, MARKET_STREAM_KEY
 from trading.exchange.errors import ExchangeError
 from trading.exchange.events import (
@@ -220,6 +221,7 @@ class MarketFeed:
     async def handle(self, event: StreamEvent) -> None:
         """Apply one decoded event to the state and mark the groups it changes."""
         self.events += 1
+        metrics.feed_frame(type(event).__name__)
         state, mark = self.state, self.coalescer.mark
         if isinstance(event, TickerEvent):
             state.on_ticker(event)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, Forbidden, NotFound
+from config.metrics import counted_orders
 from trading import realtime
 from trading.exchange import errors as xerr
 from trading.exchange.base import Exchange
@@ -387,6 +388,7 @@ def _request_of(row: Order) -> OrderRequest:
     )
 
 
+@counted_orders
 def _order_submit(row: Order) -> Order:
     request = _request_of(row)
 

@@ -1,18 +1,61 @@
-"""`make run`: the web server plus the background processes of the embedded default; Ctrl-C stops all."""
+"""`make run`: the web server plus the background processes of the embedded default; Ctrl-C stops all.
+
+The processes are one declarative table, `PROCESSES`: add a row to add a process. A crashed child is
+restarted with back-off by config/supervisor.py and never takes the others down.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from honcho.manager import Manager
 
 from accounts.services import admin_ensure_initial
+from config.checks import shared_database_warnings
+from config.supervisor import Supervisor
+
+
+@dataclass(frozen=True)
+class Process:
+    """One child of `make run`. `command` is formatted with the run's context (python, host, port,
+    sim_port, var); it runs only when every flag named in `when` is true (simulated, redis, worker);
+    `env` is added to its environment."""
+
+    name: str
+    command: str
+    when: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+PROCESSES: tuple[Process, ...] = (
+    Process("exchange", "{python} manage.py simexchange --host 127.0.0.1 --port {sim_port}", ("simulated",)),
+    Process("web", "{python} -m daphne -b {host} -p {port} config.asgi:application"),
+    # With Redis the feed is its own process; else it runs inside "web" (trading/feed/inprocess.py).
+    Process("marketfeed", "{python} manage.py marketfeed", ("redis",)),
+    Process("userstream", "{python} manage.py userstream", ("redis",)),
+    # A warm stop waits out billiard's one-second polls (5-10 s); a cold one takes about 1 s, and with
+    # acks_late the broker puts an unfinished task back for the next start.
+    Process(
+        "worker",
+        "{python} -m celery -A config worker --concurrency 2 --loglevel INFO",
+        ("worker",),
+        env=(("REMAP_SIGTERM", "SIGQUIT"),),
+    ),
+    Process(
+        "beat",
+        "{python} -m celery -A config beat --loglevel INFO --schedule {var}/celerybeat-schedule",
+        ("worker",),
+    ),
+    Process("sniper", "{python} manage.py sniper", ("worker",)),
+)
 
 
 def _free_port() -> int:
@@ -30,7 +73,8 @@ def _mexc_reachable(base_url: str) -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Serve Brute: daphne, the Celery worker and beat, and the bundled exchange when MEXC is unreachable."
+        "Serve Brute: daphne, the Celery worker and beat, the sniper, and the bundled exchange when MEXC "
+        "is unreachable. A crashed process is restarted; one Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,7 +82,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--admin-email", default=os.environ.get("BRUTE_ADMIN_EMAIL", "admin@brute.local"))
         parser.add_argument(
-            "--no-worker", action="store_true", help="do not start the Celery worker and beat"
+            "--no-worker", action="store_true", help="do not start the Celery worker, beat and the sniper"
         )
 
     def handle(
@@ -52,11 +96,21 @@ class Command(BaseCommand):
                     "It is shown only this once: note it now, then change it under Account.\n"
                 )
             )
+        for warning in shared_database_warnings():
+            self.stdout.write(self.style.WARNING(warning))
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        manager = Manager()
-        python = sys.executable
+        env.update(_metrics_env())
+        context: dict[str, object] = {
+            "python": sys.executable,
+            "host": host,
+            "port": port,
+            "var": settings.VAR_DIR,
+            "sim_port": 0,
+        }
+        flags = {"simulated": False, "redis": bool(settings.REDIS_URL), "worker": not no_worker}
         if settings.MEXC_SIMULATED or not _mexc_reachable(str(settings.MEXC_BASE_URL)):
             sim_port = _free_port()
+            context["sim_port"], flags["simulated"] = sim_port, True
             env.update(
                 MEXC_BASE_URL=f"http://127.0.0.1:{sim_port}",
                 MEXC_WS_URL=f"ws://127.0.0.1:{sim_port}/ws",
@@ -68,23 +122,23 @@ class Command(BaseCommand):
                     f"on 127.0.0.1:{sim_port}. Live trading is disabled."
                 )
             )
-            manager.add_process(
-                "exchange", f"{python} manage.py simexchange --host 127.0.0.1 --port {sim_port}", env=env
-            )
-        manager.add_process("web", f"{python} -m daphne -b {host} -p {port} config.asgi:application", env=env)
-        if settings.REDIS_URL:
-            # With Redis the feed is its own process; else it runs inside "web" (trading/feed/inprocess.py).
-            manager.add_process("marketfeed", f"{python} manage.py marketfeed", env=env)
-        if not no_worker:
-            manager.add_process(
-                "worker",
-                f"{python} -m celery -A config worker --beat --concurrency 2 --loglevel INFO "
-                f"--schedule {settings.VAR_DIR / 'celerybeat-schedule'}",
-                env=env,
-            )
-            manager.add_process("sniper", f"{python} manage.py sniper", env=env)
+        supervisor = Supervisor(out=sys.stdout)
+        for process in PROCESSES:
+            if all(flags[flag] for flag in process.when):
+                argv = shlex.split(process.command.format(**context))
+                supervisor.add(process.name, argv, {**env, **dict(process.env)})
         self.stdout.write(
             self.style.SUCCESS(f"Brute is starting: open http://{host}:{port}/  (Ctrl-C stops everything)")
         )
-        manager.loop()
-        sys.exit(manager.returncode or 0)
+        sys.exit(supervisor.run())
+
+
+def _metrics_env() -> dict[str, str]:
+    """Every child writes its Prometheus samples to one fresh folder, so the web process's /metrics
+    shows them all (prometheus_client's multiprocess mode; see config/metrics.py)."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.VAR_DIR / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    # Samples of a previous run's processes would otherwise be summed into this run's.
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(folder)}

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from config.health import with_heartbeat
 from trading.exchanges import hub, hub_close
 from trading.userstream import UserStreams
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        running = h.submit(UserStreams(h).run())
+        running = h.submit(with_heartbeat("userstream", UserStreams(h).run()))
         while not stop.is_set() and not running.done():
             stop.wait(1.0)
         running.cancel()

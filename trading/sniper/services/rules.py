@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications.services import notification_send
+from config import metrics
 from config.errors import BruteError, Conflict
 from trading import services as trading
 from trading.models import Order, Symbol
@@ -254,6 +255,7 @@ def firing_execute(*, firing_id: int, max_attempts: int | None = None) -> RuleFi
             return firing
         if order.status == Order.Status.REJECTED:
             continue
+        metrics.sniper_firing("detected_to_placed", (timezone.now() - firing.detected_at).total_seconds())
         return _finish(firing, order)
 
 

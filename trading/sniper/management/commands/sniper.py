@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from config.health import with_heartbeat
 from trading.sniper.runner import Sniper
 
 
@@ -17,4 +18,4 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("sniper: watching listings, positions, alerts and rules (Ctrl-C stops)")
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(Sniper().run())
+            asyncio.run(with_heartbeat("sniper", Sniper().run()))

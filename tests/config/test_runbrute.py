@@ -1,0 +1,110 @@
+"""`make run`'s process manager (config/management/commands/runbrute.py, config/supervisor.py), run
+for real: a killed child comes back, the others keep running, one SIGINT stops all and exits 0."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Output:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self._queue.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        for line in self.lines:
+            if match := regex.search(line):
+                return match
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.lines.append(line)
+            if match := regex.search(line):
+                return match
+        raise AssertionError(f"no line matched {pattern!r}; output:\n{''.join(self.lines[-60:])}")
+
+
+@pytest.fixture
+def brute_env(tmp_path):
+    env = {
+        **os.environ,
+        "BRUTE_VAR_DIR": str(tmp_path),
+        "MEXC_SIMULATED": "true",
+        "DJANGO_ENV": "development",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    return env
+
+
+def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runbrute", "--port", str(port)],
+        cwd=ROOT,
+        env=brute_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = Output(process)
+    try:
+        pids = {
+            name: int(out.wait_for(rf"started {name} \(pid (\d+)\)").group(1))
+            for name in ("exchange", "web", "worker", "beat", "sniper")
+        }
+        wait_for_port(port, timeout=90)
+        os.kill(pids["sniper"], signal.SIGKILL)
+        out.wait_for(r"sniper was killed by signal 9; restarting it in 1s \(the others keep running\)")
+        restarted = int(out.wait_for(rf"started sniper \(pid (?!{pids['sniper']}\))(\d+)\)").group(1))
+        assert restarted != pids["sniper"]
+        os.kill(restarted, 0)  # the new sniper is alive
+        for name in ("exchange", "web", "worker", "beat"):
+            os.kill(pids[name], 0)  # and nobody else was stopped or restarted
+        assert sum("started web" in line for line in out.lines) == 1
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code in (200, 503)
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        out.wait_for(r"runbrute \| stopped")
+        for pid in [*pids.values(), restarted]:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
