@@ -1,0 +1,148 @@
+"""The GIL next to database work: how much of its solo rate a pure-Python counting thread keeps while
+another thread of the same process works the database, on the default backend (Django's SQLite
+backend on the stdlib sqlite3, config/sqlite) beside the libSQL backend on the same kind of file.
+
+The counting thread stands for the event loop that serves WebSockets, the feed and the sniper: a
+driver that holds the GIL while SQLite works stalls all of it. Two database workloads, each through
+a Django connection (WAL, synchronous=NORMAL on both, so only the driver differs):
+- commits: one INSERT and its COMMIT per step, as order placement writes;
+- scans: an aggregate over 100,000 rows, as a report or a backup check reads.
+Each row is the median of 3 rounds, a solo count right before each count beside the database, so
+other load on the machine shifts both alike (on a busy 2-core box the figures still wobble).
+Target (issue 11): >= 90 % on the default backend. About 40 s.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SECONDS = 1.0
+ROUNDS = 3  # solo and beside alternate, so a load change on the machine hits both alike
+ROWS = 100_000
+
+
+def _settings(engine: str, name: Path) -> dict[str, Any]:
+    return {
+        "ENGINE": engine,
+        "NAME": str(name),
+        "OPTIONS": {},
+        "ATOMIC_REQUESTS": False,
+        "AUTOCOMMIT": True,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+        "TIME_ZONE": None,
+        "USER": "",
+        "PASSWORD": "",
+        "HOST": "",
+        "PORT": "",
+        "TEST": {"NAME": None},
+    }
+
+
+def count_for(seconds: float, stop: threading.Event | None = None) -> float:
+    """Pure-Python steps per second for `seconds`."""
+    n = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(1000):
+            n += 1
+    if stop is not None:
+        stop.set()
+    return n / seconds
+
+
+def _prepare(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("CREATE TABLE bench (id INTEGER PRIMARY KEY, symbol TEXT, qty INTEGER, note TEXT)")
+        cursor.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+            "INSERT INTO bench (symbol, qty, note) SELECT 'SOLUSDT', i, hex(randomblob(16)) FROM n",
+            [ROWS],
+        )
+
+
+def _commits(connection: Any) -> Callable[[], None]:
+    def step() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bench (symbol, qty, note) VALUES (%s, %s, %s)", ["BTCUSDT", 1, "x"])
+
+    return step
+
+
+def _scans(connection: Any) -> Callable[[], None]:
+    def step() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), sum(qty), max(note) FROM bench WHERE note LIKE '%%AB%%'")
+            cursor.fetchone()
+
+    return step
+
+
+def _beside(alias: str, workload: Callable[[Any], Callable[[], None]]) -> tuple[float, float]:
+    """(counting rate, database steps/s) with the workload running in a second thread."""
+    from django.db import connections
+
+    stop = threading.Event()
+    steps = [0]
+
+    def worker() -> None:
+        step = workload(connections[alias])
+        try:
+            while not stop.is_set():
+                step()
+                steps[0] += 1
+        finally:
+            connections[alias].close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(0.2)  # the worker is connected and running
+    rate = count_for(SECONDS, stop)
+    thread.join()
+    return rate, steps[0] / (SECONDS + 0.2)
+
+
+def run() -> None:
+    import statistics
+
+    import django
+    from django.db import connections
+
+    django.setup()
+    with tempfile.TemporaryDirectory() as folder:
+        for label, engine in (
+            ("sqlite3 (default, config.sqlite)", "config.sqlite"),
+            ("libsql embedded (config.libsql)", "config.libsql"),
+        ):
+            alias = f"gil_{engine.replace('.', '_')}"
+            connections.settings[alias] = _settings(engine, Path(folder) / f"{alias}.db")
+            try:
+                _prepare(connections[alias])
+                connections[alias].close()
+                for name, workload in (("commits", _commits), ("scans", _scans)):
+                    ratios, steps = [], []
+                    for _ in range(ROUNDS):
+                        solo = count_for(SECONDS)
+                        rate, done = _beside(alias, workload)
+                        ratios.append(rate / solo)
+                        steps.append(done)
+                    print(
+                        f"{label:<34} {name:<8} counting keeps {statistics.median(ratios):6.1%} of its solo "
+                        f"rate (rounds {' '.join(f'{r:.0%}' for r in ratios)}; "
+                        f"{statistics.median(steps):,.0f} database steps/s beside it)"
+                    )
+            finally:
+                connections[alias].close()
+                del connections[alias]
+                del connections.settings[alias]
+
+
+if __name__ == "__main__":
+    run()
