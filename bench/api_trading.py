@@ -177,7 +177,7 @@ def measure(env: dict[str, str], headers: dict[str, str]) -> None:
     args = [daphne, "-b", "127.0.0.1", "-p", str(port), "bench_api_asgi:application"]
     with process(args, env) as proc:
         base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/api/v1/openapi.json", proc)
+        wait_for(f"{base}/api/v1/openapi.json", proc, timeout=120)  # a busy box starts daphne slowly
 
         def ticker(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
             return http.get("/api/v1/markets/SOLUSDT/ticker")

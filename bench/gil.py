@@ -7,8 +7,10 @@ driver that holds the GIL while SQLite works stalls all of it. Two database work
 a Django connection (WAL, synchronous=NORMAL on both, so only the driver differs):
 - commits: one INSERT and its COMMIT per step, as order placement writes;
 - scans: an aggregate over 100,000 rows, as a report or a backup check reads.
-Each row is the median of 3 rounds, a solo count right before each count beside the database, so
-other load on the machine shifts both alike (on a busy 2-core box the figures still wobble).
+The longest stall of the counting thread is printed too: a driver holding the GIL through a
+statement shows as a pause as long as the statement. Each row is the median of 3 rounds, a solo
+count right before each count beside the database, so other load on the machine shifts both alike
+(on a busy 2-core box the figures still wobble).
 Target (issue 11): >= 90 % on the default backend. About 40 s.
 """
 
@@ -44,16 +46,21 @@ def _settings(engine: str, name: Path) -> dict[str, Any]:
     }
 
 
-def count_for(seconds: float, stop: threading.Event | None = None) -> float:
-    """Pure-Python steps per second for `seconds`."""
-    n = 0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
+def count_for(seconds: float, stop: threading.Event | None = None) -> tuple[float, float]:
+    """Pure-Python steps per second for `seconds`, and the longest stall between two batches of
+    1,000 steps (ms): what an event loop in this thread would see as its worst pause."""
+    n, stall = 0, 0.0
+    last = time.perf_counter()
+    deadline = last + seconds
+    while last < deadline:
         for _ in range(1000):
             n += 1
+        now = time.perf_counter()
+        stall = max(stall, now - last)
+        last = now
     if stop is not None:
         stop.set()
-    return n / seconds
+    return n / seconds, stall * 1000
 
 
 def _prepare(connection: Any) -> None:
@@ -85,8 +92,8 @@ def _scans(connection: Any) -> Callable[[], None]:
     return step
 
 
-def _beside(alias: str, workload: Callable[[Any], Callable[[], None]]) -> tuple[float, float]:
-    """(counting rate, database steps/s) with the workload running in a second thread."""
+def _beside(alias: str, workload: Callable[[Any], Callable[[], None]]) -> tuple[float, float, float]:
+    """(counting rate, its longest stall in ms, database steps/s) with the workload in a second thread."""
     from django.db import connections
 
     stop = threading.Event()
@@ -104,9 +111,9 @@ def _beside(alias: str, workload: Callable[[Any], Callable[[], None]]) -> tuple[
     thread = threading.Thread(target=worker)
     thread.start()
     time.sleep(0.2)  # the worker is connected and running
-    rate = count_for(SECONDS, stop)
+    rate, stall = count_for(SECONDS, stop)
     thread.join()
-    return rate, steps[0] / (SECONDS + 0.2)
+    return rate, stall, steps[0] / (SECONDS + 0.2)
 
 
 def run() -> None:
@@ -127,16 +134,17 @@ def run() -> None:
                 _prepare(connections[alias])
                 connections[alias].close()
                 for name, workload in (("commits", _commits), ("scans", _scans)):
-                    ratios, steps = [], []
+                    ratios, stalls, steps = [], [], []
                     for _ in range(ROUNDS):
-                        solo = count_for(SECONDS)
-                        rate, done = _beside(alias, workload)
+                        solo, _stall = count_for(SECONDS)
+                        rate, stall, done = _beside(alias, workload)
                         ratios.append(rate / solo)
+                        stalls.append(stall)
                         steps.append(done)
                     print(
                         f"{label:<34} {name:<8} counting keeps {statistics.median(ratios):6.1%} of its solo "
-                        f"rate (rounds {' '.join(f'{r:.0%}' for r in ratios)}; "
-                        f"{statistics.median(steps):,.0f} database steps/s beside it)"
+                        f"rate (rounds {' '.join(f'{r:.0%}' for r in ratios)}), longest stall "
+                        f"{statistics.median(stalls):6.1f} ms; {statistics.median(steps):,.0f} db steps/s"
                     )
             finally:
                 connections[alias].close()

@@ -101,7 +101,7 @@ def refuse_sql_arithmetic(expression: Any) -> None:
             )
 
 
-class ExactDecimalField(models.DecimalField):  # type: ignore[type-arg]
+class ExactDecimalField(models.DecimalField):
     """A DecimalField that round-trips 36 digits (18 before and 18 after the point) on SQLite."""
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -122,8 +122,8 @@ def _database(url: str) -> dict[str, object]:
     if not remote and not LIBSQL_SYNC_URL:
         # The embedded file on the standard library's sqlite3, which releases the GIL (config/sqlite).
         path = str(Path(url.removeprefix("file:")).expanduser())
-        options = {"timeout": DATABASE_BUSY_TIMEOUT, "transaction_mode": "IMMEDIATE"}
-        return {"ENGINE": "config.sqlite", "NAME": path, "OPTIONS": options, **common}
+        embedded = {"timeout": DATABASE_BUSY_TIMEOUT, "transaction_mode": "IMMEDIATE"}
+        return {"ENGINE": "config.sqlite", "NAME": path, "OPTIONS": embedded, **common}
     options: dict[str, object] = {"timeout": DATABASE_BUSY_TIMEOUT}
     if LIBSQL_AUTH_TOKEN:
         options["auth_token"] = LIBSQL_AUTH_TOKEN

@@ -250,14 +250,20 @@ class DjangoPaperStore:
             )
 
     def _apply(self, symbol: str, asset: str, free: Decimal, locked: Decimal) -> None:
-        bal, _ = Balance.objects.select_for_update().get_or_create(
-            user_id=self.user_id, mode=Mode.PAPER, asset=asset
-        )
-        if bal.free + free < 0 or bal.locked + locked < 0:
+        # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
+        # new asset's row is inserted once with its final amounts.
+        bal = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER, asset=asset).first()
+        had_free, had_locked = (bal.free, bal.locked) if bal else (Decimal(0), Decimal(0))
+        if had_free + free < 0 or had_locked + locked < 0:
             raise InsufficientBalance(
-                f"Not enough {asset}: {bal.free.normalize():f} available, {(-free).normalize():f} needed",
+                f"Not enough {asset}: {had_free.normalize():f} available, {(-free).normalize():f} needed",
                 symbol=symbol,
             )
+        if bal is None:
+            Balance.objects.create(
+                user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked
+            )
+            return
         bal.free += free
         bal.locked += locked
         bal.save(update_fields=["free", "locked", "updated"])

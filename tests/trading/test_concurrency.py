@@ -154,6 +154,9 @@ def api_unthrottled(settings: Any) -> None:
     settings.API_RATE_LIMIT_TOKEN = "1000000/min"
 
 
+# Each order fetches the book from the bundled exchange over HTTP in this same process: on a busy
+# 2-core machine the thousand orders take several minutes, beyond the suite's default timeout.
+@pytest.mark.timeout(1800)
 @pytest.mark.django_db(transaction=True)
 def test_twenty_clients_place_a_thousand_paper_orders_without_an_error(
     synced: SimExchangeThread, api_unthrottled: None

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -371,7 +370,7 @@ def _order_announce(row: Order) -> None:
     commit, and a failure of theirs is logged, never raised: the order stands either way."""
     realtime.order_changed(row)
     realtime.balance_changed(row.user_id, row.mode)
-    transaction.on_commit(partial(order_filled_notify, row), robust=True)
+    transaction.on_commit(lambda: order_filled_notify(row), robust=True)
 
 
 def _request_of(row: Order) -> OrderRequest:
@@ -452,7 +451,7 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
         )
         realtime.order_changed(row)
         if not was_filled:
-            transaction.on_commit(partial(order_filled_notify, row), robust=True)
+            transaction.on_commit(lambda: order_filled_notify(row), robust=True)
     if row.mode == Mode.LIVE:
         balances_sync(user_id=row.user_id)
     else:
@@ -577,6 +576,9 @@ def orders_reconcile(*, user: User | None = None, grace: timedelta = PENDING_GRA
     A PENDING order the exchange never saw (and older than `grace`) becomes REJECTED. Returns how many
     rows changed."""
     rows = Order.objects.filter(status__in=Order.OPEN_STATUSES)
+    # A paper order's row is the paper exchange's own record, written with its fills in one
+    # transaction: only a PENDING one (left by an older version) can need settling.
+    rows = rows.exclude(mode=Mode.PAPER, status__in=[Order.Status.NEW, Order.Status.PARTIALLY_FILLED])
     if user is not None:
         rows = rows.filter(user=user)
     changed = 0
