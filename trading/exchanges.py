@@ -14,9 +14,9 @@ from typing import TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from config.db import run_atomic_retry
 from trading import crypto
 from trading.exchange.base import Exchange
 from trading.exchange.errors import InsufficientBalance, InvalidSymbol, OrderRejected
@@ -227,27 +227,33 @@ class DjangoPaperStore:
     def commit(
         self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
     ) -> None:
-        with transaction.atomic():
-            row = self._save_order(order, fills)
-            for asset, (free, locked) in sorted(changes.items()):
-                self._apply(order.symbol, asset, free, locked)
-            Fill.objects.bulk_create(
-                [
-                    Fill(
-                        order=row,
-                        trade_id=f.trade_id,
-                        price=f.price,
-                        qty=f.quantity,
-                        quote_qty=f.quote_quantity,
-                        commission=f.commission,
-                        commission_asset=f.commission_asset,
-                        is_maker=f.is_maker,
-                        time=ms_to_dt(f.time_ms),
-                    )
-                    for f in fills
-                ],
-                ignore_conflicts=True,
-            )
+        # A busy database (sqld took the lock back, or the file's busy timeout ran out) rolled the
+        # whole step back: it runs again whole, from its first read (config/db.py).
+        run_atomic_retry(lambda: self._commit(order, fills, changes))
+
+    def _commit(
+        self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
+    ) -> None:
+        row = self._save_order(order, fills)
+        for asset, (free, locked) in sorted(changes.items()):
+            self._apply(order.symbol, asset, free, locked)
+        Fill.objects.bulk_create(
+            [
+                Fill(
+                    order=row,
+                    trade_id=f.trade_id,
+                    price=f.price,
+                    qty=f.quantity,
+                    quote_qty=f.quote_quantity,
+                    commission=f.commission,
+                    commission_asset=f.commission_asset,
+                    is_maker=f.is_maker,
+                    time=ms_to_dt(f.time_ms),
+                )
+                for f in fills
+            ],
+            ignore_conflicts=True,
+        )
 
     def _apply(self, symbol: str, asset: str, free: Decimal, locked: Decimal) -> None:
         # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
