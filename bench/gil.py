@@ -6,7 +6,9 @@ The counting thread stands for the event loop that serves WebSockets, the feed a
 driver that holds the GIL while SQLite works stalls all of it. Two database workloads, each through
 a Django connection (WAL, synchronous=NORMAL on both, so only the driver differs):
 - commits: one INSERT and its COMMIT per step, as order placement writes;
-- scans: an aggregate over 100,000 rows, as a report or a backup check reads.
+- scans: an aggregate over 100,000 rows, as a report or a backup check reads;
+and a noise floor: beside hashing (C work that releases the GIL, no database), which shows what a
+second busy thread costs the counting thread on this machine at its current load.
 The longest stall of the counting thread is printed too: a driver holding the GIL through a
 statement shows as a pause as long as the statement. Each row is the median of 3 rounds, a solo
 count right before each count beside the database, so other load on the machine shifts both alike
@@ -16,6 +18,7 @@ Target (issue 11): >= 90 % on the default backend. About 40 s.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import threading
 import time
@@ -92,6 +95,17 @@ def _scans(connection: Any) -> Callable[[], None]:
     return step
 
 
+def _hashing(connection: Any) -> Callable[[], None]:
+    """No database: C work that releases the GIL (hashlib does for buffers over 2 KiB). Beside it the
+    counting thread loses only what a second busy thread costs on this machine: the noise floor."""
+    block = bytes(4 << 20)
+
+    def step() -> None:
+        hashlib.sha256(block).digest()
+
+    return step
+
+
 def _beside(alias: str, workload: Callable[[Any], Callable[[], None]]) -> tuple[float, float, float]:
     """(counting rate, its longest stall in ms, database steps/s) with the workload in a second thread."""
     from django.db import connections
@@ -133,7 +147,10 @@ def run() -> None:
             try:
                 _prepare(connections[alias])
                 connections[alias].close()
-                for name, workload in (("commits", _commits), ("scans", _scans)):
+                workloads = [("commits", _commits), ("scans", _scans)]
+                if engine == "config.sqlite":
+                    workloads.insert(0, ("no db", _hashing))
+                for name, workload in workloads:
                     ratios, stalls, steps = [], [], []
                     for _ in range(ROUNDS):
                         solo, _stall = count_for(SECONDS)
