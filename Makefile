@@ -32,9 +32,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-## One pytest process per test folder (see scripts/run-tests.sh for why), the browser tests last.
+## The whole suite in one pytest process, then the browser tests in their own (scripts/run-tests.sh);
+## PYTEST_ARGS go to the first, e.g. `make pytest PYTEST_ARGS="-x -n 2"`.
 pytest: install system-deps
-	@scripts/run-tests.sh
+	@scripts/run-tests.sh $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

@@ -33,7 +33,7 @@ def _database() -> Check:
         cursor.fetchone()
     return {
         "status": "ok",
-        "vendor": "libsql",
+        "vendor": "libsql" if connection.display_name == "libSQL" else "sqlite",
         "remote": not str(settings.DATABASES["default"]["NAME"]).startswith("/"),
     }
 

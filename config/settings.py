@@ -99,7 +99,7 @@ TEMPLATES = [
     }
 ]
 
-# --- Database: an embedded libSQL file by default; a libsql:// or https:// URL for Turso or sqld.
+# --- Database: an embedded SQLite file by default; a libsql:// or https:// URL for Turso or sqld.
 DATABASE_URL = env.url(
     "DATABASE_URL", f"file:{VAR_DIR / 'brute.db'}", schemes=("file", "libsql", "http", "https", "ws", "wss")
 )
@@ -110,12 +110,25 @@ DATABASE_URL = _shadow_state.primary_url(SHADOW_STATE_FILE) or DATABASE_URL
 LIBSQL_AUTH_TOKEN = env.optional("LIBSQL_AUTH_TOKEN")
 LIBSQL_SYNC_URL = env.url("LIBSQL_SYNC_URL", schemes=("libsql", "http", "https", "ws", "wss"))
 LIBSQL_SYNC_INTERVAL = env.integer("LIBSQL_SYNC_INTERVAL", 0, minimum=0)
+# How long a write waits for another connection's write lock before failing (seconds).
+DATABASE_BUSY_TIMEOUT = env.integer("DATABASE_BUSY_TIMEOUT", 30, minimum=1)
+# 0 closes each connection at the end of its request: under ASGI every request may run on another
+# thread, so a kept connection is one per thread that is never reused, and sqld refuses new ones
+# (HTTP 429) once enough idle ones pile up. Opening a local file costs ~0.1 ms.
+DATABASE_CONN_MAX_AGE = env.integer("DATABASE_CONN_MAX_AGE", 0, minimum=0)
 
 
 def _database(url: str) -> dict[str, object]:
     remote = not url.startswith("file:")
-    # How long a write waits for another connection's write lock before failing (seconds).
-    options: dict[str, object] = {"timeout": env.integer("DATABASE_BUSY_TIMEOUT", 30, minimum=1)}
+    # One test database per test process, so two runs in one checkout never clobber each other.
+    test_name = env.optional("DATABASE_TEST_NAME") or str(VAR_DIR / f"test-{os.getpid()}.db")
+    common = {"CONN_MAX_AGE": DATABASE_CONN_MAX_AGE, "CONN_HEALTH_CHECKS": True, "TEST": {"NAME": test_name}}
+    if not remote and not LIBSQL_SYNC_URL:
+        # The embedded file on the standard library's sqlite3, which releases the GIL (config/sqlite).
+        path = str(Path(url.removeprefix("file:")).expanduser())
+        embedded = {"timeout": DATABASE_BUSY_TIMEOUT, "transaction_mode": "IMMEDIATE"}
+        return {"ENGINE": "config.sqlite", "NAME": path, "OPTIONS": embedded, **common}
+    options: dict[str, object] = {"timeout": DATABASE_BUSY_TIMEOUT}
     if LIBSQL_AUTH_TOKEN:
         options["auth_token"] = LIBSQL_AUTH_TOKEN
     if LIBSQL_SYNC_URL:
@@ -124,17 +137,7 @@ def _database(url: str) -> dict[str, object]:
         options["sync_url"] = LIBSQL_SYNC_URL
         options["sync_interval"] = LIBSQL_SYNC_INTERVAL
     name = url if remote else str(Path(url.removeprefix("file:")).expanduser())
-    # One test database per test process, so two runs in one checkout never clobber each other.
-    test_name = env.optional("DATABASE_TEST_NAME") or str(VAR_DIR / f"test-{os.getpid()}.db")
-    return {
-        "ENGINE": "config.libsql",
-        "NAME": name,
-        "OPTIONS": options,
-        # Reused connections: a libSQL connect costs ~1.8 ms, and an embedded replica syncs on each.
-        "CONN_MAX_AGE": env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        "CONN_HEALTH_CHECKS": True,
-        "TEST": {"NAME": test_name},
-    }
+    return {"ENGINE": "config.libsql", "NAME": name, "OPTIONS": options, **common}
 
 
 DATABASES: dict[str, dict[str, object]] = {"default": _database(DATABASE_URL)}

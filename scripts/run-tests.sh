@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# The test suite, one pytest process per test folder.
-#
-# Tests that drive consumers, the paper exchange or the sniper through worker threads open database
-# connections of their own; on the embedded libSQL file a connection leaked by one folder's tests can
-# hold a lock that another folder's tests then trip over. A fresh process per folder keeps each
-# folder's tests independent of the others. The browser tests need their own process anyway
-# (Playwright's sync API and asyncio tests cannot share one).
+# The test suite: every test but the browser ones in one pytest process (`pytest` from the repository
+# root is the same run), then the browser tests in a process of their own (Playwright's sync API and
+# asyncio-based tests cannot share one). Extra arguments go to the first run, e.g. `-x`, `--lf`,
+# `-n 2` (pytest-xdist: each worker gets its own test database, Redis, sqld and exchange server).
 set -u
 cd "$(dirname "$0")/.."
 # The tests get a var/ of their own (database files, file cache, secrets): a test run must not leave
@@ -16,17 +13,8 @@ if [ -z "${BRUTE_VAR_DIR:-}" ]; then
   trap 'rm -rf "$BRUTE_VAR_DIR"' EXIT
 fi
 PYTEST=.venv/bin/pytest
-failed=()
-for dir in tests/*/; do
-  name=$(basename "$dir")
-  case "$name" in browser|__pycache__) continue ;; esac
-  echo "== $dir"
-  "$PYTEST" "$dir" -q || failed+=("$dir")
-done
+status=0
+"$PYTEST" -q "$@" || status=1
 echo "== tests/browser/"
-"$PYTEST" -o addopts="-ra --strict-markers -p no:cacheprovider" -q tests/browser || failed+=("tests/browser/")
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "test folders with failures: ${failed[*]}"
-  exit 1
-fi
-echo "every test folder passed"
+"$PYTEST" -o addopts="-ra --strict-markers -p no:cacheprovider" -q tests/browser || status=1
+exit $status

@@ -14,12 +14,12 @@ from typing import TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from config.db import run_atomic_retry
 from trading import crypto
 from trading.exchange.base import Exchange
-from trading.exchange.errors import InsufficientBalance, InvalidSymbol
+from trading.exchange.errors import InsufficientBalance, InvalidSymbol, OrderRejected
 from trading.exchange.mexc_rest import MexcRestClient
 from trading.exchange.paper import PaperExchange, PaperOrder
 from trading.exchange.types import (
@@ -74,11 +74,13 @@ def live_builder(credential: ApiCredential) -> ExchangeBuilder:
     return lambda: keyed_client(api_key, api_secret)
 
 
-def paper_builder(user_id: int) -> ExchangeBuilder:
+def paper_builder(user_id: int, *, source: str = Order.Source.API) -> ExchangeBuilder:
+    """The paper exchange of one user; orders it creates are recorded with `source`."""
+
     def build() -> Exchange:
         market = public_client()
         return PaperExchange(
-            market, DjangoPaperStore(user_id), rules=rules_from_db, close_market=market.aclose
+            market, DjangoPaperStore(user_id, source=source), rules=rules_from_db, close_market=market.aclose
         )
 
     return build
@@ -173,11 +175,21 @@ def fill_value_of(row: Fill) -> FillValue:
     )
 
 
-class DjangoPaperStore:
-    """`PaperStore` for one user: the paper exchange's orders are the user's own paper Order rows."""
+class OrderChanged(OrderRejected):
+    """The order's row changed between the paper exchange's read and its write (a fill and a cancel
+    raced); nothing of this step was written."""
 
-    def __init__(self, user_id: int) -> None:
+
+class DjangoPaperStore:
+    """`PaperStore` for one user: the paper exchange's orders are the user's own paper Order rows.
+
+    `commit` is the whole placement (or fill, or cancel) in one IMMEDIATE write transaction: the
+    Order row, its new fills and the balances, each row written once. Live events and notifications
+    are the caller's, after the commit."""
+
+    def __init__(self, user_id: int, *, source: str = Order.Source.API) -> None:
         self.user_id = user_id
+        self.source = source
 
     def _orders(self) -> QuerySet[Order]:
         return Order.objects.filter(user_id=self.user_id, mode=Mode.PAPER).exclude(status__in=UNPLACED)
@@ -215,42 +227,54 @@ class DjangoPaperStore:
     def commit(
         self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
     ) -> None:
-        with transaction.atomic():
-            for asset, (free, locked) in sorted(changes.items()):
-                self._apply(order.symbol, asset, free, locked)
-            row = self._save_order(order)
-            Fill.objects.bulk_create(
-                [
-                    Fill(
-                        order=row,
-                        trade_id=f.trade_id,
-                        price=f.price,
-                        qty=f.quantity,
-                        quote_qty=f.quote_quantity,
-                        commission=f.commission,
-                        commission_asset=f.commission_asset,
-                        is_maker=f.is_maker,
-                        time=ms_to_dt(f.time_ms),
-                    )
-                    for f in fills
-                ],
-                ignore_conflicts=True,
-            )
+        # A busy database (sqld took the lock back, or the file's busy timeout ran out) rolled the
+        # whole step back: it runs again whole, from its first read (config/db.py).
+        run_atomic_retry(lambda: self._commit(order, fills, changes))
+
+    def _commit(
+        self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
+    ) -> None:
+        row = self._save_order(order, fills)
+        for asset, (free, locked) in sorted(changes.items()):
+            self._apply(order.symbol, asset, free, locked)
+        Fill.objects.bulk_create(
+            [
+                Fill(
+                    order=row,
+                    trade_id=f.trade_id,
+                    price=f.price,
+                    qty=f.quantity,
+                    quote_qty=f.quote_quantity,
+                    commission=f.commission,
+                    commission_asset=f.commission_asset,
+                    is_maker=f.is_maker,
+                    time=ms_to_dt(f.time_ms),
+                )
+                for f in fills
+            ],
+            ignore_conflicts=True,
+        )
 
     def _apply(self, symbol: str, asset: str, free: Decimal, locked: Decimal) -> None:
-        bal, _ = Balance.objects.select_for_update().get_or_create(
-            user_id=self.user_id, mode=Mode.PAPER, asset=asset
-        )
-        if bal.free + free < 0 or bal.locked + locked < 0:
+        # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
+        # new asset's row is inserted once with its final amounts.
+        bal = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER, asset=asset).first()
+        had_free, had_locked = (bal.free, bal.locked) if bal else (Decimal(0), Decimal(0))
+        if had_free + free < 0 or had_locked + locked < 0:
             raise InsufficientBalance(
-                f"Not enough {asset}: {bal.free.normalize():f} available, {(-free).normalize():f} needed",
+                f"Not enough {asset}: {had_free.normalize():f} available, {(-free).normalize():f} needed",
                 symbol=symbol,
             )
+        if bal is None:
+            Balance.objects.create(
+                user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked
+            )
+            return
         bal.free += free
         bal.locked += locked
         bal.save(update_fields=["free", "locked", "updated"])
 
-    def _save_order(self, order: PaperOrder) -> Order:
+    def _save_order(self, order: PaperOrder, fills: Sequence[FillValue]) -> Order:
         fields = {
             "exchange_order_id": order.order_id,
             "status": order.status.value,
@@ -269,13 +293,18 @@ class DjangoPaperStore:
                 "quantity": order.quantity,
                 "quote_quantity": order.quote_quantity,
                 "price": order.price,
-                "source": Order.Source.API,
+                "source": self.source,
                 **fields,
             },
         )
         if row.user_id != self.user_id:
             raise InsufficientBalance("client order id belongs to another account")
         if not created:
+            # The exchange read this order before the transaction began: if a fill or a cancel
+            # committed since, applying this step on top would count funds twice.
+            before = order.executed - sum((f.quantity for f in fills), Decimal(0))
+            if row.status not in Order.OPEN_STATUSES or row.executed_qty != before:
+                raise OrderChanged("The order changed meanwhile; nothing was written", symbol=order.symbol)
             for name, value in fields.items():
                 setattr(row, name, value)
             row.save(update_fields=[*fields, "updated"])

@@ -10,18 +10,21 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import ExactDecimalField
+
 if TYPE_CHECKING:
     from accounts.models import User
 
 
 def money(**kwargs: Any) -> models.DecimalField[Decimal, Decimal]:
-    """Every amount of money or quantity: exact decimals, wide enough for any MEXC value."""
+    """Every amount of money or quantity: exact decimals, wide enough for any MEXC value. Stored as
+    sortable text on SQLite/libSQL (config/fields.py): add such columns up in Python, not with Sum."""
     kwargs.setdefault("default", Decimal(0))
-    return models.DecimalField(max_digits=36, decimal_places=18, **kwargs)
+    return ExactDecimalField(max_digits=36, decimal_places=18, **kwargs)
 
 
 def money_or_none(**kwargs: Any) -> models.DecimalField[Decimal | None, Decimal | None]:
-    return models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True, **kwargs)
+    return ExactDecimalField(max_digits=36, decimal_places=18, null=True, blank=True, **kwargs)
 
 
 class Mode(models.TextChoices):

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from trading.feed.service import FeedConfig, MarketFeed, exchange_from_settings
 
@@ -38,6 +40,19 @@ def ensure_started() -> MarketFeed:
 PAPER_MATCH_EVERY_S = 2.0
 
 
+def _closing(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`fn` for a pool thread: the thread's database connections close when it returns, so no idle
+    connection (or, on a file, a read snapshot) outlives the call in a thread nobody reuses for it."""
+
+    def call() -> Any:
+        try:
+            return fn()
+        finally:
+            connections.close_all()
+
+    return call
+
+
 async def _match_paper_orders() -> None:
     """Fills resting paper orders the market crossed. Without Redis only this process reaches the
     browsers, so matching runs here (not in the Celery worker) for its fills to show up live."""
@@ -46,7 +61,7 @@ async def _match_paper_orders() -> None:
     while True:
         await asyncio.sleep(PAPER_MATCH_EVERY_S)
         try:
-            await sync_to_async(paper_orders_match, thread_sensitive=False)()
+            await sync_to_async(_closing(paper_orders_match), thread_sensitive=False)()
         except Exception:
             log.exception("paper order matching failed; retrying")
 

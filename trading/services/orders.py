@@ -46,6 +46,7 @@ from trading.exchange.types import (
 )
 from trading.exchange.types import Fill as FillValue
 from trading.exchanges import (
+    OrderChanged,
     exchange_builder,
     ms_to_dt,
     paper_builder,
@@ -279,6 +280,7 @@ def order_place(
     risk_check(user=user, symbol=order.symbol, side=order.side.value, notional=_estimated_notional(order))
     if account.mode == Mode.PAPER:
         _check_paper_funds(user, sym, order)
+        return _paper_place(user=user, order=order, source=source, client_order_id=client_order_id)
     row = _order_create(
         user=user, mode=account.mode, order=order, source=source, client_order_id=client_order_id
     )
@@ -294,7 +296,14 @@ def _estimated_notional(order: OrderInput) -> Decimal | None:
 
 
 def _order_create(
-    *, user: User, mode: str, order: OrderInput, source: str, client_order_id: str | None
+    *,
+    user: User,
+    mode: str,
+    order: OrderInput,
+    source: str,
+    client_order_id: str | None,
+    status: str = Order.Status.PENDING,
+    error: str = "",
 ) -> Order:
     try:
         with transaction.atomic():
@@ -309,11 +318,59 @@ def _order_create(
                 quote_quantity=order.quote_quantity,
                 price=order.price,
                 source=source,
+                status=status,
+                error=error,
             )
             realtime.order_changed(row)
     except IntegrityError:
         raise Conflict("This client order id is already in use") from None
     return row
+
+
+def _paper_place(*, user: User, order: OrderInput, source: str, client_order_id: str | None) -> Order:
+    """A paper order in one write transaction: the paper exchange reads the book (over HTTP, before
+    any transaction), then its store writes the Order row, its fills and the balances together
+    (trading/exchanges.py). Nothing was placed until that commit, so there is no PENDING row to
+    reconcile: a refusal or an unreachable market records one REJECTED row instead."""
+    request = OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        client_order_id=client_order_id or client_order_id_new(),
+        quantity=order.quantity,
+        quote_quantity=order.quote_quantity,
+        price=order.price if order.type in PRICED_TYPES else None,
+    )
+
+    async def place(exchange: Exchange) -> OrderState:
+        return await exchange.place_order(request)
+
+    try:
+        run(paper_builder(user.pk, source=source), place)
+    except xerr.ExchangeError as exc:
+        _order_create(
+            user=user,
+            mode=Mode.PAPER,
+            order=order,
+            source=source,
+            client_order_id=request.client_order_id,
+            status=Order.Status.REJECTED,
+            error=str(exc),
+        )
+        if isinstance(exc, xerr.ExchangeUnavailable):
+            raise refuse("exchange_unavailable", f"{exc}; nothing was placed", 503) from None
+        raise exchange_refusal(exc) from None
+    row = Order.objects.get(client_order_id=request.client_order_id)
+    _order_announce(row)
+    return row
+
+
+def _order_announce(row: Order) -> None:
+    """Live events and the fill notification of a committed order change. They run after the
+    commit, and a failure of theirs is logged, never raised: the order stands either way."""
+    realtime.order_changed(row)
+    realtime.balance_changed(row.user_id, row.mode)
+    transaction.on_commit(lambda: order_filled_notify(row), robust=True)
 
 
 def _request_of(row: Order) -> OrderRequest:
@@ -394,7 +451,7 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
         )
         realtime.order_changed(row)
         if not was_filled:
-            order_filled_notify(row)
+            transaction.on_commit(lambda: order_filled_notify(row), robust=True)
     if row.mode == Mode.LIVE:
         balances_sync(user_id=row.user_id)
     else:
@@ -465,6 +522,10 @@ def order_cancel(*, user: User, order_id: int) -> Order:
         return _order_sync(row, grace=timedelta(0))
     except xerr.ExchangeError as exc:
         raise exchange_refusal(exc) from None
+    if row.mode == Mode.PAPER:  # the paper store has written the cancel, row and balances at once
+        row.refresh_from_db()
+        _order_announce(row)
+        return row
     return order_record(row, state)
 
 
@@ -474,6 +535,8 @@ def order_cancel_all(*, user: User, symbol: str | None = None) -> list[Order]:
     rows = Order.objects.filter(user=user, mode=account.mode, status__in=Order.OPEN_STATUSES)
     if symbol:
         rows = rows.filter(symbol=symbol.upper())
+    if account.mode == Mode.PAPER:
+        return _paper_cancel_all(user, list(rows.order_by("created")))
     done = []
     for row in rows.order_by("created"):
         try:
@@ -483,11 +546,39 @@ def order_cancel_all(*, user: User, symbol: str | None = None) -> list[Order]:
     return done
 
 
+def _paper_cancel_all(user: User, rows: list[Order]) -> list[Order]:
+    """One paper exchange for the whole batch; each cancel is its own short write transaction, so
+    an order that filled or was cancelled meanwhile is skipped rather than failing the rest."""
+    if not user.can_trade:
+        raise Forbidden("Your role lets you view the market but not trade")
+
+    async def cancel(exchange: Exchange) -> list[str]:
+        cancelled = []
+        for row in rows:
+            try:
+                await exchange.cancel_order(row.symbol, client_order_id=row.client_order_id)
+            except (xerr.UnknownOrder, OrderChanged):
+                continue
+            cancelled.append(row.client_order_id)
+        return cancelled
+
+    cancelled = run(paper_builder(user.pk), cancel)
+    done = list(Order.objects.filter(user=user, client_order_id__in=cancelled).order_by("created"))
+    for row in done:
+        realtime.order_changed(row)
+    if done:
+        realtime.balance_changed(user.pk, Mode.PAPER)
+    return done
+
+
 def orders_reconcile(*, user: User | None = None, grace: timedelta = PENDING_GRACE) -> int:
     """After a restart: ask the exchange about every PENDING/open order by client id and fix our rows.
     A PENDING order the exchange never saw (and older than `grace`) becomes REJECTED. Returns how many
     rows changed."""
     rows = Order.objects.filter(status__in=Order.OPEN_STATUSES)
+    # A paper order's row is the paper exchange's own record, written with its fills in one
+    # transaction: only a PENDING one (left by an older version) can need settling.
+    rows = rows.exclude(mode=Mode.PAPER, status__in=[Order.Status.NEW, Order.Status.PARTIALLY_FILLED])
     if user is not None:
         rows = rows.filter(user=user)
     changed = 0
@@ -524,10 +615,6 @@ def paper_orders_match(
 
         states = run(paper_builder(user_id), match)
         for state in states:
-            matched = Order.objects.get(client_order_id=state.client_order_id)
-            realtime.order_changed(matched)
-            order_filled_notify(matched)
-        if states:
-            realtime.balance_changed(user_id, Mode.PAPER)
+            _order_announce(Order.objects.get(client_order_id=state.client_order_id))
         changed += len(states)
     return changed

@@ -10,11 +10,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.fields import ExactDecimalField
 from trading.models import Fill, Mode, Order, OwnedQuerySet, money, money_or_none
 
 
 def pct_or_none(**kwargs: Any) -> models.DecimalField[Decimal | None, Decimal | None]:
-    return models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True, **kwargs)
+    return ExactDecimalField(max_digits=9, decimal_places=4, null=True, blank=True, **kwargs)
 
 
 class Listing(models.Model):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
 from config.errors import BruteError
+from config.fields import exact_sum
 from trading.models import TradingAccount
 from trading.sniper.models import AppliedFill, Position, RiskLimits
 
@@ -31,8 +31,9 @@ def day_start(now: datetime | None = None) -> datetime:
 
 
 def realised_today(*, user: User) -> Decimal:
-    total = AppliedFill.objects.filter(user=user, at__gte=day_start()).aggregate(s=Sum("realised"))["s"]
-    return Decimal(total or 0)
+    # Added in Python: exact decimal columns are text to SQL (config/fields.py).
+    rows = AppliedFill.objects.filter(user=user, at__gte=day_start()).values_list("realised", flat=True)
+    return exact_sum(rows)
 
 
 def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) -> None:
