@@ -58,6 +58,10 @@ class ShadowError(Exception):
     """An operator-level failure: one readable line, e.g. for `manage.py shadow` to print."""
 
 
+class PositionMoved(ShadowDbError):
+    """Another shipper applied the same entries first; nothing of this batch was applied."""
+
+
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -314,7 +318,7 @@ def ship_once(primary: Db, shadow: Db, *, batch: int = BATCH, locked: bool = Fal
             [last, position],
         )
         if not moved:
-            raise ShadowDbError(f"{shadow.url}: another shipper moved the position; this batch is not applied")
+            raise PositionMoved(f"{shadow.url}: another shipper moved the position; this batch is not applied")
         shadow.execute(f"UPDATE {FENCE} SET open = 0 WHERE id = 1")
     return len(entries)
 
@@ -620,13 +624,13 @@ class Shadow:
         try:
             # Catch up first without pausing anybody, so the pause only covers the last few commits.
             deadline = time.monotonic() + 60
-            while ship_once(old, new) > 100:
+            while _ship_racing(old, new) > 100:
                 if time.monotonic() > deadline:
                     raise ShadowError("the shadow does not catch up; cut over when `status` says in_sync")
             old.begin(immediate=True)  # writers wait from here (their busy timeout covers the pause)
             paused = time.monotonic()
             try:
-                while ship_once(old, new, locked=True):
+                while _ship_racing(old, new, locked=True):
                     if time.monotonic() - paused > max_pause:
                         raise ShadowError(f"draining took over {max_pause}s; writes resumed, nothing changed")
                 check = verify(old, new, locked=True)
@@ -689,6 +693,16 @@ class Shadow:
         finally:
             primary.close()
         state_file.remove(self.state_path)
+
+
+def _ship_racing(primary: Db, shadow: Db, *, locked: bool = False) -> int:
+    """`ship_once`, beside a running shipper (`manage.py shadow run`): a lost race is tried again."""
+    for _ in range(20):
+        try:
+            return ship_once(primary, shadow, locked=locked)
+        except PositionMoved:
+            continue
+    raise ShadowError("the position keeps moving under the cut-over; stop the other shippers and retry")
 
 
 def _safe(url: str) -> str:
