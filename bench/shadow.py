@@ -22,7 +22,6 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 WRITERS = 4
@@ -63,13 +62,25 @@ def load(alias: str, user_id: int, seconds: float, tag: str) -> list[float]:
             started = time.perf_counter()
             with transaction.atomic(using=alias):
                 order = Order.objects.using(alias).create(
-                    user_id=user_id, mode="paper", symbol="SOLUSDT", side="BUY", type="MARKET",
-                    client_order_id=cid, status="FILLED", quantity=Decimal("0.05"),
-                    executed_qty=Decimal("0.05"), cummulative_quote_qty=Decimal("7.5"),
+                    user_id=user_id,
+                    mode="paper",
+                    symbol="SOLUSDT",
+                    side="BUY",
+                    type="MARKET",
+                    client_order_id=cid,
+                    status="FILLED",
+                    quantity=Decimal("0.05"),
+                    executed_qty=Decimal("0.05"),
+                    cummulative_quote_qty=Decimal("7.5"),
                 )
                 Fill.objects.using(alias).create(
-                    order=order, trade_id=cid, price=Decimal("150"), qty=Decimal("0.05"),
-                    quote_qty=Decimal("7.5"), commission=Decimal("0.0075"), commission_asset="USDT",
+                    order=order,
+                    trade_id=cid,
+                    price=Decimal("150"),
+                    qty=Decimal("0.05"),
+                    quote_qty=Decimal("7.5"),
+                    commission=Decimal("0.0075"),
+                    commission_asset="USDT",
                 )
                 balance = Balance.objects.using(alias).get(user_id=user_id, asset="SOL")
                 balance.free += Decimal("0.05")
@@ -110,15 +121,26 @@ def run() -> None:
     from config.shadow.core import Shadow, lag, verify
     from trading.models import Balance
 
-    print(f"{WRITERS} writers, {RATE:.0f} tx/s paced, {SECONDS:.0f}s per case; load average {os.getloadavg()}")
+    print(
+        f"{WRITERS} writers, {RATE:.0f} tx/s paced, {SECONDS:.0f}s per case; load average {os.getloadavg()}"
+    )
     with tempfile.TemporaryDirectory(prefix="brute-bench-shadow-") as name:
         tmp = Path(name)
         alias, path = "bench_shadow", tmp / "brute.db"
         connections.settings[alias] = {
-            "ENGINE": "config.sqlite", "NAME": str(path),
+            "ENGINE": "config.sqlite",
+            "NAME": str(path),
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
-            "ATOMIC_REQUESTS": False, "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
-            "TIME_ZONE": None, "USER": "", "PASSWORD": "", "HOST": "", "PORT": "", "TEST": {},
+            "ATOMIC_REQUESTS": False,
+            "AUTOCOMMIT": True,
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": False,
+            "TIME_ZONE": None,
+            "USER": "",
+            "PASSWORD": "",
+            "HOST": "",
+            "PORT": "",
+            "TEST": {},
         }
         call_command("migrate", database=alias, interactive=False, verbosity=0)
         user = User.objects.db_manager(alias).create_user("bench@example.com", "a long password 123")
@@ -131,9 +153,10 @@ def run() -> None:
             shadow = Shadow(tmp / "shadow.json", token=servers.token)
             started = time.perf_counter()
             shadow.start(f"file:{path}", url)
-            print(f"(shadow start: snapshot of the primary loaded into sqld in {time.perf_counter() - started:.2f}s)")
+            took = time.perf_counter() - started
+            print(f"(shadow start: snapshot of the primary loaded into sqld in {took:.2f}s)")
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            shipper = subprocess.Popen(  # noqa: S603 (our interpreter, our script)
+            shipper = subprocess.Popen(
                 [sys.executable, "-c", SHIPPER, str(tmp / "shadow.json"), servers.token], cwd=ROOT, env=env
             )
             lags: list[float] = []
@@ -156,12 +179,15 @@ def run() -> None:
                 sampler.join()
             print(
                 f"{'lag behind the primary':<28} p50 {percentile(lags, 0.5) * 1000:6.1f} ms  "
-                f"p99 {percentile(lags, 0.99) * 1000:6.1f} ms  max {max(lags) * 1000:7.1f} ms  ({len(lags)} samples)"
+                f"p99 {percentile(lags, 0.99) * 1000:6.1f} ms  max {max(lags) * 1000:7.1f} ms  "
+                f"({len(lags)} samples)"
             )
             time.sleep(1.0)
             primary, other = shadow.databases()
             result = verify(primary, other)
-            print(f"verification after the load: ok={result.ok}, {result.rows} rows in {result.tables} tables")
+            print(
+                f"verification after the load: ok={result.ok}, {result.rows} rows in {result.tables} tables"
+            )
             primary.close()
             other.close()
             shipper.terminate()

@@ -6,3 +6,11 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     label = "brute_config"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from config.shadow.services import shadow_after_migrate
+
+        # Sent once per app after `migrate`; sender=self makes it once per run.
+        post_migrate.connect(shadow_after_migrate, sender=self)

@@ -54,12 +54,24 @@ def _heartbeat(key: str, stale_after: timedelta) -> Check:
     return {"status": status, "last_seen": seen, "age_s": round(age.total_seconds(), 1)}
 
 
+def _shadow() -> Check:
+    # Shadow mode (config/shadow): never a hard dependency; a shadow that trails shows as "lagging".
+    from config.shadow.services import shadow_status
+
+    report = shadow_status(timeout=2.0)
+    state = report["state"]
+    status = {"off": "ok", "in_sync": "ok", "cut_over": "ok", "catching_up": "lagging"}.get(state, "down")
+    keep = ("state", "lag_commits", "lag_seconds", "error")
+    return {"status": status, **{key: report[key] for key in keep if key in report}}
+
+
 def health_report() -> dict[str, object]:
     checks = {
         "database": _timed(_database),
         "cache": _timed(_cache),
         "market_feed": _timed(lambda: _heartbeat(MARKET_FEED_KEY, timedelta(seconds=30))),
         "celery": _timed(lambda: _heartbeat(HEARTBEAT_KEY, timedelta(seconds=120))),
+        "shadow": _timed(_shadow),
     }
     # Only the database and cache are hard dependencies of serving a page; the rest degrade.
     healthy = all(checks[name]["status"] == "ok" for name in ("database", "cache"))

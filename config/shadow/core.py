@@ -1,3 +1,4 @@
+# ruff: noqa: S608 (identifiers come from sqlite_master and are quoted by q(); values are bound)
 """Shadow mode: every write committed on the primary is applied to a second database, in commit order.
 
 How (see README "Moving to Turso without downtime"):
@@ -113,7 +114,11 @@ def schema(db: Db) -> dict[tuple[str, str], str]:
         "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL "
         "AND name NOT LIKE 'sqlite_%'"
     )
-    return {(kind, name): sql for kind, name, sql in rows if name not in OWN_TABLES and not name.startswith("shadow_")}
+    return {
+        (kind, name): sql
+        for kind, name, sql in rows
+        if name not in OWN_TABLES and not name.startswith("shadow_")
+    }
 
 
 def _trigger_names(db: Db, prefix: str) -> list[str]:
@@ -151,7 +156,9 @@ def install_capture(db: Db) -> None:
 
 def install_fence(db: Db, *, applied: int) -> None:
     """Makes `db` a shadow: writes refused unless the shipper opens the fence; position `applied`."""
-    db.execute(f"CREATE TABLE IF NOT EXISTS {FENCE} (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL)")
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {FENCE} (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL)"
+    )
     db.execute(f"INSERT OR REPLACE INTO {FENCE} (id, open) VALUES (1, 0)")
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {POSITION} (id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -195,7 +202,9 @@ def sync_schema(primary: Db, shadow: Db, *, first: bool = False) -> list[str]:
                 shadow.execute(want[("table", name)])
             for (kind, _), sql in want.items():
                 if kind == "index":  # every index, idempotently: a recreated table lost its own
-                    shadow.execute(re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX IF NOT EXISTS ", sql, count=1))
+                    shadow.execute(
+                        re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX IF NOT EXISTS ", sql, count=1)
+                    )
             install_fence(shadow, applied=position if position is not None else _position(shadow))
             shadow.execute(f"UPDATE {FENCE} SET open = 1 WHERE id = 1")
             by_name = {table.name: table for table in app_tables(primary)}
@@ -242,7 +251,9 @@ def _upsert_sql(table: Table, floats: tuple[bool, ...] = ()) -> str:
     which would fire ON DELETE actions of foreign keys pointing at it. `floats` marks the values
     bound as text and cast back (see `write_rows`)."""
     columns = ", ".join("rowid" if c == "rowid" else q(c) for c in table.columns)
-    marks = ", ".join("CAST(? AS REAL)" if i < len(floats) and floats[i] else "?" for i in range(len(table.columns)))
+    marks = ", ".join(
+        "CAST(? AS REAL)" if i < len(floats) and floats[i] else "?" for i in range(len(table.columns))
+    )
     if table.key == "rowid":
         return f"INSERT OR REPLACE INTO {q(table.name)} ({columns}) VALUES ({marks})"
     updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in table.columns if c != table.key)
@@ -318,7 +329,9 @@ def ship_once(primary: Db, shadow: Db, *, batch: int = BATCH, locked: bool = Fal
             [last, position],
         )
         if not moved:
-            raise PositionMoved(f"{shadow.url}: another shipper moved the position; this batch is not applied")
+            raise PositionMoved(
+                f"{shadow.url}: another shipper moved the position; this batch is not applied"
+            )
         shadow.execute(f"UPDATE {FENCE} SET open = 0 WHERE id = 1")
     return len(entries)
 
@@ -327,7 +340,9 @@ def _rows_by_key(db: Db, table: Table, rids: list[int]) -> list[tuple[Any, ...]]
     rows: list[tuple[Any, ...]] = []
     for chunk in _chunks(rids, 400):
         marks = ", ".join("?" for _ in chunk)
-        rows += db.execute(f"SELECT {table.select} FROM {q(table.name)} WHERE {_key(table)} IN ({marks})", chunk)
+        rows += db.execute(
+            f"SELECT {table.select} FROM {q(table.name)} WHERE {_key(table)} IN ({marks})", chunk
+        )
     return rows
 
 
@@ -405,7 +420,9 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def bucket_digests(db: Db, table: Table, *, low: int | None = None, high: int | None = None) -> dict[int, tuple[int, str]]:
+def bucket_digests(
+    db: Db, table: Table, *, low: int | None = None, high: int | None = None
+) -> dict[int, tuple[int, str]]:
     """bucket (rowid // BUCKET) -> (row count, digest of its rows in key order)."""
     where, params = [], []
     if low is not None:
@@ -422,7 +439,9 @@ def bucket_digests(db: Db, table: Table, *, low: int | None = None, high: int | 
     return {bucket: (len(items), _digest_rows(items)) for bucket, items in grouped.items()}
 
 
-def verify(primary: Db, shadow: Db, *, rechecks: int = 3, pause: float = 1.0, locked: bool = False) -> Verification:
+def verify(
+    primary: Db, shadow: Db, *, rechecks: int = 3, pause: float = 1.0, locked: bool = False
+) -> Verification:
     """Compares row counts and digests per table and rowid range.
 
     A range that differs counts as divergent only when no log entry the shadow has not applied
@@ -469,7 +488,13 @@ def verify(primary: Db, shadow: Db, *, rechecks: int = 3, pause: float = 1.0, lo
                         result.unsettled.append(f"{table.name} rowids {span[0]}..{span[1]}")
                     else:
                         result.divergences.append(
-                            Divergence(table.name, span[0], span[1], ours.get(bucket, (0, ""))[0], theirs.get(bucket, (0, ""))[0])
+                            Divergence(
+                                table.name,
+                                span[0],
+                                span[1],
+                                ours.get(bucket, (0, ""))[0],
+                                theirs.get(bucket, (0, ""))[0],
+                            )
                         )
             if not busy:
                 break
@@ -515,7 +540,9 @@ class Shadow:
         try:
             existing = [t.name for t in app_tables(target)]
             if existing:
-                raise ShadowError(f"the target already has tables ({', '.join(existing[:3])}...); give an empty database")
+                raise ShadowError(
+                    f"the target already has tables ({', '.join(existing[:3])}...); give an empty database"
+                )
             sync_schema(primary, target, first=True)  # every table and row, from one snapshot
             current = {
                 "mode": state_file.SHADOWING,
@@ -531,6 +558,15 @@ class Shadow:
         finally:
             primary.close()
             target.close()
+
+    def resync(self) -> list[str]:
+        """After `migrate`: capture triggers reinstalled, schema and changed tables to the shadow."""
+        primary, shadow = self.databases()
+        try:
+            return sync_schema(primary, shadow)
+        finally:
+            primary.close()
+            shadow.close()
 
     def ship(self, *, until: Callable[[], bool], idle: float = 0.2, retry: float = 1.0) -> int:
         """Ships until `until()` is true; an unreachable side is waited for, never given up on."""
@@ -635,7 +671,10 @@ class Shadow:
                         raise ShadowError(f"draining took over {max_pause}s; writes resumed, nothing changed")
                 check = verify(old, new, locked=True)
                 if not check.ok:
-                    raise ShadowError("verification failed, nothing changed: " + "; ".join(d.line() for d in check.divergences))
+                    raise ShadowError(
+                        "verification failed, nothing changed: "
+                        + "; ".join(d.line() for d in check.divergences)
+                    )
                 drained = _position(new)
                 sequences = old.execute("SELECT name, seq FROM sqlite_sequence WHERE name <> ?", [LOG])
                 with new.transaction():
@@ -645,7 +684,9 @@ class Shadow:
                         new.execute(f"DROP TABLE IF EXISTS {own}")
                     install_capture(new)
                     for name, seq in sequences:
-                        new.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [seq, name])
+                        new.execute(
+                            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [seq, name]
+                        )
                         new.execute(
                             "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? "
                             "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",

@@ -7,14 +7,17 @@ from typing import Any
 
 from django.conf import settings
 
-from config.shadow.core import Shadow, Verification, verify
 from config.shadow import state as state_file
+from config.shadow.core import Shadow, Verification, verify
 
 logger = logging.getLogger(__name__)
 
 
-def shadow_get() -> Shadow:
-    return Shadow(state_path=settings.SHADOW_STATE_FILE, token=settings.LIBSQL_AUTH_TOKEN or "")
+def shadow_get(*, timeout: float = 30.0) -> Shadow:
+    """The installation's shadow; `timeout` bounds how long a busy database is waited for (seconds)."""
+    return Shadow(
+        state_path=settings.SHADOW_STATE_FILE, token=settings.LIBSQL_AUTH_TOKEN or "", timeout=timeout
+    )
 
 
 def current_primary_url() -> str:
@@ -23,10 +26,10 @@ def current_primary_url() -> str:
     return url if ":" in url.split("/")[0] else f"file:{url}"
 
 
-def shadow_status(*, check: bool = False) -> dict[str, Any]:
+def shadow_status(*, check: bool = False, timeout: float = 30.0) -> dict[str, Any]:
     """`Shadow.status`, never raising: an unreadable state or database is reported as an error."""
     try:
-        return shadow_get().status(check=check)
+        return shadow_get(timeout=timeout).status(check=check)
     except Exception as exc:  # a status page reports every failure rather than raising
         logger.warning("shadow status failed: %s", exc)
         return {"state": "error", "error": str(exc)}
@@ -60,3 +63,22 @@ def shadow_verify_and_alert() -> dict[str, Any]:
             level=Level.ERROR,
         )
     return result.as_dict()
+
+
+def shadow_after_migrate(*, using: str = "default", **kwargs: Any) -> None:
+    """post_migrate: capture triggers back on rebuilt tables, schema and changed tables to the shadow.
+
+    A shadow that cannot be reached is only warned about: the migration stands, and
+    `manage.py shadow resync` finishes the job once it is back (until then verification fails)."""
+    if using != "default":
+        return
+    shadow = shadow_get()
+    try:
+        if shadow.state() is None:
+            return
+        copied = shadow.resync()
+    except Exception as exc:  # a migration must not fail because the shadow is away
+        logger.warning("shadow: schema not synced after migrate (%s); run `manage.py shadow resync`", exc)
+        return
+    if copied:
+        logger.info("shadow: tables copied again after migrate: %s", ", ".join(copied))

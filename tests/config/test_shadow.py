@@ -67,20 +67,36 @@ class Load:
             try:
                 with transaction.atomic(using=alias):
                     order = Order.objects.using(alias).create(
-                        user_id=self.user_id, mode="paper", symbol="SOLUSDT", side="BUY", type="MARKET",
-                        client_order_id=cid, status="FILLED", quantity=Decimal("0.05"),
-                        executed_qty=Decimal("0.05"), cummulative_quote_qty=Decimal("7.5"),
+                        user_id=self.user_id,
+                        mode="paper",
+                        symbol="SOLUSDT",
+                        side="BUY",
+                        type="MARKET",
+                        client_order_id=cid,
+                        status="FILLED",
+                        quantity=Decimal("0.05"),
+                        executed_qty=Decimal("0.05"),
+                        cummulative_quote_qty=Decimal("7.5"),
                     )
                     Fill.objects.using(alias).create(
-                        order=order, trade_id=f"t{cid}", price=Decimal("150"), qty=Decimal("0.05"),
-                        quote_qty=Decimal("7.5"), commission=Decimal("0.0075"), commission_asset="USDT",
+                        order=order,
+                        trade_id=f"t{cid}",
+                        price=Decimal("150"),
+                        qty=Decimal("0.05"),
+                        quote_qty=Decimal("7.5"),
+                        commission=Decimal("0.0075"),
+                        commission_asset="USDT",
                     )
                     balance = Balance.objects.using(alias).get(user_id=self.user_id, asset="SOL")
                     balance.free += Decimal("0.05")  # money is exact text: no SQL arithmetic on it
                     balance.save(update_fields=["free", "updated"])
                     if n % 5 == 0:  # some rows change again and some go away
-                        Order.objects.using(alias).filter(client_order_id=f"w{writer}n{n - 3}").update(error="late")
-                        Notification.objects.using(alias).filter(user_id=self.user_id, title=f"{cid}-old").delete()
+                        Order.objects.using(alias).filter(client_order_id=f"w{writer}n{n - 3}").update(
+                            error="late"
+                        )
+                        Notification.objects.using(alias).filter(
+                            user_id=self.user_id, title=f"{cid}-old"
+                        ).delete()
                     Notification.objects.using(alias).create(
                         user_id=self.user_id, kind=Kind.ORDER_FILLED, title=cid, body="filled", data={"n": n}
                     )
@@ -120,7 +136,12 @@ class Load:
 
 def dump(db: Db) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every app table, in rowid order, read independently of the shadow's code."""
-    names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    names = [
+        n
+        for (n,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     return {
         name: db.execute(f"SELECT rowid, * FROM {q(name)} ORDER BY rowid")
         for name in sorted(names)
@@ -171,9 +192,7 @@ def restart(process: subprocess.Popen[bytes], log: Path) -> subprocess.Popen[byt
     process.wait(10)
     time.sleep(1.0)  # an outage, while the writers go on
     with log.open("ab") as out:
-        again = subprocess.Popen(  # noqa: S603 (the same binary and arguments as before)
-            process.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        again = subprocess.Popen(process.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     port = int(str(process.args[-1]).rsplit(":", 1)[1])
     wait_for_port(port, again, log)
     return again
@@ -207,45 +226,46 @@ def test_shadow_start_outage_cutover_rollback(primary_alias: str, sqld_servers: 
     shadow = Shadow(tmp_path / "shadow.json", token=sqld_servers.token)
     file_url = f"file:{tmp_path / 'brute.db'}"
 
-    with database_alias("shadow_sqld", url, {"auth_token": sqld_servers.token}) as sqld_alias:
-        with Load(primary_alias, user.pk) as load:
+    sqld_alias = database_alias("shadow_sqld", url, {"auth_token": sqld_servers.token})
+    with sqld_alias as sqld_alias_name, Load(primary_alias, user.pk) as load:
+        time.sleep(1.0)
+        shadow.start(file_url, url)
+        stop = threading.Event()
+        shipper = threading.Thread(target=shadow.ship, kwargs={"until": stop.is_set, "retry": 0.3})
+        shipper.start()
+        try:
             time.sleep(1.0)
-            shadow.start(file_url, url)
-            stop = threading.Event()
-            shipper = threading.Thread(target=shadow.ship, kwargs={"until": stop.is_set, "retry": 0.3})
-            shipper.start()
-            try:
-                time.sleep(1.0)
-                compare(shadow, load)
+            compare(shadow, load)
 
-                # sqld dies mid-load: the primary's writes go on; the shadow catches up after.
-                before = len(load.committed)
-                process = sqld_servers.processes[-1] = restart(process, log)
-                assert len(load.committed) > before, f"writes stalled while the shadow was down: {load.errors}"
-                time.sleep(1.0)
-                compare(shadow, load)
+            # sqld dies mid-load: the primary's writes go on; the shadow catches up after.
+            before = len(load.committed)
+            process = sqld_servers.processes[-1] = restart(process, log)
+            assert len(load.committed) > before, f"writes stalled while the shadow was down: {load.errors}"
+            time.sleep(1.0)
+            compare(shadow, load)
 
-                # Cut-over under load; the writers then move to sqld, as restarted processes would.
-                state = shadow.cutover()
-                assert state["primary"] == url and state["last_verification"]["ok"]
-                failures = load.failures
-                time.sleep(0.3)  # writers still on the old primary are refused by the fence
-                assert load.failures > failures
-                load.alias = sqld_alias
-                time.sleep(1.5)
-                compare(shadow, load)
+            # Cut-over under load; the writers then move to sqld, as restarted processes would.
+            state = shadow.cutover()
+            assert state["primary"] == url
+            assert state["last_verification"]["ok"]
+            failures = load.failures
+            time.sleep(0.3)  # writers still on the old primary are refused by the fence
+            assert load.failures > failures
+            load.alias = sqld_alias_name
+            time.sleep(1.5)
+            compare(shadow, load)
 
-                # Roll-back: every write made on sqld since the cut-over comes home.
-                on_sqld = len(load.committed)
-                state = shadow.rollback()
-                assert state["primary"] == file_url
-                load.alias = primary_alias
-                time.sleep(1.0)
-                compare(shadow, load)
-                assert len(load.committed) > on_sqld
-            finally:
-                stop.set()
-                shipper.join(30)
+            # Roll-back: every write made on sqld since the cut-over comes home.
+            on_sqld = len(load.committed)
+            state = shadow.rollback()
+            assert state["primary"] == file_url
+            load.alias = primary_alias
+            time.sleep(1.0)
+            compare(shadow, load)
+            assert len(load.committed) > on_sqld
+        finally:
+            stop.set()
+            shipper.join(30)
     assert Order.objects.using(primary_alias).count() == len(load.committed)
 
 
@@ -268,7 +288,9 @@ def test_verification_reports_the_divergent_table_and_key_range(
             target.execute("UPDATE notifications_notification SET title = 'tampered' WHERE title = 'n7'")
             target.execute("UPDATE shadow_fence SET open = 0")
         result = verify(primary, target, rechecks=0)
-        assert [(d.table, d.low, d.high) for d in result.divergences] == [("notifications_notification", 0, 999)]
+        assert [(d.table, d.low, d.high) for d in result.divergences] == [
+            ("notifications_notification", 0, 999)
+        ]
         # A process that still points at the shadow cannot write to it.
         with pytest.raises(Exception, match="not the primary"):
             target.execute("DELETE FROM notifications_notification")

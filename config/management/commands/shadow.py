@@ -5,6 +5,7 @@ See README "Moving to Turso without downtime". Every failure exits non-zero with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -23,16 +24,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         start = sub.add_parser("start", help="snapshot the primary to an empty database and start capturing")
-        start.add_argument("--to", required=True, help="the target: http(s):// or libsql:// (sqld/Turso) or file:PATH")
+        start.add_argument(
+            "--to", required=True, help="the target: http(s):// or libsql:// (sqld/Turso) or file:PATH"
+        )
         status = sub.add_parser("status", help="state, lag and the last verification (JSON)")
         status.add_argument("--verify", action="store_true", help="run a verification now")
-        run = sub.add_parser("run", help="the shipper: apply the primary's writes to the shadow until stopped")
+        run = sub.add_parser(
+            "run", help="the shipper: apply the primary's writes to the shadow until stopped"
+        )
         run.add_argument("--once", action="store_true", help="catch up, then exit")
         sub.add_parser("verify", help="compare row counts and digests; exits 1 on a divergence")
         cutover = sub.add_parser("cutover", help="make the shadow the primary (writes pause briefly)")
-        cutover.add_argument("--max-pause", type=float, default=10.0, help="seconds writes may wait (default 10)")
+        cutover.add_argument(
+            "--max-pause", type=float, default=10.0, help="seconds writes may wait (default 10)"
+        )
         rollback = sub.add_parser("rollback", help="return to the previous primary with every write since")
-        rollback.add_argument("--max-pause", type=float, default=4.0, help="seconds (sqld drops a lock after 5)")
+        rollback.add_argument(
+            "--max-pause", type=float, default=4.0, help="seconds (sqld drops a lock after 5)"
+        )
+        sub.add_parser("resync", help="after a migrate the shadow missed: schema and changed tables again")
         sub.add_parser("stop", help="shadow mode off: remove the capture triggers and the state file")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -74,10 +84,8 @@ class Command(BaseCommand):
                 other.close()
             self.stdout.write(f"applied {total} log entries")
             return
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             shadow.ship(until=stop.is_set)
-        except KeyboardInterrupt:
-            pass
 
     def _verify(self, options: dict[str, Any]) -> None:
         result = shadow_verify_and_alert()
@@ -88,8 +96,8 @@ class Command(BaseCommand):
     def _cutover(self, options: dict[str, Any]) -> None:
         state = shadow_get().cutover(max_pause=options["max_pause"])
         self.stdout.write(
-            f"cut over in a {state['pause_s']}s pause: the primary is now {state['primary']}. Restart the web, "
-            "worker and beat processes now; until then their writes are refused (nothing is lost)."
+            f"cut over in a {state['pause_s']}s pause: the primary is now {state['primary']}. Restart the "
+            "web, worker and beat processes now; until then their writes are refused (nothing is lost)."
         )
 
     def _rollback(self, options: dict[str, Any]) -> None:
@@ -98,6 +106,10 @@ class Command(BaseCommand):
             f"rolled back in a {state['pause_s']}s pause: the primary is again {state['primary']}. "
             "Restart the web, worker and beat processes now."
         )
+
+    def _resync(self, options: dict[str, Any]) -> None:
+        copied = shadow_get().resync()
+        self.stdout.write(f"schema synced; tables copied again: {', '.join(copied) or 'none'}")
 
     def _stop(self, options: dict[str, Any]) -> None:
         shadow_get().stop()
