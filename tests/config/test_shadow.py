@@ -188,12 +188,13 @@ def compare(shadow: Shadow, load: Load) -> None:
 
 def restart(process: subprocess.Popen[bytes], log: Path) -> subprocess.Popen[bytes]:
     """Kills sqld (SIGKILL, no clean shutdown) and starts it again on its port and data folder."""
+    arguments = [str(arg) for arg in process.args]  # type: ignore[union-attr]  # started with a list
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
     time.sleep(1.0)  # an outage, while the writers go on
     with log.open("ab") as out:
-        again = subprocess.Popen(process.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    port = int(str(process.args[-1]).rsplit(":", 1)[1])
+        again = subprocess.Popen(arguments, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    port = int(arguments[-1].rsplit(":", 1)[1])
     wait_for_port(port, again, log)
     return again
 
