@@ -616,7 +616,13 @@ class Shadow:
             "started_at": current.get("started_at"),
             "cutover_at": current.get("cutover_at"),
         }
-        primary, shadow = self.databases()
+        try:
+            primary, shadow = self.databases()
+        except ShadowDbError as exc:  # the shadow (or the primary) is away: the writes wait in the log
+            report["error"] = str(exc)
+            report["state"] = "cut_over" if current["mode"] == state_file.CUT_OVER else "catching_up"
+            report["last_verification"] = current.get("last_verification")
+            return report
         try:
             try:
                 commits, seconds = lag(primary, shadow)

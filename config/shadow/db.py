@@ -15,6 +15,7 @@ could not be reached for.
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,8 +52,10 @@ class Db:
             else:
                 self._hrana = None
                 # isolation_level=None: no implicit BEGIN; timeout: how long BEGIN IMMEDIATE waits.
+                # mode=rw: a mistyped path is an error, not a new empty database.
+                location = "file:" + urllib.parse.quote(file_path(url)) + "?mode=rw"
                 self._sqlite = sqlite3.connect(
-                    file_path(url), isolation_level=None, timeout=timeout, check_same_thread=False
+                    location, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False
                 )
         except (sqlite3.Error, driver.Error) as exc:
             raise ShadowDbError(f"{url}: {exc}") from exc

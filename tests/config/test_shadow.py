@@ -10,6 +10,8 @@ every order the writers saw committed must be on the current primary.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections, transaction
 
 from accounts.models import User
@@ -299,3 +301,17 @@ def test_verification_reports_the_divergent_table_and_key_range(
     finally:
         target.close()
         primary.close()
+
+
+def test_command_reports_bad_input_in_one_line(tmp_path: Path, settings: Any) -> None:
+    settings.SHADOW_STATE_FILE = tmp_path / "shadow.json"
+    settings.DATABASE_URL = f"file:{tmp_path / 'missing.db'}"
+    out = io.StringIO()
+    call_command("shadow", "status", stdout=out)
+    assert json.loads(out.getvalue()) == {"state": "off"}
+    with pytest.raises(CommandError, match="shadow mode is off"):
+        call_command("shadow", "cutover")
+    with pytest.raises(CommandError, match="unable to open database file"):
+        call_command("shadow", "start", "--to", "http://127.0.0.1:9")
+    assert not (tmp_path / "missing.db").exists()
+    assert not (tmp_path / "shadow.json").exists()
