@@ -12,8 +12,10 @@ from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from trading.feed.inprocess import FeedStarter  # noqa: E402
+from trading.userstream import UserStreamStarter  # noqa: E402
 
-# Without Redis the market feed lives in this process (see trading/feed/inprocess.py for why and how).
+# Without Redis the market feed and the user-data streams live in this process (see
+# trading/feed/inprocess.py and trading/userstream.py for why and how).
 application = FeedStarter(
     ProtocolTypeRouter(
         {
@@ -23,3 +25,4 @@ application = FeedStarter(
     ),
     enabled=not settings.REDIS_URL,
 )
+application = UserStreamStarter(application, enabled=not settings.REDIS_URL)

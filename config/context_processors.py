@@ -3,6 +3,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from config.navigation import nav_for
+from trading.exchanges import exchange_block
 from trading.selectors import trading_mode_for_user
 
 
@@ -10,6 +11,8 @@ def brute(request: HttpRequest) -> dict[str, object]:
     authenticated = request.user.is_authenticated
     return {
         "MEXC_SIMULATED": settings.MEXC_SIMULATED,
+        # A 418 ban or 429 pause of MEXC, seen by any process: every page says so.
+        "EXCHANGE_BLOCK": exchange_block(),
         "BRUTE_VERSION": settings.VERSION,
         "nav_items": nav_for(request) if authenticated else [],
         "trading_mode": trading_mode_for_user(user=request.user)

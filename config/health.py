@@ -15,6 +15,8 @@ from config.tasks import HEARTBEAT_KEY
 
 Check = dict[str, object]
 MARKET_FEED_KEY = "brute:market-feed:heartbeat"
+# When the market socket last delivered a frame (written by the feed with its heartbeat).
+MARKET_STREAM_KEY = "brute:market-feed:last-frame"
 
 
 def _timed(probe: Callable[[], Check]) -> Check:
@@ -65,6 +67,20 @@ def _shadow() -> Check:
     return {"status": status, **{key: report[key] for key in keep if key in report}}
 
 
+def _exchange() -> Check:
+    """Whether MEXC currently refuses this server: a 418 ban or a 429 pause (seen by any process)."""
+    from trading.exchanges import exchange_block, hub_status
+
+    block = exchange_block()
+    status = hub_status()
+    check: Check = {"status": "ok"}
+    if block is not None:
+        check = {"status": block["kind"], "until": block["until"], "seconds_left": block["seconds"]}
+    if status is not None:
+        check["clock_offset_ms"] = status.clock_offset_ms
+    return check
+
+
 def health_report() -> dict[str, object]:
     checks = {
         "database": _timed(_database),
@@ -72,6 +88,8 @@ def health_report() -> dict[str, object]:
         "market_feed": _timed(lambda: _heartbeat(MARKET_FEED_KEY, timedelta(seconds=30))),
         "celery": _timed(lambda: _heartbeat(HEARTBEAT_KEY, timedelta(seconds=120))),
         "shadow": _timed(_shadow),
+        "market_stream": _timed(lambda: _heartbeat(MARKET_STREAM_KEY, timedelta(seconds=15))),
+        "exchange": _timed(_exchange),
     }
     # Only the database and cache are hard dependencies of serving a page; the rest degrade.
     healthy = all(checks[name]["status"] == "ok" for name in ("database", "cache"))

@@ -302,6 +302,12 @@ SNIPER_RETRY_S = float(env.integer("SNIPER_RETRY_S", 10, minimum=1))
 SNIPER_RETRY_INTERVAL_MS = env.integer("SNIPER_RETRY_INTERVAL_MS", 75, minimum=10)
 SNIPER_LIMIT_SLIPPAGE_PCT = env.string("SNIPER_LIMIT_SLIPPAGE_PCT", "2")
 SNIPER_MONITOR_MS = env.integer("SNIPER_MONITOR_MS", 300, minimum=50)
+SNIPER_ARM_LEAD_S = env.integer("SNIPER_ARM_LEAD_S", 30, minimum=1)
+SNIPER_WINDOW_BEFORE_MS = env.integer("SNIPER_WINDOW_BEFORE_MS", 500, minimum=0)
+SNIPER_WINDOW_AFTER_MS = env.integer("SNIPER_WINDOW_AFTER_MS", 2000, minimum=100)
+SNIPER_RETRY_EVERY_MS = env.integer("SNIPER_RETRY_EVERY_MS", 10, minimum=2)
+# An exit order still resting after this long is cancelled and sent again at the current book.
+SNIPER_EXIT_REPRICE_MS = env.integer("SNIPER_EXIT_REPRICE_MS", 5000, minimum=100)
 
 # --- The JSON API.
 API_ACCESS_TOKEN_TTL = env.integer("API_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)

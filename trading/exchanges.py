@@ -1,26 +1,37 @@
-"""Choosing and building a user's exchange (paper or MEXC), and the one sync-to-async boundary.
+"""Choosing a user's exchange (paper or MEXC), the process's exchange hub, and the one sync-to-async
+boundary.
 
-Services are sync Django code; exchange adapters are async. `run()` is the only bridge: it builds the
-adapter inside the event loop (an httpx client belongs to the loop that made it), runs one action
-and always closes the adapter.
+Every MEXC call of the process goes through one `ExchangeHub` (`hub()`): one public session, one
+session per API key, one TLS context, one clock offset and one rate limiter shared by every caller
+(orders, the sniper, the symbol sync, page and API reads). The builders below hand out proxies of
+the hub's sessions, which any event loop can await; closing them is a no-op.
+
+Services are sync Django code; exchange adapters are async. `run()` is the bridge: it runs one
+action on a short-lived loop in the caller's thread (so the paper store's database calls stay in
+the caller's transaction), and the action's MEXC calls hop onto the hub loop.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from config.db import run_atomic_retry
 from trading import crypto
 from trading.exchange.base import Exchange
 from trading.exchange.errors import InsufficientBalance, InvalidSymbol, OrderRejected
-from trading.exchange.mexc_rest import MexcRestClient
+from trading.exchange.hub import ExchangeHub, HubStatus, SessionProxy
+from trading.exchange.mexc_ws import DEFAULT_WS_URL
 from trading.exchange.paper import PaperExchange, PaperOrder
 from trading.exchange.types import (
     Balance as BalanceValue,
@@ -29,6 +40,7 @@ from trading.exchange.types import (
     Fill as FillValue,
 )
 from trading.exchange.types import (
+    OrderBook,
     OrderStatus,
     OrderType,
     Side,
@@ -38,13 +50,15 @@ from trading.exchange.types import (
 )
 from trading.models import ApiCredential, Balance, Fill, Mode, Order, Symbol
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 ExchangeBuilder = Callable[[], Exchange]
 UNPLACED = (Order.Status.PENDING, Order.Status.REJECTED)
 
 
 def run(build: ExchangeBuilder, action: Callable[[Exchange], Awaitable[T]]) -> T:
-    """Run one async `action` against a freshly built exchange from sync code, then close it."""
+    """Run one async `action` against the exchange `build` gives, from sync code. Hub sessions are
+    shared and stay open; anything else `build` makes is closed afterwards."""
 
     async def go() -> T:
         exchange = build()
@@ -60,27 +74,152 @@ def mexc_base_url() -> str:
     return settings.MEXC_BASE_URL or "https://api.mexc.com"
 
 
-def public_client() -> MexcRestClient:
-    return MexcRestClient(base_url=mexc_base_url())
+def mexc_ws_url() -> str:
+    return settings.MEXC_WS_URL or DEFAULT_WS_URL
 
 
-def keyed_client(api_key: str, api_secret: str) -> MexcRestClient:
-    return MexcRestClient(base_url=mexc_base_url(), api_key=api_key, api_secret=api_secret)
+# ---- the process's exchange hub ---------------------------------------------------------------------
+
+_hub: ExchangeHub | None = None
+_hub_lock = threading.Lock()
+BLOCKED_KEY = "brute:mexc:blocked"
+
+
+def hub() -> ExchangeHub:
+    """The process's one exchange hub, built on first use from MEXC_BASE_URL/MEXC_WS_URL (rebuilt if
+    they change, which only tests do)."""
+    global _hub
+    base, ws = mexc_base_url(), mexc_ws_url()
+    with _hub_lock:
+        if _hub is None or _hub.closed or (_hub.base_url, _hub.ws_url) != (base, ws):
+            old, _hub = _hub, ExchangeHub(base_url=base, ws_url=ws, on_block=exchange_blocked)
+            if old is not None:
+                old.close()
+        return _hub
+
+
+def hub_close() -> None:
+    global _hub
+    with _hub_lock:
+        old, _hub = _hub, None
+    if old is not None:
+        old.close()
+
+
+def exchange_blocked(kind: str, seconds: float) -> None:
+    """The hub's `on_block`: MEXC answered 429 (kind "rate_limited") or 418 ("banned"). Recorded in
+    the cache for /healthz and the pages of every process; a ban also reaches the operators' inbox
+    (once per ban). Runs on the hub loop, so the slow part goes to a thread."""
+    until = timezone.now() + timedelta(seconds=seconds)
+    threading.Thread(target=_record_block, args=(kind, until, seconds), daemon=True).start()
+
+
+def _record_block(kind: str, until: datetime, seconds: float) -> None:
+    from accounts.notifications.services import operator_notify
+
+    try:
+        previous = cache.get(BLOCKED_KEY)
+        banned = isinstance(previous, dict) and previous.get("kind") == "banned" and kind != "banned"
+        if banned and datetime.fromisoformat(previous["until"]) > until:
+            return  # a 429 seen during a ban does not shorten what the pages say
+        cache.set(BLOCKED_KEY, {"kind": kind, "until": until.isoformat()}, timeout=max(1, int(seconds) + 1))
+        if kind == "banned" and cache.add(f"{BLOCKED_KEY}:notified", "1", timeout=max(1, int(seconds))):
+            operator_notify(
+                kind="error",
+                title="MEXC banned this server's IP (HTTP 418)",
+                body=f"Every exchange call is stopped for {seconds:.0f} s, until {until:%H:%M:%S} UTC. "
+                "Brute sends nothing meanwhile; repeated bans grow longer.",
+                level="error",
+            )
+    except Exception:
+        log.exception("could not record the exchange's %s", kind)
+
+
+def exchange_block() -> dict[str, Any] | None:
+    """{"kind": "banned" | "rate_limited", "until": iso, "seconds": left} while MEXC refuses this
+    server (any process saw it), else None. For pages and /healthz."""
+    found = cache.get(BLOCKED_KEY)
+    if not isinstance(found, dict):
+        return None
+    left = (datetime.fromisoformat(found["until"]) - timezone.now()).total_seconds()
+    return {**found, "seconds": round(left, 1)} if left > 0 else None
+
+
+def hub_status() -> HubStatus | None:
+    """This process's hub state, if it has one."""
+    return _hub.status() if _hub is not None and not _hub.closed else None
+
+
+def public_client() -> SessionProxy:
+    """The public session of the process's hub."""
+    h = hub()
+    return h.proxy(h.public())
+
+
+def keyed_client(api_key: str, api_secret: str) -> SessionProxy:
+    """The hub session of one API key."""
+    h = hub()
+    return h.proxy(h.account(api_key, api_secret))
+
+
+USERSTREAM_KEY = "brute:userstream:{user_id}"
+USERSTREAM_FRESH_S = 30
+
+
+def userstream_alive(user_id: int) -> bool:
+    """A user-data stream consumer (any process) holds a subscribed stream for this user's key, so
+    order fates, fills and balances arrive as events: placement then skips the read-back."""
+    seen = cache.get(USERSTREAM_KEY.format(user_id=user_id))
+    return isinstance(seen, float | int) and timezone.now().timestamp() - seen < USERSTREAM_FRESH_S
+
+
+_keys: dict[tuple[int, str], tuple[str, str]] = {}
+
+
+def credential_keys(credential: ApiCredential) -> tuple[str, str]:
+    """The decrypted (key, secret), decrypted once per credential version and process."""
+    ref = (credential.pk, credential.api_key_encrypted + credential.api_secret_encrypted)
+    if ref not in _keys:
+        _keys[ref] = (
+            crypto.decrypt(credential.api_key_encrypted),
+            crypto.decrypt(credential.api_secret_encrypted),
+        )
+    return _keys[ref]
 
 
 def live_builder(credential: ApiCredential) -> ExchangeBuilder:
-    api_key = crypto.decrypt(credential.api_key_encrypted)
-    api_secret = crypto.decrypt(credential.api_secret_encrypted)
-    return lambda: keyed_client(api_key, api_secret)
+    api_key, api_secret = credential_keys(credential)
+    confirm = not userstream_alive(credential.user_id)
+
+    def build() -> Exchange:
+        h = hub()
+        return h.proxy(h.account(api_key, api_secret), confirm_reads=confirm)
+
+    return build
+
+
+def memory_book(symbol: str, depth: int) -> OrderBook | None:
+    """The symbol's book as this process's market feed holds it in memory, or None (no feed here, the
+    symbol not watched, or the book not in sync)."""
+    from trading.feed import inprocess
+
+    feed = inprocess._feed
+    book = feed.books.get(symbol) if feed is not None else None
+    if book is None or not book.synced:
+        return None
+    try:
+        view = book.view(depth)
+    except RuntimeError:  # the feed's loop changed the book while this thread copied it
+        return None
+    return view if view.bids or view.asks else None
 
 
 def paper_builder(user_id: int, *, source: str = Order.Source.API) -> ExchangeBuilder:
     """The paper exchange of one user; orders it creates are recorded with `source`."""
 
     def build() -> Exchange:
-        market = public_client()
         return PaperExchange(
-            market, DjangoPaperStore(user_id, source=source), rules=rules_from_db, close_market=market.aclose
+            public_client(), DjangoPaperStore(user_id, source=source), rules=rules_from_db, books=memory_book
         )
 
     return build

@@ -36,6 +36,7 @@ class SymbolStatus(models.TextChoices):
     ONLINE = "1", "Online"
     PAUSED = "2", "Paused"
     OFFLINE = "3", "Offline"
+    UNKNOWN = "0", "Unknown status"
 
 
 class Symbol(models.Model):

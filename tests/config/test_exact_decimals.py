@@ -121,7 +121,7 @@ def test_existing_rows_are_migrated_to_the_exact_text(tmp_path: Path, django_db_
     name = str(tmp_path / "old.db")
     with alias_on("legacy", "config.sqlite", name, {}) as alias, django_db_blocker.unblock():
         call_command("migrate", "trading", "0002", database=alias, interactive=False, verbosity=0)
-        call_command("migrate", "sniper", "0001", database=alias, interactive=False, verbosity=0)
+        call_command("migrate", "sniper", "0002", database=alias, interactive=False, verbosity=0)
         user = owner_on(alias)
         with connections[alias].cursor() as cursor:
             for asset, amount in (("USDT", "12345672.12345678"), ("BTC", "3.123456789012345678")):

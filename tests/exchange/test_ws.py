@@ -131,3 +131,19 @@ async def test_user_stream_delivers_an_order_update_and_a_fill(sim, client):
     assert update.client_order_id == "ws-fill-1"
     assert fill.fill.order_id == order.order_id
     assert fill.fill.side == Side.BUY
+
+
+async def test_a_socket_that_goes_silent_without_closing_is_replaced_and_resubscribed(sim):
+    # Default liveness settings: a PING after 1.5 s of quiet, dead if nothing answers within 1.5 s.
+    config = StreamConfig(backoff_initial_s=0.05, backoff_max_s=0.5)
+    async with MexcStream(sim.ws_url, config=config) as stream:
+        await stream.subscribe([Topics.depth("SOLUSDT")])
+        await first(stream.next_event, lambda e: isinstance(e, DepthEvent))
+
+        assert await asyncio.to_thread(sim.silence_websockets) == 1  # frames and PONGs stop; no close
+
+        await first(stream.next_event, lambda e: isinstance(e, StreamReconnected))
+        after = await first(stream.next_event, lambda e: isinstance(e, DepthEvent))
+        assert after.symbol == "SOLUSDT"  # resubscribed on the new socket
+        assert stream.silences == 1
+        assert stream.reconnects == 1

@@ -90,3 +90,32 @@ def test_risk_limits_are_saved_from_their_page(client_of: Client, trader: User) 
     assert trader.risk_limits.max_open_positions == 3
     assert client_of.get("/sniper/positions/").status_code == 200
     assert client_of.get("/sniper/alerts/").status_code == 200
+
+
+def test_the_listings_page_shows_each_of_my_firings_timed_from_the_open(
+    client_of: Client, trader: User
+) -> None:
+    from trading.sniper.models import RuleFiring
+
+    opens = timezone.now() - timedelta(seconds=5)
+    listing = Listing.objects.create(
+        symbol="NEWUSDT", base_asset="NEW", state=Listing.State.TRADING, expected_open=opens, opened_at=opens
+    )
+    rule = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"))
+    RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol="NEWUSDT", action="buy", status="done", signal="clock",
+        open_at=opens, armed_at=opens - timedelta(seconds=30), sent_at=opens + timedelta(microseconds=1200),
+        accepted_at=opens + timedelta(microseconds=2500), filled_at=opens + timedelta(milliseconds=3),
+    )  # fmt: skip
+    other = UserFactory()
+    other_rule = Rule.objects.create(user=other, any_new_listing=True, amount=Decimal("20"), name="theirs")
+    RuleFiring.objects.create(rule=other_rule, listing=listing, symbol="NEWUSDT", action="buy", status="done")
+
+    page = client_of.get("/sniper/listings/").content.decode()
+
+    assert "armed T-30.00 s" in page
+    assert "sent T+1.2 ms" in page
+    assert "accepted T+2.5 ms" in page
+    assert "filled T+3.0 ms" in page
+    assert "sent on clock" in page
+    assert "theirs" not in page

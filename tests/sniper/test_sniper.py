@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -21,6 +22,15 @@ from trading.sniper.runner import Sniper, listing_opened
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _after_a_refusal(user: User, action: Callable[[], object]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if Order.objects.filter(user=user, status=Order.Status.REJECTED).exists():
+            action()
+            return
+        time.sleep(0.02)
+
+
 def test_the_runner_buys_a_scripted_listing_once_when_it_opens(
     mexc: SimExchangeThread, live_trader: User, listing_factory: Callable[..., Listing]
 ) -> None:
@@ -34,7 +44,7 @@ def test_the_runner_buys_a_scripted_listing_once_when_it_opens(
         while not done.is_set():
             await asyncio.sleep(0.05)
             if await asyncio.to_thread(
-                lambda: RuleFiring.objects.filter(listing=listing, status="done").exists()
+                lambda: RuleFiring.objects.filter(listing=listing, action="buy", status="done").exists()
             ):
                 done.set()
         sniper.stopping.set()
@@ -100,7 +110,10 @@ def test_10007_refusals_are_retried_until_the_symbol_accepts_orders(
     open_now(mexc, listing)
     # Listed as open, yet still refused to the API for a moment (10007), as MEXC does at times.
     mexc.set_api_tradable(listing.symbol, enabled=False)
-    timer = later(0.4, lambda: mexc.set_api_tradable(listing.symbol, enabled=True))
+    # Opened to the API only once an attempt has been refused: the retry is what buys.
+    timer = later(
+        0, lambda: _after_a_refusal(live_trader, lambda: mexc.set_api_tradable(listing.symbol, enabled=True))
+    )
     [firing] = services.listing_claim(listing=listing)
 
     firing = services.firing_execute(firing_id=firing.pk)

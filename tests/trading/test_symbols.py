@@ -7,9 +7,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from config.errors import BruteError
 from tests.conftest import free_port
+from tests.factories import UserFactory
 from trading import services
+from trading.exchange.types import OrderType, Side
 from trading.models import Symbol, SymbolEvent
+from trading.services.orders import OrderInput
 from trading.simexchange.testing import SimExchangeThread
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +77,25 @@ def test_syncsymbols_fails_with_one_readable_line_when_the_exchange_is_unreachab
     assert "Could not load symbols from MEXC" in message
     assert "\n" not in message
     assert Symbol.objects.count() == 0
+
+
+@pytest.mark.parametrize("odd", ["4", None, ""])
+def test_an_unknown_status_value_affects_that_symbol_only(mexc: SimExchangeThread, odd: str | None) -> None:
+    services.symbols_sync()
+    mexc.set_symbol_status("SOLUSDT", odd)
+
+    result = services.symbols_sync()
+
+    assert result.total == Symbol.objects.count()
+    sol = Symbol.objects.get(symbol="SOLUSDT")
+    assert sol.status == "0"
+    assert not sol.is_trading  # shown, but not tradable
+    assert Symbol.objects.get(symbol="BTCUSDT").status == "1"
+    with pytest.raises(BruteError) as refused:
+        services.order_validate(
+            user=UserFactory(),
+            mode="paper",
+            symbol=sol,
+            order=OrderInput("SOLUSDT", Side.BUY, OrderType.LIMIT, Decimal(1), None, Decimal(1)),
+        )
+    assert refused.value.code == "symbol_not_trading"

@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -67,6 +68,12 @@ class Topics:
 class StreamConfig:
     topics_per_connection: int = MAX_TOPICS_PER_CONNECTION
     ping_interval_s: float = 20.0
+    # Liveness: after `idle_ping_s` without any frame a PING goes out at once; if nothing at all (not
+    # even the PONG) arrives within `pong_timeout_s` of it, the socket is dead though never closed:
+    # it is dropped and reopened, and its topics resubscribed (silence to new socket < 5 s).
+    idle_ping_s: float = 1.5
+    pong_timeout_s: float = 1.5
+    liveness_check_s: float = 0.25
     # MEXC cuts every connection at 24 h; rotate a little earlier, on our own terms.
     max_age_s: float = 23.5 * 3600
     backoff_initial_s: float = 0.25
@@ -97,6 +104,7 @@ class _Connection:
         self._ids = itertools.count(1)
         self._rotate = asyncio.Event()
         self._closing: asyncio.Task[None] | None = None
+        self.last_heard = time.monotonic()
 
     @property
     def cfg(self) -> StreamConfig:
@@ -153,6 +161,7 @@ class _Connection:
 
     async def _read(self, ws: ClientConnection) -> None:
         async for frame in ws:
+            self.last_heard = self.stream.last_frame_at = time.monotonic()
             if isinstance(frame, bytes):
                 self.stream.frames += 1
                 for event in self.stream.decode(frame):
@@ -161,10 +170,28 @@ class _Connection:
                 self._control(frame)
 
     async def _ping(self, ws: ClientConnection) -> None:
-        # MEXC closes a quiet connection after 60 s; its keep-alive is a JSON PING, not a WS ping.
+        """Keep-alive and liveness. MEXC closes a quiet connection after 60 s; its keep-alive is a JSON
+        PING, not a WS ping. A socket that goes silent without a close frame is only noticed by a
+        deadline: a PING unanswered (nothing heard at all) for `pong_timeout_s` aborts it."""
+        cfg = self.cfg
+        self.last_heard = sent_at = time.monotonic()
+        waiting = False
         while True:
-            await asyncio.sleep(self.cfg.ping_interval_s)
-            await ws.send('{"method":"PING"}')
+            await asyncio.sleep(cfg.liveness_check_s)
+            now = time.monotonic()
+            if waiting and self.last_heard < sent_at and now - sent_at >= cfg.pong_timeout_s:
+                self.stream.silences += 1
+                log.warning(
+                    "mexc ws connection %s silent for %.1f s; reconnecting", self.index, now - self.last_heard
+                )
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+            waiting = waiting and self.last_heard < sent_at
+            quiet = now - self.last_heard >= cfg.idle_ping_s
+            if not waiting and (quiet or now - sent_at >= cfg.ping_interval_s):
+                sent_at, waiting = now, True
+                await ws.send('{"method":"PING"}')
 
     def _control(self, text: str) -> None:
         try:
@@ -225,7 +252,9 @@ class MexcStream:
         self.closed = False
         self._conns: list[_Connection] = []
         self._queue: asyncio.Queue[StreamEvent] = asyncio.Queue(self.config.queue_size)
-        self.frames = self.reconnects = self.rotations = self.pongs = self.dropped = 0
+        self.frames = self.reconnects = self.rotations = self.pongs = self.dropped = self.silences = 0
+        # time.monotonic() of the last frame any connection received (0.0: none yet).
+        self.last_frame_at = 0.0
         self.control_messages: list[str] = []
         self.on_text: Callable[[str], None] | None = None
         # Set once MEXC has answered every subscription request sent so far.
@@ -293,6 +322,14 @@ class MexcStream:
 
     async def next_event(self) -> StreamEvent:
         return await self._queue.get()
+
+    def drain(self, limit: int = 500) -> list[StreamEvent]:
+        """Events already queued (up to `limit`), without waiting: lets a consumer apply a burst at
+        once instead of one by one."""
+        found: list[StreamEvent] = []
+        while len(found) < limit and not self._queue.empty():
+            found.append(self._queue.get_nowait())
+        return found
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         while not self.closed:

@@ -191,8 +191,13 @@ class PaperExchange:
         clock: Callable[[], float] = time.time,
         book_depth: int = 100,
         close_market: Callable[[], Awaitable[None]] | None = None,
+        books: Callable[[str, int], OrderBook | None] | None = None,
     ) -> None:
+        """`books(symbol, depth)`: the current book from memory (the market feed's), or None when it
+        has none; the paper engine then asks `market.depth` over REST."""
         self.market = market
+        self._books = books
+        self.book_reads = {"memory": 0, "rest": 0}
         self.store = store
         self._rules_source = rules
         self._clock = clock
@@ -260,7 +265,7 @@ class PaperExchange:
             return existing.state()
         rules = await self.rules(request.symbol)
         self._check(rules, request)
-        book = await self.market.depth(request.symbol, limit=self._depth)
+        book = await self._book(request.symbol)
         now = self._now()
         order = PaperOrder(
             symbol=request.symbol,
@@ -279,6 +284,14 @@ class PaperExchange:
         self._finish_placement(rules, order, ledger)
         await self.store.commit(order, fills, ledger.changes)
         return order.state()
+
+    async def _book(self, symbol: str) -> OrderBook:
+        book = self._books(symbol, self._depth) if self._books is not None else None
+        if book is not None:
+            self.book_reads["memory"] += 1
+            return book
+        self.book_reads["rest"] += 1
+        return await self.market.depth(symbol, limit=self._depth)
 
     def _check(self, rules: SymbolRules, req: OrderRequest) -> None:
         sym = req.symbol
@@ -439,7 +452,7 @@ class PaperExchange:
         if not resting:
             return []
         if book is None:
-            book = await self.market.depth(symbol, limit=self._depth)
+            book = await self._book(symbol)
         rules = await self.rules(symbol)
         asks = {lv.price: lv.quantity for lv in book.asks}
         bids = {lv.price: lv.quantity for lv in book.bids}

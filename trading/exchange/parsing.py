@@ -6,6 +6,7 @@ some fields as null or "". Everything money-like becomes Decimal; orderId stays 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,6 +27,8 @@ from trading.exchange.types import (
     Trade,
     TradeSides,
 )
+
+log = logging.getLogger(__name__)
 
 Json = Mapping[str, Any]
 ZERO = Decimal(0)
@@ -85,6 +88,32 @@ def opt_str(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+def symbol_status(symbol: str, value: Any) -> SymbolStatus:
+    """MEXC's status "1"/"2"/"3". Before 2024-08-16 it sent "ENABLED" (online). Anything else ("4",
+    null, "") is logged and read as UNKNOWN, which is not tradable: one odd symbol must not stop the
+    sync of the others."""
+    if value == "ENABLED":
+        return SymbolStatus.ONLINE
+    text = "" if value is None else str(value)
+    if text in SymbolStatus._value2member_map_ and text != SymbolStatus.UNKNOWN:
+        return SymbolStatus(text)
+    log.warning("symbol %s: unknown status %r, shown as not tradable", symbol, value)
+    return SymbolStatus.UNKNOWN
+
+
+def symbols_rules(raws: Any, *, api_symbols: frozenset[str] | None) -> list[SymbolRules]:
+    """Each exchangeInfo entry that parses; one that does not is logged and left out, never failing
+    the rest."""
+    found = []
+    for raw in raws or ():
+        try:
+            found.append(symbol_rules(raw, api_symbols=api_symbols))
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            name = raw.get("symbol") if isinstance(raw, Mapping) else None
+            log.warning("symbol %r left out of the sync: %r", name, exc)
+    return found
+
+
 def symbol_rules(raw: Json, *, api_symbols: frozenset[str] | None) -> SymbolRules:
     bid_up = ask_down = None
     for f in raw.get("filters") or ():
@@ -96,10 +125,7 @@ def symbol_rules(raw: Json, *, api_symbols: frozenset[str] | None) -> SymbolRule
         symbol=symbol,
         base_asset=str(raw.get("baseAsset", "")),
         quote_asset=str(raw.get("quoteAsset", "")),
-        # Before 2024-08-16 MEXC sent "ENABLED"; treat that as online rather than crash.
-        status=SymbolStatus.ONLINE
-        if raw.get("status") == "ENABLED"
-        else SymbolStatus(str(raw.get("status"))),
+        status=symbol_status(symbol, raw.get("status")),
         api_tradable=api_symbols is None or symbol in api_symbols,
         spot_trading_allowed=bool(raw.get("isSpotTradingAllowed", True)),
         trade_sides=TradeSides(sides) if sides in TradeSides._value2member_map_ else TradeSides.ALL,

@@ -84,24 +84,43 @@ class RateLimiter:
     window_s: float = 10.0
     requests_per_s: float = 20.0
     clock: Callable[[], float] = time.monotonic
-    _weights: dict[tuple[Scope, str], TokenBucket] = field(default_factory=dict)
-    _requests: dict[tuple[Scope, str], TokenBucket] = field(default_factory=dict)
-    _paused_until: dict[Scope, float] = field(default_factory=dict)
-    _locks: dict[Scope, asyncio.Lock] = field(default_factory=dict)
+    _weights: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+    _requests: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+    _paused_until: dict[str, float] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # After a 429 the endpoint's budget is halved (down to 1/8) and restored once MEXC has been quiet
     # for `recover_s`; its FAQ says access is back to normal about 10 minutes after an over-limit episode.
     recover_s: float = 600.0
-    _cut_at: dict[tuple[Scope, str], float] = field(default_factory=dict)
+    _cut_at: dict[tuple[str, str], float] = field(default_factory=dict)
     backoffs: int = 0
     waited_s: float = 0.0
     _banned_until: float = 0.0
+    # Told of every 429 pause and 418 ban as (kind "rate_limited" | "banned", seconds), so the process
+    # can show it on pages, in /healthz and in the operators' inbox. Called on the limiter's loop.
+    on_block: Callable[[str, float], None] | None = None
+
+    @property
+    def banned_for(self) -> float:
+        """Seconds left of a 418 ban (0 when none)."""
+        return max(0.0, self._banned_until - self.clock())
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of the longest 429 pause in any scope (0 when none)."""
+        now = self.clock()
+        return max([0.0, *(until - now for until in self._paused_until.values())])
 
     def ban(self, seconds: float) -> None:
         """A 418: the whole IP is refused for minutes to days, so fail fast instead of queueing."""
         self.backoffs += 1
         self._banned_until = max(self._banned_until, self.clock() + seconds)
+        if self.on_block is not None:
+            self.on_block("banned", seconds)
 
-    async def acquire(self, scope: Scope, endpoint: str, weight: int) -> None:
+    async def acquire(self, scope: Scope | str, endpoint: str, weight: int) -> None:
+        """Wait until `weight` fits the scope's budget. `scope` is `Scope.IP`, or `Scope.UID` or
+        `uid:<account>` for one account's budget (MEXC counts signed calls per account). Raises
+        `IpBanned` at once during a 418 ban: queueing would only lengthen it."""
         remaining = self._banned_until - self.clock()
         if remaining > 0:
             raise IpBanned(retry_after=remaining)
@@ -111,8 +130,11 @@ class RateLimiter:
             while (delay := self._take(scope, endpoint, weight)) > 0:
                 self.waited_s += delay
                 await asyncio.sleep(delay)
+                # A 418 that arrived while this caller waited stops it too: nothing is sent in a ban.
+                if (remaining := self._banned_until - self.clock()) > 0:
+                    raise IpBanned(retry_after=remaining)
 
-    def _take(self, scope: Scope, endpoint: str, weight: int) -> float:
+    def _take(self, scope: Scope | str, endpoint: str, weight: int) -> float:
         now = self.clock()
         paused = self._paused_until.get(scope, 0.0) - now
         if paused > 0:
@@ -136,9 +158,11 @@ class RateLimiter:
     def _bucket(capacity: float, window_s: float) -> TokenBucket:
         return TokenBucket(capacity=capacity, refill_per_s=capacity / window_s)
 
-    def pause(self, scope: Scope, seconds: float, endpoint: str | None = None) -> None:
+    def pause(self, scope: Scope | str, seconds: float, endpoint: str | None = None) -> None:
         """Honour a 429/418 `Retry-After`: nothing in this scope goes out until it has passed."""
         self.backoffs += 1
+        if self.on_block is not None:
+            self.on_block("rate_limited", seconds)
         now = self.clock()
         until = now + seconds
         self._paused_until[scope] = max(self._paused_until.get(scope, 0.0), until)
@@ -150,7 +174,7 @@ class RateLimiter:
         if endpoint is not None:
             self._cut((scope, endpoint), now)
 
-    def _cut(self, key: tuple[Scope, str], now: float) -> None:
+    def _cut(self, key: tuple[str, str], now: float) -> None:
         # The real budget is evidently lower than ours (other processes on the IP/UID, or a stricter
         # limit than documented): halve it so the next window stays under.
         bucket = self._weights.setdefault(key, self._bucket(self.weight_per_window, self.window_s))

@@ -37,6 +37,8 @@ class SymbolStatus(StrEnum):
     ONLINE = "1"
     PAUSED = "2"
     OFFLINE = "3"
+    # A value MEXC sent that Brute does not know ("4", null, ""): the symbol is shown, not tradable.
+    UNKNOWN = "0"
 
 
 class TradeSides(StrEnum):

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from config.health import MARKET_FEED_KEY
+from config.health import MARKET_FEED_KEY, MARKET_STREAM_KEY
 from trading.exchange.errors import ExchangeError
 from trading.exchange.events import (
     BookTickerEvent,
@@ -417,3 +418,8 @@ class MarketFeed:
     async def heartbeat(self) -> None:
         stamp = timezone.now().isoformat()
         await sync_to_async(cache.set, thread_sensitive=False)(MARKET_FEED_KEY, stamp, 300)
+        # When the exchange last sent anything: a silent socket shows as a stale stream in /healthz.
+        last = getattr(self.stream, "last_frame_at", 0.0)
+        if last:
+            seen = timezone.now() - timedelta(seconds=time.monotonic() - last)
+            await sync_to_async(cache.set, thread_sensitive=False)(MARKET_STREAM_KEY, seen.isoformat(), 300)

@@ -51,6 +51,7 @@ from trading.exchanges import (
     ms_to_dt,
     paper_builder,
     run,
+    userstream_alive,
 )
 from trading.models import (
     ApiCredential,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
 from trading.services.common import refuse
+from trading.services.userstream import order_state_write
 
 log = logging.getLogger(__name__)
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -423,15 +425,22 @@ def _order_mark(row: Order, *, status: str | None = None, error: str = "") -> Or
 
 def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ()) -> Order:
     """Copy the exchange's view of an order (and any fills) onto our row, then refresh balances."""
+    was_filled = row.status == Order.Status.FILLED
+    if row.mode == Mode.LIVE:  # the user-data stream may have recorded (and announced) it meanwhile
+        was_filled = Order.objects.filter(pk=row.pk, status=Order.Status.FILLED).exists()
     with transaction.atomic():
-        was_filled = row.status == Order.Status.FILLED
-        row.exchange_order_id = state.order_id
-        row.status = state.status.value
-        row.executed_qty = state.executed_quantity
-        row.cummulative_quote_qty = state.cumulative_quote_quantity
-        row.avg_price = state.average_price
-        row.error = ""
-        row.save()
+        # One conditional UPDATE: the user-data stream may have advanced the row meanwhile, and the
+        # exchange's answer must never move it back.
+        order_state_write(
+            row.pk,
+            status=state.status.value,
+            executed=state.executed_quantity,
+            exchange_order_id=state.order_id,
+            cummulative_quote_qty=state.cumulative_quote_quantity,
+            avg_price=state.average_price,
+            error="",
+        )
+        row.refresh_from_db()
         Fill.objects.bulk_create(
             [
                 Fill(
@@ -453,7 +462,8 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
         if not was_filled:
             transaction.on_commit(lambda: order_filled_notify(row), robust=True)
     if row.mode == Mode.LIVE:
-        balances_sync(user_id=row.user_id)
+        if not userstream_alive(row.user_id):  # else the stream's account channel reports them
+            balances_sync(user_id=row.user_id)
     else:
         realtime.balance_changed(row.user_id, row.mode)
     return row

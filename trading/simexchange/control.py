@@ -54,6 +54,15 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
         sim.set_balance(body["asset"], Decimal(str(body["free"])))
         return _ok()
 
+    async def account(request: web.Request) -> web.Response:
+        body = await request.json()
+        balances = {k.upper(): Decimal(str(v)) for k, v in (body.get("balances") or {}).items()}
+        added = sim.add_account(str(body["apiKey"]), str(body["apiSecret"]), balances)
+        return _ok(uid=added.uid)
+
+    async def orders(request: web.Request) -> web.Response:
+        return _ok(orders=sim.accepted_orders(request.query["symbol"]), rateLimited=sim.limiter.refused)
+
     async def fault(request: web.Request) -> web.Response:
         body = await request.json()
         path, count, method = body.get("path", "/api/v3/"), int(body.get("count", 1)), body.get("method")
@@ -67,6 +76,19 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
                 path, status=int(body.get("status", 503)), count=count, method=method, after_processing=after
             )
         return _ok()
+
+    async def symbol_status(request: web.Request) -> web.Response:
+        body = await request.json()
+        sim.set_symbol_status(body["symbol"], body.get("status"))
+        return _ok()
+
+    async def order_invisible(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        sim.order_invisible_next(int(body.get("count", 1)))
+        return _ok()
+
+    async def silence(request: web.Request) -> web.Response:
+        return _ok(silenced=sim.silence_websockets())
 
     async def clear_faults(request: web.Request) -> web.Response:
         sim.faults.clear()
@@ -83,6 +105,11 @@ def add_routes(app: web.Application, sim: SimExchange) -> None:
     app.router.add_post("/_sim/api-trading", api_trading)
     app.router.add_post("/_sim/price", price)
     app.router.add_post("/_sim/balance", balance)
+    app.router.add_post("/_sim/account", account)
+    app.router.add_get("/_sim/orders", orders)
     app.router.add_post("/_sim/fault", fault)
     app.router.add_post("/_sim/faults/clear", clear_faults)
+    app.router.add_post("/_sim/symbol-status", symbol_status)
+    app.router.add_post("/_sim/order-invisible", order_invisible)
+    app.router.add_post("/_sim/ws/silence", silence)
     app.router.add_post("/_sim/ws/disconnect", disconnect)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Engine:
         self.liquidity_levels = liquidity_levels
         self.taker_rate = taker_rate
         self.sink: Callable[[Event], None] = lambda event: None
+        self.clock: Callable[[], float] = time.time
         self._ids = itertools.count(1)
         self._liquidity: dict[str, dict[tuple[str, Decimal], Order]] = {}
 
@@ -99,6 +101,7 @@ class Engine:
             raise ApiError(30004, "Insufficient position")
         if dry_run:
             return order
+        order.accepted_at = self.clock()
         account.add_order(order)
         order.locked = amount
         self._move(account, asset, -amount, amount, "ENTRUST_PLACE", now)

@@ -42,6 +42,9 @@ class Order:
     fee_paid: Decimal = ZERO
     # What MEXC reports as a MARKET order's price: the book price when it was placed.
     reference_price: Decimal | None = None
+    # The exchange's own clock (epoch seconds, sub-ms) when it accepted the order: what a sniper is
+    # measured by, as `created` is whole milliseconds.
+    accepted_at: float = 0.0
 
     @property
     def remaining(self) -> Decimal:

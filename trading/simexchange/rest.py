@@ -348,19 +348,23 @@ class Dispatcher:
 
     async def handle(self, request: web.Request) -> web.Response:
         sim, route = self.sim, self.route
-        fault = sim.faults.take(request.method, request.path)
+        fault = sim.faults.take(request.method, request.path, request.query.get("symbol"))
         try:
             raw_body = await request.text()
             params = request_params(request, raw_body)
             self._charge(request, params, fault)
             if fault is not None and fault.status and not fault.after_processing:
                 return json_response(server_error_body(fault.status), fault.status)
+            if fault is not None and fault.unknown_order:
+                raise ApiError(-2013, "Order does not exist.")
             call = Call(sim, params, sim.now())
             if route.permission is not None:
                 call.key = self._verify(request, raw_body, params, call.now)
             response = json_response(route.handler(call))
         except ApiError as exc:
             response = error_response(exc)
+        if fault is not None and fault.move_to is not None:
+            sim.set_price(*fault.move_to)
         return await self._finish(response, fault)
 
     def _charge(self, request: web.Request, params: dict[str, str], fault: Fault | None) -> None:

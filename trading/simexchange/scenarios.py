@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 SERVER_ERRORS = {
     500: "Internal error",
@@ -22,8 +23,18 @@ class Fault:
     after_processing: bool = False
     delay: float = 0.0
     rate_limited: bool = False
+    # Answer -2013 "Order does not exist." (the order may well exist).
+    unknown_order: bool = False
+    # After answering, move this symbol's market to this price (the book moves under the caller).
+    move_to: tuple[str, Decimal] | None = None
+    # Only requests about this symbol (None: any).
+    symbol: str | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, symbol: str | None = None) -> bool:
+        if self.symbol is not None and symbol != self.symbol:
+            return False
+        if self.unknown_order:
+            return path == self.path and self.method in (None, method)
         return path.startswith(self.path) and self.method in (None, method)
 
 
@@ -34,9 +45,9 @@ class Faults:
     def add(self, fault: Fault) -> None:
         self.queued.append(fault)
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, symbol: str | None = None) -> Fault | None:
         for fault in self.queued:
-            if fault.matches(method, path):
+            if fault.matches(method, path, symbol):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.queued.remove(fault)

@@ -140,6 +140,11 @@ class SimExchange:
     def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:
         self._symbol(symbol).spec["isSpotTradingAllowed"] = enabled
 
+    def set_symbol_status(self, symbol: str, status: str | None) -> None:
+        """exchangeInfo reports ``status`` for ``symbol`` as given, also values MEXC never documented
+        ("4", None, "")."""
+        self._symbol(symbol).spec["status"] = status
+
     def set_price(self, symbol: str, price: Decimal) -> None:
         """Moves the walk to ``price`` now; resting orders the new quotes cross are filled."""
         sym = self._symbol(symbol)
@@ -165,6 +170,31 @@ class SimExchange:
             account=self.account, api_key=api_key, api_secret=api_secret, permissions=permissions
         )
 
+    def add_account(self, api_key: str, api_secret: str, balances: dict[str, Decimal]) -> Account:
+        """Another account with its own key (its own UID rate budget), e.g. one per simulated user."""
+        return self.registry.add_account(api_key=api_key, api_secret=api_secret, balances=balances)
+
+    def accepted_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """Every client order accepted on ``symbol``, with the exchange's own acceptance time (epoch ms,
+        sub-millisecond) and, for a listing, its open time: what a sniper's speed is measured by."""
+        sym = self._symbol(symbol)
+        rows = [
+            {
+                "uid": account.uid,
+                "clientOrderId": order.client_order_id,
+                "status": order.status,
+                "type": order.type,
+                "executedQty": str(order.executed),
+                "cummulativeQuoteQty": str(order.cum_quote),
+                "acceptedAt": order.accepted_at * 1000,
+                "openTime": sym.opens_at,
+            }
+            for account in self.registry.accounts
+            for order in account.orders.values()
+            if order.symbol == sym.name
+        ]
+        return sorted(rows, key=lambda row: row["acceptedAt"])
+
     # --- scenarios: transport faults ---------------------------------------------------------------
     def fail_next(
         self,
@@ -186,8 +216,22 @@ class SimExchange:
         """A burst of 429s: the next ``count`` matching requests are refused with Retry-After."""
         self.faults.add(Fault(path, method, count, rate_limited=True))
 
+    def move_after_next_book(self, symbol: str, price: Decimal) -> None:
+        """The next GET /api/v3/depth of ``symbol`` is answered with the current book, then the market
+        moves to ``price``: whoever prices an order from that answer prices it from a stale book."""
+        self.faults.add(Fault("/api/v3/depth", "GET", 1, move_to=(symbol, price), symbol=symbol))
+
+    def order_invisible_next(self, count: int = 1) -> None:
+        """The next ``count`` GET /api/v3/order answer -2013 "Order does not exist." even for an order
+        that exists, as MEXC does for a moment right after a placement."""
+        self.faults.add(Fault("/api/v3/order", "GET", count, unknown_order=True))
+
     async def disconnect_websockets(self, *, abrupt: bool = False) -> int:
         return await self.hub.disconnect_all(abrupt=abrupt)
+
+    def silence_websockets(self) -> int:
+        """Every open WebSocket goes silent (no frames, no PONGs, no close frame); returns how many."""
+        return self.hub.silence_all()
 
 
 def listing_spec(symbol: str, base: str, quote: str, price_places: int) -> dict[str, Any]:

@@ -116,6 +116,22 @@ class SimExchangeThread:
     def set_price(self, symbol: str, price: Decimal) -> None:
         self.call(lambda: self.sim.set_price(symbol, price))
 
+    def set_symbol_status(self, symbol: str, status: str | None) -> None:
+        """exchangeInfo reports ``status`` for ``symbol``, also undocumented values ("4", None, "")."""
+        self.call(lambda: self.sim.set_symbol_status(symbol, status))
+
+    def move_after_next_book(self, symbol: str, price: Decimal) -> None:
+        """The next book read of ``symbol`` is answered, then the market moves to ``price``."""
+        self.call(lambda: self.sim.move_after_next_book(symbol, price))
+
+    def order_invisible_next(self, count: int = 1) -> None:
+        """The next ``count`` GET /api/v3/order answer -2013 although the order exists."""
+        self.call(lambda: self.sim.order_invisible_next(count))
+
+    def silence_websockets(self) -> int:
+        """Every open WebSocket goes silent: no frames, no PONGs, no close frame."""
+        return self.call(self.sim.silence_websockets)
+
     def set_balance(self, asset: str, free: Decimal) -> None:
         self.call(lambda: self.sim.set_balance(asset, free))
 
@@ -123,6 +139,19 @@ class SimExchangeThread:
         self, api_key: str, api_secret: str, permissions: frozenset[str] = ALL_PERMISSIONS
     ) -> None:
         self.call(lambda: self.sim.add_api_key(api_key, api_secret, permissions))
+
+    def add_account(self, api_key: str, api_secret: str, balances: dict[str, Decimal]) -> str:
+        """A further account with its own key and UID; returns the UID."""
+        return self.call(lambda: self.sim.add_account(api_key, api_secret, balances).uid)
+
+    def accepted_orders(self, symbol: str) -> list[dict[str, Any]]:
+        """Orders accepted on ``symbol``, each with the exchange's acceptance time ``acceptedAt`` (ms)."""
+        return self.call(lambda: self.sim.accepted_orders(symbol))
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the exchange has refused with 429 or 418 so far."""
+        return self.call(lambda: self.sim.limiter.refused)
 
     def fail_next(
         self,

@@ -87,9 +87,13 @@ class Connection:
     last_heard: float = field(default_factory=time.monotonic)
     idle_since: float = field(default_factory=time.monotonic)
     recent: deque[float] = field(default_factory=deque)
+    # Muted: the socket stays open but nothing reaches the client any more (not even PONGs), the way a
+    # half-dead network path looks from the client's side.
+    muted: bool = False
 
     def push(self, frame: bytes | str) -> None:
-        self.outbox.put_nowait(frame)
+        if not self.muted:
+            self.outbox.put_nowait(frame)
 
 
 @dataclass
@@ -184,6 +188,12 @@ class Hub:
             else:
                 await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulated disconnect")
         return len(victims)
+
+    def silence_all(self) -> int:
+        """Every open socket goes silent without a close frame; sockets opened later are normal."""
+        for conn in self.connections:
+            conn.muted = True
+        return len(self.connections)
 
     def drop_listen_key(self, key: str) -> None:
         for conn in list(self.connections):

@@ -18,15 +18,20 @@ class RuleForm(forms.ModelForm):
         model = Rule
         fields = [
             "name", "any_new_listing", "symbol", "trigger", "trigger_value", "window_minutes", "amount",
-            "max_price", "order_type", "cooldown_seconds", "enabled", "stop_loss_pct", "trailing_pct",
+            "max_price", "max_price_order", "order_type", "cooldown_seconds", "enabled", "stop_loss_pct",
+            "trailing_pct",
         ]  # fmt: skip
         help_texts = {
             "trigger_value": "A price (above/below), a percent (rise/drop) or a multiple of average volume",
-            "max_price": "Never buy above this price (market: skipped; limit: the price cap)",
+            "max_price": "A hard cap: with it, the buy is always a limit order at this price (never a market "
+            "order), so no fill is ever above it",
+            "max_price_order": "With a max price: fill what is offered at or below it at once and cancel the "
+            "rest (IOC), or leave the rest resting at the cap",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["max_price_order"].required = False
         if self.instance.pk and not self.is_bound:
             self.initial["take_profit"] = (
                 json.dumps(self.instance.take_profit) if self.instance.take_profit else ""
@@ -43,6 +48,10 @@ class RuleForm(forms.ModelForm):
         if not isinstance(value, list):
             raise forms.ValidationError("A list of levels, e.g. [{...}, {...}]")
         return value
+
+    def clean_max_price_order(self) -> str:
+        # Only matters with a max price; an older form (or API client) that omits it gets IOC.
+        return str(self.cleaned_data.get("max_price_order") or Rule.CapOrder.IOC)
 
     def clean_amount(self) -> Decimal:
         amount: Decimal = self.cleaned_data["amount"]

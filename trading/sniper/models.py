@@ -81,6 +81,12 @@ class Rule(models.Model):
         MARKET = "MARKET", "Market"
         LIMIT = "LIMIT", "Limit"
 
+    class CapOrder(models.TextChoices):
+        """How a rule with a max price buys: always a limit at max_price, never a market order."""
+
+        IOC = "IMMEDIATE_OR_CANCEL", "Immediate or cancel at max price (the rest is cancelled)"
+        RESTING = "LIMIT", "Resting limit at max price (waits for sellers at or below it)"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sniper_rules")
     name = models.CharField(max_length=80, blank=True)
     symbol = models.CharField(max_length=40, blank=True, db_index=True)
@@ -91,6 +97,7 @@ class Rule(models.Model):
     window_minutes = models.PositiveIntegerField(default=5)
     amount = money(help_text="Quote amount (e.g. USDT) to spend per firing; never exceeded")
     max_price = money_or_none()
+    max_price_order = models.CharField(max_length=20, choices=CapOrder.choices, default=CapOrder.IOC)
     order_type = models.CharField(max_length=10, choices=OrderType.choices, default=OrderType.MARKET)
     cooldown_seconds = models.PositiveIntegerField(default=3600)
     enabled = models.BooleanField(default=True)
@@ -136,6 +143,8 @@ class RuleFiring(models.Model):
         REFUSED = "refused", "Refused"
 
     class Status(models.TextChoices):
+        # Claimed before the open with its PENDING order written and its request pre-built in memory.
+        ARMED = "armed", "Armed"
         CLAIMED = "claimed", "Claimed"
         PLACING = "placing", "Placing"
         DONE = "done", "Done"
@@ -159,6 +168,16 @@ class RuleFiring(models.Model):
     detected_at = models.DateTimeField(default=timezone.now)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The timeline of an armed buy (all on the local clock, microseconds): the open it was armed for,
+    # when it was armed, when the deciding request left, when the exchange accepted it, when it filled.
+    open_at = models.DateTimeField(null=True, blank=True)
+    armed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+    # What sent it: the clock at the open, a market-stream frame, a REST probe, or another order's
+    # acceptance showing the symbol open.
+    signal = models.CharField(max_length=12, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -173,6 +192,28 @@ class RuleFiring(models.Model):
     @property
     def client_order_prefix(self) -> str:
         return f"snf{self.pk}a"
+
+    @property
+    def timeline(self) -> list[tuple[str, str]]:
+        """The steps this firing reached, each timed from the open it was armed for when known
+        (`T-29.95 s`, `T+3.2 ms`), else by its UTC clock time."""
+        steps = [
+            ("armed", self.armed_at),
+            ("sent", self.sent_at),
+            ("accepted", self.accepted_at),
+            ("filled", self.filled_at),
+        ]
+        shown = []
+        for name, at in steps:
+            if at is None:
+                continue
+            if self.open_at is None:
+                shown.append((name, f"{at:%H:%M:%S.%f}"[:-3] + " UTC"))
+                continue
+            ms = (at - self.open_at).total_seconds() * 1000
+            text = f"T{ms / 1000:+.2f} s" if abs(ms) >= 1000 else f"T{ms:+.1f} ms"
+            shown.append((name, text))
+        return shown
 
 
 class Position(models.Model):

@@ -1,5 +1,12 @@
-"""The sniper process (`python manage.py sniper`): four asyncio loops over the sync services.
+"""The sniper process (`python manage.py sniper`): asyncio loops over the sync services, and the
+armed volleys that send in-memory, pre-built orders at a listing's open.
 
+- arm: listings opening within `SNIPER_ARM_LEAD_S` (or listed with no known time) are armed
+  (services/arming.py) in a worker thread; each armed listing gets a `Volley` (volley.py) on warm
+  connections of the process's `Wire` (wire.py), which fires on the exchange's clock at the open, on
+  the first market-stream frame showing the symbol trading, or on a REST probe seeing it, whichever
+  comes first; the bookkeeping runs in a worker thread once the volley has settled;
+- stream: depth and deals of every armed symbol, the fastest signal when the time is unknown;
 - probe: listings about to open (or listed with no known time) are probed every ~75 ms with the
   order book (weight 1); the first frame with asks refreshes the symbol, moves the listing to trading
   and fires its rules at once, each in its own thread;
@@ -16,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -26,10 +34,20 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from trading.exchange import errors as xerr
+from trading.exchange.events import DepthEvent, DepthSnapshotEvent, TradesEvent
 from trading.exchange.mexc_rest import MexcRestClient
-from trading.exchanges import public_client
+from trading.exchange.mexc_ws import MexcStream, Topics
+from trading.exchanges import mexc_base_url, public_client
 from trading.sniper.calendar import calendar_fetch
 from trading.sniper.models import Listing
+from trading.sniper.services.arming import (
+    ArmPlan,
+    ShotResult,
+    listing_arm,
+    listings_to_arm,
+    slow_firings_start,
+    volley_record,
+)
 from trading.sniper.services.listings import (
     listing_open_window,
     listing_state_of,
@@ -41,6 +59,8 @@ from trading.sniper.services.listings import (
 from trading.sniper.services.monitor import monitor_tick
 from trading.sniper.services.positions import monitor_interval, positions_sync
 from trading.sniper.services.rules import firing_execute, firings_resume, listing_claim
+from trading.sniper.volley import Shot, Volley, VolleyConfig
+from trading.sniper.wire import Wire, WireError
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +96,179 @@ async def fire(firing_ids: list[int]) -> None:
     await asyncio.gather(*(in_thread(firing_execute)(firing_id=pk) for pk in firing_ids))
 
 
+def volley_config() -> VolleyConfig:
+    return VolleyConfig(
+        before_ms=_setting("SNIPER_WINDOW_BEFORE_MS", 500),
+        after_ms=_setting("SNIPER_WINDOW_AFTER_MS", 2000),
+        retry_every_ms=_setting("SNIPER_RETRY_EVERY_MS", 10),
+    )
+
+
+def shot_result(shot: Shot) -> ShotResult:
+    body = shot.body if isinstance(shot.body, dict) else {}
+    return ShotResult(
+        firing_id=shot.firing_id,
+        state=shot.state,
+        signal=shot.signal,
+        attempts=shot.attempts,
+        not_open=shot.not_open,
+        sent=shot.sent,
+        answered=shot.answered,
+        status=shot.status,
+        code=shot.code,
+        message=shot.message,
+        exchange_order_id=str(body.get("orderId") or ""),
+    )
+
+
+def _shows_trading(event: object) -> bool:
+    if isinstance(event, DepthEvent | DepthSnapshotEvent):
+        return bool(event.asks)
+    return isinstance(event, TradesEvent) and bool(event.trades)
+
+
 class Sniper:
     def __init__(self) -> None:
         self.stopping = asyncio.Event()
         self.client: MexcRestClient | None = None
         self.refreshed: dict[str, float] = {}
+        # This process's name on the firings it arms: a restarted process knows what it did not arm.
+        self.owner = uuid.uuid4().hex
+        self.wire: Wire | None = None
+        self.stream: MexcStream | None = None
+        self.volleys: dict[int, Volley] = {}
+        self.by_symbol: dict[str, Volley] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._recording: dict[int, set[asyncio.Task[Any]]] = {}
 
     async def run(self) -> None:
         self.client = public_client()
+        self.wire = Wire(mexc_base_url())
         try:
             await in_thread(firings_resume)()
-            loops = [self.probe_loop(), self.watch_loop(), self.monitor_loop(), self.sync_loop()]
+            loops = [
+                self.arm_loop(),
+                self.probe_loop(),
+                self.watch_loop(),
+                self.monitor_loop(),
+                self.sync_loop(),
+                self.stream_loop(),
+            ]
             await asyncio.gather(*loops)
         finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self.stream is not None:
+                await self.stream.aclose()
             await self.client.aclose()
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---- arming and volleys ----------------------------------------------------------------------
+
+    async def arm_loop(self) -> None:
+        await self._every(_setting("SNIPER_ARM_EVERY_S", 1.0), self.arm_once, "arm")
+
+    async def arm_once(self) -> None:
+        listings = await in_thread(listings_to_arm)()
+        for listing in listings:
+            if listing.pk not in self.volleys:
+                plan = await in_thread(listing_arm)(listing=listing, owner=self.owner)
+                if plan is not None and (plan.orders or plan.slow_firings):
+                    await self.arm(plan)
+        armable = {listing.pk for listing in listings}
+        for listing_id, volley in list(self.volleys.items()):
+            if listing_id not in armable and volley.fired_at is None:
+                # The listing moved on without a signal here (e.g. exchangeInfo shows it trading).
+                volley.trigger("exchange")
+
+    async def arm(self, plan: ArmPlan) -> Volley:
+        """Warm a connection per armed order, pre-build each request and start the listing's volley."""
+        wire = self.wire
+        assert wire is not None
+        if time.monotonic() - wire.clock.synced_at > 30:
+            with contextlib.suppress(OSError, WireError, TimeoutError):
+                await wire.sync_clock()
+        conns = await wire.connect_many(len(plan.orders))
+        shots = [
+            Shot(
+                firing_id=order.firing_id,
+                api_key=order.api_key,
+                request=wire.signed(
+                    method="POST",
+                    path="/api/v3/order",
+                    params=list(order.params),
+                    api_key=order.api_key,
+                    api_secret=order.api_secret,
+                ),
+                conn=conn,
+            )
+            for order, conn in zip(plan.orders, conns, strict=True)
+        ]
+        slow = list(plan.slow_firings)
+        volley = Volley(
+            symbol=plan.symbol,
+            open_ms=plan.open_ms,
+            shots=shots,
+            wire=wire,
+            config=volley_config(),
+            on_settled=lambda v, done: self._settled(plan.listing_id, done),
+            on_fired=lambda v: self._start_slow(slow),
+        )
+        self.volleys[plan.listing_id] = self.by_symbol[plan.symbol] = volley
+        if self.stream is None:
+            self.stream = MexcStream(str(settings.MEXC_WS_URL))
+        await self.stream.subscribe([Topics.depth(plan.symbol), Topics.deals(plan.symbol)])
+        self._spawn(self._fly(plan, volley))
+        log.info("sniper armed %s: %d orders, %d slow", plan.symbol, len(shots), len(slow))
+        return volley
+
+    async def _fly(self, plan: ArmPlan, volley: Volley) -> None:
+        """Run the volley, then record what it did; the listing stays armed here until recorded, so
+        the arm loop never arms its firings a second time."""
+        try:
+            await volley.run()
+            await asyncio.gather(*list(self._recording.get(plan.listing_id, ())), return_exceptions=True)
+        finally:
+            self.volleys.pop(plan.listing_id, None)
+            self.by_symbol.pop(plan.symbol, None)
+            self._recording.pop(plan.listing_id, None)
+            for shot in volley.shots:
+                if shot.conn is not None:
+                    shot.conn.close()
+
+    def _start_slow(self, firing_ids: list[int]) -> None:
+        if firing_ids:
+            self._spawn(in_thread(slow_firings_start)(firing_ids=firing_ids))
+
+    def _settled(self, listing_id: int, shots: list[Shot]) -> None:
+        task = self._spawn(self._record(listing_id, shots))
+        self._recording.setdefault(listing_id, set()).add(task)
+
+    async def _record(self, listing_id: int, shots: list[Shot]) -> None:
+        results = [shot_result(s) for s in shots]
+        try:
+            await in_thread(volley_record)(listing_id=listing_id, results=results)
+        except Exception:  # the orders are on the exchange; reconcile and the sync loop catch up
+            log.exception("sniper: recording the armed orders of listing %s failed", listing_id)
+
+    async def stream_loop(self) -> None:
+        """The first depth or deals frame with something in it fires the symbol's volley."""
+        while not self.stopping.is_set():
+            if self.stream is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), 0.2)
+                continue
+            with contextlib.suppress(TimeoutError):
+                event = await asyncio.wait_for(self.stream.next_event(), 0.5)
+                volley = self.by_symbol.get(getattr(event, "symbol", ""))
+                if volley is not None and _shows_trading(event):
+                    volley.trigger("stream")
 
     async def _every(self, seconds: float, step: Callable[[], Awaitable[Any]], name: str) -> None:
         while not self.stopping.is_set():
@@ -117,6 +296,12 @@ class Sniper:
             book = None
         now = time.monotonic()
         shows_trading = book is not None and bool(book.asks)
+        armed = self.volleys.get(listing.pk)
+        if armed is not None:
+            # Armed: the book is only a signal; the volley sends and the bookkeeping moves the listing.
+            if shows_trading:
+                armed.trigger("rest")
+            return
         # exchangeInfo weighs 10: besides the book's signal, at most once a second per symbol.
         if not shows_trading and now - self.refreshed.get(listing.symbol, 0) < 1.0:
             return
@@ -137,6 +322,9 @@ class Sniper:
                     await in_thread(listings_from_calendar)(coins=coins)
             opened = await in_thread(listings_from_symbols)()
             for listing in opened:
+                if (armed := self.volleys.get(listing.pk)) is not None:
+                    armed.trigger("exchange")
+                    continue
                 claimed = await in_thread(listing_claim)(listing=listing)
                 await fire([f.pk for f in claimed])
 

@@ -19,14 +19,27 @@ def listings_upcoming(*, limit: int = 8) -> QuerySet[Listing]:
     )[:limit]
 
 
-def listings_board() -> dict[str, list[Listing]]:
+def listings_board(*, user: User | None = None) -> dict[str, list[Listing]]:
+    """The board; with a user, each listing carries `my_firings`: that user's buy firings on it (armed,
+    sent, accepted, filled), for the per-firing timeline."""
     recent = timezone.now() - timedelta(days=7)
-    return {
+    board = {
         "upcoming": list(listings_upcoming(limit=100)),
         "opened": list(Listing.objects.filter(state=Listing.State.TRADING, opened_at__gte=recent)
                        .order_by("-opened_at")[:50]),
         "failed": list(Listing.objects.filter(state=Listing.State.FAILED, updated__gte=recent)[:20]),
     }  # fmt: skip
+    if user is not None:
+        listings = [listing for rows in board.values() for listing in rows]
+        firings: dict[int, list[RuleFiring]] = {}
+        mine = RuleFiring.objects.filter(
+            rule__user=user, listing__in=listings, action=RuleFiring.Action.BUY
+        ).select_related("rule")
+        for firing in mine.order_by("pk"):
+            firings.setdefault(firing.listing_id or 0, []).append(firing)
+        for listing in listings:
+            listing.my_firings = firings.get(listing.pk, [])  # type: ignore[attr-defined]
+    return board
 
 
 def rule_list(*, user: User) -> QuerySet[Rule]:

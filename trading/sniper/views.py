@@ -37,7 +37,7 @@ def _form_error(form: Any, exc: ValidationError | BruteError) -> None:
 @require_GET
 def listings(request: Request) -> HttpResponse:
     template = "sniper/listings.html#board" if request.htmx else "sniper/listings.html"
-    return render(request, template, selectors.listings_board())
+    return render(request, template, selectors.listings_board(user=request.user))
 
 
 @login_required

@@ -24,7 +24,7 @@ from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, InvalidInput, NotFound
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
-from trading.sniper.models import AppliedFill, Position, PositionExit, RuleFiring
+from trading.sniper.models import AppliedFill, Position, PositionExit, Rule, RuleFiring
 from trading.sniper.prices import MarketView, Quote
 
 log = logging.getLogger(__name__)
@@ -72,31 +72,53 @@ def position_apply_fill(*, fill: Fill) -> AppliedFill | None:
     return applied
 
 
-def _plan_of(order: Order) -> dict[str, Any]:
+def _rule_of(order: Order) -> Rule | None:
     match = FIRING_ID.match(order.client_order_id)
     firing = RuleFiring.objects.select_related("rule").filter(pk=match.group(1)).first() if match else None
-    if firing is None:
-        return {}
-    rule = firing.rule
-    return {
-        "rule": rule,
-        "stop_loss_pct": rule.stop_loss_pct,
-        "trailing_pct": rule.trailing_pct,
-        "take_profit": [{**level, "done": False} for level in rule.take_profit],
-    }
+    return firing.rule if firing is not None else None
+
+
+def _tightest(held: Decimal | None, new: Decimal | None) -> Decimal | None:
+    return new if held is None else held if new is None else min(held, new)
+
+
+def _protect_with(pos: Position, rule: Rule, got: Decimal, price: Decimal) -> None:
+    """Merge a rule's exit plan into the position its buy landed in, so that every rule's plan keeps
+    protecting what that rule bought: the tightest stop-loss and trailing stop hold for the whole
+    position, and each rule keeps its own take-profit ladder, sized on (and priced from) its own buys
+    (`basis`, `entry`), so two ladders never sell the same coins twice."""
+    pos.rule = pos.rule or rule
+    pos.stop_loss_pct = _tightest(pos.stop_loss_pct, rule.stop_loss_pct)
+    pos.trailing_pct = _tightest(pos.trailing_pct, rule.trailing_pct)
+    mine = [level for level in pos.take_profit if level.get("rule") == rule.pk]
+    if not mine:
+        pos.take_profit = [
+            *pos.take_profit,
+            *(
+                {**level, "done": False, "rule": rule.pk, "basis": "0", "entry": str(price)}
+                for level in rule.take_profit
+            ),
+        ]
+        mine = [level for level in pos.take_profit if level.get("rule") == rule.pk]
+    for level in mine:
+        basis = Decimal(level["basis"])
+        cost = basis * Decimal(level["entry"]) + got * price
+        level["basis"] = str(basis + got)
+        level["entry"] = str((cost / (basis + got)).quantize(EIGHTEEN)) if basis + got > 0 else str(price)
 
 
 def _buy(pos: Position | None, order: Order, fill: Fill, got: Decimal, cost: Decimal) -> Position:
     opened = pos is None
     if pos is None:
         pos = Position(user_id=order.user_id, mode=order.mode, symbol=order.symbol, opened_at=fill.time)
-        for name, value in _plan_of(order).items():
-            setattr(pos, name, value)
     total = pos.qty * pos.avg_entry + cost
     pos.qty += got
     pos.avg_entry = (total / pos.qty).quantize(EIGHTEEN) if pos.qty > 0 else Decimal(0)
     pos.peak_qty = max(pos.peak_qty, pos.qty)
     pos.high_watermark = max(pos.high_watermark or fill.price, fill.price)
+    rule = _rule_of(order)
+    if rule is not None:
+        _protect_with(pos, rule, got, (cost / got).quantize(EIGHTEEN) if got > 0 else fill.price)
     pos.save()
     if opened:
         notification_send(
@@ -166,9 +188,53 @@ def positions_monitor(*, view: MarketView | None = None) -> int:
     placed = 0
     for pos in open_positions:
         quote = view.quote(pos.symbol)
-        if quote is not None and not _busy(pos):
+        if quote is None:
+            continue
+        if (stale := _stale_exit(pos)) is not None:
+            placed += exit_reprice(position=pos, exit=stale, price=quote.sell_price) is not None
+        elif not _busy(pos):
             placed += _watch(pos, quote) is not None
     return placed
+
+
+def exit_reprice_after() -> timedelta:
+    """How long an exit order may rest unfilled before it is cancelled and sent again at the current
+    book (SNIPER_EXIT_REPRICE_MS)."""
+    return timedelta(milliseconds=int(getattr(settings, "SNIPER_EXIT_REPRICE_MS", 5000)))
+
+
+def _stale_exit(pos: Position) -> PositionExit | None:
+    cutoff = timezone.now() - exit_reprice_after()
+    return (
+        PositionExit.objects.select_related("order")
+        .filter(position=pos, order__status__in=Order.OPEN_STATUSES, order__created__lte=cutoff)
+        .exclude(order__status=Order.Status.PENDING)
+        .order_by("at")
+        .first()
+    )
+
+
+def exit_reprice(*, position: Position, exit: PositionExit, price: Decimal | None) -> PositionExit | None:
+    """Cancel an exit order the market has left behind (a limit priced from a book that has since
+    moved) and sell what it did not, at the current book: a market order where the symbol allows
+    one, else a limit just under the best bid (`_sell_order`). A position whose stop was crossed is
+    so never left without a working exit; a refused re-send backs off and the watch tries again."""
+    order = exit.order
+    assert order is not None
+    try:
+        order = trading.order_cancel(user=position.user, order_id=order.pk)
+    except BruteError as exc:
+        # Filled or cancelled meanwhile (Conflict), or the exchange is unreachable: the next tick
+        # sees the order's real state.
+        log.info("exit %s of position %s not cancelled: %s", exit.client_order_id, position.pk, exc)
+        return None
+    positions_sync()  # its partial fills, if any, into the position first
+    position.refresh_from_db()
+    if order.is_open or not position.is_open:
+        return None
+    left = exit.qty - order.executed_qty
+    log.info("exit %s of position %s re-priced: %s left", exit.client_order_id, position.pk, left)
+    return position_exit(position=position, kind=exit.kind, qty=left, price=price)
 
 
 def _busy(pos: Position) -> bool:
@@ -191,8 +257,12 @@ def _watch(pos: Position, quote: Quote) -> PositionExit | None:
     if pos.trailing_pct and pos.high_watermark and price <= pos.high_watermark * (1 - pos.trailing_pct / 100):
         return position_exit(position=pos, kind=Kind.TRAILING, qty=pos.qty, price=price)
     for i, level in enumerate(pos.take_profit):
-        if not level.get("done") and price >= pos.avg_entry * (1 + Decimal(level["gain_pct"]) / 100):
-            qty = pos.peak_qty * Decimal(level["sell_pct"]) / 100
+        # A rule's ladder is priced from, and sized on, that rule's own buys; a ladder set by hand on
+        # the whole position.
+        entry = Decimal(level["entry"]) if level.get("entry") else pos.avg_entry
+        if not level.get("done") and price >= entry * (1 + Decimal(level["gain_pct"]) / 100):
+            basis = Decimal(level["basis"]) if level.get("basis") else pos.peak_qty
+            qty = basis * Decimal(level["sell_pct"]) / 100
             return position_exit(position=pos, kind=Kind.TAKE_PROFIT, qty=qty, price=price, level=i)
     return None
 

@@ -329,15 +329,18 @@ def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
         raise _Stop(
             f"best ask {ask.normalize():f} is above the rule's max price {rule.max_price.normalize():f}"
         )
-    if plan.type == Rule.OrderType.MARKET:
-        return {"type": "MARKET", "quote_quantity": rule.amount.quantize(quote_step, ROUND_DOWN)}
-    price = (ask * (1 + slippage())).quantize(quote_step, ROUND_DOWN)
-    if rule.max_price is not None:
-        price = min(price, rule.max_price.quantize(quote_step, ROUND_DOWN))
+    # A max price is a hard cap: a limit at it (IOC or resting, as the rule says), never a market order,
+    # which would walk a thin book past the cap (only the best ask is known here).
+    order_type = rule.max_price_order if rule.max_price is not None else "LIMIT"
+    price = (
+        rule.max_price.quantize(quote_step, ROUND_DOWN)
+        if rule.max_price is not None
+        else (ask * (1 + slippage())).quantize(quote_step, ROUND_DOWN)
+    )
     qty = (rule.amount / price).quantize(Decimal(1).scaleb(-symbol.quantity_precision), ROUND_DOWN)
     if qty <= 0:
         raise _Stop(f"{rule.amount.normalize():f} buys less than one quantity step at {price.normalize():f}")
-    return {"type": "LIMIT", "price": price, "quantity": qty}
+    return {"type": order_type, "price": price, "quantity": qty}
 
 
 def _finish(firing: RuleFiring, order: Order) -> RuleFiring:

@@ -1,0 +1,310 @@
+"""Armed before the open, fired from memory: the volley against the bundled exchange's listing scenario.
+
+Each test arms through the service (`listing_arm`), then runs the runner's own `arm` (warm
+connections, pre-built requests, the volley) and its stream loop in an event loop of its own, and
+checks what the exchange itself recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from tests.sniper.conftest import buys, rule_on
+from trading import services as trading
+from trading.models import Fill, Order
+from trading.simexchange.config import SimConfig
+from trading.simexchange.testing import SimExchangeThread
+from trading.sniper.models import Listing, Position, PositionExit, RuleFiring
+from trading.sniper.runner import Sniper
+from trading.sniper.services.arming import ArmPlan, listing_arm
+from trading.sniper.services.positions import positions_monitor
+from trading.sniper.volley import Volley
+from trading.sniper.wire import Wire
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    # Depth pushes every 50 ms so the market stream can show a listing opening.
+    return SimConfig(
+        tick_seconds=0.05,
+        push_seconds=0.05,
+        kline_push_seconds=3600,
+        mini_ticker_push_seconds=3600,
+        taker_orders_per_second=0.0,
+    )
+
+
+@pytest.fixture
+def scripted(mexc: SimExchangeThread) -> Callable[..., Listing]:
+    """A listing the exchange opens at `opens_in_ms` from now, announced to Brute as opening at
+    `announced_in_ms` (None: time unknown, armed to fire on a signal)."""
+    counter = iter(range(1, 1000))
+
+    def make(*, opens_in_ms: int, announced_in_ms: int | None = -1, price: str = "0.5") -> Listing:
+        symbol = f"ARM{next(counter)}USDT"
+        opens_at = mexc.now() + opens_in_ms
+        mexc.add_listing(symbol, opens_at=opens_at, price=Decimal(price))
+        announced = opens_in_ms if announced_in_ms == -1 else announced_in_ms
+        from trading.sniper.services.listings import symbol_refresh
+
+        symbol_refresh(symbol=symbol)
+        return Listing.objects.create(
+            symbol=symbol,
+            base_asset=symbol.removesuffix("USDT"),
+            state=Listing.State.LISTED,
+            expected_open=None if announced is None else timezone.now() + timedelta(milliseconds=announced),
+        )
+
+    return make
+
+
+class Flight:
+    """The runner's arming and stream loop on an event loop in a thread, for one test."""
+
+    def __init__(self, mexc: SimExchangeThread) -> None:
+        self.sniper = Sniper()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.base_url = mexc.base_url
+        self.call(self._start())
+
+    async def _start(self) -> None:
+        self.sniper.wire = Wire(self.base_url)
+        self.sniper._spawn(self.sniper.stream_loop())
+
+    def call(self, coro: object, timeout: float = 60) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def arm(self, plan: ArmPlan | None) -> Volley:
+        assert plan is not None
+        return self.call(self.sniper.arm(plan))  # type: ignore[return-value]
+
+    def land(self, listing: Listing, timeout: float = 30) -> None:
+        """Until the listing's volley has finished and been recorded."""
+
+        async def wait() -> None:
+            async with asyncio.timeout(timeout):
+                while listing.pk in self.sniper.volleys:  # noqa: ASYNC110 (the runner keeps no event for it)
+                    await asyncio.sleep(0.02)
+
+        self.call(wait())
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            self.sniper.stopping.set()
+            for task in list(self.sniper._tasks):
+                task.cancel()
+            if self.sniper.stream is not None:
+                await self.sniper.stream.aclose()
+
+        self.call(stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def flight(mexc: SimExchangeThread) -> Iterator[Flight]:
+    started = Flight(mexc)
+    yield started
+    started.stop()
+
+
+def exchange_orders(mexc: SimExchangeThread, listing: Listing) -> list[dict[str, object]]:
+    return mexc.accepted_orders(listing.symbol)
+
+
+def test_a_pre_armed_order_is_sent_at_the_open_and_accepted_once(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500)
+    rule = rule_on(live_trader, amount=Decimal("25"))
+
+    plan = listing_arm(listing=listing, owner="p1")
+    [firing] = RuleFiring.objects.filter(rule=rule)
+    armed_order = Order.objects.get(client_order_id=firing.client_order_id(1))
+    assert firing.status == RuleFiring.Status.ARMED
+    assert armed_order.status == Order.Status.PENDING  # written before the open
+    volley = flight.arm(plan)
+    flight.land(listing)
+
+    [accepted] = exchange_orders(mexc, listing)
+    assert accepted["clientOrderId"] == armed_order.client_order_id
+    # The exchange's own clock: accepted at or after its open, never before.
+    assert float(accepted["acceptedAt"]) >= float(accepted["openTime"])  # type: ignore[arg-type]
+    firing.refresh_from_db()
+    assert firing.status == RuleFiring.Status.DONE
+    assert volley.shots[0].signal in {"clock", "accepted", "retry", "probe"}
+    assert firing.signal == volley.shots[0].signal
+    assert firing.armed_at is not None
+    assert firing.sent_at is not None
+    assert firing.accepted_at is not None
+    assert firing.armed_at < firing.sent_at <= firing.accepted_at
+    [order] = buys(live_trader)
+    assert order.pk == armed_order.pk
+    assert order.status == Order.Status.FILLED
+    assert order.cummulative_quote_qty <= rule.amount
+    assert firing.order_id == order.pk
+    assert firing.filled_at is not None
+    listing.refresh_from_db()
+    assert listing.state == Listing.State.TRADING
+
+
+def test_10007_is_retried_within_the_window_at_a_bounded_rate_until_the_late_open(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    # Announced for +2.5 s; the exchange opens 600 ms late and refuses every order before (10007).
+    listing = scripted(opens_in_ms=3100, announced_in_ms=2500)
+    rule_on(live_trader, amount=Decimal("20"))
+    rule_on(live_trader, amount=Decimal("20"))
+
+    volley = flight.arm(listing_arm(listing=listing, owner="p1"))
+    flight.land(listing)
+
+    accepted = exchange_orders(mexc, listing)
+    assert len(accepted) == 2
+    assert {a["clientOrderId"] for a in accepted} == {
+        f.client_order_id(1) for f in RuleFiring.objects.filter(listing=listing)
+    }
+    assert all(float(a["acceptedAt"]) >= float(a["openTime"]) for a in accepted)  # type: ignore[arg-type]
+    refused = sum(shot.not_open for shot in volley.shots)
+    sent = sum(shot.attempts for shot in volley.shots)
+    assert refused >= 2  # the volley at the announced time, at least
+    # One waiting order at a time every 10 ms from 500 ms before the announced time, plus the
+    # volleys: far under the rate that a per-order retry loop would reach.
+    window_ms = 500 + 600 + 200
+    assert sent <= window_ms / 10 + 2 * len(volley.shots) + 4
+    assert mexc.rate_limited == 0
+    assert RuleFiring.objects.filter(listing=listing, status=RuleFiring.Status.DONE).count() == 2
+
+
+def test_a_listing_with_no_known_time_fires_on_the_first_stream_frame(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=3_600_000, announced_in_ms=None)
+    rule = rule_on(live_trader, amount=Decimal("15"))
+    volley = flight.arm(listing_arm(listing=listing, owner="p1"))
+    assert volley.open_ms is None
+
+    mexc.open_listing(listing.symbol)
+    flight.land(listing)
+
+    [accepted] = exchange_orders(mexc, listing)
+    firing = RuleFiring.objects.get(rule=rule)
+    assert firing.status == RuleFiring.Status.DONE
+    assert volley.signal == "stream"
+    assert firing.signal == "stream"
+    assert accepted["clientOrderId"] == firing.client_order_id(1)
+
+
+def test_max_price_is_a_hard_cap_on_a_thin_book(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    mexc.set_balance("USDT", Decimal("100000"))
+    trading.balances_sync(user_id=live_trader.pk)
+    listing = scripted(opens_in_ms=2500, price="1.0")
+    cap = Decimal("1.0007")
+    rule = rule_on(live_trader, amount=Decimal("40000"), max_price=cap)
+
+    flight.arm(listing_arm(listing=listing, owner="p1"))
+    flight.land(listing)
+
+    [order] = buys(live_trader)
+    assert order.type == Order.Type.IMMEDIATE_OR_CANCEL
+    assert order.price == cap
+    fills = list(Fill.objects.filter(order=order))
+    assert fills
+    assert max(f.price for f in fills) <= cap
+    # The book above the cap was not bought: the rest of the order was cancelled, not filled higher.
+    assert order.status in (Order.Status.PARTIALLY_CANCELED, Order.Status.CANCELED)
+    assert order.executed_qty < order.quantity  # type: ignore[operator]
+    assert sum(f.quote_qty for f in fills) <= rule.amount
+
+
+def test_several_rules_on_one_listing_keep_every_protection(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500, price="2")
+    rule_on(live_trader, amount=Decimal("30"))  # no exit plan
+    ladder = rule_on(
+        live_trader,
+        amount=Decimal("30"),
+        stop_loss_pct=Decimal("10"),
+        take_profit=[{"gain_pct": "5", "sell_pct": "50"}],
+    )
+    rule_on(live_trader, amount=Decimal("30"), stop_loss_pct=Decimal("25"), trailing_pct=Decimal("30"))
+
+    flight.arm(listing_arm(listing=listing, owner="p1"))
+    flight.land(listing)
+
+    assert len(buys(live_trader)) == 3
+    position = Position.objects.get(user=live_trader, symbol=listing.symbol, status=Position.Status.OPEN)
+    assert position.stop_loss_pct == Decimal("10")  # the tightest stop holds for the whole position
+    assert position.trailing_pct == Decimal("30")
+    [level] = position.take_profit
+    assert level["rule"] == ladder.pk
+    ladder_order = Order.objects.get(client_order_id=RuleFiring.objects.get(rule=ladder).client_order_id(1))
+    # The ladder sells its share of what its own rule bought, not of the merged position.
+    assert Decimal(level["basis"]) <= ladder_order.executed_qty
+    assert Decimal(level["basis"]) > 0
+
+    mexc.set_price(listing.symbol, Decimal("1.2"))  # a 40 % drop
+    positions_monitor()
+
+    exit = PositionExit.objects.get(position=position)
+    assert exit.kind == PositionExit.Kind.STOP_LOSS
+    position.refresh_from_db()
+    assert position.status == Position.Status.CLOSED
+
+
+def test_a_restart_between_arming_and_the_open_fires_once(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=3000)
+    rule = rule_on(live_trader, amount=Decimal("25"))
+    listing_arm(listing=listing, owner="the-process-that-died")  # armed, then the process is gone
+
+    plan = listing_arm(listing=listing, owner="the-new-process")
+    assert plan is not None
+    assert [o.client_order_id for o in plan.orders] == [RuleFiring.objects.get(rule=rule).client_order_id(1)]
+    flight.arm(plan)
+    flight.land(listing)
+
+    assert len(exchange_orders(mexc, listing)) == 1
+    assert RuleFiring.objects.filter(rule=rule).count() == 1
+    [order] = buys(live_trader)
+    assert order.status == Order.Status.FILLED
+    assert RuleFiring.objects.get(rule=rule).status == RuleFiring.Status.DONE
+
+
+def test_a_restart_after_the_send_records_the_order_and_never_sends_it_again(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500)
+    rule = rule_on(live_trader, amount=Decimal("25"))
+    volley = flight.arm(listing_arm(listing=listing, owner="the-process-that-died"))
+    volley.on_settled = None  # it dies after the send, before any bookkeeping
+    flight.land(listing)
+    assert len(exchange_orders(mexc, listing)) == 1
+    firing = RuleFiring.objects.get(rule=rule)
+    assert firing.status == RuleFiring.Status.ARMED
+
+    plan = listing_arm(listing=listing, owner="the-new-process")
+
+    assert plan is not None
+    assert plan.orders == ()
+    assert len(exchange_orders(mexc, listing)) == 1
+    firing.refresh_from_db()
+    assert firing.status == RuleFiring.Status.DONE
+    [order] = buys(live_trader)
+    assert order.status == Order.Status.FILLED

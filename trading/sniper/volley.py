@@ -1,0 +1,307 @@
+"""A volley: the armed orders of one listing, fired from memory at the open.
+
+Timeline (ENGINE.md, "The sniper"): armed some seconds before; from `open - before_ms` one armed
+order at a time probes the exchange (a real order: if the symbol opened early it is accepted); at the
+open, on the exchange's clock, every armed order leaves at once; an order refused with 10007 (not open
+yet) is retried, one at a time, every `retry_every_ms`, until `open + after_ms`; the first acceptance
+of any order (or a market-stream frame, or a REST probe, showing the symbol trading) fires every order
+still waiting. Each order has at most one request in flight, and all its attempts carry the same
+client order id, so one order can be accepted at most once; a request whose answer is lost is never
+re-sent here (its outcome is unknown until the exchange is asked, after the volley).
+
+Nothing here touches the database, a thread or a clock sync: `on_settled` receives the finished
+orders afterwards, and the runner does the bookkeeping in a worker thread. No Django.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trading.sniper.wire import Answer, Connection, SignedRequest, Wire, WireError
+
+log = logging.getLogger(__name__)
+
+IDLE, FLYING, ACCEPTED, REFUSED, UNKNOWN = "idle", "flying", "accepted", "refused", "unknown"
+SETTLED = frozenset({ACCEPTED, REFUSED, UNKNOWN})
+# 10007 "symbol not support api" (not open to API orders yet); 30000 "suspended transaction".
+NOT_OPEN_CODES = frozenset({10007, 30000})
+# 700003: the timestamp fell outside recvWindow; refused before any processing, so safe to resend.
+STALE_TIMESTAMP = 700003
+
+
+@dataclass
+class VolleyConfig:
+    before_ms: float = 500.0
+    after_ms: float = 2000.0
+    retry_every_ms: float = 10.0
+    # The last stretch before the open is waited out on the CPU: the event loop's timers are ~1 ms
+    # coarse, and a sleeping thread on a busy machine is woken tens of ms late.
+    spin_ms: float = 20.0
+    answer_timeout_s: float = 10.0
+    # Connections are checked (and re-opened) and the clock re-synced this long before the window.
+    warm_s: float = 3.0
+
+
+@dataclass
+class Shot:
+    """One armed order: its firing, its pre-built request and its warm connection."""
+
+    firing_id: int
+    api_key: str
+    request: SignedRequest
+    conn: Connection | None = None
+    state: str = IDLE
+    attempts: int = 0
+    not_open: int = 0
+    rate_limited: int = 0
+    first_sent: float | None = None
+    # Local epoch seconds: when the deciding request was handed to the socket, and its answer came.
+    sent: float | None = None
+    answered: float | None = None
+    status: int | None = None
+    code: int | None = None
+    message: str = ""
+    body: Any = None
+    signal: str = ""
+    recorded: bool = False
+
+    @property
+    def settled(self) -> bool:
+        return self.state in SETTLED
+
+
+@dataclass
+class Volley:
+    symbol: str
+    # The announced open on the exchange's clock (epoch ms), or None: fire on a signal only.
+    open_ms: float | None
+    shots: list[Shot]
+    wire: Wire
+    config: VolleyConfig = field(default_factory=VolleyConfig)
+    on_settled: Callable[[Volley, list[Shot]], None] | None = None
+    # Called once, right after the first signal's orders left (e.g. to start firings that could not
+    # be pre-built).
+    on_fired: Callable[[Volley], None] | None = None
+    signal: str = ""
+    fired_at: float | None = None
+    _triggered: asyncio.Event = field(default_factory=asyncio.Event)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _rotation: int = 0
+    _fired_once: bool = False
+    # Milliseconds from the first signal to each of its requests handed to the socket.
+    handed_ms: list[float] = field(default_factory=list)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    # ---- firing ----------------------------------------------------------------------------------
+
+    def fire(self, signal: str) -> int:
+        """Send every order still waiting, now (within the weight budget). Returns how many left."""
+        first = not self._triggered.is_set()
+        if first:
+            self.signal, self.fired_at = signal, time.time()
+            self._triggered.set()
+        sent = sum(self._send(shot, signal) for shot in self.shots if shot.state == IDLE)
+        if first and self.fired_at is not None:
+            self.handed_ms = [
+                (s.sent - self.fired_at) * 1000
+                for s in self.shots
+                if s.sent is not None and s.sent >= self.fired_at
+            ]
+        if first and self.on_fired is not None and not self._fired_once:
+            self._fired_once = True
+            self.on_fired(self)
+        return sent
+
+    def _send(self, shot: Shot, signal: str) -> bool:
+        conn = shot.conn
+        if conn is None or not conn.alive:
+            self._reconnect(shot)
+            return False
+        if not self.wire.budget.take(shot.api_key):
+            return False
+        future = conn.send(shot.request.at(int(self.wire.clock.now_ms())))
+        now = time.time()
+        shot.state, shot.signal, shot.sent = FLYING, signal, now
+        shot.attempts += 1
+        shot.first_sent = shot.first_sent or now
+        future.add_done_callback(lambda done: self._answered(shot, done))
+        return True
+
+    def _answered(self, shot: Shot, future: asyncio.Future[Answer]) -> None:
+        if shot.state != FLYING:
+            return
+        try:
+            answer = future.result()
+        except (WireError, asyncio.CancelledError, OSError) as exc:
+            shot.state, shot.message = UNKNOWN, f"no answer: {exc}"
+            self._changed.set()
+            return
+        shot.answered, shot.status, shot.body = answer.received, answer.status, answer.json()
+        shot.code, shot.message = answer.code, answer.message
+        if answer.status == 200 and isinstance(shot.body, dict) and shot.body.get("orderId"):
+            shot.state = ACCEPTED
+            # The symbol is open: everything still waiting goes now.
+            if any(s.state == IDLE for s in self.shots):
+                self.fire("accepted")
+        elif answer.status in (429, 418):
+            shot.rate_limited += 1
+            self.wire.budget.pause(answer.retry_after or (120.0 if answer.status == 418 else 1.0))
+            shot.state = IDLE
+        elif answer.status >= 500:
+            shot.state = UNKNOWN
+        elif shot.code in NOT_OPEN_CODES:
+            shot.not_open += 1
+            shot.state = IDLE
+            # Refused for a request sent before the signal: it missed the volley, so it joins it now
+            # (once per signal per order, which keeps the rate bounded).
+            if self.fired_at is not None and shot.sent is not None and shot.sent < self.fired_at:
+                self._send(shot, self.signal)
+        elif shot.code == STALE_TIMESTAMP:
+            shot.state = IDLE
+        else:
+            shot.state = REFUSED
+        self._changed.set()
+
+    def _reconnect(self, shot: Shot) -> None:
+        if shot.conn is not None and not shot.conn.alive:
+            shot.conn = None
+        if shot.conn is None and not any(t.get_name() == f"conn{id(shot)}" for t in self._tasks):
+            self._spawn(self._connect(shot), f"conn{id(shot)}")
+
+    async def _connect(self, shot: Shot) -> None:
+        try:
+            shot.conn = await self.wire.connect()
+        except OSError as exc:
+            log.warning("sniper %s: connection failed: %s", self.symbol, exc)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- the schedule ----------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> list[Shot]:
+        return [s for s in self.shots if not s.settled]
+
+    def trigger(self, signal: str) -> None:
+        """A signal from outside (stream frame, REST probe) that the symbol trades."""
+        if self.pending or not self._fired_once:
+            self.fire(signal)
+
+    async def run(self) -> None:
+        try:
+            if self.open_ms is not None:
+                await self._armed_until_open()
+            if not self.shots:
+                await self._triggered.wait()
+            while self.pending:
+                await self._triggered.wait()
+                await self._retry_window()
+                self._settle()
+                if self.pending:
+                    # The window closed and the symbol did not open: wait for the next signal.
+                    self._triggered.clear()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            self._settle()
+
+    async def _armed_until_open(self) -> None:
+        assert self.open_ms is not None
+        clock, cfg = self.wire.clock, self.config
+        if await self._wait_until(clock.local_at(self.open_ms - cfg.before_ms) - cfg.warm_s):
+            return
+        await self.warm()
+        if await self._wait_until(clock.local_at(self.open_ms - cfg.before_ms)):
+            return
+        # Probing stops a few round trips before the open, so that no order is still waiting for the
+        # answer to a probe when the volley goes.
+        guard_ms = max(5.0, 3 * (clock.rtt_ms or 1.0))
+        prober = asyncio.create_task(self._probe_until(clock.local_at(self.open_ms - guard_ms)))
+        try:
+            open_at = clock.local_at(self.open_ms)
+            if await self._wait_until(open_at - cfg.spin_ms / 1000):
+                return
+            while time.time() < open_at and not self._triggered.is_set():
+                pass
+            if not self._triggered.is_set():
+                self.fire("clock")
+        finally:
+            prober.cancel()
+
+    async def warm(self) -> None:
+        """Re-open connections the server closed and re-sync the clock, before the window."""
+        for shot in self.shots:
+            if shot.conn is None or not shot.conn.alive:
+                self._reconnect(shot)
+        if time.monotonic() - self.wire.clock.synced_at > 10:
+            with contextlib.suppress(OSError, WireError, TimeoutError):
+                await self.wire.sync_clock()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.config.warm_s / 2)
+
+    async def _wait_until(self, local_epoch: float) -> bool:
+        """Sleep until `local_epoch`; True when a signal came first."""
+        left = local_epoch - time.time()
+        if left > 0 and not self._triggered.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._triggered.wait(), left)
+        return self._triggered.is_set()
+
+    async def _retry_window(self) -> None:
+        cfg = self.config
+        start = self.fired_at or time.time()
+        end = start + cfg.after_ms / 1000
+        if self.open_ms is not None:
+            end = max(end, self.wire.clock.local_at(self.open_ms + cfg.after_ms))
+        await self._probe_until(end)
+        # Orders still in flight at the end of the window get their answer (or time out) first.
+        while any(s.state == FLYING for s in self.shots):
+            if not await self._changed_within(0.05):
+                self._expire()
+
+    async def _probe_until(self, local_epoch: float) -> None:
+        """One waiting order at a time, every `retry_every_ms`, until `local_epoch` or all settled."""
+        step = self.config.retry_every_ms / 1000
+        next_send = time.time()
+        while self.pending and (now := time.time()) < local_epoch:
+            idle = [s for s in self.shots if s.state == IDLE]
+            # Answers wake this loop early; the cadence holds regardless, which bounds the rate.
+            if idle and now >= next_send:
+                self._rotation = (self._rotation + 1) % len(idle)
+                self._send(idle[self._rotation], "probe" if not self._triggered.is_set() else "retry")
+                next_send = now + step
+            self._expire()
+            await self._changed_within(max(0.0, min(next_send, local_epoch) - time.time()))
+
+    async def _changed_within(self, seconds: float) -> bool:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
+            return True
+        return False
+
+    def _expire(self) -> None:
+        """A request unanswered for `answer_timeout_s`: its outcome is unknown; its connection is
+        dropped, since a late answer on it would be taken for the next request's."""
+        limit = time.time() - self.config.answer_timeout_s
+        for shot in self.shots:
+            if shot.state == FLYING and shot.sent is not None and shot.sent < limit:
+                shot.state, shot.message = UNKNOWN, "no answer in time"
+                if shot.conn is not None:
+                    shot.conn.close()
+
+    def _settle(self) -> None:
+        done = [s for s in self.shots if s.settled and not s.recorded]
+        for shot in done:
+            shot.recorded = True
+        if done and self.on_settled is not None:
+            self.on_settled(self, done)

@@ -1,0 +1,354 @@
+"""The sniper's wire: warm keep-alive connections that put pre-signed order requests on the socket.
+
+This is the hot path's stand-in for the per-process ExchangeHub of the exchange-session issue (not on
+main yet). It owns what the hub will own, in the shape the sniper needs, so that swapping it for the
+hub is an adapter of three parts: `clock` (the exchange clock offset, kept fresh in the background),
+`budget` (the documented weight windows per IP and per API key, shared by every sender in the
+process) and `connect()` (a warm connection on the process's one TLS context).
+
+Why not the httpx client: handing a request to httpx costs 100-300 us of Python per request (URL and
+header objects, pool checkout, h11 state); a volley of 100 orders pays that 100 times before the last
+one leaves. Here a request is bytes prepared at arming time except its timestamp and signature, and
+the HMAC state over the fixed part of the query is computed once too: at the signal, each send is a
+`copy()` of that state, 13 digits, a hex digest and one `transport.write`.
+
+Plain Python, no Django: the runner feeds it settings and plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import ssl
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from trading.exchange.signing import Param, encode_query
+
+# MEXC budgets each endpoint at 500 weight per 10 s, per IP and per account (fact sheet section 3).
+WEIGHT_BUDGET = 500
+WEIGHT_WINDOW_S = 10.0
+
+
+class WireError(Exception):
+    """The connection failed or closed before the answer came: the request's outcome is unknown."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    retry_after: float | None
+    # Local epoch seconds when the last byte of the answer arrived.
+    received: float
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+    @property
+    def code(self) -> int | None:
+        """MEXC's error code from a `{code, msg}` body, else None."""
+        body = self.json()
+        code = body.get("code") if isinstance(body, dict) else None
+        try:
+            return int(code) if code is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def message(self) -> str:
+        body = self.json()
+        return str(body.get("msg") or "") if isinstance(body, dict) else self.body[:200].decode("latin-1")
+
+
+def _dechunk(buffer: bytearray, start: int) -> tuple[bytes | None, int]:
+    """A chunked body from `start`: (body, bytes used), or (None, 0) while it is incomplete."""
+    body = bytearray()
+    pos = start
+    while True:
+        line_end = buffer.find(b"\r\n", pos)
+        if line_end < 0:
+            return None, 0
+        size = int(bytes(buffer[pos:line_end]).split(b";")[0].strip() or b"0", 16)
+        pos = line_end + 2
+        if size == 0:
+            trailer_end = buffer.find(b"\r\n\r\n", pos - 2)
+            return (bytes(body), trailer_end + 4) if trailer_end >= 0 else (None, 0)
+        if len(buffer) < pos + size + 2:
+            return None, 0
+        body += buffer[pos : pos + size]
+        pos += size + 2
+
+
+class _Protocol(asyncio.Protocol):
+    """HTTP/1.1 client side of one connection: requests are written whole, answers parsed in order."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting: deque[asyncio.Future[Answer]] = deque()
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(WireError(f"connection lost ({exc!r})"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.waiting and (answer := self._parse()) is not None:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(answer)
+
+    def _parse(self) -> Answer | None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body, used = _dechunk(self.buffer, end + 4)
+            if body is None:
+                return None
+        else:
+            length = int(headers.get("content-length") or 0)
+            used = end + 4 + length
+            if len(self.buffer) < used:
+                return None
+            body = bytes(self.buffer[end + 4 : used])
+        del self.buffer[:used]
+        if headers.get("connection", "").lower() == "close" and self.transport is not None:
+            self.lost = True
+            self.transport.close()
+        retry = headers.get("retry-after")
+        try:
+            retry_after = float(retry) if retry else None
+        except ValueError:
+            retry_after = None
+        return Answer(status, body, retry_after, time.time())
+
+
+class Connection:
+    """One warm keep-alive connection. `send` writes at once and returns the answer's future."""
+
+    def __init__(self, protocol: _Protocol, host_header: str) -> None:
+        self._protocol = protocol
+        self.host_header = host_header
+
+    @property
+    def alive(self) -> bool:
+        transport = self._protocol.transport
+        return not self._protocol.lost and transport is not None and not transport.is_closing()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._protocol.waiting)
+
+    def send(self, data: bytes) -> asyncio.Future[Answer]:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        transport = self._protocol.transport
+        if not self.alive or transport is None:
+            future.set_exception(WireError("connection closed"))
+            return future
+        self._protocol.waiting.append(future)
+        transport.write(data)
+        return future
+
+    async def get(self, target: str, *, wait_s: float = 5.0) -> Answer:
+        """A plain GET (warm-up, clock): one request on this connection."""
+        head = f"GET {target} HTTP/1.1\r\nHost: {self.host_header}\r\nAccept: application/json\r\n\r\n"
+        return await asyncio.wait_for(self.send(head.encode()), wait_s)
+
+    def close(self) -> None:
+        if self._protocol.transport is not None:
+            self._protocol.transport.close()
+
+
+class SignedRequest:
+    """A signed MEXC request prepared in full except its `timestamp` and `signature`.
+
+    The parameters go in the query string and the body is empty, as every MEXC client does; the
+    signature is HMAC-SHA256 over the query text before `&signature=` (fact sheet section 2), whose
+    fixed prefix is hashed once here."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        params: list[Param],
+        api_key: str,
+        api_secret: str,
+        host_header: str,
+        recv_window_ms: int = 5000,
+    ) -> None:
+        query = encode_query([*params, ("recvWindow", str(recv_window_ms)), ("timestamp", "")])
+        self._line = f"{method} {path}?{query}".encode()
+        self._mac = hmac.new(api_secret.encode(), query.encode(), hashlib.sha256)
+        self._head = (
+            f" HTTP/1.1\r\nHost: {host_header}\r\nX-MEXC-APIKEY: {api_key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+
+    def at(self, timestamp_ms: int) -> bytes:
+        stamp = str(timestamp_ms).encode()
+        mac = self._mac.copy()
+        mac.update(stamp)
+        return b"".join((self._line, stamp, b"&signature=", mac.hexdigest().encode(), self._head))
+
+
+@dataclass
+class ExchangeClock:
+    """The exchange's clock as seen from here: `offset_ms` is added to local epoch milliseconds."""
+
+    offset_ms: float = 0.0
+    rtt_ms: float | None = None
+    synced_at: float = 0.0
+
+    def now_ms(self) -> float:
+        return time.time() * 1000 + self.offset_ms
+
+    def local_at(self, server_ms: float) -> float:
+        """Local epoch seconds at which the exchange's clock reads `server_ms`."""
+        return (server_ms - self.offset_ms) / 1000
+
+    async def sync(self, conn: Connection, *, samples: int = 5) -> None:
+        """The offset from the sample with the shortest round trip (the least queueing noise)."""
+        best: tuple[float, float] | None = None
+        for _ in range(samples):
+            before = time.time()
+            answer = await conn.get("/api/v3/time")
+            after = time.time()
+            body = answer.json()
+            if answer.status != 200 or not isinstance(body, dict) or "serverTime" not in body:
+                raise WireError(f"/api/v3/time answered {answer.status}")
+            rtt = (after - before) * 1000
+            # serverTime is whole milliseconds, truncated: on average it reads half a millisecond early.
+            offset = int(body["serverTime"]) + 0.5 - (before + after) * 500
+            if best is None or rtt < best[0]:
+                best = (rtt, offset)
+        assert best is not None
+        self.rtt_ms, self.offset_ms = best
+        self.synced_at = time.monotonic()
+
+
+@dataclass
+class WeightWindow:
+    """A sliding window of spent weight, the way MEXC counts it: at most `budget` in any `window_s`."""
+
+    budget: float
+    window_s: float = WEIGHT_WINDOW_S
+    _spent: deque[tuple[float, float]] = field(default_factory=deque)
+    _used: float = 0.0
+
+    def room(self, now: float) -> float:
+        while self._spent and self._spent[0][0] <= now - self.window_s:
+            self._used -= self._spent.popleft()[1]
+        return self.budget - self._used
+
+    def spend(self, weight: float, now: float) -> None:
+        self._spent.append((now, weight))
+        self._used += weight
+
+
+@dataclass
+class Budget:
+    """POST /api/v3/order weighs 1 against the IP and 1 against the account; a 429 or 418 pauses every
+    sender of the process until its Retry-After. `share` keeps headroom for the process's other calls."""
+
+    share: float = 0.9
+    paused_until: float = 0.0
+    refused: int = 0
+    _ip: WeightWindow | None = None
+    _accounts: dict[str, WeightWindow] = field(default_factory=dict)
+
+    def _window(self, api_key: str | None) -> WeightWindow:
+        if api_key is None:
+            if self._ip is None:
+                self._ip = WeightWindow(WEIGHT_BUDGET * self.share)
+            return self._ip
+        if api_key not in self._accounts:
+            self._accounts[api_key] = WeightWindow(WEIGHT_BUDGET * self.share)
+        return self._accounts[api_key]
+
+    def take(self, api_key: str, weight: float = 1.0) -> bool:
+        now = time.monotonic()
+        if now < self.paused_until:
+            return False
+        ip, account = self._window(None), self._window(api_key)
+        if ip.room(now) < weight or account.room(now) < weight:
+            return False
+        ip.spend(weight, now)
+        account.spend(weight, now)
+        return True
+
+    def room(self, api_key: str | None = None) -> float:
+        return self._window(api_key).room(time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        self.refused += 1
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+class Wire:
+    """Per process: the exchange's address, one TLS context, the clock and the budget."""
+
+    def __init__(self, base_url: str, *, share: float = 0.9) -> None:
+        parts = urlsplit(base_url)
+        self.secure = parts.scheme == "https"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if self.secure else 80)
+        default_port = (self.secure and self.port == 443) or (not self.secure and self.port == 80)
+        self.host_header = self.host if default_port else f"{self.host}:{self.port}"
+        # Built once per process: a TLS context costs about 20 ms of CPU (notes/PERF.md).
+        self.ssl = ssl.create_default_context() if self.secure else None
+        self.clock = ExchangeClock()
+        self.budget = Budget(share=share)
+
+    async def connect(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(
+            _Protocol, self.host, self.port, ssl=self.ssl, server_hostname=self.host if self.ssl else None
+        )
+        return Connection(protocol, self.host_header)
+
+    async def connect_many(self, count: int) -> list[Connection]:
+        return list(await asyncio.gather(*(self.connect() for _ in range(count))))
+
+    async def sync_clock(self) -> None:
+        conn = await self.connect()
+        try:
+            await self.clock.sync(conn)
+        finally:
+            conn.close()
+
+    def signed(
+        self, *, method: str, path: str, params: list[Param], api_key: str, api_secret: str
+    ) -> SignedRequest:
+        return SignedRequest(
+            method=method,
+            path=path,
+            params=params,
+            api_key=api_key,
+            api_secret=api_secret,
+            host_header=self.host_header,
+        )
