@@ -49,6 +49,7 @@ OWN_TABLES = (LOG, POSITION, FENCE)
 # further behind than this ships in slices.
 BATCH = 20000
 BUCKET = 1000  # rowids per verified key range
+PRUNE_EVERY = 10.0  # seconds between deletions of applied log entries on the primary
 IN_SYNC_COMMITS = 200  # lag (log entries) under which the shadow counts as in sync
 IN_SYNC_SECONDS = 5.0
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"  # unix seconds, fractional, on any SQLite
@@ -570,7 +571,7 @@ class Shadow:
 
     def ship(self, *, until: Callable[[], bool], idle: float = 0.2, retry: float = 1.0) -> int:
         """Ships until `until()` is true; an unreachable side is waited for, never given up on."""
-        shipped, since_prune = 0, 0
+        shipped, since_prune, pruned_at = 0, 0, time.monotonic()
         primary: Db | None = None
         shadow: Db | None = None
         pair: tuple[str, str] | None = None
@@ -588,9 +589,10 @@ class Shadow:
                 count = ship_once(primary, shadow)
                 shipped += count
                 since_prune += count
-                if since_prune >= 10000 or (count == 0 and since_prune):
+                # Pruning takes the primary's write lock: seldom, so writers rarely wait behind it.
+                if since_prune and time.monotonic() - pruned_at >= PRUNE_EVERY:
                     prune(primary, shadow)
-                    since_prune = 0
+                    since_prune, pruned_at = 0, time.monotonic()
                 if count == 0:
                     time.sleep(idle)
             except ShadowDbError as exc:
