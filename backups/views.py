@@ -9,6 +9,7 @@ from accounts.decorators import operator_required
 from backups import selectors, services
 from backups.models import BackupRun
 from backups.storage import backup_store
+from config.shadow.services import shadow_status
 
 
 @require_GET
@@ -16,7 +17,7 @@ from backups.storage import backup_store
 def backup_index(request: HttpRequest) -> HttpResponse:
     verified = selectors.backup_last_verifications()
     rows = [(item, verified.get(item.id)) for item in reversed(selectors.backup_list())]
-    context = {"rows": rows, "runs": selectors.backup_run_list()}
+    context = {"rows": rows, "runs": selectors.backup_run_list(), "shadow": shadow_status(timeout=2.0)}
     return render(request, "backups/index.html", context)
 
 

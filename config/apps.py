@@ -9,3 +9,9 @@ class ConfigConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401  (registers the start-up checks)
+        from django.db.models.signals import post_migrate
+
+        from config.shadow.services import shadow_after_migrate
+
+        # Sent once per app after `migrate`; sender=self makes it once per run.
+        post_migrate.connect(shadow_after_migrate, sender=self)

@@ -137,6 +137,17 @@ def _heartbeat(role: Role) -> Check:
     return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 
+def _shadow() -> Check:
+    # Shadow mode (config/shadow): never a hard dependency; a shadow that trails shows as "lagging".
+    from config.shadow.services import shadow_status
+
+    report = shadow_status(timeout=2.0)
+    state = report["state"]
+    status = {"off": "ok", "in_sync": "ok", "cut_over": "ok", "catching_up": "lagging"}.get(state, "down")
+    keep = ("state", "lag_commits", "lag_seconds", "error")
+    return {"status": status, **{key: report[key] for key in keep if key in report}}
+
+
 def _exchange() -> Check:
     """Whether MEXC currently refuses this server: a 418 ban or a 429 pause (seen by any process)."""
     from trading.exchanges import exchange_block, hub_status
@@ -157,6 +168,7 @@ CHECKS: dict[str, tuple[Callable[[], Check], bool]] = {
     "cache": (_cache, True),
     "market_stream": (lambda: _stamp(MARKET_STREAM_KEY, timedelta(seconds=15)), False),
     "exchange": (_exchange, False),
+    "shadow": (_shadow, False),
 }
 
 

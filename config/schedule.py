@@ -33,6 +33,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "sniper-listings-watch": {"task": "sniper.listings_watch", "schedule": 60.0},
         "sniper-positions-sync": {"task": "sniper.positions_sync", "schedule": 10.0},
         "sniper-firings-resume": {"task": "sniper.firings_resume", "schedule": 30.0},
+        # Shadow mode (config/shadow): a no-op when off; a divergence reaches the operators' inbox.
+        "shadow-verify": {"task": "shadow.verify", "schedule": 600.0},
         "backups-full": {"task": "backups.scheduled_full", "schedule": cron(settings.BACKUP_FULL_CRON)},
         "backups-incremental": {
             "task": "backups.scheduled_incremental",

@@ -9,6 +9,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from config.env import env
+from config.shadow import state as _shadow_state
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env.path("BRUTE_VAR_DIR", BASE_DIR / "var")
@@ -106,6 +107,9 @@ DATABASE_URL = env.url(
     "DATABASE_URL", f"file:{VAR_DIR / 'brute.db'}", schemes=("file", "libsql", "http", "https", "ws", "wss")
 )
 assert DATABASE_URL is not None
+# Shadow mode (config/shadow): once it is on, its state file names the primary; processes read it at start-up.
+SHADOW_STATE_FILE = env.path("SHADOW_STATE_FILE", VAR_DIR / "shadow.json")
+DATABASE_URL = _shadow_state.primary_url(SHADOW_STATE_FILE) or DATABASE_URL
 LIBSQL_AUTH_TOKEN = env.optional("LIBSQL_AUTH_TOKEN")
 LIBSQL_SYNC_URL = env.url("LIBSQL_SYNC_URL", schemes=("libsql", "http", "https", "ws", "wss"))
 LIBSQL_SYNC_INTERVAL = env.integer("LIBSQL_SYNC_INTERVAL", 0, minimum=0)

@@ -16,3 +16,6 @@ def idempotency_keys_prune() -> int:
     from config.api_idempotency import idempotency_keys_prune as prune
 
     return prune()
+
+
+from config.shadow import tasks as _shadow_tasks  # noqa: E402, F401 (registers shadow.verify with Celery)
