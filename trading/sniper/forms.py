@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from config.input_limits import InputRefused, json_loads_bounded
 from trading.sniper.models import PriceAlert, RiskLimits, Rule
 
 TP_HELP = 'JSON, e.g. <code>[{"gain_pct": 5, "sell_pct": 50}, {"gain_pct": 10, "sell_pct": 30}]</code>'
@@ -42,9 +43,9 @@ class RuleForm(forms.ModelForm):
         if not raw.strip():
             return []
         try:
-            value = json.loads(raw)
-        except ValueError:
-            raise forms.ValidationError("Not valid JSON") from None
+            value = json_loads_bounded(raw, max_bytes=16_384, max_depth=3)
+        except InputRefused as exc:
+            raise forms.ValidationError(exc.message) from None
         if not isinstance(value, list):
             raise forms.ValidationError("A list of levels, e.g. [{...}, {...}]")
         return value
