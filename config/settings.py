@@ -229,7 +229,9 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "style-src-elem": ["'self'"],
+        # The one <style> element allowed: lightweight-charts' attribution-logo rule (by its hash;
+        # re-hash when the vendored library is upgraded, the browser test names a mismatch).
+        "style-src-elem": ["'self'", "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"],
         "style-src-attr": ["'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
