@@ -1,8 +1,12 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, IdempotencyKey, RefreshToken, User
+from accounts.services import token_revoke_all_for_user, user_sign_out_everywhere
 
 
 @admin.register(User)
@@ -22,6 +26,20 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "role", "password1", "password2")}),)
+    actions = ("sign_out_everywhere",)
+
+    @admin.action(description="Sign out everywhere (sessions, API logins and personal tokens)")
+    def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            user_sign_out_everywhere(user=user, request=request)
+        self.message_user(request, f"{queryset.count()} users signed out everywhere.", messages.SUCCESS)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # An operator setting someone's password ends their API logins and tokens as a change does.
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            token_revoke_all_for_user(user=self.get_object(request, id))  # type: ignore[arg-type]
+        return response
 
 
 @admin.register(ApiToken)

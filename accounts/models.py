@@ -6,6 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Role(models.TextChoices):
@@ -39,6 +40,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, editable=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    auth_epoch = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Raised by “sign out everywhere”: ends every other session."
+    )
+    signed_out_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the user last signed out everywhere."
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -58,6 +65,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.is_staff = self.role == Role.ADMIN
         self.is_superuser = self.role == Role.ADMIN
         super().save(*args, **kwargs)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django ends a session whose stored hash no longer matches; mixing in the epoch lets
+        # "sign out everywhere" end sessions without a password change. Epoch 0 keeps old hashes.
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        value = self.password if not self.auth_epoch else f"{self.password}\0{self.auth_epoch}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def can_trade(self) -> bool:

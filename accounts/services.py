@@ -1,12 +1,17 @@
-"""Writes on accounts: sign-up, roles and the first operator account."""
+"""Writes on accounts: sign-up, roles, the first operator account, and ending a user's sign-ins."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
+from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import ApiToken, RefreshToken, Role, User
 
 
 @transaction.atomic
@@ -30,3 +35,50 @@ def admin_ensure_initial(*, email: str) -> str | None:
         password = secrets.token_urlsafe(18)
         User.objects.create_user(email, password, role=Role.ADMIN, display_name="Operator")
     return password
+
+
+@dataclass(frozen=True)
+class Revoked:
+    refresh_tokens: int
+    api_tokens: int
+
+
+def token_revoke_all_for_user(*, user: User, keep_api_tokens: bool = False) -> Revoked:
+    """Revokes every live refresh token of the user (each login's whole family) and, unless
+    `keep_api_tokens`, every personal API token. Access tokens already issued are not stored and
+    run out on their own (API_ACCESS_TOKEN_TTL); `signed_out_at` lets a check refuse them sooner."""
+    now = timezone.now()
+    refresh = RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_reason=RefreshToken.Revoked.REVOKED
+    )
+    pats = (
+        0
+        if keep_api_tokens
+        else ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    )
+    return Revoked(refresh_tokens=refresh, api_tokens=pats)
+
+
+@transaction.atomic
+def user_sign_out_everywhere(
+    *, user: User, request: HttpRequest | None = None, keep_api_tokens: bool = False
+) -> Revoked:
+    """Ends every browser session and API login of `user`; personal tokens too unless kept.
+
+    Given the request of `user` themself, that one session stays signed in (the others end);
+    an operator acting on someone else passes no request, or their own, which is left alone.
+    """
+    User.objects.filter(pk=user.pk).update(auth_epoch=F("auth_epoch") + 1, signed_out_at=timezone.now())
+    user.refresh_from_db(fields=["auth_epoch", "signed_out_at"])
+    if request is not None and getattr(request.user, "pk", None) == user.pk:
+        update_session_auth_hash(request, user)
+    return token_revoke_all_for_user(user=user, keep_api_tokens=keep_api_tokens)
+
+
+@transaction.atomic
+def user_password_changed(*, user: User, keep_signed_in: bool = False) -> Revoked | None:
+    """After a password change or reset: other sessions have already ended (the session hash
+    follows the password); API logins and personal tokens end too unless the user keeps them."""
+    if keep_signed_in:
+        return None
+    return token_revoke_all_for_user(user=user)

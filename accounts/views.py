@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import SignupForm
-from accounts.services import user_create
+from accounts.forms import (
+    LoginForm,
+    PasswordChangeKeepForm,
+    SetPasswordKeepForm,
+    SignOutEverywhereForm,
+    SignupForm,
+)
+from accounts.models import User
+from accounts.services import user_create, user_password_changed, user_sign_out_everywhere
+from config.api_throttling import LoginRateThrottle
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,3 +37,55 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Welcome to Brute. You are trading on paper until you add MEXC keys.")
         return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in, with the API's per-IP budget (API_RATE_LIMIT_LOGIN), shared with it, on
+    every attempt: axes locks one email after a few failures, this stops one IP spraying many."""
+
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        throttle = LoginRateThrottle()
+        if not throttle.allow_request(request):
+            response = render(request, "accounts/locked_out.html", status=429)
+            response["Retry-After"] = str(int(throttle.wait() or 60))
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = PasswordChangeKeepForm
+    template_name = "accounts/password_change.html"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        user_password_changed(user=form.user, keep_signed_in=form.cleaned_data["keep_signed_in"])
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = SetPasswordKeepForm
+    template_name = "accounts/password_reset_confirm.html"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        user_password_changed(user=form.user, keep_signed_in=form.cleaned_data["keep_signed_in"])
+        return response
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """Ends the user's other sessions, API logins and (unless kept) personal tokens; this one stays."""
+    user: User = request.user  # type: ignore[assignment]
+    form = SignOutEverywhereForm(request.POST)
+    keep = form.is_valid() and form.cleaned_data["keep_api_tokens"]
+    revoked = user_sign_out_everywhere(user=user, request=request, keep_api_tokens=keep)
+    messages.success(
+        request,
+        f"Signed out everywhere else: {revoked.refresh_tokens} API logins and "
+        f"{revoked.api_tokens} personal tokens revoked.",
+    )
+    return redirect("accounts:tokens")

@@ -4,6 +4,11 @@ Layout: a 20-byte header (magic, key id, chunk size), then chunks of `nonce || c
 Each chunk's associated data is the header, its index and a final flag, so a chunk that is
 altered, dropped, reordered, or a stream cut at a chunk boundary fails authentication.
 The key id (a hash of the key) tells a wrong key from a damaged archive before any chunk is read.
+
+The sidecar of every backup made while a key is configured also carries an HMAC-SHA256 keyed from
+that key (HKDF, its own label, so the MAC key is never the encryption key). The sidecar holds the
+archive's SHA-256 and the inner manifest's, which holds every member's, so the one MAC vouches for
+every byte, encrypted or not, as restic and borg authenticate their indexes with the repository key.
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import struct
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 from backups.errors import BackupError, WrongKeyError
@@ -52,6 +60,11 @@ def key_from_settings() -> bytes:
     return decode_key(raw, source=source)
 
 
+def key_configured() -> bool:
+    """Whether the operator set a backup key (valid or not: key_from_settings says which)."""
+    return bool(settings.BACKUP_ENCRYPTION_KEY or settings.BACKUP_ENCRYPTION_KEY_FILE)
+
+
 def decode_key(raw: str, *, source: str = "key") -> bytes:
     try:
         key = base64.b64decode(raw.strip(), validate=True)
@@ -68,6 +81,21 @@ def generate_key() -> str:
 
 def key_id(key: bytes) -> bytes:
     return hashlib.sha256(b"brute-backup-key-id\0" + key).digest()[:8]
+
+
+def _mac_key(key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"brute-backup-sidecar-mac-v1").derive(
+        key
+    )
+
+
+def sidecar_mac(key: bytes, body: bytes) -> str:
+    """The hex HMAC-SHA256 of a sidecar's canonical body, keyed from the backup key."""
+    return hmac.new(_mac_key(key), body, hashlib.sha256).hexdigest()
+
+
+def sidecar_mac_valid(key: bytes, body: bytes, mac: str) -> bool:
+    return hmac.compare_digest(sidecar_mac(key, body), mac)
 
 
 def _aad(header: bytes, index: int, final: bool) -> bytes:

@@ -4,7 +4,9 @@ Two documents per backup. The inner manifest (`manifest.json`, the first member 
 lists the database snapshot, every file and every member with its size and SHA-256. The sidecar
 (`<id>.json` beside the archive) is the summary a listing needs without the key: id, kind, parent,
 the archive's own size and SHA-256, the inner manifest's SHA-256, and a checksum of itself. The
-sidecar is written last, so an archive without one was never finished and is never listed.
+checksum only finds damage; with a backup key configured the sidecar also carries `mac`, an HMAC
+keyed from that key over the same fields (see backups.crypto), which finds forgery. The sidecar is
+written last, so an archive without one was never finished and is never listed.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Summary:
     database_size: int
     format: int = FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
+    mac: str | None = None
 
     @property
     def created_at(self) -> datetime:
@@ -62,6 +65,12 @@ class Summary:
     @property
     def sidecar(self) -> str:
         return sidecar_name(self.id)
+
+    def signed_body(self) -> bytes:
+        """The canonical bytes the MAC covers: every field but the MAC itself."""
+        body = asdict(self)
+        body.pop("mac")
+        return canonical(body)
 
     def to_json(self) -> bytes:
         body = asdict(self)

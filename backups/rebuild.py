@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from backups.archive import DATABASE, MEDIA_PREFIX, PAGES, MemberStream, read_archive
-from backups.errors import BackupError
+from backups.errors import BackupError, ChainStepError
 from backups.manifest import Summary
 from backups.snapshot import apply_pages, integrity_problem
 from backups.storage import BackupStore
@@ -53,14 +53,22 @@ def rebuild(
     After each backup the rebuilt database must hash to that backup's snapshot; `on_step` hears of
     each step (with an integrity problem or None) so verify --all can test every backup in one pass.
     """
-    final = read_archive(store=store, summary=chain[-1], key=key, manifest_only=True)
+    try:
+        final = read_archive(store=store, summary=chain[-1], key=key, manifest_only=True)
+    except BackupError as exc:
+        raise ChainStepError(chain[-1].id, str(exc)) from None
     wanted = {entry["path"]: entry for entry in final["files"]}
     media.mkdir(parents=True, exist_ok=True)
     for step, summary in enumerate(chain):
         handler = _Handler(summary, database, media, wanted)
         report = (lambda done, s=summary: progress(f"reading {s.id}", done, s.size)) if progress else None
-        manifest = read_archive(store=store, summary=summary, key=key, handler=handler, progress=report)
-        _check_database(summary, manifest, database)
+        try:
+            manifest = read_archive(store=store, summary=summary, key=key, handler=handler, progress=report)
+            _check_database(summary, manifest, database)
+        except ChainStepError:
+            raise
+        except BackupError as exc:
+            raise ChainStepError(summary.id, str(exc)) from None
         is_last = step == len(chain) - 1
         if on_step or is_last:
             problem = integrity_problem(database)

@@ -9,7 +9,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ from backups.archive import (
     read_archive,
     write_archive,
 )
-from backups.crypto import key_from_settings, key_id
-from backups.errors import BackupError
+from backups.crypto import key_configured, key_from_settings, key_id, sidecar_mac, sidecar_mac_valid
+from backups.errors import BackupError, ChainStepError, UnauthenticatedError, WrongKeyError
 from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
 from backups.models import BackupRun
 from backups.notify import operator_notify
@@ -90,7 +90,12 @@ def backup_create(
         raise BackupError("there is no usable backup to build an incremental on; create a full backup first")
     # An incremental of an encrypted chain stays encrypted, whatever the setting says today.
     encrypt = encrypt or (parent is not None and parent.encrypted)
-    key = key_from_settings() if encrypt else None
+    signing_key = key_from_settings() if encrypt or key_configured() else None
+    key = signing_key if encrypt else None
+    if parent is not None:
+        # Building on a forged parent would lend it this backup's signature.
+        parents = backup_chain(summaries=backup_summaries(store=store), backup_id=parent.id)
+        chain_authenticate(chain=parents, key=signing_key)
     created = timezone.now()
     backup_id = new_backup_id(created)
     staging = store.staging_dir()
@@ -102,7 +107,7 @@ def backup_create(
             created=created,
             parent=parent,
             key=key,
-            parent_key=key,
+            signing_key=signing_key,
             note=note,
             progress=progress,
         )
@@ -122,7 +127,7 @@ def _create_in(
     created: datetime,
     parent: Summary | None,
     key: bytes | None,
-    parent_key: bytes | None,
+    signing_key: bytes | None,
     note: str,
     progress: Progress,
 ) -> Summary:
@@ -130,7 +135,7 @@ def _create_in(
     snapshot = staging / "snapshot.sqlite3"
     snapshot_database(name=database_name(), target=snapshot)
     progress("hashing", 0, 1)
-    parent_manifest, parent_hashes = _parent_state(store, parent, parent_key) if parent else (None, None)
+    parent_manifest, parent_hashes = _parent_state(store, parent, signing_key) if parent else (None, None)
     database, members = _database_members(staging, snapshot, parent_manifest, parent_hashes, created)
     files = _media_entries(Path(settings.MEDIA_ROOT), backup_id, parent_manifest)
     members += [_media_member(f) for f in files if f["stored_in"] == backup_id]
@@ -179,6 +184,8 @@ def _create_in(
         file_count=len(files),
         database_size=database["size"],
     )
+    if signing_key is not None:
+        summary = replace(summary, mac=sidecar_mac(signing_key, summary.signed_body()))
     store.commit(staging / archive, archive)
     store.write_bytes(summary.sidecar, summary.to_json())  # last: only now is the backup listed
     logger.info("backup %s created (%s, %d bytes)", backup_id, summary.kind, size)
@@ -271,11 +278,17 @@ class VerifyOutcome:
 
 
 def backup_verify(
-    *, backup_id: str | None = None, all_backups: bool = False, progress: Progress | None = None
+    *,
+    backup_id: str | None = None,
+    all_backups: bool = False,
+    allow_unauthenticated: bool = False,
+    progress: Progress | None = None,
 ) -> list[VerifyOutcome]:
     """Checks sidecars, archives, chains and a test restore with SQLite's integrity check.
 
-    Never raises for a damaged backup: each outcome names what is wrong.
+    With a backup key configured, a backup must also be authenticated with it (see
+    `chain_authenticate`); `allow_unauthenticated` accepts unencrypted, unsigned ones.
+    Never raises for a damaged or forged backup: each outcome names what is wrong.
     """
     store = backup_store()
     listings = backup_list(store=store)
@@ -291,17 +304,47 @@ def backup_verify(
     key = _optional_key(summaries.values())
     for target in reversed(wanted):  # newest first: a chain tip's pass covers its ancestors
         if target not in outcomes:
-            outcomes.update(_verify_chain(store, summaries, target, key, progress))
+            outcomes.update(_verify_chain(store, summaries, target, key, allow_unauthenticated, progress))
     return [outcomes[i] for i in wanted]
 
 
 def _optional_key(summaries: Any) -> bytes | None:
-    if not any(s.encrypted for s in summaries):
-        return None
-    try:
-        return key_from_settings()
-    except BackupError:
+    if key_configured():
+        return key_from_settings()  # a key set but unreadable is a configuration error: say so
+    if any(s.encrypted for s in summaries):
         return None  # the encrypted backups then fail verification, naming the missing key
+    return None
+
+
+def chain_authenticate(
+    *, chain: list[Summary], key: bytes | None, allow_unauthenticated: bool = False
+) -> None:
+    """Raises unless every backup of the chain is vouched for by `key`, before anything is read.
+
+    With no key configured there is nothing to check against (encrypted backups then fail for the
+    missing key). With a key, a backup passes if its sidecar's MAC is valid, or if it is encrypted
+    with this very key (AES-GCM then authenticates every byte as it is read: the rule for backups
+    made before sidecars were signed). A MAC that fails is refused always; an unencrypted backup
+    with no MAC only with `allow_unauthenticated` (the operator's explicit word).
+    """
+    if key is None:
+        return
+    ours = key_id(key).hex()
+    for summary in chain:
+        where = f"backup {summary.id}"
+        if summary.encrypted and summary.key_id != ours:
+            raise WrongKeyError(f"{where}: wrong encryption key, it was encrypted with a different key")
+        if summary.mac is not None:
+            if not sidecar_mac_valid(key, summary.signed_body(), summary.mac):
+                raise UnauthenticatedError(
+                    f"{where} fails authentication with the configured key "
+                    "(forged, or signed with another key)"
+                )
+        elif not summary.encrypted and not allow_unauthenticated:
+            raise UnauthenticatedError(
+                f"{where} is unencrypted and not authenticated with the configured key; "
+                "refusing it (pass --allow-unauthenticated only if you know where it came from)"
+            )
 
 
 def _verify_chain(
@@ -309,6 +352,7 @@ def _verify_chain(
     summaries: dict[str, Summary],
     target: str,
     key: bytes | None,
+    allow_unauthenticated: bool,
     progress: Progress | None,
 ) -> dict[str, VerifyOutcome]:
     try:
@@ -316,6 +360,16 @@ def _verify_chain(
     except BackupError as exc:
         return {target: VerifyOutcome(target, False, str(exc))}
     results: dict[str, VerifyOutcome] = {}
+    for index, summary in enumerate(chain):
+        try:
+            chain_authenticate(chain=[summary], key=key, allow_unauthenticated=allow_unauthenticated)
+        except BackupError as exc:
+            results[summary.id] = VerifyOutcome(summary.id, False, str(exc))
+            for later in chain[index + 1 :]:
+                results[later.id] = VerifyOutcome(
+                    later.id, False, f"its chain is broken at {summary.id}: {exc}"
+                )
+            return results
 
     def on_step(summary: Summary, problem: str | None) -> None:
         text = f"the restored database fails its integrity check: {problem}" if problem else ""
@@ -333,7 +387,11 @@ def _verify_chain(
             on_step=on_step,
         )
     except BackupError as exc:
-        broken = next((s.id for s in chain if s.id not in results), target)
+        broken = (
+            exc.backup_id
+            if isinstance(exc, ChainStepError)
+            else next((s.id for s in chain if s.id not in results), target)
+        )
         results[broken] = VerifyOutcome(broken, False, str(exc))
         for later in chain[[s.id for s in chain].index(broken) + 1 :]:
             results[later.id] = VerifyOutcome(later.id, False, f"its chain is broken at {broken}: {exc}")
@@ -355,24 +413,32 @@ class RestoreOutcome:
 
 
 def backup_restore(
-    *, backup_id: str, target: Path | None = None, overwrite: bool = False, progress: Progress | None = None
+    *,
+    backup_id: str,
+    target: Path | None = None,
+    overwrite: bool = False,
+    allow_unauthenticated: bool = False,
+    progress: Progress | None = None,
 ) -> RestoreOutcome:
     """Restores a backup and its chain in place (or under `target`), verifying everything first.
 
+    With a backup key configured, the chain must be authenticated with it (`chain_authenticate`,
+    checked before anything is written); `allow_unauthenticated` accepts unencrypted, unsigned ones.
     The current database and media are kept beside the restored ones (`*.pre-restore-<time>`).
     Writers should be stopped: a restore replaces the database file under them.
     """
     store = backup_store()
     summaries = backup_summaries(store=store)
     chain = backup_chain(summaries=summaries, backup_id=backup_id)
+    key = key_from_settings() if key_configured() or any(s.encrypted for s in chain) else None
+    chain_authenticate(chain=chain, key=key, allow_unauthenticated=allow_unauthenticated)
     name = database_name()
     if target is None and is_remote(name):
-        return _restore_remote(store=store, chain=chain, overwrite=overwrite, progress=progress)
+        return _restore_remote(store=store, chain=chain, key=key, overwrite=overwrite, progress=progress)
     db_path = Path(name) if target is None else target / "db.sqlite3"
     media_root = Path(settings.MEDIA_ROOT) if target is None else target / "media"
     if not overwrite and (db_path.exists() or (media_root.is_dir() and any(media_root.iterdir()))):
         raise BackupError(f"{db_path} or {media_root} already exists; pass --yes to overwrite")
-    key = key_from_settings() if any(s.encrypted for s in chain) else None
     for path in (db_path.parent, media_root.parent):
         path.mkdir(parents=True, exist_ok=True)
     db_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=db_path.parent))
@@ -399,7 +465,7 @@ def backup_restore(
 
 
 def _restore_remote(
-    *, store: BackupStore, chain: list[Summary], overwrite: bool, progress: Progress | None
+    *, store: BackupStore, chain: list[Summary], key: bytes | None, overwrite: bool, progress: Progress | None
 ) -> RestoreOutcome:
     """A remote libSQL database is replaced through its connection, in one transaction."""
     if not overwrite:
@@ -407,7 +473,6 @@ def _restore_remote(
     media_root = Path(settings.MEDIA_ROOT)
     media_root.parent.mkdir(parents=True, exist_ok=True)
     alias = database_alias_for(database_name())
-    key = key_from_settings() if any(s.encrypted for s in chain) else None
     workdir = Path(tempfile.mkdtemp(prefix="brute-restore-"))
     media_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=media_root.parent))
     outcome = RestoreOutcome(backup_id=chain[-1].id, database=database_name(), media=str(media_root))
@@ -463,6 +528,7 @@ class PruneOutcome:
     kept: list[str]
     deleted: list[str]
     partials_removed: int = 0
+    restore_leftovers_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__}
@@ -471,7 +537,9 @@ class PruneOutcome:
 def backup_prune(*, now: datetime | None = None, dry_run: bool = False) -> PruneOutcome:
     """Applies BACKUP_KEEP_*: the last N, plus the newest of each recent day, week and month.
 
-    A kept incremental keeps its whole chain. Unfinished leftovers of crashed runs go too.
+    A kept incremental keeps its whole chain. Unfinished leftovers of crashed runs go too: partial
+    archives, and the `.restore-*` staging folders a killed restore leaves beside the database and
+    the media folder.
     """
     store = backup_store()
     now = now or timezone.now()
@@ -492,7 +560,22 @@ def backup_prune(*, now: datetime | None = None, dry_run: bool = False) -> Prune
         store.delete(summary.archive)
     if isinstance(store, LocalStore):
         outcome.partials_removed = _remove_leftovers(store, summaries, now)
+    outcome.restore_leftovers_removed = _remove_restore_leftovers(now)
     return outcome
+
+
+def _remove_restore_leftovers(now: datetime) -> int:
+    """`.restore-*` folders older than an hour (a restore may be running) beside the targets."""
+    name = database_name()
+    places = {Path(settings.MEDIA_ROOT).parent} | (set() if is_remote(name) else {Path(name).parent})
+    cutoff = now.timestamp() - 3600
+    removed = 0
+    for place in places:
+        for path in place.glob(".restore-*") if place.is_dir() else []:
+            if path.is_dir() and not path.is_symlink() and path.stat().st_mtime <= cutoff:
+                remove_tree(path)
+                removed += 1
+    return removed
 
 
 def _remove_leftovers(store: LocalStore, summaries: dict[str, Summary], now: datetime) -> int:

@@ -21,6 +21,7 @@ from accounts.api import router as accounts_router
 from config.api_auth import API_AUTH
 from config.api_errors import document_errors, error_response, install_error_handlers
 from config.api_idempotency import IdempotentReplay, replay_response
+from config.api_input import StrictParser
 from config.api_throttling import default_throttles
 
 
@@ -76,7 +77,13 @@ def _on_replay(request: HttpRequest, exc: Any) -> HttpResponse:
 
 def build_api(**kwargs: Any) -> BruteAPI:
     """A NinjaAPI with the project's auth, rate limits and error handlers (tests build their own)."""
-    options: dict[str, Any] = {"auth": API_AUTH, "throttle": default_throttles(), "version": "1", **kwargs}
+    options: dict[str, Any] = {
+        "auth": API_AUTH,
+        "throttle": default_throttles(),
+        "parser": StrictParser(),
+        "version": "1",
+        **kwargs,
+    }
     built = BruteAPI(**options)
     install_error_handlers(built)
 
@@ -90,7 +97,10 @@ api = build_api(
     description=(
         "Authenticate with `Authorization: Bearer <access token>` from `POST /auth/token`, with "
         "`Authorization: Bearer brute_pat_...` (a personal API token), or with the browser session. "
-        'Every error has the shape `{"error": {"code", "message", "details"}}`.'
+        'Every error has the shape `{"error": {"code", "message", "details"}}`. '
+        "Inputs: a JSON body over 64 KiB or nested deeper than 20 levels answers 400; text holding "
+        "NUL or another control character answers 422; a query parameter given twice answers 422 "
+        "unless it is a list; unknown query parameters are ignored."
     ),
 )
 api.add_router("/", accounts_router)

@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "method_not_allowed": "The path exists but not with this method.",
     "conflict": "The request conflicts with the current state (or a duplicate is in flight).",
     "idempotency_key_reused": "The Idempotency-Key was already used with a different request.",
+    "client_order_id_reused": "The client_order_id belongs to an order with other parameters.",
     "rate_limited": "Too many requests; retry after the Retry-After header's seconds.",
     "locked_out": "Too many failed logins; retry after the Retry-After header's seconds.",
     "server_error": "An unexpected failure on the server; it has been logged.",
@@ -149,6 +150,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return error_response(api, request, status=429, code="rate_limited", message=message)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, BruteError):  # the body parser's own refusal, wrapped by ninja
+            return on_brute(request, exc.__cause__)
         code = _STATUS_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "server_error")
         return error_response(api, request, status=exc.status_code, code=code, message=str(exc))
 

@@ -24,7 +24,8 @@ class BruteError(Exception):
     HTTP status the API answers with. Domain code raises it (or a subclass); it never builds responses.
 
     Codes in use: validation_error, bad_request, not_authenticated, forbidden, not_found,
-    method_not_allowed, conflict, idempotency_key_reused, rate_limited, server_error.
+    method_not_allowed, conflict, idempotency_key_reused, client_order_id_reused, rate_limited,
+    server_error.
     """
 
     code: str = "bad_request"

@@ -67,3 +67,22 @@ def test_it_creates_the_first_operator_once_with_a_generated_password():
     from accounts.models import User
 
     assert User.objects.get(email="ops@example.com").check_password(password)
+
+
+def test_a_viewer_cannot_create_an_auto_buy_rule_or_change_risk_limits(client):
+    from trading.sniper.models import RiskLimits, Rule
+
+    viewer = UserFactory(role=Role.VIEWER)
+    client.force_login(viewer)
+    rule = client.post(
+        "/sniper/rules/new/",
+        {"any_new_listing": "on", "trigger": "listing_opens", "amount": "25", "order_type": "MARKET",
+         "window_minutes": 5, "cooldown_seconds": 60, "enabled": "on"},
+    )  # fmt: skip
+    risk = client.post("/sniper/risk/", {"max_order_value": "1000000", "max_open_positions": "99"})
+
+    assert rule.status_code == 403
+    assert risk.status_code == 403
+    assert not Rule.objects.exists()
+    assert not RiskLimits.objects.exists()
+    assert client.get("/sniper/rules/").status_code == 200  # reading stays open to a viewer

@@ -118,3 +118,11 @@ def synced(mexc: Any, db: None) -> Any:
 
     services.symbols_sync()
     return mexc
+
+
+def reads_as_valid_query(case: Any) -> bool:
+    """Whether a generated case puts a list of fewer than two items in a query parameter: on the
+    wire `?symbol=x` is the same for the string "x" and the list ["x"] (and an empty list is no
+    parameter at all), so the server cannot tell such "wrong-type" data from valid data. Lists of
+    two or more are real repeats, which the API refuses with 422 (config/api_input.py)."""
+    return any(isinstance(value, list) and len(value) < 2 for value in (case.query or {}).values())

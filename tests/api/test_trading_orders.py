@@ -157,6 +157,33 @@ def test_a_client_order_id_sent_twice_returns_the_first_order(api, owner, synced
     assert Order.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"symbol": "BTCUSDT", "side": "SELL"}, {"quantity": "0.7"}, {"type": "MARKET", "price": None}],
+    ids=["other-symbol-and-side", "other-quantity", "other-type"],
+)
+def test_a_client_order_id_reused_with_other_parameters_is_a_conflict(api, owner, synced, change):
+    headers = access_for(owner)
+    body = resting_buy(client_order_id="my-order-2")
+    first = place(api, headers, body)
+    again = place(api, headers, {**body, **change})
+
+    assert first.status_code == 201
+    error = assert_error(again, 409, "client_order_id_reused")
+    assert "other parameters" in error["message"]
+    assert Order.objects.count() == 1
+
+
+def test_a_retry_with_the_same_amounts_written_differently_replays(api, owner, synced):
+    headers = access_for(owner)
+    body = resting_buy(client_order_id="my-order-3")
+    first = place(api, headers, body).json()
+    again = place(api, headers, {**body, "quantity": "0.50", "price": body["price"] + "0"})
+
+    assert again.status_code == 201
+    assert again.json()["id"] == first["id"]
+
+
 # ---- validation and refusals ----------------------------------------------------------------------
 
 

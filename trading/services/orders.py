@@ -275,6 +275,13 @@ def order_place(
         if (replay := Order.objects.filter(client_order_id=client_order_id).first()) is not None:
             if replay.user_id != user.pk:
                 raise Conflict("This client order id is already in use")
+            if not _same_order(replay, order):
+                # A bot must not believe a different order was placed: only a true retry replays.
+                raise Conflict(
+                    "This client order id was used for an order with other parameters "
+                    f"({replay.side} {replay.type} {replay.symbol})",
+                    code="client_order_id_reused",
+                )
             return replay  # a retry of an order we already have: the same order, never a second one
     account = trading_account_get_or_create(user=user)
     sym = Symbol.objects.filter(symbol=order.symbol).first()
@@ -288,6 +295,18 @@ def order_place(
         user=user, mode=account.mode, order=order, source=source, client_order_id=client_order_id
     )
     return _order_submit(row)
+
+
+def _same_order(row: Order, order: OrderInput) -> bool:
+    """Whether a stored order is the one `order` asks for (Decimal equality ignores trailing zeros)."""
+    return (row.symbol, row.side, row.type, row.quantity, row.quote_quantity, row.price) == (
+        order.symbol,
+        order.side.value,
+        order.type.value,
+        order.quantity,
+        order.quote_quantity,
+        order.price,
+    )
 
 
 def _estimated_notional(order: OrderInput) -> Decimal | None:

@@ -39,6 +39,12 @@ class Command(BaseCommand):
         restore.add_argument("backup_id", metavar="ID")
         restore.add_argument("--target", type=Path, help="restore into this directory instead of in place")
         restore.add_argument("--yes", action="store_true", help="overwrite the existing database and media")
+        for each in (verify, restore):
+            each.add_argument(
+                "--allow-unauthenticated",
+                action="store_true",
+                help="accept unencrypted backups that are not signed with the configured key",
+            )
         prune = sub.add_parser("prune", help="apply BACKUP_KEEP_LAST/DAILY/WEEKLY/MONTHLY")
         prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
         for each in (create, sub.choices["list"], verify, restore, prune):
@@ -83,7 +89,10 @@ class Command(BaseCommand):
 
     def _verify(self, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
         outcomes = services.backup_verify(
-            backup_id=options["backup_id"], all_backups=options["all_backups"], progress=progress
+            backup_id=options["backup_id"],
+            all_backups=options["all_backups"],
+            allow_unauthenticated=options["allow_unauthenticated"],
+            progress=progress,
         )
         if not options["json"]:
             for o in outcomes:
@@ -104,6 +113,7 @@ class Command(BaseCommand):
             backup_id=options["backup_id"],
             target=options["target"],
             overwrite=options["yes"],
+            allow_unauthenticated=options["allow_unauthenticated"],
             progress=progress,
         )
         if not options["json"]:

@@ -1,0 +1,53 @@
+"""The API's parser: every JSON body and query string passes the project's input limits.
+
+Behaviour, documented in the API description:
+- A JSON body over 64 KiB or nested deeper than 20 levels answers 400 `bad_request`.
+- A text value (body or query) holding NUL or another control character answers 422
+  `validation_error` naming the field.
+- A query parameter given more than once answers 422 `validation_error`, unless the parameter
+  is a list; unknown query parameters are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.http import HttpRequest
+from django.utils.datastructures import MultiValueDict
+from ninja.parser import Parser
+
+from config.errors import BruteError, ErrorDetail, InvalidInput
+from config.input_limits import (
+    InputRefused,
+    control_character_problem,
+    find_control_characters,
+    json_loads_bounded,
+)
+
+
+class StrictParser(Parser):
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        # ninja turns any exception here into a 400 whose cause the error handler unwraps.
+        try:
+            data = json_loads_bounded(request.body)
+        except InputRefused as exc:
+            raise BruteError(exc.message) from None
+        refused = find_control_characters(data)
+        if refused is not None:
+            raise InvalidInput(
+                refused.message, details=[ErrorDetail(field=refused.field, message=refused.message)]
+            )
+        return cast(dict[str, Any], data)
+
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        for key, values in data.lists():
+            for text in [key, *values]:
+                problem = isinstance(text, str) and control_character_problem(text)
+                if problem:
+                    raise InvalidInput(problem, details=[ErrorDetail(field=key, message=problem)])
+            if len(values) > 1 and key not in list_fields:
+                message = f"{key} may be given only once."
+                raise InvalidInput(message, details=[ErrorDetail(field=key, message=message)])
+        return super().parse_querydict(data, list_fields, request)

@@ -1,0 +1,17 @@
+"use strict";
+/* Countdowns from data-open-at (epoch ms); without JS each shows its UTC time. Live listing frames
+   (pushed to the user's own group) update the row and ask the board to refresh. */
+(function () {
+  if (window.sniperCountdown) return; window.sniperCountdown = true;
+  function fmt(ms) { var s = Math.max(0, Math.floor(ms / 1000)), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    return (d ? d + "d " : "") + String(h).padStart(2, "0") + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0"); }
+  function tick() { document.querySelectorAll("[data-open-at]").forEach(function (el) {
+    var left = Number(el.dataset.openAt) - Date.now(); if (!el.title) el.title = el.textContent;
+    el.textContent = left > 0 ? "in " + fmt(left) : "opening / opened"; }); }
+  setInterval(tick, 1000); document.addEventListener("DOMContentLoaded", tick);
+  try { var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/live/");
+    ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (_) { return; }
+      if (!f || f.type !== "listing") return;
+      document.querySelectorAll('[data-listing="' + f.symbol + '"] .listing-state').forEach(function (c) { c.textContent = f.state; });
+      document.body.dispatchEvent(new Event("sniper-listing")); }; } catch (_) {}
+})();

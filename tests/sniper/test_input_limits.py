@@ -1,0 +1,26 @@
+"""Structured input in the HTML forms is bounded: nested JSON is a form error, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from trading.sniper.models import Rule
+
+pytestmark = pytest.mark.django_db
+
+
+def test_json_nested_3000_deep_in_the_rule_form_is_a_form_error(client: Client, trader: User) -> None:
+    client.force_login(trader)
+    client.raise_request_exception = False
+
+    response = client.post(
+        "/sniper/rules/new/",
+        {"any_new_listing": "on", "trigger": "listing_opens", "amount": "25", "order_type": "MARKET",
+         "window_minutes": 5, "cooldown_seconds": 60, "take_profit": "[" * 3000 + "]" * 3000},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "The JSON" in response.content.decode()  # the limit's own message, shown at the field
+    assert not Rule.objects.exists()
