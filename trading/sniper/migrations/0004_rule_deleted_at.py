@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sniper', '0002_armed_firings'),
+        ('sniper', '0003_exact_decimals'),
     ]
 
     operations = [
