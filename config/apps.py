@@ -8,9 +8,9 @@ class ConfigConfig(AppConfig):
     label = "brute_config"
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401  (registers the start-up checks)
         from django.db.models.signals import post_migrate
 
+        from config import checks  # noqa: F401  (registers the start-up checks)
         from config.shadow.services import shadow_after_migrate
 
         # Sent once per app after `migrate`; sender=self makes it once per run.

@@ -291,12 +291,15 @@ def test_a_manual_order_is_checked_against_the_users_risk_limits(signed_in, trad
     assert not Order.objects.filter(user=trader).exists()
 
 
-def test_a_filled_order_lands_in_the_inbox_once(signed_in, trader):
+def test_a_filled_order_lands_in_the_inbox_once(signed_in, trader, django_capture_on_commit_callbacks):
     from accounts.notifications.models import Notification
 
-    signed_in.post("/markets/SOLUSDT/order", _order_form())
+    # The notification is sent after the order's transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post("/markets/SOLUSDT/order", _order_form())
     order = Order.objects.get(user=trader)
-    services.order_refresh(user=trader, order_id=order.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_refresh(user=trader, order_id=order.pk)
     notice = Notification.objects.get(user=trader, kind="order_filled")
     assert notice.title == "BUY SOLUSDT filled"
     assert "paper, market" in notice.body
