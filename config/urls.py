@@ -12,7 +12,7 @@ urlpatterns = [
     path("", trading_views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
     # Pages link the icon; this answers browsers (and the API docs page) that ask for the old name.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
     path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("", include("trading.urls")),

@@ -43,6 +43,8 @@ ORDER = ("anon", "viewer", "other", "admin", "trader")
 # write-only trading URL comes from the view's own decorator, before its method check.
 HTML: dict[str, dict[str, str]] = {
     "healthz": {"GET": "200 200 200 200 200"},
+    "favicon": {"GET": "301 301 301 301 301"},
+    "metrics": {"GET": "200 200 200 200 200"},
     "home": {"GET": "302* 200 200 200 200", "POST": "302* 403 405 405 405"},
     "accounts:signup": {"GET": "200 302 302 302 302", "POST": "200 302 302 302 302"},
     "accounts:login": {"GET": "200 200 200 200 200", "POST": "200 200 200 200 200"},
