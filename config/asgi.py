@@ -17,7 +17,7 @@ from trading.userstream import UserStreamStarter  # noqa: E402
 
 # Without Redis the market feed and the user-data streams live in this process (see
 # trading/feed/inprocess.py and trading/userstream.py for why and how).
-application = FeedStarter(
+_with_feed = FeedStarter(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
@@ -28,4 +28,4 @@ application = FeedStarter(
     ),
     enabled=not settings.REDIS_URL,
 )
-application = UserStreamStarter(application, enabled=not settings.REDIS_URL)
+application = UserStreamStarter(_with_feed, enabled=not settings.REDIS_URL)
