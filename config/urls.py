@@ -1,7 +1,5 @@
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from config import views
 from config.api import api
@@ -12,7 +10,7 @@ urlpatterns = [
     path("", trading_views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
     # Pages link the icon; this answers browsers (and the API docs page) that ask for the old name.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("", include("trading.urls")),

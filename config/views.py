@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import sys
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.template import loader
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -33,3 +40,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return degraded_response(request, cause)
     # No context processors: the error may be the database itself.
     return HttpResponseServerError(loader.render_to_string("errors/500.html"))
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """/favicon.ico for browsers that ask for the old name. The static URL is looked up per request:
+    in production it is the hashed name from the manifest, which exists only after collectstatic."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

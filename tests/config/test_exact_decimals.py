@@ -122,6 +122,7 @@ def test_existing_rows_are_migrated_to_the_exact_text(tmp_path: Path, django_db_
     with alias_on("legacy", "config.sqlite", name, {}) as alias, django_db_blocker.unblock():
         call_command("migrate", "trading", "0002", database=alias, interactive=False, verbosity=0)
         call_command("migrate", "sniper", "0002", database=alias, interactive=False, verbosity=0)
+        call_command("migrate", "accounts", database=alias, interactive=False, verbosity=0)  # today's User
         user = owner_on(alias)
         with connections[alias].cursor() as cursor:
             for asset, amount in (("USDT", "12345672.12345678"), ("BTC", "3.123456789012345678")):
