@@ -33,7 +33,7 @@ async def test_the_feed_reaches_a_browser_socket_through_redis(redis_layer, make
     feed = await make_feed(layer=layer)
     await make_symbol("ETHUSDT")
     communicator = await connect(await make_user(), "groups=markets,market.ETHUSDT")
-    assert "market.ETHUSDT" in (await communicator.receive_json_from())["groups"]
+    assert "market.ETHUSDT" in (await communicator.receive_json_from(timeout=10))["groups"]
     seen: set[str] = set()
     # ETHUSDT is not in the feed's default set: the watch request crossed Redis to start it.
     while not {"tickers", "book"} <= seen:
