@@ -18,6 +18,7 @@ config/settings.py.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import uuid
@@ -30,6 +31,7 @@ from kombu.utils.json import dumps, loads
 
 log = logging.getLogger(__name__)
 TEMP_PREFIX = ".partial-"
+_SEQUENCE = itertools.count()
 
 
 def _write_atomically(path: Path | str, data: bytes) -> None:
@@ -46,7 +48,10 @@ def _write_atomically(path: Path | str, data: bytes) -> None:
 
 class Channel(filesystem.Channel):
     def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        name = f"{round(filesystem.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Zero-padded so that the name order (what `_get` sorts by) is the time order: unpadded, "9999_"
+        # sorts after "10000_" and a message written later is delivered first.
+        # The counter orders one process's messages written within the same millisecond.
+        name = f"{round(filesystem.monotonic() * 1000):015d}_{next(_SEQUENCE):010d}_{uuid.uuid4()}.{queue}.msg"
         try:
             _write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(message)))
         except OSError as exc:

@@ -53,7 +53,14 @@ def test_a_trader_signs_up_watches_a_market_and_trades_on_paper(page: Page, stac
     page.fill("#id_amount", "25")
     page.click("button[name=action][value=place]")
     expect(page.locator("#toasts")).to_contain_text("BUY SOLUSDT: filled")
-    expect(page.locator('[data-available="USDT"]')).not_to_have_text("10,000")
+    # The balance partial is swapped in after the toast; wait for the number itself, not its format.
+    # (outerHTML swap: query the element afresh on every poll.)
+    page.wait_for_function(
+        """() => {
+            const el = document.querySelector('[data-available="USDT"]');
+            return el !== null && Number(el.textContent.replace(/,/g, '')) < 10000;
+        }"""
+    )
     spent = Decimal(10000) - _available_usdt(page)
     assert Decimal(20) < spent <= Decimal(25)
     assert Decimal(page.inner_text('[data-available="SOL"]')) > 0

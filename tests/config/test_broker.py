@@ -65,9 +65,21 @@ def test_it_skips_a_half_written_message_and_keeps_it(tmp_path, caplog):
     torn.write_bytes(b'{"body": "eyJuIjog')
     _produce(str(tmp_path), 7, 1, name="torn")
     assert _drain(tmp_path, 1, name="torn") == [7]
+    # Whichever of the two files the consumer met first, one more read finds the queue empty and the
+    # torn file moved aside.
+    with Connection("brutefs://", transport_options=options) as conn:
+        queue = conn.SimpleQueue("torn")
+        with pytest.raises(queue.Empty):
+            queue.get(timeout=0.5)
+        queue.close()
     rejected = tmp_path / "rejected" / "1_torn.torn.msg"
     assert rejected.read_bytes() == b'{"body": "eyJuIjog'
     assert "undecodable message" in caplog.text
+
+
+def test_messages_are_delivered_in_the_order_they_were_written(tmp_path):
+    _produce(str(tmp_path), 0, 30, name="fifo")
+    assert _drain(tmp_path, 30, name="fifo") == list(range(30))
 
 
 def test_a_writer_never_exposes_a_partial_file_under_a_message_name(tmp_path):

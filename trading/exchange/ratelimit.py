@@ -122,18 +122,24 @@ class RateLimiter:
         """Wait until `weight` fits the scope's budget. `scope` is `Scope.IP`, or `Scope.UID` or
         `uid:<account>` for one account's budget (MEXC counts signed calls per account). Raises
         `IpBanned` at once during a 418 ban: queueing would only lengthen it."""
-        remaining = self._banned_until - self.clock()
-        if remaining > 0:
-            raise IpBanned(retry_after=remaining)
+        self._raise_if_banned()
         # One lock per scope keeps waiters FIFO (a heavy call is not starved by light ones) while a
         # paused IP scope does not hold up signed calls, which MEXC counts per account.
         async with self._locks.setdefault(scope, asyncio.Lock()):
-            while (delay := self._take(scope, endpoint, weight)) > 0:
+            while True:
+                # A 418 that arrived while this caller waited (for the lock or for tokens) stops it
+                # too: nothing is sent during a ban.
+                self._raise_if_banned()
+                delay = self._take(scope, endpoint, weight)
+                if delay <= 0:
+                    return
                 self.waited_s += delay
                 await asyncio.sleep(delay)
-                # A 418 that arrived while this caller waited stops it too: nothing is sent in a ban.
-                if (remaining := self._banned_until - self.clock()) > 0:
-                    raise IpBanned(retry_after=remaining)
+
+    def _raise_if_banned(self) -> None:
+        remaining = self._banned_until - self.clock()
+        if remaining > 0:
+            raise IpBanned(retry_after=remaining)
 
     def _take(self, scope: Scope | str, endpoint: str, weight: int) -> float:
         now = self.clock()
