@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -72,9 +72,9 @@ def notification_send(
         targets = [c for c in NotificationChannel.objects.filter(user=user, enabled=True) if c.receives(kind)]
         deliveries = [Delivery.objects.create(notification=notification, channel=c) for c in targets]
         # robust: a broker that is down must not turn the caller's committed work into an error.
-        transaction.on_commit(partial(_push_live, notification), robust=True)
+        _after_commit(_push_live, notification)
         for delivery in deliveries:
-            transaction.on_commit(partial(_queue_delivery, delivery.pk), robust=True)
+            _after_commit(_queue_delivery, delivery.pk)
     return notification
 
 
@@ -110,6 +110,18 @@ def live_payload(notification: Notification) -> dict[str, Any]:
         "level": notification.level,
         "created": notification.created.isoformat(),
     }
+
+
+def _after_commit(func: Callable[..., None], *args: Any) -> None:
+    """Run `func(*args)` once the transaction commits; a failure is logged, never raised into the
+    committed caller (Django's `robust=True`). A plain closure, not `functools.partial`: Django logs a
+    failing callback by its `__qualname__`, which a partial lacks, so the log line itself would raise."""
+
+    def callback() -> None:
+        func(*args)
+
+    callback.__qualname__ = func.__qualname__
+    transaction.on_commit(callback, robust=True)
 
 
 def _push_live(notification: Notification) -> None:
@@ -282,7 +294,7 @@ def delivery_requeue_overdue(*, grace: timedelta = timedelta(minutes=5)) -> int:
         # Pushed forward so the next sweep does not queue them again while these tasks wait their turn.
         Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + grace)
         for delivery_id in ids:
-            transaction.on_commit(partial(_queue_delivery, delivery_id), robust=True)
+            _after_commit(_queue_delivery, delivery_id)
     return len(ids)
 
 

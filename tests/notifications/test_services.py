@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.models import Role
+from accounts.notifications import tasks
 from accounts.notifications.channels import ConfigError, mask
 from accounts.notifications.models import Delivery, Notification, NotificationChannel
 from accounts.notifications.services import (
@@ -175,3 +176,18 @@ def test_private_addresses_are_refused_when_not_allowed(owner, receiver, setting
     assert delivery_attempt(delivery_id=Delivery.objects.get(channel=hook).pk).status == "failed"
     assert Delivery.objects.get().last_error == "the address is on a private network, which is not allowed"
     assert receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_down_at_commit_is_logged_and_the_notification_kept(owner, receiver, monkeypatch, caplog):
+    webhook(owner, receiver)
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError("the broker is down")
+
+    monkeypatch.setattr(tasks.delivery_send, "delay", broker_down)
+    notification = notification_send(user=owner, kind="order_filled", title="Filled", body="b")
+
+    assert Notification.objects.filter(pk=notification.pk).exists()
+    assert Delivery.objects.filter(notification=notification).count() == 1
+    assert "Error calling _queue_delivery in on_commit()" in caplog.text
