@@ -51,7 +51,9 @@ class Channel(filesystem.Channel):
         # Zero-padded so that the name order (what `_get` sorts by) is the time order: unpadded, "9999_"
         # sorts after "10000_" and a message written later is delivered first.
         # The counter orders one process's messages written within the same millisecond.
-        name = f"{round(filesystem.monotonic() * 1000):015d}_{next(_SEQUENCE):010d}_{uuid.uuid4()}.{queue}.msg"
+        name = (
+            f"{round(filesystem.monotonic() * 1000):015d}_{next(_SEQUENCE):010d}_{uuid.uuid4()}.{queue}.msg"
+        )
         try:
             _write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(message)))
         except OSError as exc:

@@ -75,7 +75,9 @@ def test_a_coin_priced_below_a_ten_thousandth_shows_a_readable_axis_and_tag(page
     _sign_up(page)
     page.goto("/markets/TINYUSDT/")
 
-    page.wait_for_function("() => window.bruteChart && window.bruteChart.candles.data().length > 0", timeout=30_000)
+    page.wait_for_function(
+        "() => window.bruteChart && window.bruteChart.candles.data().length > 0", timeout=30_000
+    )
     tag = page.evaluate(
         "() => { const c = window.bruteChart.candles;"
         " return c.priceFormatter().format(c.data().at(-1).close); }"
