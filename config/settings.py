@@ -269,7 +269,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 if LIVE_WS_PUBLIC:
-    _live_hosts = ["*" if h == "*" else f"*{h}" if h.startswith(".") else h for h in ALLOWED_HOSTS]
+    # CSP has no syntax for IPv6 literals: a page on [::1] reaches the live port only through 'self'.
+    _live_hosts = [
+        "*" if h == "*" else f"*{h}" if h.startswith(".") else h
+        for h in ALLOWED_HOSTS
+        if "[" not in h and ":" not in h
+    ]
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] += [
         f"{scheme}://{host}:{LIVE_WS_PORT}" for host in _live_hosts for scheme in ("ws", "wss")
     ]

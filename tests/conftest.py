@@ -73,3 +73,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_auth_cache() -> Iterator[None]:
+    """Each test starts with an empty in-process auth cache (a rolled-back test reuses user ids)."""
+    from accounts import auth_cache
+
+    auth_cache.clear()
+    yield
+    auth_cache.clear()
