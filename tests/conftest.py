@@ -83,3 +83,11 @@ def _fresh_auth_cache() -> Iterator[None]:
     auth_cache.clear()
     yield
     auth_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """In-process rate-limit counts start at zero in each test (every test client is 127.0.0.1)."""
+    from config.api_throttling import counts_clear
+
+    counts_clear()
