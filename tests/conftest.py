@@ -91,3 +91,11 @@ def _fresh_rate_limits() -> None:
     from config.api_throttling import counts_clear
 
     counts_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_market_memo() -> None:
+    """Market snapshots a previous test's process read are not this test's (trading/feed/store.py)."""
+    from trading.feed.store import memo_clear
+
+    memo_clear()
