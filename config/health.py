@@ -61,8 +61,9 @@ ROLES: dict[str, Role] = {
         ),
     )
 }
-# The web role answers /healthz itself; `migrate` is a one-time job, not a running process.
-WEB_ROLES = ("web",)
+# The web roles answer /healthz themselves (web: gunicorn, pages and API; live: uvicorn, WebSockets);
+# `migrate` is a one-time job, not a running process.
+WEB_ROLES = ("web", "live")
 MARKET_FEED_KEY = ROLES["marketfeed"].key
 # When the market socket last delivered a frame (written by the feed with its heartbeat).
 MARKET_STREAM_KEY = "brute:market-feed:last-frame"

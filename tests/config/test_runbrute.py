@@ -85,7 +85,7 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
     try:
         pids = {
             name: int(out.wait_for(rf"started {name} \(pid (\d+)\)").group(1))
-            for name in ("exchange", "web", "worker", "beat", "sniper")
+            for name in ("exchange", "web", "live", "worker", "beat", "sniper")
         }
         wait_for_port(port, timeout=90)
         os.kill(pids["sniper"], signal.SIGKILL)
@@ -93,7 +93,7 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
         restarted = int(out.wait_for(rf"started sniper \(pid (?!{pids['sniper']}\))(\d+)\)").group(1))
         assert restarted != pids["sniper"]
         os.kill(restarted, 0)  # the new sniper is alive
-        for name in ("exchange", "web", "worker", "beat"):
+        for name in ("exchange", "web", "live", "worker", "beat"):
             os.kill(pids[name], 0)  # and nobody else was stopped or restarted
         assert sum("started web" in line for line in out.lines) == 1
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code in (200, 503)
