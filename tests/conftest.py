@@ -76,26 +76,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_auth_cache() -> Iterator[None]:
-    """Each test starts with an empty in-process auth cache (a rolled-back test reuses user ids)."""
+def _fresh_process_memory() -> Iterator[None]:
+    """What a process keeps in memory to spare per-request work (issue 18) starts empty in each test:
+    a rolled-back test reuses ids, and every test client is 127.0.0.1."""
     from accounts import auth_cache
+    from config.api_throttling import counts_clear
+    from trading.feed.store import memo_clear
+    from trading.selectors import symbol_names_forget
 
-    auth_cache.clear()
+    for forget in (auth_cache.clear, counts_clear, memo_clear, symbol_names_forget):
+        forget()
     yield
     auth_cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    """In-process rate-limit counts start at zero in each test (every test client is 127.0.0.1)."""
-    from config.api_throttling import counts_clear
-
-    counts_clear()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_market_memo() -> None:
-    """Market snapshots a previous test's process read are not this test's (trading/feed/store.py)."""
-    from trading.feed.store import memo_clear
-
-    memo_clear()

@@ -120,3 +120,17 @@ def test_a_request_cannot_change_the_cached_user_another_request_gets(api, owner
     first = api_token_authenticate(secret=secret)
     first.user.role = "viewer"
     assert api_token_authenticate(secret=secret).user.role == owner.role
+
+
+def test_a_market_read_checks_the_symbol_name_in_memory_and_still_finds_a_new_listing(api, owner):
+    from trading.models import Symbol
+
+    Symbol.objects.create(symbol="SOLUSDT", base_asset="SOL", quote_asset="USDT")
+    headers = pat_for(owner, "read")
+    assert api.get("/api/v1/markets/SOLUSDT/ticker", headers=headers).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/markets/SOLUSDT/trades", headers=headers).status_code == 200
+    assert not any('"trading_symbol"' in q["sql"] for q in queries.captured_queries)
+    Symbol.objects.create(symbol="NEWUSDT", base_asset="NEW", quote_asset="USDT")
+    assert api.get("/api/v1/markets/NEWUSDT/trades", headers=headers).status_code == 200
+    assert_error(api.get("/api/v1/markets/NOPEUSDT/trades", headers=headers), 404, "not_found")
