@@ -31,6 +31,7 @@ from ninja.throttling import BaseThrottle
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
+@cache
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
     """'100/min' -> (100, 60); None for no limit. Raises ValueError on a malformed rate."""
     if not rate or rate.strip() == "0":
