@@ -40,7 +40,7 @@ class Role:
     key: str  # its cache key
     stale_after: timedelta
     every_s: float = 5.0
-    own_process_only_with_redis: bool = False  # without Redis it runs inside the web process
+    own_process_only_with_redis: bool = False  # without Redis it runs inside the live process
 
 
 ROLES: dict[str, Role] = {
@@ -134,7 +134,7 @@ def _stamp(key: str, stale_after: timedelta) -> Check:
 
 def _heartbeat(role: Role) -> Check:
     if role.own_process_only_with_redis and not settings.REDIS_URL:
-        return {"status": "ok", "role": role.name, "detail": "runs inside the web process (no REDIS_URL)"}
+        return {"status": "ok", "role": role.name, "detail": "runs inside the live process (no REDIS_URL)"}
     return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 
