@@ -121,23 +121,30 @@ class Hub:
         self.layer = layer
         self.groups: dict[str, set[Socket]] = {}
         self._channels: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._lock = asyncio.Lock()
         self.frames = self.writes = 0
 
     async def join(self, group: str, socket: Socket) -> None:
-        members = self.groups.get(group)
-        if members is None:
-            members = self.groups[group] = set()
-            await self._subscribe(group)
-        members.add(socket)
+        self.groups.setdefault(group, set()).add(socket)
+        await self._sync(group)
 
     async def leave(self, group: str, socket: Socket) -> None:
         members = self.groups.get(group)
-        if members is None:
-            return
-        members.discard(socket)
-        if not members:
-            del self.groups[group]
-            await self._unsubscribe(group)
+        if members is not None:
+            members.discard(socket)
+            if not members:
+                del self.groups[group]
+        await self._sync(group)
+
+    async def _sync(self, group: str) -> None:
+        # Under one lock, so a join and a leave racing over a group's first and last socket leave
+        # exactly one layer subscription when it has sockets and none when it has not.
+        async with self._lock:
+            wanted, held = bool(self.groups.get(group)), group in self._channels
+            if wanted and not held:
+                await self._subscribe(group)
+            elif held and not wanted:
+                await self._unsubscribe(group)
 
     def deliver(self, group: str, message: dict[str, Any]) -> int:
         """Writes one group message to every local socket of `group`; returns how many."""

@@ -94,3 +94,17 @@ async def test_the_last_socket_leaving_drops_the_process_subscription():
     await hub.leave("market.ETHUSDT", socket)
     assert not layer.groups.get("market.ETHUSDT")
     assert "market.ETHUSDT" not in hub.groups
+
+
+async def test_joins_and_leaves_racing_keep_exactly_one_subscription_while_a_group_has_sockets():
+    layer = InMemoryChannelLayer()
+    hub = Hub(layer)
+    sockets = [Socket(Browser().send) for _ in range(20)]
+    await asyncio.gather(
+        *(hub.join("markets", s) for s in sockets), *(hub.leave("markets", s) for s in sockets[:10])
+    )
+    assert len(layer.groups["markets"]) == 1
+    await asyncio.gather(*(hub.leave("markets", s) for s in sockets))
+    assert not layer.groups.get("markets")
+    await hub.join("markets", sockets[0])
+    assert len(layer.groups["markets"]) == 1
