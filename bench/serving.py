@@ -9,8 +9,8 @@ pages and the API ("web"), uvicorn for the WebSockets ("live"), against a tempor
    GET /api/v1/me with a JWT. Rate limits stay on (set high), so their counting is in every figure.
    Load comes from wrk when installed, else from a small asyncio HTTP/1.1 client (bench/_load.py).
 2. One frame to 1,000 sockets: through the live process (an event handed to it the way other
-   processes do, then its broadcaster), against a plain `websockets` server calling
-   `websockets.broadcast` for 1,000 sockets of the same client; latency from the trigger to each
+   processes do, then its broadcaster), against a plain `websockets` server (on uvloop, as uvicorn
+   runs) calling `websockets.broadcast` for 1,000 sockets of the same client; latency from the trigger to each
    socket's receipt, p50/p99, and frames lost.
 3. 1,000 simultaneous connects to each: how many were accepted.
 4. A price move on the bundled exchange to the first browser socket: each hop (exchange push,
@@ -115,7 +115,12 @@ async def main():
     async with serve(handler, "127.0.0.1", int(sys.argv[1]), backlog=2048, max_queue=None):
         await asyncio.Future()
 
-asyncio.run(main())
+try:  # the event loop uvicorn runs the live process on, for a like-for-like baseline
+    import uvloop
+except ImportError:
+    asyncio.run(main())
+else:
+    uvloop.run(main())
 """
 
 
