@@ -108,3 +108,16 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_pages_and_the_api_go_to_gunicorn_and_the_sockets_to_one_uvicorn_live_process():
+    from config.management.commands.runbrute import PROCESSES
+
+    commands = {p.name: p for p in PROCESSES}
+    assert "gunicorn" in commands["web"].command
+    assert "config.wsgi:application" in commands["web"].command
+    live = commands["live"]
+    assert "uvicorn config.asgi:application" in live.command
+    assert "{live_port}" in live.command
+    assert "--backlog 2048" in live.command  # a burst of connects waits in the queue, not refused
+    assert dict(live.env)["LIVE_FORWARD"] == "false"  # the live process delivers its own events
