@@ -61,7 +61,11 @@ class Socket:
             self.backlog.clear()
             self.backlog.append({"type": "websocket.close", "code": 1013})
             return
-        waiting = _step(self.send(message))
+        try:
+            waiting = _step(self.send(message))
+        except Exception:  # the client has gone (the server refuses sends after a close)
+            self.discard()
+            return
         if waiting is not None:
             self.flushing = True
             asyncio.get_running_loop().create_task(self._flush(waiting))
@@ -186,7 +190,10 @@ class Hub:
                 log.exception("live hub: receive for %s failed", group)
                 await asyncio.sleep(1)
                 continue
-            self.deliver(group, message)
+            try:
+                self.deliver(group, message)
+            except Exception:  # one message that cannot be encoded must not end the group's stream
+                log.exception("live hub: could not deliver a %s message", message.get("type"))
 
 
 def encode(message: dict[str, Any]) -> str:

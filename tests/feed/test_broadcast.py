@@ -108,3 +108,19 @@ async def test_joins_and_leaves_racing_keep_exactly_one_subscription_while_a_gro
     assert not layer.groups.get("markets")
     await hub.join("markets", sockets[0])
     assert len(layer.groups["markets"]) == 1
+
+
+async def test_a_socket_whose_client_has_gone_is_dropped_and_the_others_still_get_the_frame():
+    hub = Hub(None)
+
+    async def gone(message: dict[str, Any]) -> None:
+        raise OSError("client disconnected")
+
+    fine = Browser()
+    dead = Socket(gone)
+    await hub.join("markets", dead)
+    await hub.join("markets", Socket(fine.send))
+    hub.deliver("markets", {"type": "live.text", "text": "1"})
+    hub.deliver("markets", {"type": "live.text", "text": "2"})
+    assert [f["text"] for f in fine.frames] == ["1", "2"]
+    assert dead.closed
