@@ -66,6 +66,17 @@ class Stack:
         return done.stdout
 
 
+def wait_until(page: Page, expression: str, timeout_s: float = 30.0) -> None:
+    """Polls a JavaScript expression until it is truthy. Unlike page.wait_for_function, whose polling
+    evaluates a string inside the page and so trips the app's CSP (no unsafe-eval) whenever the
+    first check is false, each page.evaluate here goes through the DevTools protocol."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression!r} stayed false for {timeout_s:g} s")
+        time.sleep(0.2)
+
+
 def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300)
 
