@@ -33,6 +33,8 @@ from trading.realtime import LIVE_TEXT
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 256
+# The flushes in progress: the loop keeps only weak references to tasks.
+_flushes: set[asyncio.Task[None]] = set()
 Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
@@ -68,7 +70,9 @@ class Socket:
             return
         if waiting is not None:
             self.flushing = True
-            asyncio.get_running_loop().create_task(self._flush(waiting))
+            task = asyncio.get_running_loop().create_task(self._flush(waiting))
+            _flushes.add(task)
+            task.add_done_callback(_flushes.discard)
 
     def discard(self) -> None:
         """The client has gone: write nothing more."""
