@@ -454,15 +454,14 @@ def _price_to_browser(tmp: Path, tokens: list[str]) -> None:
             _wait_for(f"http://127.0.0.1:{live_port}/healthz", proc)
             lines = _TraceLines(proc.stdout)
             results = asyncio.run(_price_hops(live_port, session, sim, lines, moves=5))
-    order = ["moved", "pushed", "decoded", "applied", "published", "layer", "written", "browser"]
+    order = ["moved", "pushed", "decoded", "applied", "published", "layer", "browser"]
     names = {
         "pushed": "exchange push (waits for its next push)",
         "decoded": "feed decode",
         "applied": "apply to market state",
         "published": "coalescing, frame encoded, group send",
         "layer": "channel layer to the broadcaster",
-        "written": "broadcaster writes to the sockets",
-        "browser": "socket to the browser",
+        "browser": "broadcaster write, socket, browser",
     }
     print(
         "\nPrice move on the bundled exchange (book pushes every 100 ms) to the first browser socket, "
@@ -472,6 +471,9 @@ def _price_to_browser(tmp: Path, tokens: list[str]) -> None:
         spans = [(r[b] - r[a]) * 1000 for r in results if a in r and b in r]
         if spans:
             print(f"  {names[b]:<44} {statistics.median(spans):7.1f} ms")
+    writes = [(r["written"] - r["layer"]) * 1000 for r in results if "written" in r and "layer" in r]
+    if writes:
+        print(f"  {'  of which the broadcaster writing the group':<44} {statistics.median(writes):7.1f} ms")
     beyond = [(r["browser"] - r["pushed"]) * 1000 for r in results if "pushed" in r]
     total = [(r["browser"] - r["moved"]) * 1000 for r in results]
     if beyond:
