@@ -1,4 +1,5 @@
-# One image for every role: migrate, web (daphne), marketfeed, worker, beat, sniper (scripts/docker-entrypoint.sh).
+# One image for every role: migrate, web (gunicorn), live (uvicorn, WebSockets), marketfeed, worker, beat, sniper
+# (scripts/docker-entrypoint.sh).
 #   docker build -t brute .
 #   docker run -e DJANGO_SECRET_KEY=... -e DJANGO_ALLOWED_HOSTS=brute.example.com -e BRUTE_FIELD_KEY=... brute web
 FROM python:3.11-slim-bookworm AS build
@@ -26,6 +27,6 @@ RUN DJANGO_SECRET_KEY=build-only-build-only-build-only-build-only-build-only \
 ENV BRUTE_STATIC_ROOT=/app/staticfiles
 USER brute
 VOLUME ["/var/lib/brute"]
-EXPOSE 8000
+EXPOSE 8000 8001
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 CMD ["web"]

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import auth_cache
 from accounts.models import ApiToken, RefreshToken, Role, User
 
 
@@ -56,6 +57,10 @@ def token_revoke_all_for_user(*, user: User, keep_api_tokens: bool = False) -> R
         if keep_api_tokens
         else ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
     )
+    # This process at once (and again after commit, for a request that read in between); the others
+    # within API_AUTH_CACHE_TTL.
+    auth_cache.forget_user(user.pk)
+    transaction.on_commit(lambda: auth_cache.forget_user(user.pk))
     return Revoked(refresh_tokens=refresh, api_tokens=pats)
 
 
@@ -70,6 +75,7 @@ def user_sign_out_everywhere(
     """
     User.objects.filter(pk=user.pk).update(auth_epoch=F("auth_epoch") + 1, signed_out_at=timezone.now())
     user.refresh_from_db(fields=["auth_epoch", "signed_out_at"])
+    auth_cache.forget_user(user.pk)
     if request is not None and getattr(request.user, "pk", None) == user.pk:
         update_session_auth_hash(request, user)
     return token_revoke_all_for_user(user=user, keep_api_tokens=keep_api_tokens)

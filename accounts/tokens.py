@@ -7,6 +7,7 @@ be revoked; personal tokens are found by the sha256 of their secret, the only fo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 import uuid
@@ -19,8 +20,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
+from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts import auth_cache
 from accounts.models import ApiScope, ApiToken, RefreshToken, User
 from config.errors import BruteError, Conflict, InvalidInput, NotFound
 
@@ -98,7 +100,14 @@ def _pair_in_family(*, user: User, family: str) -> TokenPair:
     refresh = _encode(_claims(user=user, kind="refresh", jti=jti, ttl=ttl, fam=family))
     access_ttl = access_token_ttl()
     access = _encode(
-        _claims(user=user, kind="access", jti=uuid.uuid4().hex, ttl=access_ttl, scope=" ".join(ALL_SCOPES))
+        _claims(
+            user=user,
+            kind="access",
+            jti=uuid.uuid4().hex,
+            ttl=access_ttl,
+            scope=" ".join(ALL_SCOPES),
+            gen=token_generation(user),
+        )
     )
     return TokenPair(access=access, refresh=refresh, expires_in=access_ttl)
 
@@ -144,6 +153,7 @@ def token_revoke(*, token: str) -> None:
         ApiToken.objects.filter(token_hash=_hash(token), revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        auth_cache.tokens.forget(_hash(token))
         return
     try:
         claims = _decode(token, kind="refresh", verify_exp=False)
@@ -153,13 +163,30 @@ def token_revoke(*, token: str) -> None:
         _family_revoke(family=str(claims["fam"]), reason=RefreshToken.Revoked.REVOKED)
 
 
+def token_generation(user: User) -> str:
+    """Changes when the user's password changes or they sign out everywhere: an access token carries
+    the generation it was issued in (`gen`) and is refused once it differs, before it expires."""
+    return user.get_session_auth_hash()[:16]
+
+
 def access_token_user(*, token: str) -> tuple[User, list[str]]:
-    """The active user an access token speaks for, with the token's scopes."""
+    """The active user an access token speaks for, with the token's scopes.
+
+    The user and their generation come from the process's auth cache (accounts/auth_cache.py), so
+    a sign-out everywhere in another process takes effect here within API_AUTH_CACHE_TTL."""
     claims = _decode(token, kind="access")
-    user = User.objects.filter(pk=claims["sub"], is_active=True).first()
-    if user is None:
-        raise NotAuthenticated("The access token's user is no longer active.")
-    return user, str(claims.get("scope", "")).split()
+    user_id = int(claims["sub"])
+    cached = auth_cache.users.get(user_id)
+    if cached is None:
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            raise NotAuthenticated("The access token's user is no longer active.")
+        cached = (user, token_generation(user))
+        auth_cache.users.put(user_id, user_id, cached)
+    user, generation = cached
+    if not isinstance(claims.get("gen"), str) or not constant_time_compare(claims["gen"], generation):
+        raise NotAuthenticated("The access token has been revoked (signed out or password changed).")
+    return copy.copy(user), str(claims.get("scope", "")).split()
 
 
 # --- Personal API tokens.
@@ -223,20 +250,36 @@ def api_tokens_for_user(*, user: User, include_revoked: bool = False) -> QuerySe
 
 
 def api_token_authenticate(*, secret: str) -> ApiToken:
-    """The active token with this secret, its user attached; marks it used about once a minute."""
-    token = (
+    """The active token with this secret, its user attached; marks it used about once a minute.
+
+    A token checked in the last API_AUTH_CACHE_TTL seconds is taken from the process's auth cache
+    (accounts/auth_cache.py): revocation elsewhere takes effect within that time."""
+    digest = _hash(secret)
+    now = timezone.now()
+    cached = auth_cache.tokens.get(digest)
+    if cached is not None and (cached.expires_at is None or cached.expires_at > now):
+        return _own_copy(cached)
+    found = (
         ApiToken.objects.active()
         .select_related("user")
-        .filter(token_hash=_hash(secret), user__is_active=True)
+        .filter(token_hash=digest, user__is_active=True)
         .first()
     )
-    if token is None:
+    if found is None:
         raise NotAuthenticated("The API token is invalid, expired or revoked.")
-    now = timezone.now()
+    token = found
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         # Conditional, so a busy token costs one write a minute rather than one per request.
         ApiToken.objects.filter(pk=token.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
         ).update(last_used_at=now)
         token.last_used_at = now
-    return token
+    auth_cache.tokens.put(digest, token.user_id, token)
+    return _own_copy(token)
+
+
+def _own_copy(token: ApiToken) -> ApiToken:
+    """A copy of a cached token and its user for one request (see accounts/auth_cache.py)."""
+    mine = copy.copy(token)
+    mine.user = copy.copy(token.user)
+    return mine

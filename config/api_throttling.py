@@ -1,9 +1,16 @@
-"""Rate limits for the API, per client IP and per token, counted in the Django cache.
+"""Rate limits for the API, per client IP and per token, counted in fixed windows.
 
 They plug into ninja's throttling (which answers 429 and sets Retry-After from `wait()`), but count
-with a fixed window and `cache.incr` rather than ninja's SimpleRateThrottle, whose read-modify-write
-of a timestamp list loses hits when several processes serve the same client, and which keeps
+with a fixed window rather than ninja's SimpleRateThrottle, whose read-modify-write of a timestamp
+list through the cache loses hits when several processes serve the same client, and which keeps
 per-request state on a throttle instance that all threads share.
+
+Where they count (issue 18: the file cache cost a third of an API read, a small-file write per hit):
+- with REDIS_URL, in Redis, one round trip per limit (INCR and EXPIRE in one pipeline), shared by
+  every web process;
+- without Redis, in this process's memory. Each web process (gunicorn worker, WEB_WORKERS) then
+  counts on its own, so a client whose requests spread over N workers may reach up to N times a
+  limit before every worker refuses it; set REDIS_URL where an exact budget matters.
 
 Rates are "N/period" (period s, sec, m, min, h, hour, d, day, optionally with a multiplier, "100/5m")
 read from settings on each request; an empty value or "0" disables that limit.
@@ -14,15 +21,17 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from functools import cache
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
+@cache
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
     """'100/min' -> (100, 60); None for no limit. Raises ValueError on a malformed rate."""
     if not rate or rate.strip() == "0":
@@ -46,7 +55,7 @@ def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
-class CacheRateThrottle(BaseThrottle, ABC):
+class WindowRateThrottle(BaseThrottle, ABC):
     scope = ""
     setting = ""
     default = ""
@@ -71,12 +80,7 @@ class CacheRateThrottle(BaseThrottle, ABC):
         now = time.time()
         window = int(now // period)
         key = f"brute:rl:{self.scope}:{ident}:{window}"
-        cache.add(key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired or evicted between add and incr
-            cache.set(key, 1, timeout=period + 1)
-            count = 1
+        count = hit(key, window=window, period=period)
         if count <= limit:
             return True
         self._local.wait = max(1.0, (window + 1) * period - now)
@@ -87,7 +91,58 @@ class CacheRateThrottle(BaseThrottle, ABC):
         return getattr(self._local, "wait", None)
 
 
-class IpRateThrottle(CacheRateThrottle):
+class _MemoryCounts:
+    """Hits per key (a key names its window) for one process; keys of ended windows are swept."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[float]] = {}  # key -> [count, when its window ends]
+        self._lock = threading.Lock()
+        self._swept = 0.0
+
+    def hit(self, key: str, ends_at: float) -> int:
+        with self._lock:
+            entry = self._counts.get(key)
+            if entry is None:
+                entry = self._counts[key] = [0, ends_at]
+            entry[0] += 1
+            now = time.monotonic()
+            if now - self._swept > 30:
+                self._swept = now
+                wall = time.time()
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > wall}
+            return int(entry[0])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+_memory = _MemoryCounts()
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+
+
+def hit(key: str, *, window: int, period: int) -> int:
+    """Counts one hit of `key` in its window; returns the window's count so far."""
+    url = settings.REDIS_URL
+    if not url:
+        return _memory.hit(key, (window + 1) * period)
+    pipe = _redis(str(url)).pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, period + 1, nx=True)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+def counts_clear() -> None:
+    """Forget this process's in-memory counts (tests)."""
+    _memory.clear()
+
+
+class IpRateThrottle(WindowRateThrottle):
     scope = "ip"
     setting = "API_RATE_LIMIT_IP"
     default = "600/min"
@@ -96,7 +151,7 @@ class IpRateThrottle(CacheRateThrottle):
         return client_ip(request)
 
 
-class TokenRateThrottle(CacheRateThrottle):
+class TokenRateThrottle(WindowRateThrottle):
     """Per personal token, or per user for a login (JWT or session); none when anonymous."""
 
     scope = "token"

@@ -1,3 +1,8 @@
+"""The live process (`make run`'s "live" role, uvicorn): the WebSockets, the in-process market feed
+and user streams when there is no Redis, and the endpoint other processes hand live events to.
+Pages, the API and static files are served by gunicorn (config/wsgi.py, config/gunicorn.py); this
+app still answers HTTP (a single-process set-up, /healthz) through Django."""
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.livebus import PublishEndpoint  # noqa: E402
 from config.metrics_web import count_websockets  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from trading.feed.inprocess import FeedStarter  # noqa: E402
@@ -20,7 +26,7 @@ from trading.userstream import UserStreamStarter  # noqa: E402
 _with_feed = FeedStarter(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": PublishEndpoint(django_asgi_app),
             "websocket": count_websockets(
                 AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
             ),

@@ -14,6 +14,8 @@ def brute(request: HttpRequest) -> dict[str, object]:
         # A 418 ban or 429 pause of MEXC, seen by any process: every page says so.
         "EXCHANGE_BLOCK": exchange_block(),
         "BRUTE_VERSION": settings.VERSION,
+        # Set when browsers reach the WebSocket (live) process on its own port rather than via /ws/.
+        "LIVE_WS_PORT": settings.LIVE_WS_PORT if settings.LIVE_WS_PUBLIC else None,
         "nav_items": nav_for(request) if authenticated else [],
         "trading_mode": trading_mode_for_user(user=request.user)
         if isinstance(request.user, User)

@@ -40,7 +40,7 @@ class Role:
     key: str  # its cache key
     stale_after: timedelta
     every_s: float = 5.0
-    own_process_only_with_redis: bool = False  # without Redis it runs inside the web process
+    own_process_only_with_redis: bool = False  # without Redis it runs inside the live process
 
 
 ROLES: dict[str, Role] = {
@@ -61,8 +61,9 @@ ROLES: dict[str, Role] = {
         ),
     )
 }
-# The web role answers /healthz itself; `migrate` is a one-time job, not a running process.
-WEB_ROLES = ("web",)
+# The web roles answer /healthz themselves (web: gunicorn, pages and API; live: uvicorn, WebSockets);
+# `migrate` is a one-time job, not a running process.
+WEB_ROLES = ("web", "live")
 MARKET_FEED_KEY = ROLES["marketfeed"].key
 # When the market socket last delivered a frame (written by the feed with its heartbeat).
 MARKET_STREAM_KEY = "brute:market-feed:last-frame"
@@ -133,7 +134,7 @@ def _stamp(key: str, stale_after: timedelta) -> Check:
 
 def _heartbeat(role: Role) -> Check:
     if role.own_process_only_with_redis and not settings.REDIS_URL:
-        return {"status": "ok", "role": role.name, "detail": "runs inside the web process (no REDIS_URL)"}
+        return {"status": "ok", "role": role.name, "detail": "runs inside the live process (no REDIS_URL)"}
     return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 

@@ -148,6 +148,18 @@ def _database(url: str) -> dict[str, object]:
 DATABASES: dict[str, dict[str, object]] = {"default": _database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Serving (issue 18): gunicorn (WSGI) answers pages, the API and static files; one ASGI process
+# (uvicorn, the "live" role) serves the WebSockets on LIVE_WS_PORT. LIVE_WS_PUBLIC: browsers connect
+# to that port on the page's host directly (`make run`, no proxy); otherwise a proxy routes /ws/ to it.
+LIVE_WS_PORT = env.integer("LIVE_WS_PORT", 8001, minimum=1, maximum=65535)
+LIVE_WS_PUBLIC = env.boolean("LIVE_WS_PUBLIC", False)
+# Without Redis the other processes hand their live events to the live process over loopback HTTP.
+# `make run` sets LIVE_FORWARD in every process but the live one when there is no Redis.
+LIVE_FORWARD = env.boolean("LIVE_FORWARD", False)
+LIVE_INTERNAL_URL = env.url(
+    "LIVE_INTERNAL_URL", f"http://127.0.0.1:{LIVE_WS_PORT}", schemes=("http", "https")
+)
+
 # --- Redis: when set it carries the channel layer, the Celery broker, the cache and rate limits.
 REDIS_URL: str | None = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 
@@ -247,13 +259,25 @@ CONTENT_SECURITY_POLICY = {
         "style-src-attr": ["'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'"],  # includes ws(s): to this host (CSP Level 3)
+        # 'self' includes ws(s): to this host (CSP Level 3); the live port is added below when public.
+        "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
 }
+
+if LIVE_WS_PUBLIC:
+    # CSP has no syntax for IPv6 literals: a page on [::1] reaches the live port only through 'self'.
+    _live_hosts = [
+        "*" if h == "*" else f"*{h}" if h.startswith(".") else h
+        for h in ALLOWED_HOSTS
+        if "[" not in h and ":" not in h
+    ]
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] += [
+        f"{scheme}://{host}:{LIVE_WS_PORT}" for host in _live_hosts for scheme in ("ws", "wss")
+    ]
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.boolean("DJANGO_SECURE_SSL_REDIRECT", True)
@@ -350,6 +374,10 @@ API_RATE_LIMIT_IP = env.string("API_RATE_LIMIT_IP", "600/min")
 API_RATE_LIMIT_TOKEN = env.string("API_RATE_LIMIT_TOKEN", "300/min")
 API_RATE_LIMIT_LOGIN = env.string("API_RATE_LIMIT_LOGIN", "20/min")
 API_NUM_PROXIES = env.integer("API_NUM_PROXIES", 0, minimum=0)
+# Seconds a process trusts a checked personal token or a JWT's user before asking the database again:
+# a revoked token, a deactivated user or "sign out everywhere" takes effect within this time in every
+# process (at once in the process that made the change). 0 checks on every request.
+API_AUTH_CACHE_TTL = env.integer("API_AUTH_CACHE_TTL", 5, minimum=0, maximum=60)
 API_IDEMPOTENCY_TTL = env.integer("API_IDEMPOTENCY_TTL", 24 * 60 * 60, minimum=60)
 API_PAGE_SIZE = env.integer("API_PAGE_SIZE", 50, minimum=1)
 API_PAGE_MAX = env.integer("API_PAGE_MAX", 200, minimum=1)

@@ -73,3 +73,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_memory() -> Iterator[None]:
+    """What a process keeps in memory to spare per-request work (issue 18) starts empty in each test:
+    a rolled-back test reuses ids, and every test client is 127.0.0.1."""
+    from accounts import auth_cache
+    from config.api_throttling import counts_clear
+    from trading.feed.store import memo_clear
+    from trading.selectors import symbol_names_forget
+
+    for forget in (auth_cache.clear, counts_clear, memo_clear, symbol_names_forget):
+        forget()
+    yield
+    auth_cache.clear()

@@ -191,7 +191,7 @@ def symbol_detail(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, 
 def market_ticker(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, Any]:
     """Last price, 24 h change, high, low, volumes, bid and ask from the market feed; without the
     feed, the close of the last stored 1 m candle (`source: "candles"`), else nulls."""
-    name = selectors.symbol_get(symbol=symbol).symbol
+    name = selectors.symbol_name_get(symbol=symbol)
     row = tickers_cached().get(name)
     if row and row.get("price") is not None:
         fields = ("price", "high", "low", "volume", "quote_volume", "bid", "ask")
@@ -215,7 +215,7 @@ def market_depth(
     limit: int = Query(10, ge=1, le=100, description="Levels per side (the feed keeps ten)"),
 ) -> dict[str, Any]:
     """The top of the order book of a symbol the market feed watches; empty otherwise."""
-    name = selectors.symbol_get(symbol=symbol).symbol
+    name = selectors.symbol_name_get(symbol=symbol)
     book = book_cached(name)
     if book is None:
         return {"symbol": name, "source": "none", "bids": [], "asks": [], "spread": None}
@@ -229,7 +229,7 @@ def market_depth(
 @require_scope("read")
 def market_trades(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, Any]:
     """Recent public trades of a symbol the market feed watches (up to twenty); empty otherwise."""
-    name = selectors.symbol_get(symbol=symbol).symbol
+    name = selectors.symbol_name_get(symbol=symbol)
     book = book_cached(name)
     if book is None:
         return {"symbol": name, "source": "none", "trades": []}
@@ -254,7 +254,7 @@ def market_klines(
     limit: int = Query(500, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Stored candles (the feed records them), oldest first."""
-    name = selectors.symbol_get(symbol=symbol).symbol
+    name = selectors.symbol_name_get(symbol=symbol)
     rows = selectors.candles_for(symbol=name, interval=interval, limit=limit)
     return {"symbol": name, "interval": interval, "klines": rows}
 

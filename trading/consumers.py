@@ -24,7 +24,9 @@ Frames to the browser (JSON text; numbers are decimal strings, times epoch milli
   {"type": "order"|"fill"|"balance"|"notification", ...}              any other private event
 
 The market feed publishes each group's frame at most every 100 ms (a symbol) or 250 ms ("markets"),
-serialized once for the whole group; this consumer writes that text out unchanged.
+serialized once for the whole group. The consumer has no channel-layer channel of its own: it joins
+its groups in the process's one broadcaster (trading/broadcast.py), which receives each group message
+once per process and writes the same frame to every socket of the group.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.core.serializers.json import DjangoJSONEncoder
+from channels.layers import get_channel_layer
 
+from trading.broadcast import Socket, hub
 from trading.feed.service import FEED_CONTROL_GROUP, WATCH_MESSAGE
 from trading.feed.store import symbols_known
-from trading.realtime import ALL_MARKETS_GROUP, LIVE_TEXT, market_group, user_group
+from trading.realtime import ALL_MARKETS_GROUP, market_group, user_group
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ _MARKET_PREFIX = market_group("")
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
+    # No alias of CHANNEL_LAYERS: no per-socket channel; group messages come through the hub.
+    channel_layer_alias = "brute.no-per-socket-channel"
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -61,8 +67,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.private_group = user_group(user.pk)
         self.joined: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self.socket = Socket(self.base_send)
         await self.accept()
-        await self.channel_layer.group_add(self.private_group, self.channel_name)
+        await hub().join(self.private_group, self.socket)
         self.joined.add(self.private_group)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = [g for value in query.get("groups", []) for g in value.replace(",", " ").split()]
@@ -72,8 +79,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self._renewer_running():
             assert self._renewer is not None
             self._renewer.cancel()
+        if hasattr(self, "socket"):
+            self.socket.discard()
         for group in getattr(self, "joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await hub().leave(group, self.socket)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -105,7 +114,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         allowed = await self._allowed(wanted)
         fresh = [g for g in wanted if g in allowed and g not in self.joined][: max(room, 0)]
         for group in fresh:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await hub().join(group, self.socket)
             self.joined.add(group)
         await self._renew_watch()
         if self._watched() and not self._renewer_running():
@@ -116,7 +125,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _unsubscribe(self, groups: list[str]) -> None:
         for group in groups:
             if group in self.joined and group != self.private_group:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await hub().leave(group, self.socket)
                 self.joined.discard(group)
         await self._reply({"type": "subscribed", "groups": sorted(self.joined), "refused": []})
 
@@ -128,10 +137,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _renew_watch(self) -> None:
         symbols = self._watched()
-        if symbols:
-            await self.channel_layer.group_send(
-                FEED_CONTROL_GROUP, {"type": WATCH_MESSAGE, "symbols": symbols}
-            )
+        layer = get_channel_layer()
+        if symbols and layer is not None:
+            await layer.group_send(FEED_CONTROL_GROUP, {"type": WATCH_MESSAGE, "symbols": symbols})
 
     async def _renew_forever(self) -> None:
         while self._watched():
@@ -141,16 +149,3 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _reply(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
-
-    # ---- group messages ----------------------------------------------------------------------------
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == LIVE_TEXT:
-            # The hot path: no handler lookup and none of the base class's per-message database
-            # clean-up, which would cost a thread hop per frame per socket.
-            await self.send(text_data=message["text"])
-        elif kind.startswith("websocket."):
-            await super().dispatch(message)
-        else:
-            await self.send(text_data=json.dumps(message, cls=DjangoJSONEncoder, separators=(",", ":")))

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.cache import cache
-
-from trading.feed.store import TICKERS_KEY, book_key
+from trading.feed.store import TICKERS_KEY, book_cached, book_key, tickers_cached  # noqa: F401  (re-exported: callers knew them here)
 from trading.models import Symbol
 
 MARKETS_PAGE_SIZE = 200
@@ -32,8 +30,7 @@ def _decimal(value: object) -> Decimal | None:
 
 
 def tickers_snapshot() -> dict[str, dict[str, Any]]:
-    snapshot = cache.get(TICKERS_KEY)
-    return snapshot if isinstance(snapshot, dict) else {}
+    return tickers_cached()
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,7 @@ def _ladder(levels: list[list[str]], top: Decimal, depth: int) -> list[dict[str,
 def book_for(symbol: str, *, depth: int = BOOK_LEVELS) -> dict[str, Any]:
     """The ladder for the first paint, `depth` levels a side: asks from the highest shown down to the
     best, then bids."""
-    snapshot = cache.get(book_key(symbol)) or {}
+    snapshot = book_cached(symbol) or {}
     asks, bids = snapshot.get("asks") or [], snapshot.get("bids") or []
     total = max(
         sum((Decimal(p) * Decimal(q) for p, q in asks[:depth]), Decimal(0)),
@@ -158,7 +155,7 @@ def book_for(symbol: str, *, depth: int = BOOK_LEVELS) -> dict[str, Any]:
 
 
 def trades_for(symbol: str) -> list[dict[str, Any]]:
-    snapshot = cache.get(book_key(symbol)) or {}
+    snapshot = book_cached(symbol) or {}
     return [
         {
             "price": t["p"],
@@ -204,7 +201,7 @@ QUOTE_FILL_DECIMALS = 8
 
 def _levels(symbol: str, side: str) -> list[tuple[Decimal, Decimal]]:
     """The cached book side a taker order would walk: asks for a buy, bids for a sell."""
-    snapshot = cache.get(book_key(symbol)) or {}
+    snapshot = book_cached(symbol) or {}
     rows = snapshot.get("asks" if side == "BUY" else "bids") or []
     return [(Decimal(p), Decimal(q)) for p, q in rows]
 

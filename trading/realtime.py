@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from config import livebus
+
 if TYPE_CHECKING:
     from trading.models import Order
 
@@ -36,6 +38,9 @@ async def publish_text(layer: Any, group: str, text: str) -> None:
 
 
 def send_now(group: str, message: dict[str, Any]) -> None:
+    if livebus.forwarding():  # no Redis, and the sockets are in the live process
+        livebus.forward(group, message)
+        return
     layer = get_channel_layer()
     if layer is None:
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,34 @@ def symbol_get(*, symbol: str) -> Symbol:
     if found is None:
         raise Http404("No such symbol")
     return found
+
+
+SYMBOL_NAMES_TTL_S = 30.0
+_symbol_names: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+
+
+def symbol_name_get(*, symbol: str) -> str:
+    """A listed symbol's name (404 when there is none), for the market reads that need no more.
+
+    Checked against this process's set of names, re-read every SYMBOL_NAMES_TTL_S seconds, so a busy
+    read costs no query (issue 18); a name not in the set is looked up as `symbol_get` does, so a
+    symbol listed since the last re-read is found at once."""
+    global _symbol_names
+    name = symbol.strip().upper()
+    read_at, names = _symbol_names
+    now = time.monotonic()
+    if now - read_at > SYMBOL_NAMES_TTL_S:
+        names = frozenset(Symbol.objects.values_list("symbol", flat=True))
+        _symbol_names = (now, names)
+    if name in names:
+        return name
+    return symbol_get(symbol=name).symbol
+
+
+def symbol_names_forget() -> None:
+    """Re-read the set of names on the next call (tests; a process that just synced symbols)."""
+    global _symbol_names
+    _symbol_names = (float("-inf"), frozenset())
 
 
 def symbols_list(

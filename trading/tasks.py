@@ -31,7 +31,7 @@ def orders_reconcile() -> int:
 def paper_orders_match(symbol: str | None = None) -> int:
     if not settings.REDIS_URL:
         return (
-            0  # without Redis the web process matches (trading/feed/inprocess.py): its fills reach browsers
+            0  # without Redis the live process matches (trading/feed/inprocess.py): its fills reach browsers
         )
     return services.paper_orders_match(symbol=symbol)
 

@@ -1,7 +1,7 @@
 """The user-data-stream consumer: one MEXC private stream per live account with keys.
 
 Where it runs: with REDIS_URL, as its own process (`manage.py userstream`, one per install: the
-channel layer carries its page updates to every web process); without Redis, inside the web process
+channel layer carries its page updates to every live process); without Redis, inside the live process
 (`UserStreamStarter`, next to the in-process market feed), because the in-memory channel layer
 reaches only its own process. Either way it runs on the process's `ExchangeHub` loop, through the
 hub's account sessions (listen keys are signed calls on the account's budget).
@@ -225,7 +225,7 @@ class UserStreams:
         self.accounts.clear()
 
 
-# ---- in the web process (no Redis) -------------------------------------------------------------------
+# ---- in the live process (no Redis) ------------------------------------------------------------------
 
 _running: tuple[UserStreams, Any] | None = None
 

@@ -31,6 +31,7 @@ from accounts.notifications.models import (
     Notification,
     NotificationChannel,
 )
+from config import livebus
 from config.errors import BruteError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,12 @@ def _after_commit(func: Callable[..., None], *args: Any) -> None:
 
 
 def _push_live(notification: Notification) -> None:
+    if livebus.forwarding():  # no Redis: the sockets are in the live process
+        livebus.forward(
+            user_group(notification.user_id),
+            {"type": LIVE_MESSAGE_TYPE, "text": json.dumps(live_payload(notification))},
+        )
+        return
     layer = get_channel_layer()
     if layer is None:
         return

@@ -9,7 +9,8 @@
     var left = Number(el.dataset.openAt) - Date.now(); if (!el.title) el.title = el.textContent;
     el.textContent = left > 0 ? "in " + fmt(left) : "opening / opened"; }); }
   setInterval(tick, 1000); document.addEventListener("DOMContentLoaded", tick);
-  try { var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/live/");
+  var port = document.body && document.body.dataset.livePort;
+  try { var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + (port ? location.hostname + ":" + port : location.host) + "/ws/live/");
     ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (_) { return; }
       if (!f || f.type !== "listing") return;
       document.querySelectorAll('[data-listing="' + f.symbol + '"] .listing-state').forEach(function (c) { c.textContent = f.state; });

@@ -2,6 +2,8 @@
 //
 // The page says what it wants on <body>:
 //   data-live-url="/ws/live/"  data-live-groups="markets market.BTCUSDT"
+//   data-live-port="8001"   (optional) the WebSocket process's own port on this host, when no proxy
+//                           routes /ws/ to it (`make run`)
 // and marks what to update in place:
 //   [data-price="SYM"] [data-change="SYM"] [data-volume="SYM"]   ticker fields (flash on change)
 //   [data-book="SYM"] with tbody[data-book-asks] / tbody[data-book-bids]   the order book ladder
@@ -34,7 +36,8 @@
   function url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const query = groups.size ? "?groups=" + encodeURIComponent(Array.from(groups).join(",")) : "";
-    return scheme + "//" + location.host + body.dataset.liveUrl + query;
+    const host = body.dataset.livePort ? location.hostname + ":" + body.dataset.livePort : location.host;
+    return scheme + "//" + host + body.dataset.liveUrl + query;
   }
 
   function setState(state, text) {

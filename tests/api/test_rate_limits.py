@@ -77,3 +77,32 @@ def test_rates_parse(rate, parsed):
 def test_a_malformed_rate_fails_loudly():
     with pytest.raises(ValueError, match="Malformed"):
         parse_rate("lots")
+
+
+def test_without_redis_nothing_is_counted_through_the_cache(api, owner, settings, tmp_path):
+    settings.API_RATE_LIMIT_TOKEN = "2/min"
+    headers = pat_for(owner, "read")
+    for _ in range(2):
+        assert api.get("/api/v1/me", headers=headers).status_code == 200
+    assert api.get("/api/v1/me", headers=headers).status_code == 429
+    cache_dir = tmp_path / "cache"
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())
+
+
+def test_with_redis_every_process_counts_in_one_shared_window(api, owner, settings, redis_url):
+    import redis
+
+    from config.api_throttling import counts_clear
+
+    settings.REDIS_URL = redis_url
+    redis.Redis.from_url(redis_url).flushdb()
+    settings.API_RATE_LIMIT_TOKEN = "3/min"
+    headers = pat_for(owner, "read")
+    for _ in range(2):
+        assert api.get("/api/v1/me", headers=headers).status_code == 200
+    counts_clear()  # what another process would see: nothing in its memory, the count in Redis
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    assert_error(api.get("/api/v1/me", headers=headers), 429, "rate_limited")
+    keys = redis.Redis.from_url(redis_url).keys("brute:rl:token:*")
+    assert len(keys) == 1
+    assert 0 < redis.Redis.from_url(redis_url).ttl(keys[0]) <= 61

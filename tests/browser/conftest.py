@@ -1,4 +1,5 @@
-"""The whole app as a person meets it: daphne serving Brute against the bundled exchange, driven by Chromium.
+"""The whole app as a person meets it: Brute served as `make run` serves it (gunicorn for pages and the
+API, the uvicorn "live" process for WebSockets) against the bundled exchange, driven by Chromium.
 
 Runs in its own pytest process (`make test` does this): Playwright's sync API cannot share a process
 with asyncio-based tests. Debian's Chromium is used; Playwright cannot download a browser here.
@@ -7,6 +8,7 @@ with asyncio-based tests. Debian's Chromium is used; Playwright cannot download 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from config.management.commands.runbrute import PROCESSES
 from tests.conftest import free_port
 from trading.simexchange.config import SimConfig
 from trading.simexchange.testing import SimExchangeThread
@@ -63,15 +66,26 @@ class Stack:
         return done.stdout
 
 
+def wait_until(page: Page, expression: str, timeout_s: float = 30.0) -> None:
+    """Polls a JavaScript expression until it is truthy. Unlike page.wait_for_function, whose polling
+    evaluates a string inside the page and so trips the app's CSP (no unsafe-eval) whenever the
+    first check is false, each page.evaluate here goes through the DevTools protocol."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression!r} stayed false for {timeout_s:g} s")
+        time.sleep(0.2)
+
+
 def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300)
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 240  # a loaded machine starts daphne slowly
+def _wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+    deadline = time.monotonic() + 240  # a loaded machine starts the servers slowly
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited early:\n{log.read_text()[-3000:]}")
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError(f"a server exited early:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
@@ -95,32 +109,39 @@ def running_stack(var: Path) -> Iterator[Stack]:
         }
         _manage("migrate", "--no-input", "-v0", env=env)
         _manage("syncsymbols", env=env)
-        port = free_port()
-        log = var / "daphne.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "config.asgi:application",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        port, live_port = free_port(), free_port()
+        env |= {
+            "LIVE_WS_PORT": str(live_port),
+            "LIVE_WS_PUBLIC": "true",
+            "LIVE_FORWARD": "true",
+            "LIVE_INTERNAL_URL": f"http://127.0.0.1:{live_port}",
+        }
+        log = var / "servers.log"
+        context = {"python": sys.executable, "host": "127.0.0.1", "port": port, "live_port": live_port}
+        procs: list[subprocess.Popen[bytes]] = []
+        with log.open("ab") as out:
+            # The same command lines as `make run` (runbrute's PROCESSES table).
+            for process in PROCESSES:
+                if process.name in ("web", "live"):
+                    procs.append(
+                        subprocess.Popen(
+                            shlex.split(process.command.format(**context)),
+                            cwd=ROOT,
+                            env={**env, **dict(process.env)},
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, proc, log)
+            _wait_healthy(url, procs, log)
+            _wait_healthy(f"http://127.0.0.1:{live_port}", procs, log)
             yield Stack(url, mexc, log, env)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

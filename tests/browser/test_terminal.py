@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, wait_until
 from tests.browser.test_trading_flow import PASSWORD, _sign_up
 
 PHONE = {"width": 390, "height": 844}
@@ -75,9 +75,7 @@ def test_a_coin_priced_below_a_ten_thousandth_shows_a_readable_axis_and_tag(page
     _sign_up(page)
     page.goto("/markets/TINYUSDT/")
 
-    page.wait_for_function(
-        "() => window.bruteChart && window.bruteChart.candles.data().length > 0", timeout=30_000
-    )
+    wait_until(page, "window.bruteChart && window.bruteChart.candles.data().length > 0", timeout_s=30)
     tag = page.evaluate(
         "() => { const c = window.bruteChart.candles;"
         " return c.priceFormatter().format(c.data().at(-1).close); }"

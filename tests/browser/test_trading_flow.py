@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, wait_until
 
 PASSWORD = "a-long-and-unusual-passphrase-7"
 
@@ -41,9 +41,10 @@ def test_a_trader_signs_up_watches_a_market_and_trades_on_paper(page: Page, stac
     price = page.locator('.big-price[data-price="SOLUSDT"]')
     before = Decimal(price.inner_text())
     stack.mexc.set_price("SOLUSDT", (before * Decimal("1.03")).quantize(Decimal("0.01")))
-    page.wait_for_function(
-        "([el, old]) => el.textContent.trim() !== old && Number(el.textContent) > Number(old) * 1.02",
-        arg=[price.element_handle(), str(before)],
+    wait_until(
+        page,
+        "(() => { const el = document.querySelector('.big-price[data-price=\"SOLUSDT\"]');"
+        f" return el !== null && Number(el.textContent) > {before} * 1.02; }})()",
     )
 
     # A paper market buy by quote amount: the fill shows up live, and so does the new balance.
@@ -55,11 +56,12 @@ def test_a_trader_signs_up_watches_a_market_and_trades_on_paper(page: Page, stac
     expect(page.locator("#toasts")).to_contain_text("BUY SOLUSDT: filled")
     # The balance partial is swapped in after the toast; wait for the number itself, not its format.
     # (outerHTML swap: query the element afresh on every poll.)
-    page.wait_for_function(
-        """() => {
+    wait_until(
+        page,
+        """(() => {
             const el = document.querySelector('[data-available="USDT"]');
             return el !== null && Number(el.textContent.replace(/,/g, '')) < 10000;
-        }"""
+        })()""",
     )
     spent = Decimal(10000) - _available_usdt(page)
     assert Decimal(20) < spent <= Decimal(25)
@@ -101,6 +103,6 @@ def test_the_pages_work_without_javascript(browser, stack: Stack) -> None:
 
 def test_the_font_and_styles_come_from_static(page: Page, stack: Stack) -> None:
     page.goto("/accounts/login/")
-    page.wait_for_function("() => document.fonts.check('16px \"JetBrains Mono\"')")
+    wait_until(page, "document.fonts.check('16px \"JetBrains Mono\"')")
     family = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert "JetBrains Mono" in family

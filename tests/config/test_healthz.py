@@ -21,7 +21,7 @@ def test_it_reports_each_dependency(client):
     for check in ("market_feed", "worker", "beat", "sniper"):
         assert body["checks"][check]["status"] == "unknown"
     assert body["down"] == ["marketfeed", "worker", "beat", "sniper"]
-    assert body["checks"]["userstream"]["status"] == "ok"  # inside the web process without Redis
+    assert body["checks"]["userstream"]["status"] == "ok"  # inside the live process without Redis
     assert response["Cache-Control"].startswith("max-age=0")
 
 

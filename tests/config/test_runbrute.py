@@ -85,7 +85,7 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
     try:
         pids = {
             name: int(out.wait_for(rf"started {name} \(pid (\d+)\)").group(1))
-            for name in ("exchange", "web", "worker", "beat", "sniper")
+            for name in ("exchange", "web", "live", "worker", "beat", "sniper")
         }
         wait_for_port(port, timeout=90)
         os.kill(pids["sniper"], signal.SIGKILL)
@@ -93,7 +93,7 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
         restarted = int(out.wait_for(rf"started sniper \(pid (?!{pids['sniper']}\))(\d+)\)").group(1))
         assert restarted != pids["sniper"]
         os.kill(restarted, 0)  # the new sniper is alive
-        for name in ("exchange", "web", "worker", "beat"):
+        for name in ("exchange", "web", "live", "worker", "beat"):
             os.kill(pids[name], 0)  # and nobody else was stopped or restarted
         assert sum("started web" in line for line in out.lines) == 1
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code in (200, 503)
@@ -108,3 +108,16 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_pages_and_the_api_go_to_gunicorn_and_the_sockets_to_one_uvicorn_live_process():
+    from config.management.commands.runbrute import PROCESSES
+
+    commands = {p.name: p for p in PROCESSES}
+    assert "gunicorn" in commands["web"].command
+    assert "config.wsgi:application" in commands["web"].command
+    live = commands["live"]
+    assert "uvicorn config.asgi:application" in live.command
+    assert "{live_port}" in live.command
+    assert "--backlog 2048" in live.command  # a burst of connects waits in the queue, not refused
+    assert dict(live.env)["LIVE_FORWARD"] == "false"  # the live process delivers its own events

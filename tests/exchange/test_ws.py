@@ -1,7 +1,9 @@
 """Market and user-data streams from the simulated exchange over a real WebSocket."""
 
 import asyncio
+import threading
 from decimal import Decimal
+from typing import Any
 
 from trading.exchange.events import (
     BookTickerEvent,
@@ -147,3 +149,20 @@ async def test_a_socket_that_goes_silent_without_closing_is_replaced_and_resubsc
         assert after.symbol == "SOLUSDT"  # resubscribed on the new socket
         assert stream.silences == 1
         assert stream.reconnects == 1
+
+
+async def test_a_large_frame_is_decoded_off_the_event_loop_and_a_small_one_inline():
+    threads: list[str] = []
+
+    def decode(frame: bytes) -> list[Any]:
+        threads.append(threading.current_thread().name)
+        return [len(frame)]
+
+    stream = MexcStream("ws://unused", config=StreamConfig(offload_decode_bytes=1000), decode=decode)
+    try:
+        assert await stream.decode_frame(b"x" * 10) == [10]
+        assert await stream.decode_frame(b"x" * 5000) == [5000]
+    finally:
+        await stream.aclose()
+    assert threads[0] == threading.current_thread().name
+    assert threads[1].startswith("mexc-decode")

@@ -128,9 +128,11 @@ def test_preview_shows_price_fee_and_total_without_placing(signed_in, trader):
     # No feed has run in this test: a book an earlier test left in the shared cache must not count.
     from django.core.cache import cache
 
+    from trading.feed.store import memo_clear
     from trading.quotes import book_key
 
     cache.delete(book_key("SOLUSDT"))
+    memo_clear()  # and what this process read of it
     market = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
     assert "No order book yet to price this order." in market.content.decode()  # the feed has not run
     assert not Order.objects.filter(user=trader).exists()

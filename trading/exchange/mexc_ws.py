@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -80,6 +81,10 @@ class StreamConfig:
     backoff_max_s: float = 30.0
     queue_size: int = 100_000
     open_timeout_s: float = 10.0
+    # Frames this large (the all-symbols ticker frame: ~2,000 rows, ~30 ms to decode) are decoded on
+    # the stream's own thread, so the event loop (in the live process, every browser socket's) keeps
+    # turning; smaller ones decode inline, where a thread hand-over would cost more than the decode.
+    offload_decode_bytes: int = 16_384
 
 
 def refused_topics(requested: Iterable[str], msg: str) -> dict[str, str]:
@@ -164,7 +169,7 @@ class _Connection:
             self.last_heard = self.stream.last_frame_at = time.monotonic()
             if isinstance(frame, bytes):
                 self.stream.frames += 1
-                for event in self.stream.decode(frame):
+                for event in await self.stream.decode_frame(frame):
                     self.stream.emit(event)
             else:
                 self._control(frame)
@@ -248,6 +253,8 @@ class MexcStream:
     ) -> None:
         self.config = config or StreamConfig()
         self.decode = decode
+        # One thread, so frames decoded there come back in the order they arrived.
+        self._decoder: ThreadPoolExecutor | None = None
         self.url_factory = url_factory or self._static_url(url)
         self.closed = False
         self._conns: list[_Connection] = []
@@ -335,12 +342,22 @@ class MexcStream:
         while not self.closed:
             yield await self._queue.get()
 
+    async def decode_frame(self, frame: bytes) -> list[StreamEvent]:
+        if len(frame) < self.config.offload_decode_bytes:
+            return self.decode(frame)
+        if self._decoder is None:
+            self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mexc-decode")
+        return await asyncio.get_running_loop().run_in_executor(self._decoder, self.decode, frame)
+
     async def aclose(self) -> None:
         self.closed = True
         tasks = [c.task for c in self._conns if c.task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=False, cancel_futures=True)
+            self._decoder = None
 
     async def __aenter__(self) -> MexcStream:
         return self

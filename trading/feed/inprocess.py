@@ -1,10 +1,10 @@
-"""Running the feed inside the web process, for installs without Redis.
+"""Running the feed inside the live (WebSocket) process, for installs without Redis.
 
 Without REDIS_URL the channel layer is `InMemoryChannelLayer`, which reaches only consumers of its
-own process, so the feed has to live in the daphne process. Daphne 4.2 does not implement the ASGI
-lifespan protocol (it never sends a "lifespan" scope), so `FeedStarter` starts the feed lazily and
-idempotently on the first HTTP request or WebSocket connection the process serves; under a server that
-does send lifespan (uvicorn) it starts at startup and stops at shutdown instead.
+own process, so the feed has to live in the process that holds the sockets (`make run`'s "live",
+uvicorn). Under a server that sends the ASGI lifespan protocol (uvicorn) `FeedStarter` starts it at
+start-up and stops it at shutdown; under daphne 4.2, which never sends a "lifespan" scope, it starts
+lazily and idempotently on the first HTTP request or WebSocket connection the process serves.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def ensure_started() -> MarketFeed:
         return _feed
     _feed = MarketFeed(exchange_from_settings(), config=FeedConfig.from_settings())
     _task = asyncio.get_running_loop().create_task(_run(_feed))
-    log.info("market feed started in the web process (no REDIS_URL)")
+    log.info("market feed started in the live process (no REDIS_URL)")
     return _feed
 
 

@@ -2,11 +2,17 @@
 
 These functions are synchronous (Django's ORM and cache); the feed calls them from its background
 tasks through sync_to_async, never from the per-frame path.
+
+Reads are served from this process's memory: a snapshot read from the cache is kept for `MEMO_S`
+seconds (the feed rewrites them every second), so a busy API or page process reads the cache a
+couple of times a second rather than once per request (issue 18). Callers must not mutate what
+they get.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +28,28 @@ WATCHED_KEY = "brute:feed:watched"
 SNAPSHOT_TTL_S = 120
 SYMBOL_NAME = re.compile(r"^[A-Z0-9]{2,30}$")
 CANDLE_FIELDS = ["open", "high", "low", "close", "volume", "quote_volume"]
+
+
+MEMO_S = 0.5
+_MEMO_MAX = 5000
+_memo: dict[str, tuple[float, Any]] = {}
+
+
+def _memoized(key: str) -> Any:
+    now = time.monotonic()
+    found = _memo.get(key)
+    if found is not None and found[0] > now:
+        return found[1]
+    value = cache.get(key)
+    if len(_memo) >= _MEMO_MAX:
+        _memo.clear()
+    _memo[key] = (now + MEMO_S, value)
+    return value
+
+
+def memo_clear() -> None:
+    """Forget what this process read (after it wrote a snapshot itself, and in tests)."""
+    _memo.clear()
 
 
 def book_key(symbol: str) -> str:
@@ -64,16 +92,18 @@ def snapshot_write(*, tickers: dict[str, Any] | None, books: dict[str, Any], wat
     if tickers is not None:
         values[TICKERS_KEY] = tickers
     cache.set_many(values, timeout=SNAPSHOT_TTL_S)
+    memo_clear()
 
 
 def tickers_cached() -> dict[str, dict[str, str | None]]:
     """Every symbol's last price, 24 h change (percent), high, low, volumes, bid and ask, as strings."""
-    return cache.get(TICKERS_KEY) or {}
+    found = _memoized(TICKERS_KEY)
+    return found if isinstance(found, dict) else {}
 
 
 def book_cached(symbol: str) -> dict[str, Any] | None:
     """A watched symbol's top of book, ten levels a side and its last trades; None when not watched."""
-    found = cache.get(book_key(symbol))
+    found = _memoized(book_key(symbol))
     return found if isinstance(found, dict) else None
 
 

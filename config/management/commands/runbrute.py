@@ -37,8 +37,20 @@ class Process:
 
 PROCESSES: tuple[Process, ...] = (
     Process("exchange", "{python} manage.py simexchange --host 127.0.0.1 --port {sim_port}", ("simulated",)),
-    Process("web", "{python} -m daphne -b {host} -p {port} config.asgi:application"),
-    # With Redis the feed is its own process; else it runs inside "web" (trading/feed/inprocess.py).
+    # Pages, the API and static files over WSGI; WebSockets on the ASGI "live" process (issue 18).
+    Process(
+        "web", "{python} -m gunicorn -c python:config.gunicorn --bind {host}:{port} config.wsgi:application"
+    ),
+    # One process for every socket: its one broadcaster writes each frame to them all; without Redis the
+    # market feed and user streams run in it too (trading/feed/inprocess.py), and the other processes
+    # hand it their live events over loopback (config/livebus.py).
+    Process(
+        "live",
+        "{python} -m uvicorn config.asgi:application --host {host} --port {live_port} --lifespan on"
+        " --ws websockets-sansio --backlog 2048 --no-access-log --log-level warning",
+        env=(("LIVE_FORWARD", "false"),),
+    ),
+    # With Redis the feed is its own process; else it runs inside "live" (trading/feed/inprocess.py).
     Process("marketfeed", "{python} manage.py marketfeed", ("redis",)),
     Process("userstream", "{python} manage.py userstream", ("redis",)),
     # A warm stop waits out billiard's one-second polls (5-10 s); a cold one takes about 1 s, and with
@@ -73,20 +85,34 @@ def _mexc_reachable(base_url: str) -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Serve Brute: daphne, the Celery worker and beat, the sniper, and the bundled exchange when MEXC "
-        "is unreachable. A crashed process is restarted; one Ctrl-C stops everything."
+        "Serve Brute: gunicorn (pages, API), uvicorn (WebSockets), the Celery worker and beat, the "
+        "sniper, and the bundled exchange when MEXC is unreachable. A crashed process is restarted; "
+        "one Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--live-port",
+            type=int,
+            default=int(os.environ.get("LIVE_WS_PORT", "0")) or None,
+            help="the WebSocket (live) process's port; default: --port + 1",
+        )
         parser.add_argument("--admin-email", default=os.environ.get("BRUTE_ADMIN_EMAIL", "admin@brute.local"))
         parser.add_argument(
             "--no-worker", action="store_true", help="do not start the Celery worker, beat and the sniper"
         )
 
     def handle(
-        self, *args: Any, host: str, port: int, admin_email: str, no_worker: bool, **opts: Any
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        live_port: int | None,
+        admin_email: str,
+        no_worker: bool,
+        **opts: Any,
     ) -> None:
         password = admin_ensure_initial(email=admin_email)
         if password:
@@ -100,10 +126,21 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(warning))
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.update(_metrics_env())
+        live_port = live_port or port + 1
+        # No proxy here: pages point browsers at the live port, and without Redis every other process
+        # hands its live events to the live one.
+        loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        env.update(
+            LIVE_WS_PORT=str(live_port),
+            LIVE_WS_PUBLIC="true",
+            LIVE_INTERNAL_URL=f"http://{loopback}:{live_port}",
+        )
+        env["LIVE_FORWARD"] = "false" if settings.REDIS_URL else "true"
         context: dict[str, object] = {
             "python": sys.executable,
             "host": host,
             "port": port,
+            "live_port": live_port,
             "var": settings.VAR_DIR,
             "sim_port": 0,
         }

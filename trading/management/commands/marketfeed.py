@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, symbols: str | None, **opts: Any) -> None:
         if not settings.REDIS_URL:
             self.stderr.write(
-                "Without REDIS_URL the channel layer reaches only its own process: the web process runs "
+                "Without REDIS_URL the channel layer reaches only its own process: the live process runs "
                 "the feed itself, so this command would publish to nobody."
             )
         overrides: dict[str, Any] = {}

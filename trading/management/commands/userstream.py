@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if not settings.REDIS_URL:
             self.stderr.write(
-                "Without REDIS_URL the web process follows the user-data streams itself (its page updates "
+                "Without REDIS_URL the live process follows the user-data streams itself (its page updates "
                 "reach only its own process); running this as well only doubles the listen keys."
             )
         h = hub()
