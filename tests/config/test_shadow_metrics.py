@@ -144,3 +144,51 @@ def test_metrics_and_healthz_show_the_state_the_lag_and_the_shippers_heartbeat(f
 
     # With shadow mode off the shipper is not expected: the role is not down.
     assert "shadow" not in health_report()["down"]  # type: ignore[operator]
+
+
+def test_the_docker_role_waits_while_shadow_mode_is_off_then_ships(tmp_path: Path) -> None:
+    """`shadow run --wait` (the image's "shadow" role) idles while off, ships once shadow mode is
+    started, and a SIGTERM stops it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    state = tmp_path / "shadow.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")},
+        "BRUTE_VAR_DIR": str(tmp_path / "var"),
+        "SHADOW_STATE_FILE": str(state),
+        "DJANGO_ENV": "development",
+    }
+    shipper = subprocess.Popen(
+        [sys.executable, "manage.py", "shadow", "run", "--wait"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        time.sleep(3)
+        assert shipper.poll() is None  # off: it waits instead of failing
+        primary, target = tmp_path / "primary.db", tmp_path / "target.db"
+        make_primary(primary, 5)
+        sqlite3.connect(target).close()
+        Shadow(state).start(f"file:{primary}", f"file:{target}")
+        write(primary, 4)
+        shadow_db = open_db(f"file:{target}")
+        try:
+            deadline = time.monotonic() + 30
+            while shadow_db.execute("SELECT count(*) FROM items")[0][0] != 9:
+                assert time.monotonic() < deadline, "the waiting shipper did not ship"
+                assert shipper.poll() is None
+                time.sleep(0.2)
+        finally:
+            shadow_db.close()
+        shipper.send_signal(signal.SIGTERM)
+        assert shipper.wait(timeout=30) == 0
+    finally:
+        if shipper.poll() is None:
+            shipper.kill()
+            shipper.wait()
