@@ -101,6 +101,6 @@ def test_the_pages_work_without_javascript(browser, stack: Stack) -> None:
 
 def test_the_font_and_styles_come_from_static(page: Page, stack: Stack) -> None:
     page.goto("/accounts/login/")
-    page.wait_for_function("document.fonts.check('16px \"JetBrains Mono\"')")
+    page.wait_for_function("() => document.fonts.check('16px \"JetBrains Mono\"')")
     family = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert "JetBrains Mono" in family
