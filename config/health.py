@@ -41,6 +41,7 @@ class Role:
     stale_after: timedelta
     every_s: float = 5.0
     own_process_only_with_redis: bool = False  # without Redis it runs inside the live process
+    only_when_shadowing: bool = False  # runs only while shadow mode is configured (config/shadow)
 
 
 ROLES: dict[str, Role] = {
@@ -58,6 +59,14 @@ ROLES: dict[str, Role] = {
             "brute:userstream:heartbeat",
             timedelta(seconds=30),
             own_process_only_with_redis=True,
+        ),
+        # `manage.py shadow run`: its check is not "shadow", which is shadow mode's own state.
+        Role(
+            "shadow",
+            "shadow_shipper",
+            "brute:shadow:heartbeat",
+            timedelta(seconds=30),
+            only_when_shadowing=True,
         ),
     )
 }
@@ -135,6 +144,11 @@ def _stamp(key: str, stale_after: timedelta) -> Check:
 def _heartbeat(role: Role) -> Check:
     if role.own_process_only_with_redis and not settings.REDIS_URL:
         return {"status": "ok", "role": role.name, "detail": "runs inside the live process (no REDIS_URL)"}
+    if role.only_when_shadowing:
+        from config.shadow.services import shadow_configured
+
+        if not shadow_configured():
+            return {"status": "ok", "role": role.name, "detail": "not running: shadow mode is off"}
     return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 

@@ -87,6 +87,40 @@ SNIPER_FIRING_SECONDS = Histogram(
 CELERY_TASKS = Counter(
     "brute_celery_tasks_total", "Celery task runs by task and outcome.", ["task", "outcome"]
 )
+# Shadow mode (config/shadow). The gauges are set by whichever process measured last (the shipper, a
+# status or /healthz call, the verification task), hence "livemostrecent" across processes.
+SHADOW_STATE = Gauge(
+    "brute_shadow_state",
+    "Shadow mode's state: 1 for the current one (off, catching_up, in_sync, cut_over, error), else 0.",
+    ["state"],
+    multiprocess_mode="livemostrecent",
+)
+SHADOW_LAG_COMMITS = Gauge(
+    "brute_shadow_lag_commits",
+    "Row writes committed on the primary and not yet applied to the shadow.",
+    multiprocess_mode="livemostrecent",
+)
+SHADOW_LAG_SECONDS = Gauge(
+    "brute_shadow_lag_seconds",
+    "Age of the oldest write not yet applied to the shadow (0 when caught up).",
+    multiprocess_mode="livemostrecent",
+)
+SHADOW_APPLIED = Counter("brute_shadow_applied_total", "Row writes applied to the shadow by the shipper.")
+SHADOW_REPLAY_ERRORS = Counter(
+    "brute_shadow_replay_errors_total",
+    "Shipping rounds that failed and were retried, by kind (database: a side refused or was away; "
+    "position_moved: another shipper).",
+    ["kind"],
+)
+SHADOW_MISMATCHES = Gauge(
+    "brute_shadow_mismatches",
+    "Divergent table ranges found by the last verification (0: identical).",
+    multiprocess_mode="livemostrecent",
+)
+SHADOW_VERIFICATIONS = Counter(
+    "brute_shadow_verifications_total", "Shadow verifications run, by result (ok, divergent).", ["result"]
+)
+SHADOW_STATES = ("off", "catching_up", "in_sync", "cut_over", "error")
 
 
 def _safely(record: Callable[[], None]) -> None:
@@ -153,3 +187,41 @@ def sniper_firing(stage: str, seconds: float) -> None:
 
 def task_outcome(task: str, outcome: str) -> None:
     _safely(lambda: CELERY_TASKS.labels(task, outcome).inc())
+
+
+def shadow_state(state: str) -> None:
+    """Shadow mode is in `state` now (one of SHADOW_STATES)."""
+
+    def record() -> None:
+        for name in SHADOW_STATES:
+            SHADOW_STATE.labels(name).set(1 if name == state else 0)
+
+    _safely(record)
+
+
+def shadow_lag(commits: int, seconds: float) -> None:
+    """The shadow trails the primary by `commits` row writes, the oldest `seconds` old."""
+
+    def record() -> None:
+        SHADOW_LAG_COMMITS.set(commits)
+        SHADOW_LAG_SECONDS.set(seconds)
+
+    _safely(record)
+
+
+def shadow_applied(count: int) -> None:
+    _safely(lambda: SHADOW_APPLIED.inc(count))
+
+
+def shadow_replay_error(kind: str) -> None:
+    _safely(lambda: SHADOW_REPLAY_ERRORS.labels(kind).inc())
+
+
+def shadow_verified(mismatches: int) -> None:
+    """A verification found `mismatches` divergent ranges."""
+
+    def record() -> None:
+        SHADOW_MISMATCHES.set(mismatches)
+        SHADOW_VERIFICATIONS.labels("ok" if mismatches == 0 else "divergent").inc()
+
+    _safely(record)

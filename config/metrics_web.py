@@ -171,7 +171,10 @@ def render_metrics() -> bytes:
         registry = REGISTRY
     scrape = CollectorRegistry()
     scrape.register(ScrapeTimeCollector(registry))
-    return generate_latest(registry) + generate_latest(scrape)
+    # The scrape-time values first: measuring them (health_report) also records gauges, such as
+    # shadow mode's state and lag, that the registry's text must then include.
+    now = generate_latest(scrape)
+    return generate_latest(registry) + now
 
 
 _LOOPBACK = {"127.0.0.1", "::1"}

@@ -8,6 +8,7 @@
 #   worker      a Celery worker (one or more)
 #   beat        Celery beat (exactly one)
 #   sniper      listings, exits, alerts and rule triggers (exactly one)
+#   shadow      shadow mode's shipper (exactly one, only while moving databases; waits while off)
 #   manage      any manage.py command
 set -eu
 role="${1:-web}"
@@ -26,6 +27,7 @@ case "$role" in
   marketfeed) exec python manage.py marketfeed "$@" ;;
   userstream) exec python manage.py userstream "$@" ;;
   sniper) exec python manage.py sniper "$@" ;;
+  shadow) exec python manage.py shadow run --wait "$@" ;;
   manage) exec python manage.py "$@" ;;
-  *) echo "unknown role '$role': use migrate, web, live, marketfeed, userstream, worker, beat, sniper or manage" >&2; exit 64 ;;
+  *) echo "unknown role '$role': use migrate, web, live, marketfeed, userstream, worker, beat, sniper, shadow or manage" >&2; exit 64 ;;
 esac

@@ -33,6 +33,7 @@ from trading.exchange.errors import InsufficientBalance, InvalidSymbol, OrderRej
 from trading.exchange.hub import ExchangeHub, HubStatus, SessionProxy
 from trading.exchange.mexc_ws import DEFAULT_WS_URL
 from trading.exchange.paper import PaperExchange, PaperOrder
+from trading.exchange.ratelimit import RateLimiter, SharedBudget
 from trading.exchange.types import (
     Balance as BalanceValue,
 )
@@ -92,10 +93,21 @@ def hub() -> ExchangeHub:
     base, ws = mexc_base_url(), mexc_ws_url()
     with _hub_lock:
         if _hub is None or _hub.closed or (_hub.base_url, _hub.ws_url) != (base, ws):
-            old, _hub = _hub, ExchangeHub(base_url=base, ws_url=ws, on_block=exchange_blocked)
+            old, _hub = (
+                _hub,
+                ExchangeHub(base_url=base, ws_url=ws, limiter=_limiter(), on_block=exchange_blocked),
+            )
             if old is not None:
                 old.close()
         return _hub
+
+
+def _limiter() -> RateLimiter:
+    """With REDIS_URL the weight budget, 429 pauses and 418 bans are shared by every process of the
+    install (one Lua script per acquire); without it each process paces itself."""
+    if settings.REDIS_URL:
+        return RateLimiter(shared=SharedBudget(settings.REDIS_URL))
+    return RateLimiter()
 
 
 def hub_close() -> None:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config import metrics
 from config.shadow import state as state_file
 from config.shadow.db import Db, ShadowDbError, open_db
 
@@ -52,6 +53,7 @@ BUCKET = 1000  # rowids per verified key range
 PRUNE_EVERY = 10.0  # seconds between deletions of applied log entries on the primary
 IN_SYNC_COMMITS = 200  # lag (log entries) under which the shadow counts as in sync
 IN_SYNC_SECONDS = 5.0
+LAG_EVERY = 1.0  # seconds between the shipper's lag measurements (metrics)
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"  # unix seconds, fractional, on any SQLite
 FENCE_MESSAGE = "brute shadow: this database is not the primary; restart to use the one in the shadow state"
 
@@ -501,6 +503,7 @@ def verify(
                 break
             time.sleep(pause)
             todo = busy
+    metrics.shadow_verified(len(result.divergences))
     return result
 
 
@@ -572,6 +575,7 @@ class Shadow:
     def ship(self, *, until: Callable[[], bool], idle: float = 0.2, retry: float = 1.0) -> int:
         """Ships until `until()` is true; an unreachable side is waited for, never given up on."""
         shipped, since_prune, pruned_at = 0, 0, time.monotonic()
+        measured_at = 0.0
         primary: Db | None = None
         shadow: Db | None = None
         pair: tuple[str, str] | None = None
@@ -589,6 +593,11 @@ class Shadow:
                 count = ship_once(primary, shadow)
                 shipped += count
                 since_prune += count
+                if count:
+                    metrics.shadow_applied(count)
+                if time.monotonic() - measured_at >= LAG_EVERY:
+                    metrics.shadow_lag(*lag(primary, shadow))
+                    measured_at = time.monotonic()
                 # Pruning takes the primary's write lock: seldom, so writers rarely wait behind it.
                 if since_prune and time.monotonic() - pruned_at >= PRUNE_EVERY:
                     prune(primary, shadow)
@@ -597,6 +606,9 @@ class Shadow:
                     time.sleep(idle)
             except ShadowDbError as exc:
                 logger.warning("shadow shipping paused: %s", exc)
+                metrics.shadow_replay_error(
+                    "position_moved" if isinstance(exc, PositionMoved) else "database"
+                )
                 for db in (primary, shadow):
                     if db is not None:
                         db.close()
@@ -608,7 +620,15 @@ class Shadow:
         return shipped
 
     def status(self, *, check: bool = False) -> dict[str, Any]:
-        """state (off, catching_up, in_sync, cut_over), lag, and the last (or a fresh) verification."""
+        """state (off, catching_up, in_sync, cut_over), lag, and the last (or a fresh) verification.
+        Also recorded in the metrics (brute_shadow_state, brute_shadow_lag_*)."""
+        report = self._status(check=check)
+        metrics.shadow_state(report["state"])
+        if "lag_commits" in report:
+            metrics.shadow_lag(report["lag_commits"], report["lag_seconds"])
+        return report
+
+    def _status(self, *, check: bool) -> dict[str, Any]:
         current = self.state()
         if current is None:
             return {"state": "off"}

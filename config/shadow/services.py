@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config import metrics
 from config.shadow import state as state_file
 from config.shadow.core import Shadow, Verification, verify
 
@@ -32,7 +33,17 @@ def shadow_status(*, check: bool = False, timeout: float = 30.0) -> dict[str, An
         return shadow_get(timeout=timeout).status(check=check)
     except Exception as exc:  # a status page reports every failure rather than raising
         logger.warning("shadow status failed: %s", exc)
+        metrics.shadow_state("error")
         return {"state": "error", "error": str(exc)}
+
+
+def shadow_configured() -> bool:
+    """Shadow mode is on (shadowing or cut over): its state file exists. An unreadable file counts as
+    on, so its processes run and report the fault rather than hide it."""
+    try:
+        return state_file.load(settings.SHADOW_STATE_FILE) is not None
+    except ValueError:
+        return True
 
 
 def shadow_verify_and_alert() -> dict[str, Any]:

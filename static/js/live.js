@@ -98,7 +98,10 @@
     subscribed: (m) => {
       if (m.refused && m.refused.length) console.warn("live: not allowed to join", m.refused);
     },
-    "order.changed": (m) => orderToast(m.order),
+    "order.changed": (m) => {
+      orderRows(m.order);
+      orderToast(m.order);
+    },
     notification: (m) => {
       // An order's fill already has its toast; the inbox keeps the notification.
       if (m.kind === "order_filled") return;
@@ -288,6 +291,21 @@
   function trim(text) {
     const value = String(text);
     return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
+  }
+
+  // Every row of this order on the page (open orders, history) shows its new status and fill at once;
+  // the open-orders lists also re-fetch themselves (hx-trigger brute:order.changed).
+  function orderRows(order) {
+    if (!order || order.id == null) return;
+    document.querySelectorAll('tr[data-order="' + CSS.escape(String(order.id)) + '"]').forEach((row) => {
+      const tag = row.querySelector("[data-order-status] .tag");
+      if (tag && order.status) {
+        const label = order.status.replace(/_/g, " ").toLowerCase();
+        tag.textContent = label.charAt(0).toUpperCase() + label.slice(1);
+      }
+      const filled = row.querySelector("[data-order-filled]");
+      if (filled && order.executed_qty != null) filled.textContent = qty(trim(order.executed_qty), filled);
+    });
   }
 
   function orderToast(order) {

@@ -96,8 +96,9 @@ def _wait_healthy(url: str, procs: list[subprocess.Popen[bytes]], log: Path) -> 
 
 
 @contextmanager
-def running_stack(var: Path) -> Iterator[Stack]:
-    """The bundled exchange and daphne serving Brute against it, with its own var/ (database, cache)."""
+def running_stack(var: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The bundled exchange and daphne serving Brute against it, with its own var/ (database, cache).
+    `extra_env` overrides the app's environment (e.g. MEXC_SIMULATED=false: live trading allowed)."""
     with SimExchangeThread(SimConfig(tick_seconds=0.2, push_seconds=0.1)) as mexc:
         env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DJANGO_ENV"}}
         env |= {
@@ -107,6 +108,7 @@ def running_stack(var: Path) -> Iterator[Stack]:
             "MEXC_SIMULATED": "true",
             "PYTHONUNBUFFERED": "1",
         }
+        env |= extra_env or {}
         _manage("migrate", "--no-input", "-v0", env=env)
         _manage("syncsymbols", env=env)
         port, live_port = free_port(), free_port()

@@ -33,6 +33,12 @@ FAMILIES = {
     "brute_celery_tasks",
     "brute_role_heartbeat_age_seconds",
     "brute_backup_age_seconds",
+    "brute_shadow_lag_commits",
+    "brute_shadow_lag_seconds",
+    "brute_shadow_applied",
+    "brute_shadow_replay_errors",
+    "brute_shadow_mismatches",
+    "brute_shadow_verifications",
 }
 
 
@@ -93,7 +99,7 @@ def test_each_family_is_scraped(client, settings):
     staleness = families["brute_feed_staleness_seconds"][0][2]
     assert 0 <= staleness < 600
     roles = {labels["role"]: value for _, labels, value in families["brute_role_heartbeat_age_seconds"]}
-    assert set(roles) == {"marketfeed", "worker", "beat", "sniper", "userstream"}
+    assert set(roles) == {"marketfeed", "worker", "beat", "sniper", "userstream", "shadow"}
     assert roles["worker"] >= 0
 
 

@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -96,6 +97,7 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
         for name in ("exchange", "web", "live", "worker", "beat"):
             os.kill(pids[name], 0)  # and nobody else was stopped or restarted
         assert sum("started web" in line for line in out.lines) == 1
+        assert not any("started shadow" in line for line in out.lines)  # shadow mode is off
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code in (200, 503)
 
         process.send_signal(signal.SIGINT)
@@ -121,3 +123,46 @@ def test_pages_and_the_api_go_to_gunicorn_and_the_sockets_to_one_uvicorn_live_pr
     assert "{live_port}" in live.command
     assert "--backlog 2048" in live.command  # a burst of connects waits in the queue, not refused
     assert dict(live.env)["LIVE_FORWARD"] == "false"  # the live process delivers its own events
+
+
+def test_in_shadow_mode_make_run_starts_the_shipper_and_healthz_sees_its_heartbeat(brute_env, tmp_path):
+    target = tmp_path / "target.db"
+    sqlite3.connect(target).close()  # an empty database to shadow to
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(
+        [*manage, "shadow", "start", "--to", f"file:{target}"],
+        cwd=ROOT,
+        env=brute_env,
+        check=True,
+        timeout=120,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [*manage, "runbrute", "--port", str(port), "--no-worker"],
+        cwd=ROOT,
+        env=brute_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = Output(process)
+    try:
+        shipper = int(out.wait_for(r"started shadow \(pid (\d+)\)").group(1))
+        wait_for_port(port, timeout=90)
+        deadline = time.monotonic() + 60
+        while True:
+            checks = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["checks"]
+            if checks["shadow_shipper"]["status"] == "ok" and "age_s" in checks["shadow_shipper"]:
+                break
+            assert time.monotonic() < deadline, checks["shadow_shipper"]
+            time.sleep(0.5)
+        assert checks["shadow"]["state"] in ("in_sync", "catching_up")
+        os.kill(shipper, 0)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        with pytest.raises(ProcessLookupError):
+            os.kill(shipper, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

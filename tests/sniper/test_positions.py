@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import User
 from tests.sniper.conftest import open_now, rule_on
-from trading.models import Fill, Order
+from trading.models import Fill, Order, Symbol
 from trading.simexchange.testing import SimExchangeThread
 from trading.sniper import services
 from trading.sniper.models import AppliedFill, Listing, Position, PositionExit
@@ -46,6 +46,13 @@ def test_fills_open_a_position_once_with_its_average_entry_and_the_rules_exit_pl
     assert pos.stop_loss_pct == Decimal("10")
     assert [level["done"] for level in pos.take_profit] == [False, False]
     assert live_trader.notifications.filter(kind="position_opened").count() == 1
+    # Its numbers in the symbol's own steps, not the 18 decimals of the average entry.
+    note = live_trader.notifications.get(kind="position_opened")
+    symbol = Symbol.objects.get(symbol=pos.symbol)
+    qty_text, price_text = note.body.split()[0], note.body.rsplit(" at ", 1)[1]
+    assert -Decimal(qty_text).as_tuple().exponent <= symbol.quantity_precision  # type: ignore[operator]
+    assert -Decimal(price_text).as_tuple().exponent <= symbol.price_precision  # type: ignore[operator]
+    assert abs(Decimal(price_text) - pos.avg_entry) <= Decimal(1).scaleb(-symbol.price_precision)
 
 
 def test_a_take_profit_ladder_sells_each_level_once_as_the_price_climbs(

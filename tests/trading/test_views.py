@@ -167,6 +167,12 @@ def test_a_limit_order_rests_and_is_cancelled_from_the_orders_page(signed_in, tr
     order = Order.objects.get(user=trader)
     assert order.status == "NEW"
     assert "Cancel all 1" in signed_in.get("/orders/").content.decode()
+    # The dashboard's third-of-a-row panel shows the narrow table (no time, type or filled column),
+    # the orders page the full one.
+    dashboard = signed_in.get("/").content.decode()
+    assert f'data-order="{order.pk}"' in dashboard
+    assert "<th>Type</th>" not in dashboard
+    assert "<th>Type</th>" in signed_in.get("/orders/").content.decode()
     assert signed_in.post(reverse("trading:order_cancel", args=[order.pk])).status_code == 302
     order.refresh_from_db()
     assert order.status == "CANCELED"

@@ -295,6 +295,9 @@ class ExchangeHub:
             for session in sessions:
                 with contextlib.suppress(Exception):
                     await session.aclose()
+            if self.limiter.shared is not None:
+                with contextlib.suppress(Exception):
+                    await self.limiter.shared.aclose()
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)

@@ -226,11 +226,11 @@ class MexcRestClient:
         metrics.exchange_response(status)
         if status == 418:
             retry = _retry_after(response, 120.0)
-            self.limiter.ban(retry)
+            await self.limiter.aban(retry)
             raise IpBanned(retry_after=retry, http_status=418)
         if status == 429:
             retry = _retry_after(response, 1.0)
-            self.limiter.pause(self._scope(signed), retry, endpoint=path)
+            await self.limiter.apause(self._scope(signed), retry, endpoint=path)
             raise RateLimited(retry_after=retry, http_status=429)
         body = self._json(response)
         if status >= 500:

@@ -3,18 +3,34 @@
 MEXC budgets each endpoint separately, per IP for public calls and per account (UID) for signed ones:
 500 weight per 10 s. Practitioners also cap at ~20 requests/s per endpoint. A 429 or 418 pauses the
 whole scope until `Retry-After`, because repeated 429s escalate into an IP ban (418).
+
+Across processes. MEXC counts per IP and per account, not per process. With a `SharedBudget` (Redis,
+`REDIS_URL`) every process's limiter takes from the same buckets: one Lua script per acquire reads
+the ban, the scope's pause and both buckets, refills them on Redis's own clock and takes the cost
+atomically, so N processes together stay within one budget. A 418 or a 429 pause seen by one process
+is written there too and stops the others at their next acquire. If Redis is unreachable the limiter
+falls back to its own per-process buckets (logged) rather than stopping trading. Without Redis the
+budget is per process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from config import metrics
 from trading.exchange.errors import IpBanned
+
+log = logging.getLogger(__name__)
 
 
 class Scope(StrEnum):
@@ -79,6 +95,142 @@ class TokenBucket:
         return missing / self.refill_per_s if missing > 1e-9 else 0.0
 
 
+# KEYS: ban, scope pause, weight bucket, request bucket.
+# ARGV: weight, capacity, window_s, requests_per_s, recover_s.
+# Returns {"banned", seconds left} | {"paused", seconds left} | {"wait", seconds (0 = taken), tokens}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local banned = tonumber(redis.call('GET', KEYS[1]) or '0')
+if banned > now then return {'banned', tostring(banned - now)} end
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+if paused > now then return {'paused', tostring(paused - now)} end
+local weight, cap0, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rps, recover = tonumber(ARGV[4]), tonumber(ARGV[5])
+local w = redis.call('HMGET', KEYS[3], 'tokens', 'stamp', 'cap', 'cut_at')
+local cap, cut_at = tonumber(w[3]) or cap0, tonumber(w[4])
+if cut_at and now - cut_at > recover then cap = cap0; cut_at = nil end
+local wt, ws = tonumber(w[1]), tonumber(w[2])
+if not ws then wt, ws = cap, now end
+if paused > ws then wt, ws = 0, paused end
+wt = math.min(cap, wt + math.max(0, now - ws) * cap / window)
+ws = math.max(ws, now)
+local r = redis.call('HMGET', KEYS[4], 'tokens', 'stamp')
+local rt, rs = tonumber(r[1]), tonumber(r[2])
+if not rs then rt, rs = rps, now end
+if paused > rs then rt, rs = 0, paused end
+rt = math.min(rps, rt + math.max(0, now - rs) * rps)
+rs = math.max(rs, now)
+local cost = math.min(weight, cap)
+local wait = 0
+if cost - wt > 1e-9 then wait = (cost - wt) / (cap / window) end
+if 1 - rt > 1e-9 then wait = math.max(wait, (1 - rt) / rps) end
+if wait == 0 then wt = wt - cost; rt = rt - 1 end
+redis.call('HSET', KEYS[3], 'tokens', tostring(wt), 'stamp', tostring(ws), 'cap', tostring(cap))
+if cut_at then redis.call('HSET', KEYS[3], 'cut_at', tostring(cut_at))
+else redis.call('HDEL', KEYS[3], 'cut_at') end
+redis.call('EXPIRE', KEYS[3], math.ceil(window + recover) + 60)
+redis.call('HSET', KEYS[4], 'tokens', tostring(rt), 'stamp', tostring(rs))
+redis.call('EXPIRE', KEYS[4], 60)
+return {'wait', tostring(wait), tostring(wt)}
+"""
+
+# KEYS: the pause or ban key, then (a pause naming its endpoint) the endpoint's weight bucket.
+# ARGV: seconds, capacity, window_s. Keeps the later of the stored and the new end; a pause also halves
+# the endpoint's shared capacity (down to 1/8), as the per-process limiter does. Returns seconds left.
+_BLOCK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local seconds = tonumber(ARGV[1])
+local until_ = now + seconds
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > current then
+  redis.call('SET', KEYS[1], tostring(until_), 'EX', math.ceil(seconds) + 60)
+else until_ = current end
+if KEYS[2] then
+  local cap0, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+  local cap = tonumber(redis.call('HGET', KEYS[2], 'cap')) or cap0
+  cap = math.max(cap0 / 8, cap / 2)
+  redis.call('HSET', KEYS[2], 'cap', tostring(cap), 'cut_at', tostring(now))
+end
+return tostring(until_ - now)
+"""
+
+
+class SharedBudget:
+    """The limiter's buckets, pauses and ban in Redis, shared by every process using the same `url`
+    and `prefix` (one install). Each call is one atomic Lua script on Redis's clock."""
+
+    def __init__(self, url: str, *, prefix: str = "brute:mexc:rl") -> None:
+        self.url = url
+        self.prefix = prefix
+        # redis.asyncio connections belong to the loop that opened them: one client per loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _redis(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(self.url, socket_timeout=2.0, socket_connect_timeout=2.0)
+            self._clients[loop] = client
+        return client
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    async def take(
+        self, scope: str, endpoint: str, weight: int, *, limiter: RateLimiter
+    ) -> tuple[str, float, float]:
+        """("banned" | "paused" | "wait", seconds, tokens left): "wait" with 0 s means taken."""
+        answer: list[Any] = await self._redis().eval(
+            _ACQUIRE,
+            4,
+            self._key("ban"),
+            self._key("pause", scope),
+            self._key("w", scope, endpoint),
+            self._key("r", scope, endpoint),
+            weight,
+            limiter.weight_per_window,
+            limiter.window_s,
+            limiter.requests_per_s,
+            limiter.recover_s,
+        )
+        kind = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+        tokens = float(answer[2]) if len(answer) > 2 else 0.0
+        return kind, float(answer[1]), tokens
+
+    async def pause(self, scope: str, seconds: float, endpoint: str | None, *, limiter: RateLimiter) -> None:
+        keys = [self._key("pause", scope)]
+        if endpoint is not None:
+            keys.append(self._key("w", scope, endpoint))
+        await self._redis().eval(
+            _BLOCK, len(keys), *keys, seconds, limiter.weight_per_window, limiter.window_s
+        )
+
+    async def ban(self, seconds: float) -> float:
+        """Record a 418 for every process; returns the seconds left of the (possibly longer) ban."""
+        left = await self._redis().eval(_BLOCK, 1, self._key("ban"), seconds, 0, 1)
+        return float(left)
+
+    async def banned_for(self) -> float:
+        """Seconds left of a ban any process recorded (0 when none)."""
+        answer = await self._redis().eval(
+            "local t = redis.call('TIME') local b = tonumber(redis.call('GET', KEYS[1]) or '0') "
+            "return tostring(math.max(0, b - (tonumber(t[1]) + tonumber(t[2]) / 1000000)))",
+            1,
+            self._key("ban"),
+        )
+        return float(answer)
+
+    async def aclose(self) -> None:
+        """Close this loop's client."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
 @dataclass
 class RateLimiter:
     weight_per_window: float = 500
@@ -99,6 +251,10 @@ class RateLimiter:
     # Told of every 429 pause and 418 ban as (kind "rate_limited" | "banned", seconds), so the process
     # can show it on pages, in /healthz and in the operators' inbox. Called on the limiter's loop.
     on_block: Callable[[str, float], None] | None = None
+    # With a shared budget (Redis) the buckets, pauses and bans are those of every process.
+    shared: SharedBudget | None = None
+    _shared_down_logged: float = 0.0
+    _pending: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def banned_for(self) -> float:
@@ -112,11 +268,46 @@ class RateLimiter:
         return max([0.0, *(until - now for until in self._paused_until.values())])
 
     def ban(self, seconds: float) -> None:
-        """A 418: the whole IP is refused for minutes to days, so fail fast instead of queueing."""
+        """A 418: the whole IP is refused for minutes to days, so fail fast instead of queueing.
+        With a shared budget the ban is also written for the other processes (in the background;
+        `aban` waits for it)."""
+        self._ban_here(seconds)
+        if self.shared is not None:
+            self._background(self.shared.ban(seconds))
+
+    async def aban(self, seconds: float) -> None:
+        """`ban`, returning once every process sharing the budget will see it."""
+        self._ban_here(seconds)
+        if self.shared is not None:
+            await self._shared_call(self.shared.ban(seconds))
+
+    def _ban_here(self, seconds: float) -> None:
         self.backoffs += 1
         self._banned_until = max(self._banned_until, self.clock() + seconds)
         if self.on_block is not None:
             self.on_block("banned", seconds)
+
+    def _background(self, coro: Any) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(self._shared_call(coro))
+        except RuntimeError:  # no loop (a sync caller): this process still honours it
+            coro.close()
+            return
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _shared_call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except (RedisError, OSError) as exc:
+            self._shared_down(exc)
+            return None
+
+    def _shared_down(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._shared_down_logged > 60:
+            self._shared_down_logged = now
+            log.warning("shared rate budget unreachable (%s): pacing this process alone", exc)
 
     async def acquire(self, scope: Scope | str, endpoint: str, weight: int) -> None:
         """Wait until `weight` fits the scope's budget. `scope` is `Scope.IP`, or `Scope.UID` or
@@ -130,7 +321,9 @@ class RateLimiter:
                 # A 418 that arrived while this caller waited (for the lock or for tokens) stops it
                 # too: nothing is sent during a ban.
                 self._raise_if_banned()
-                delay = self._take(scope, endpoint, weight)
+                delay = await self._take_shared(scope, endpoint, weight) if self.shared else None
+                if delay is None:
+                    delay = self._take(scope, endpoint, weight)
                 if delay <= 0:
                     return
                 self.waited_s += delay
@@ -140,6 +333,25 @@ class RateLimiter:
         remaining = self._banned_until - self.clock()
         if remaining > 0:
             raise IpBanned(retry_after=remaining)
+
+    async def _take_shared(self, scope: Scope | str, endpoint: str, weight: int) -> float | None:
+        """The shared budget's answer: seconds to wait (0 = taken), None when Redis is unreachable.
+        A ban or pause another process recorded is mirrored here (status, fail-fast)."""
+        assert self.shared is not None
+        try:
+            kind, seconds, tokens = await self.shared.take(str(scope), endpoint, weight, limiter=self)
+        except (RedisError, OSError) as exc:
+            self._shared_down(exc)
+            return None
+        now = self.clock()
+        if kind == "banned":
+            self._banned_until = max(self._banned_until, now + seconds)
+            raise IpBanned(retry_after=seconds)
+        if kind == "paused":
+            self._paused_until[scope] = max(self._paused_until.get(scope, 0.0), now + seconds)
+            return seconds
+        metrics.exchange_headroom(scope, endpoint, tokens)
+        return seconds
 
     def _take(self, scope: Scope | str, endpoint: str, weight: int) -> float:
         now = self.clock()
@@ -167,7 +379,19 @@ class RateLimiter:
         return TokenBucket(capacity=capacity, refill_per_s=capacity / window_s)
 
     def pause(self, scope: Scope | str, seconds: float, endpoint: str | None = None) -> None:
-        """Honour a 429/418 `Retry-After`: nothing in this scope goes out until it has passed."""
+        """Honour a 429/418 `Retry-After`: nothing in this scope goes out until it has passed (in
+        every process, with a shared budget: written in the background, `apause` waits for it)."""
+        self._pause_here(scope, seconds, endpoint)
+        if self.shared is not None:
+            self._background(self.shared.pause(str(scope), seconds, endpoint, limiter=self))
+
+    async def apause(self, scope: Scope | str, seconds: float, endpoint: str | None = None) -> None:
+        """`pause`, returning once every process sharing the budget will see it."""
+        self._pause_here(scope, seconds, endpoint)
+        if self.shared is not None:
+            await self._shared_call(self.shared.pause(str(scope), seconds, endpoint, limiter=self))
+
+    def _pause_here(self, scope: Scope | str, seconds: float, endpoint: str | None) -> None:
         self.backoffs += 1
         if self.on_block is not None:
             self.on_block("rate_limited", seconds)

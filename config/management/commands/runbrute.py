@@ -20,13 +20,15 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.services import admin_ensure_initial
 from config.checks import shared_database_warnings
+from config.shadow.services import shadow_configured
 from config.supervisor import Supervisor
 
 
 @dataclass(frozen=True)
 class Process:
     """One child of `make run`. `command` is formatted with the run's context (python, host, port,
-    sim_port, var); it runs only when every flag named in `when` is true (simulated, redis, worker);
+    sim_port, var); it runs only when every flag named in `when` is true (simulated, redis, worker,
+    shadow);
     `env` is added to its environment."""
 
     name: str
@@ -67,6 +69,8 @@ PROCESSES: tuple[Process, ...] = (
         ("worker",),
     ),
     Process("sniper", "{python} manage.py sniper", ("worker",)),
+    # Only while shadow mode is configured (a state file exists, `manage.py shadow start`).
+    Process("shadow", "{python} manage.py shadow run", ("shadow",)),
 )
 
 
@@ -145,6 +149,7 @@ class Command(BaseCommand):
             "sim_port": 0,
         }
         flags = {"simulated": False, "redis": bool(settings.REDIS_URL), "worker": not no_worker}
+        flags["shadow"] = shadow_configured()
         if settings.MEXC_SIMULATED or not _mexc_reachable(str(settings.MEXC_BASE_URL)):
             sim_port = _free_port()
             context["sim_port"], flags["simulated"] = sim_port, True

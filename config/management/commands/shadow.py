@@ -17,6 +17,17 @@ from config.shadow.core import ShadowError
 from config.shadow.db import ShadowDbError
 from config.shadow.services import current_primary_url, shadow_get, shadow_status, shadow_verify_and_alert
 
+WAIT_POLL_S = 5.0
+
+
+def _heartbeat(stop: threading.Event) -> None:
+    from config.health import ROLES, role_heartbeat
+
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # the cache being down never stops the shipper
+            role_heartbeat("shadow")
+        stop.wait(ROLES["shadow"].every_s)
+
 
 class Command(BaseCommand):
     help = "Shadow mode: copy to a second database, keep it in sync, verify, cut over and roll back."
@@ -33,6 +44,11 @@ class Command(BaseCommand):
             "run", help="the shipper: apply the primary's writes to the shadow until stopped"
         )
         run.add_argument("--once", action="store_true", help="catch up, then exit")
+        run.add_argument(
+            "--wait",
+            action="store_true",
+            help="while shadow mode is off, wait for it instead of failing (the Docker role)",
+        )
         sub.add_parser("verify", help="compare row counts and digests; exits 1 on a divergence")
         cutover = sub.add_parser("cutover", help="make the shadow the primary (writes pause briefly)")
         cutover.add_argument(
@@ -84,8 +100,23 @@ class Command(BaseCommand):
                 other.close()
             self.stdout.write(f"applied {total} log entries")
             return
-        with contextlib.suppress(KeyboardInterrupt):
-            shadow.ship(until=stop.is_set)
+        # The "shadow" role's heartbeat (/healthz), beside the shipping loop, until it stops.
+        beating = threading.Thread(target=_heartbeat, args=(stop,), name="shadow-heartbeat", daemon=True)
+        beating.start()
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                if not options["wait"]:
+                    shadow.ship(until=stop.is_set)
+                    return
+                while not stop.is_set():
+                    if shadow.state() is None:
+                        stop.wait(WAIT_POLL_S)
+                        continue
+                    # `shadow stop` removes the state: back to waiting rather than failing.
+                    shadow.ship(until=lambda: stop.is_set() or shadow.state() is None)
+        finally:
+            stop.set()
+            beating.join(5)
 
     def _verify(self, options: dict[str, Any]) -> None:
         result = shadow_verify_and_alert()

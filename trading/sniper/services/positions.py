@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -125,10 +125,22 @@ def _buy(pos: Position | None, order: Order, fill: Fill, got: Decimal, cost: Dec
             user=order.user,
             kind="position_opened",
             title=f"Position opened: {pos.symbol}",
-            body=f"{pos.qty.normalize():f} {pos.symbol} at {pos.avg_entry.normalize():f}",
+            body=f"{_in_steps(pos.qty, 'quantity', pos.symbol)} {pos.symbol} at "
+            f"{_in_steps(pos.avg_entry, 'price', pos.symbol)}",
             data={"position": pos.pk},
         )
     return pos
+
+
+def _in_steps(value: Decimal, kind: str, symbol: str) -> str:
+    """`value` with the symbol's own price or quantity precision (an average entry carries 18
+    decimals), trailing zeros dropped: what a notification should show."""
+    row = Symbol.objects.filter(symbol=symbol).only(f"{kind}_precision").first()
+    if row is not None:
+        places = int(getattr(row, f"{kind}_precision"))
+        rounding = ROUND_DOWN if kind == "quantity" else ROUND_HALF_UP
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+    return f"{value.normalize():f}"
 
 
 def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) -> Decimal:
