@@ -27,8 +27,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from ninja import Header
 from ninja.decorators import decorate_view
+from ninja.params.functions import Header
 from ninja.utils import contribute_operation_args
 
 from accounts.models import IdempotencyKey

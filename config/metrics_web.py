@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -60,7 +60,7 @@ class RequestMetricsMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        response = await self.get_response(request)  # type: ignore[misc]
+        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))  # is_async
         _observe(request, response, started)
         return response
 
@@ -81,7 +81,8 @@ def count_websockets(app: Any) -> Any:
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "websocket":
-            return await app(scope, receive, send)
+            await app(scope, receive, send)
+            return
         accepted = False
 
         async def counting_send(message: dict[str, Any]) -> None:

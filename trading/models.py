@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -134,8 +134,11 @@ class Candle(models.Model):
         return f"{self.symbol} {self.interval} {self.open_time:%Y-%m-%d %H:%M}"
 
 
-class OwnedQuerySet(models.QuerySet[Any]):
-    def for_user(self, user: User) -> OwnedQuerySet:
+_Owned = TypeVar("_Owned", bound=models.Model)
+
+
+class OwnedQuerySet(models.QuerySet[_Owned]):
+    def for_user(self, user: User) -> OwnedQuerySet[_Owned]:
         return self.filter(user=user)
 
 

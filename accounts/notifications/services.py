@@ -217,7 +217,8 @@ class Outcome:
 
 def retry_backoff(attempts: int) -> float:
     base = float(getattr(settings, "NOTIFY_RETRY_BACKOFF", 10.0))
-    return min(base * 2 ** max(attempts - 1, 0), float(getattr(settings, "NOTIFY_RETRY_BACKOFF_MAX", 900.0)))
+    ceiling = float(getattr(settings, "NOTIFY_RETRY_BACKOFF_MAX", 900.0))
+    return min(base * 2.0 ** max(attempts - 1, 0), ceiling)
 
 
 def delivery_attempt(*, delivery_id: int) -> Outcome:
