@@ -56,6 +56,7 @@ from backups.snapshot import (
 )
 from backups.storage import BackupStore, LocalStore, backup_store
 from backups.streams import SUFFIXES
+from config.celery import task_queue
 
 __all__ = [
     "BackupError",
@@ -611,8 +612,6 @@ def backup_run_request(
     user: Any = None,
 ) -> BackupRun:
     """Records a queued run (a backup, or a verification of all) for a Celery worker, after commit."""
-    from backups.tasks import backup_run_task
-
     if action not in (BackupRun.Action.CREATE, BackupRun.Action.VERIFY):
         raise BackupError(f"an operator cannot start a {action} run from here")
     with transaction.atomic():
@@ -623,7 +622,7 @@ def backup_run_request(
             note=note,
             requested_by=user,
         )
-        transaction.on_commit(lambda: backup_run_task.delay(run.pk))
+        transaction.on_commit(lambda: task_queue("backups.run", run.pk))
     return run
 
 

@@ -31,6 +31,7 @@ from accounts.notifications.models import (
     Notification,
     NotificationChannel,
 )
+from config.celery import task_queue
 from config.errors import BruteError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,7 @@ def _push_live(notification: Notification) -> None:
 
 
 def _queue_delivery(delivery_id: int) -> None:
-    from accounts.notifications.tasks import delivery_send
-
-    delivery_send.delay(delivery_id)
+    task_queue("notifications.delivery_send", delivery_id)
 
 
 # --- Channels -----------------------------------------------------------------------------------
