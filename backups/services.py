@@ -56,7 +56,7 @@ from backups.snapshot import (
 )
 from backups.storage import BackupStore, LocalStore, backup_store
 from backups.streams import SUFFIXES
-from config.celery import task_queue
+from config.enqueue import task_queue
 
 __all__ = [
     "BackupError",

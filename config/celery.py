@@ -1,6 +1,5 @@
 """The Celery app. Every periodic schedule is declared in config/schedule.py."""
 
-import functools
 import logging
 import os
 import time
@@ -30,20 +29,6 @@ def _install_schedule(sender: Celery, **kwargs: object) -> None:
 def _load_symbols_on_start(sender: object, **kwargs: object) -> None:
     # A fresh install has no markets until the first sync; the periodic entry would wait ten minutes.
     app.send_task("trading.tasks.symbols_sync")
-
-
-@functools.cache
-def _tasks_registered() -> None:
-    # The worker imports every app's tasks module at start; a web process has imported none of them.
-    app.autodiscover_tasks(force=True)
-
-
-def task_queue(name: str, *args: object) -> None:
-    """Queues the task registered under `name` (eagerly where CELERY_TASK_ALWAYS_EAGER). Services queue
-    their own app's tasks through this: a tasks module imports its services, so a service importing its
-    tasks module back would make an import cycle."""
-    _tasks_registered()
-    app.tasks[name].delay(*args)
 
 
 class BeatScheduler(PersistentScheduler):

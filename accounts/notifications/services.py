@@ -31,7 +31,7 @@ from accounts.notifications.models import (
     Notification,
     NotificationChannel,
 )
-from config.celery import task_queue
+from config.enqueue import task_queue
 from config.errors import BruteError, InvalidInput
 
 log = logging.getLogger(__name__)
