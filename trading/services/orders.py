@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, Forbidden, NotFound
 from config.metrics import counted_orders
 from trading import realtime
@@ -69,7 +68,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
 from trading.services.common import refuse
-from trading.services.userstream import order_state_write
+from trading.services.userstream import order_filled_notify, order_state_write
 
 log = logging.getLogger(__name__)
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -488,22 +487,6 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
     else:
         realtime.balance_changed(row.user_id, row.mode)
     return row
-
-
-def order_filled_notify(row: Order) -> None:
-    """Tells the user (page, and their channels) when an order has completely filled."""
-    if row.status != Order.Status.FILLED:
-        return
-    average = f" at {row.avg_price.normalize():f}" if row.avg_price else ""
-    notification_send(
-        user=row.user,
-        kind="order_filled",
-        title=f"{row.side} {row.symbol} filled",
-        body=f"{row.get_side_display()} {row.executed_qty.normalize():f} {row.symbol}{average} "
-        f"({row.get_mode_display().lower()}, {row.get_type_display().lower()}).",
-        data={"order_id": row.pk, "symbol": row.symbol, "side": row.side, "mode": row.mode},
-        level="success",
-    )
 
 
 def _order_for_user(user: User, order_id: int) -> Order:

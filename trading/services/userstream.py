@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.notifications.services import notification_send
 from trading import realtime
 from trading.exchange.events import BalanceUpdate, OrderUpdate
 from trading.exchange.types import Fill as FillValue
@@ -81,8 +82,6 @@ def _live_order(user_id: int, client_order_id: str | None, order_id: str) -> Ord
 def order_event_apply(*, user_id: int, event: OrderUpdate) -> Order | None:
     """Advance the user's live order to what the stream reports. None when the order is not Brute's
     (placed elsewhere with the same key)."""
-    from trading.services.orders import order_filled_notify
-
     row = _live_order(user_id, event.client_order_id, event.order_id)
     if row is None:
         return None
@@ -148,3 +147,19 @@ def balance_event_apply(*, user_id: int, event: BalanceUpdate) -> None:
             except IntegrityError:
                 rows.update(**values)
         realtime.balance_changed(user_id, Mode.LIVE)
+
+
+def order_filled_notify(row: Order) -> None:
+    """Tells the user (page, and their channels) when an order has completely filled."""
+    if row.status != Order.Status.FILLED:
+        return
+    average = f" at {row.avg_price.normalize():f}" if row.avg_price else ""
+    notification_send(
+        user=row.user,
+        kind="order_filled",
+        title=f"{row.side} {row.symbol} filled",
+        body=f"{row.get_side_display()} {row.executed_qty.normalize():f} {row.symbol}{average} "
+        f"({row.get_mode_display().lower()}, {row.get_type_display().lower()}).",
+        data={"order_id": row.pk, "symbol": row.symbol, "side": row.side, "mode": row.mode},
+        level="success",
+    )
