@@ -18,6 +18,7 @@ def operator_notify(*, subject: str, message: str) -> None:
     """
     logger.error("%s: %s", subject, message)
     try:
+        # Inside the try: a notification centre that cannot even load must not hide the e-mail below.
         from accounts.notifications.services import operator_notify as notify
 
         notify(kind="backup_failed", title=subject, body=message, level="error")

@@ -150,6 +150,7 @@ def _shadow() -> Check:
 
 def _exchange() -> Check:
     """Whether MEXC currently refuses this server: a 418 ban or a 429 pause (seen by any process)."""
+    # When probed, not on import: the market feed imports this module, and trading.exchanges the feed.
     from trading.exchanges import exchange_block, hub_status
 
     block = exchange_block()

@@ -120,6 +120,8 @@ def counted_orders(submit: Callable[_P, _R]) -> Callable[_P, _R]:
     """Decorates the function that sends an order: its returned order's status is the outcome
     (e.g. "new", "filled", "pending" when unconfirmed), a BruteError raised is "rejected", any other
     exception "failed"."""
+    # When decorating, not on import: config.errors imports Django, and the exchange adapters (which
+    # import this module for their counters) load without it.
     from config.errors import BruteError
 
     @wraps(submit)

@@ -30,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from config.health import ROLES, health_report
 from config.metrics import HTTP_REQUEST_SECONDS, WEBSOCKET_CONNECTIONS, _safely
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,6 @@ class ScrapeTimeCollector(Collector):
         return family
 
     def _role_ages(self) -> GaugeMetricFamily:
-        from config.health import ROLES, health_report
-
         family = GaugeMetricFamily(
             "brute_role_heartbeat_age_seconds",
             "Age of each role's last heartbeat (-1: never seen or unreadable).",
@@ -146,6 +145,7 @@ class ScrapeTimeCollector(Collector):
         )
         latest: dict[str, float] = {}
         try:
+            # Inside the try: without the backups app (or its table) the gauge reads -1, the scrape stands.
             from backups.models import BackupRun
 
             runs = BackupRun.objects.filter(

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.notifications.services import operator_notify
 from config.db import run_atomic_retry
 from trading import crypto
 from trading.exchange.base import Exchange
@@ -115,8 +116,6 @@ def exchange_blocked(kind: str, seconds: float) -> None:
 
 
 def _record_block(kind: str, until: datetime, seconds: float) -> None:
-    from accounts.notifications.services import operator_notify
-
     try:
         previous = cache.get(BLOCKED_KEY)
         banned = isinstance(previous, dict) and previous.get("kind") == "banned" and kind != "banned"
@@ -201,6 +200,8 @@ def live_builder(credential: ApiCredential) -> ExchangeBuilder:
 def memory_book(symbol: str, depth: int) -> OrderBook | None:
     """The symbol's book as this process's market feed holds it in memory, or None (no feed here, the
     symbol not watched, or the book not in sync)."""
+    # Here, not on top: the feed matches paper orders through trading.services, which import this
+    # module (a cycle that tests/test_architecture.py lists until the feed's issue 18 breaks it).
     from trading.feed import inprocess
 
     feed = inprocess._feed

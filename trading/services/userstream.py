@@ -106,6 +106,8 @@ def fill_event_apply(*, user_id: int, fill: FillValue) -> Fill | None:
     """Store one fill of the user's live order (once per trade id) and fold it into its position.
     None when its order is not known yet (the caller tries again after the order's update) or the
     fill was stored already."""
+    # Here, not on top: the sniper's services import trading.services (a cycle that
+    # tests/test_architecture.py lists until the sniper's positions move into the core).
     from trading.sniper.services.positions import position_apply_fill
 
     row = fill_event_store(user_id=user_id, fill=fill)
