@@ -7,6 +7,8 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
+from accounts.models import Role
+
 logger = logging.getLogger("backups")
 
 
@@ -26,7 +28,7 @@ def operator_notify(*, subject: str, message: str) -> None:
         logger.exception("could not notify operators through the notification centre: %s", subject)
     try:
         recipients = list(
-            get_user_model().objects.filter(role="admin", is_active=True).values_list("email", flat=True)
+            get_user_model().objects.filter(role=Role.ADMIN, is_active=True).values_list("email", flat=True)
         )
         if recipients:
             send_mail(f"[Brute] {subject}", message, None, recipients, fail_silently=False)

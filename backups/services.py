@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -590,14 +589,6 @@ def _remove_leftovers(store: LocalStore, summaries: dict[str, Summary], now: dat
         store.remove_partial(path)
         removed += 1
     return removed
-
-
-def database_check(path: Path) -> str | None:
-    """SQLite's integrity check on a database file, for callers outside this app."""
-    try:
-        return integrity_problem(path)
-    except sqlite3.Error as exc:
-        return str(exc)
 
 
 # --- Runs: the same actions, recorded in a BackupRun row for the operator page and for Celery.

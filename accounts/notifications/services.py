@@ -209,10 +209,6 @@ class Outcome:
     status: str
     retry_in: float | None = None
 
-    @property
-    def should_retry(self) -> bool:
-        return self.retry_in is not None
-
 
 def retry_backoff(attempts: int) -> float:
     base = float(getattr(settings, "NOTIFY_RETRY_BACKOFF", 10.0))

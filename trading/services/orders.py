@@ -60,6 +60,7 @@ from trading.models import (
     Mode,
     Order,
     Symbol,
+    TradeSides,
 )
 from trading.quotes import last_price
 from trading.sniper.services.risk import risk_check
@@ -134,7 +135,8 @@ def _validate_symbol(symbol: Symbol, order: OrderInput) -> None:
         raise refuse("api_trading_disabled", f"MEXC does not allow API trading of {name}")
     if order.type.value not in symbol.order_types:
         raise refuse("order_type_not_allowed", f"MEXC does not accept {order.type.value} orders on {name}")
-    if symbol.trade_sides in ("2", "3") and symbol.trade_sides != ("2" if order.side == Side.BUY else "3"):
+    one_side = TradeSides.BUY_ONLY if order.side == Side.BUY else TradeSides.SELL_ONLY
+    if symbol.trade_sides in (TradeSides.BUY_ONLY, TradeSides.SELL_ONLY) and symbol.trade_sides != one_side:
         raise refuse(
             "side_not_allowed",
             f"MEXC accepts only {'sell' if order.side == Side.BUY else 'buy'} orders on {name}",
