@@ -55,31 +55,17 @@ class CursorWrapper(driver.Cursor):
         return super().executemany(query, param_list)
 
 
-def _connect(
-    database: str,
-    *,
-    auth_token: str = "",
-    sync_url: str | None = None,
-    sync_interval: float | None = None,
-    timeout: float = 5.0,
-    encryption_key: str | None = None,
-) -> Any:
+def _connect(database: str, **options: Any) -> Any:
     """A remote sqld/Turso URL gets a `hrana.Connection`; a file or an embedded replica (file +
-    sync_url) gets the libsql driver's."""
+    sync_url) gets the libsql driver's (`driver.connect` names the options)."""
     if not driver.is_remote(database):
-        return driver.connect(
-            database,
-            auth_token=auth_token,
-            sync_url=sync_url,
-            sync_interval=sync_interval,
-            timeout=timeout,
-            encryption_key=encryption_key,
-        )
-    if sync_url:
+        return driver.connect(database, **options)
+    if options.get("sync_url"):
         raise driver.InterfaceError("sync_url applies to a local file, not to a remote database URL")
-    if encryption_key:
+    if options.get("encryption_key"):
         raise driver.NotSupportedError("encryption_key applies to a local file or a replica, not a URL")
-    return hrana.connect(database, auth_token=auth_token, timeout=timeout)
+    token, timeout = options.get("auth_token", ""), options.get("timeout", 5.0)
+    return hrana.connect(database, auth_token=token, timeout=timeout)
 
 
 class DatabaseWrapper(sqlite.DatabaseWrapper):

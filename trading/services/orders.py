@@ -48,7 +48,7 @@ from trading.exchange.types import Fill as FillValue
 from trading.exchanges import (
     OrderChanged,
     exchange_builder,
-    ms_to_dt,
+    fills_store,
     paper_builder,
     run,
     userstream_alive,
@@ -56,7 +56,6 @@ from trading.exchanges import (
 from trading.models import (
     ApiCredential,
     Balance,
-    Fill,
     Mode,
     Order,
     Symbol,
@@ -463,23 +462,7 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
             error="",
         )
         row.refresh_from_db()
-        Fill.objects.bulk_create(
-            [
-                Fill(
-                    order=row,
-                    trade_id=f.trade_id,
-                    price=f.price,
-                    qty=f.quantity,
-                    quote_qty=f.quote_quantity,
-                    commission=f.commission,
-                    commission_asset=f.commission_asset,
-                    is_maker=f.is_maker,
-                    time=ms_to_dt(f.time_ms),
-                )
-                for f in fills
-            ],
-            ignore_conflicts=True,
-        )
+        fills_store(row, fills)
         realtime.order_changed(row)
         if not was_filled:
             transaction.on_commit(lambda: order_filled_notify(row), robust=True)

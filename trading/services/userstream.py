@@ -26,7 +26,7 @@ from accounts.notifications.services import notification_send
 from trading import realtime
 from trading.exchange.events import BalanceUpdate, OrderUpdate
 from trading.exchange.types import Fill as FillValue
-from trading.exchanges import ms_to_dt
+from trading.exchanges import fill_row
 from trading.models import Balance, Fill, Mode, Order
 
 log = logging.getLogger(__name__)
@@ -123,17 +123,9 @@ def fill_event_store(*, user_id: int, fill: FillValue) -> Fill | None:
         return None
     try:
         with transaction.atomic():
-            return Fill.objects.create(
-                order=order,
-                trade_id=fill.trade_id,
-                price=fill.price,
-                qty=fill.quantity,
-                quote_qty=fill.quote_quantity,
-                commission=fill.commission,
-                commission_asset=fill.commission_asset,
-                is_maker=fill.is_maker,
-                time=ms_to_dt(fill.time_ms),
-            )
+            row = fill_row(order, fill)
+            row.save(force_insert=True)
+            return row
     except IntegrityError:  # stored already, by the read-back, reconcile or an earlier frame
         return None
 
