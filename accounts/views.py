@@ -17,9 +17,9 @@ from accounts.forms import (
     SignOutEverywhereForm,
     SignupForm,
 )
-from accounts.models import User
 from accounts.services import user_create, user_password_changed, user_sign_out_everywhere
 from config.api_throttling import LoginRateThrottle
+from config.typing import AuthenticatedRequest
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,9 +77,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 @login_required
 @require_POST
-def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+def sign_out_everywhere(request: AuthenticatedRequest) -> HttpResponse:
     """Ends the user's other sessions, API logins and (unless kept) personal tokens; this one stays."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     form = SignOutEverywhereForm(request.POST)
     keep = form.is_valid() and form.cleaned_data["keep_api_tokens"]
     revoked = user_sign_out_everywhere(user=user, request=request, keep_api_tokens=keep)
