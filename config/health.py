@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -28,6 +29,15 @@ from django.db import connection
 from django.utils import timezone
 
 Check = dict[str, object]
+
+
+class HealthReport(TypedDict):
+    status: str
+    version: str
+    checks: dict[str, Check]
+    down: list[str]
+
+
 T = TypeVar("T")
 
 
@@ -173,7 +183,7 @@ CHECKS: dict[str, tuple[Callable[[], Check], bool]] = {
 }
 
 
-def health_report() -> dict[str, object]:
+def health_report() -> HealthReport:
     """{"status": "ok"|"down", "version", "checks": {name: {"status", "ms", ...}}, "down": [role, ...]}.
 
     `status` is "down" (HTTP 503) only when a critical check fails; `down` names every role whose
@@ -181,7 +191,7 @@ def health_report() -> dict[str, object]:
     """
     checks = {name: _timed(probe) for name, (probe, _critical) in CHECKS.items()}
     for role in ROLES.values():
-        checks[role.check] = _timed(lambda role=role: _heartbeat(role))  # type: ignore[misc]
+        checks[role.check] = _timed(functools.partial(_heartbeat, role))
     if checks.get("beat", {}).get("status") != "ok" and checks.get("worker", {}).get("status") != "ok":
         checks["worker"]["detail"] = "its heartbeat is a task sent by beat: check beat first"
     healthy = all(checks[name]["status"] == "ok" for name, (_p, critical) in CHECKS.items() if critical)

@@ -130,11 +130,12 @@ class ScrapeTimeCollector(Collector):
             labels=["role"],
         )
         try:
-            checks: dict[str, dict[str, Any]] = health_report()["checks"]  # type: ignore[assignment]
+            checks = health_report()["checks"]
         except Exception:
             checks = {}
         for role in ROLES.values():
-            family.add_metric([role.name], float(checks.get(role.check, {}).get("age_s", -1)))
+            age = checks.get(role.check, {}).get("age_s")
+            family.add_metric([role.name], float(age) if isinstance(age, int | float) else -1.0)
         return family
 
     def _backup_ages(self, now: float) -> GaugeMetricFamily:
