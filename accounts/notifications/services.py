@@ -211,8 +211,8 @@ class Outcome:
 
 
 def retry_backoff(attempts: int) -> float:
-    base = float(getattr(settings, "NOTIFY_RETRY_BACKOFF", 10.0))
-    ceiling = float(getattr(settings, "NOTIFY_RETRY_BACKOFF_MAX", 900.0))
+    base = settings.NOTIFY_RETRY_BACKOFF
+    ceiling = settings.NOTIFY_RETRY_BACKOFF_MAX
     return min(base * 2.0 ** max(attempts - 1, 0), ceiling)
 
 
@@ -243,7 +243,7 @@ def _send(delivery: Delivery) -> Outcome:
     try:
         channels.SENDERS[delivery.channel.type](delivery.channel.config, _message(delivery.notification))
     except channels.DeliveryError as exc:
-        max_attempts = int(getattr(settings, "NOTIFY_MAX_ATTEMPTS", 6))
+        max_attempts = settings.NOTIFY_MAX_ATTEMPTS
         if not exc.retryable:
             return _finish(delivery, Delivery.Status.FAILED, exc.reason)
         if delivery.attempts >= max_attempts:
