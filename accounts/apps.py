@@ -19,6 +19,7 @@ class AccountsConfig(AppConfig):
 
 
 def _forget(sender: type, instance: Any, **kwargs: Any) -> None:
+    # Imported here: apps.py is loaded before the models auth_cache reads are ready.
     from accounts import auth_cache
 
     user_id = instance.pk if sender.__name__ == "User" else instance.user_id

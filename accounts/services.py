@@ -20,14 +20,6 @@ def user_create(*, email: str, password: str | None, display_name: str = "", rol
     return User.objects.create_user(email, password, display_name=display_name, role=role)
 
 
-def user_set_role(*, user: User, role: str) -> User:
-    if role not in Role.values:
-        raise ValueError(f"Unknown role {role!r}")
-    user.role = role
-    user.save(update_fields=["role", "is_staff", "is_superuser"])
-    return user
-
-
 def admin_ensure_initial(*, email: str) -> str | None:
     """Creates the first operator with a generated password, once. Returns the password, or None."""
     with transaction.atomic():

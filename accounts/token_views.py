@@ -7,15 +7,16 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import ApiScope, User
+from accounts.models import ApiScope
 from accounts.tokens import api_token_create, api_token_revoke, api_tokens_for_user
 from config.errors import BruteError, NotFound
+from config.typing import AuthenticatedRequest
 
 
 class ApiTokenForm(forms.Form):
@@ -39,8 +40,8 @@ class ApiTokenForm(forms.Form):
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
     form = ApiTokenForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -63,9 +64,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     try:
-        token = api_token_revoke(user=request.user, token_id=token_id)  # type: ignore[arg-type]
+        token = api_token_revoke(user=request.user, token_id=token_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     messages.success(request, f"Token “{token.name}” revoked.")

@@ -44,11 +44,11 @@ class TokenPair:
 
 
 def access_token_ttl() -> int:
-    return int(getattr(settings, "API_ACCESS_TOKEN_TTL", 15 * 60))
+    return settings.API_ACCESS_TOKEN_TTL
 
 
 def refresh_token_ttl() -> int:
-    return int(getattr(settings, "API_REFRESH_TOKEN_TTL", 14 * 24 * 60 * 60))
+    return settings.API_REFRESH_TOKEN_TTL
 
 
 def _signing_key() -> bytes:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.generic import FormView
 
 from accounts.forms import (
     LoginForm,
@@ -17,9 +18,9 @@ from accounts.forms import (
     SignOutEverywhereForm,
     SignupForm,
 )
-from accounts.models import User
 from accounts.services import user_create, user_password_changed, user_sign_out_everywhere
 from config.api_throttling import LoginRateThrottle
+from config.typing import AuthenticatedRequest
 
 
 @require_http_methods(["GET", "POST"])
@@ -55,31 +56,36 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+if TYPE_CHECKING:
+    _FormView = FormView[Any]  # generic in django-stubs only
+else:
+    _FormView = FormView
+
+
+class _PasswordChanged(_FormView):
+    """After Django's own view saved the new password: the user's other sign-ins end (unless kept)."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        user_password_changed(user=form.user, keep_signed_in=form.cleaned_data["keep_signed_in"])
+        return response
+
+
+class PasswordChangeView(_PasswordChanged, auth_views.PasswordChangeView):
     form_class = PasswordChangeKeepForm
     template_name = "accounts/password_change.html"
 
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        user_password_changed(user=form.user, keep_signed_in=form.cleaned_data["keep_signed_in"])
-        return response
 
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(_PasswordChanged, auth_views.PasswordResetConfirmView):
     form_class = SetPasswordKeepForm
     template_name = "accounts/password_reset_confirm.html"
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        user_password_changed(user=form.user, keep_signed_in=form.cleaned_data["keep_signed_in"])
-        return response
 
 
 @login_required
 @require_POST
-def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+def sign_out_everywhere(request: AuthenticatedRequest) -> HttpResponse:
     """Ends the user's other sessions, API logins and (unless kept) personal tokens; this one stays."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     form = SignOutEverywhereForm(request.POST)
     keep = form.is_valid() and form.cleaned_data["keep_api_tokens"]
     revoked = user_sign_out_everywhere(user=user, request=request, keep_api_tokens=keep)

@@ -7,6 +7,8 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
+from accounts.models import Role
+
 logger = logging.getLogger("backups")
 
 
@@ -18,6 +20,7 @@ def operator_notify(*, subject: str, message: str) -> None:
     """
     logger.error("%s: %s", subject, message)
     try:
+        # Inside the try: a notification centre that cannot even load must not hide the e-mail below.
         from accounts.notifications.services import operator_notify as notify
 
         notify(kind="backup_failed", title=subject, body=message, level="error")
@@ -25,7 +28,7 @@ def operator_notify(*, subject: str, message: str) -> None:
         logger.exception("could not notify operators through the notification centre: %s", subject)
     try:
         recipients = list(
-            get_user_model().objects.filter(role="admin", is_active=True).values_list("email", flat=True)
+            get_user_model().objects.filter(role=Role.ADMIN, is_active=True).values_list("email", flat=True)
         )
         if recipients:
             send_mail(f"[Brute] {subject}", message, None, recipients, fail_silently=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,6 +55,7 @@ from backups.snapshot import (
 )
 from backups.storage import BackupStore, LocalStore, backup_store
 from backups.streams import SUFFIXES
+from config.enqueue import task_queue
 
 __all__ = [
     "BackupError",
@@ -591,14 +591,6 @@ def _remove_leftovers(store: LocalStore, summaries: dict[str, Summary], now: dat
     return removed
 
 
-def database_check(path: Path) -> str | None:
-    """SQLite's integrity check on a database file, for callers outside this app."""
-    try:
-        return integrity_problem(path)
-    except sqlite3.Error as exc:
-        return str(exc)
-
-
 # --- Runs: the same actions, recorded in a BackupRun row for the operator page and for Celery.
 
 
@@ -611,8 +603,6 @@ def backup_run_request(
     user: Any = None,
 ) -> BackupRun:
     """Records a queued run (a backup, or a verification of all) for a Celery worker, after commit."""
-    from backups.tasks import backup_run_task
-
     if action not in (BackupRun.Action.CREATE, BackupRun.Action.VERIFY):
         raise BackupError(f"an operator cannot start a {action} run from here")
     with transaction.atomic():
@@ -623,7 +613,7 @@ def backup_run_request(
             note=note,
             requested_by=user,
         )
-        transaction.on_commit(lambda: backup_run_task.delay(run.pk))
+        transaction.on_commit(lambda: task_queue("backups.run", run.pk))
     return run
 
 

@@ -29,7 +29,7 @@ DIGEST = 32
 
 def database_name() -> str:
     """The database to back up: BACKUP_DATABASE when set (a path or URL), else the default alias."""
-    return str(getattr(settings, "BACKUP_DATABASE", None) or settings.DATABASES["default"]["NAME"])
+    return str(settings.BACKUP_DATABASE or settings.DATABASES["default"]["NAME"])
 
 
 def is_remote(name: str) -> bool:

@@ -10,6 +10,7 @@ from backups import selectors, services
 from backups.models import BackupRun
 from backups.storage import backup_store
 from config.shadow.services import shadow_status
+from config.typing import HtmxRequest
 
 
 @require_GET
@@ -36,9 +37,9 @@ def backup_start(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @operator_required
-def backup_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+def backup_run_detail(request: HtmxRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(BackupRun, pk=run_id)
-    template = "backups/run.html#progress" if request.htmx else "backups/run.html"  # type: ignore[attr-defined]
+    template = "backups/run.html#progress" if request.htmx else "backups/run.html"
     return render(request, template, {"run": run})
 
 

@@ -26,27 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench._databases import database_settings
+
 SECONDS = 1.0
 ROUNDS = 3  # solo and beside alternate, so a load change on the machine hits both alike
 ROWS = 100_000
-
-
-def _settings(engine: str, name: Path) -> dict[str, Any]:
-    return {
-        "ENGINE": engine,
-        "NAME": str(name),
-        "OPTIONS": {},
-        "ATOMIC_REQUESTS": False,
-        "AUTOCOMMIT": True,
-        "CONN_MAX_AGE": 0,
-        "CONN_HEALTH_CHECKS": False,
-        "TIME_ZONE": None,
-        "USER": "",
-        "PASSWORD": "",
-        "HOST": "",
-        "PORT": "",
-        "TEST": {"NAME": None},
-    }
 
 
 def count_for(seconds: float, stop: threading.Event | None = None) -> tuple[float, float]:
@@ -143,7 +127,7 @@ def run() -> None:
             ("libsql embedded (config.libsql)", "config.libsql"),
         ):
             alias = f"gil_{engine.replace('.', '_')}"
-            connections.settings[alias] = _settings(engine, Path(folder) / f"{alias}.db")
+            connections.settings[alias] = database_settings(engine, Path(folder) / f"{alias}.db")
             try:
                 _prepare(connections[alias])
                 connections[alias].close()

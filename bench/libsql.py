@@ -11,28 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._databases import database_settings
+
 ROWS = 5_000  # inside one atomic block
 COMMITS = 300  # autocommit inserts: each waits for an fsync, so few of them
 READS = 5_000
 INSERT = "INSERT INTO bench (symbol, price, qty) VALUES (%s, %s, %s)"
-
-
-def _settings(engine: str, name: Path) -> dict[str, Any]:
-    return {
-        "ENGINE": engine,
-        "NAME": str(name),
-        "OPTIONS": {},
-        "ATOMIC_REQUESTS": False,
-        "AUTOCOMMIT": True,
-        "CONN_MAX_AGE": 0,
-        "CONN_HEALTH_CHECKS": False,
-        "TIME_ZONE": None,
-        "USER": "",
-        "PASSWORD": "",
-        "HOST": "",
-        "PORT": "",
-        "TEST": {"NAME": None},
-    }
 
 
 def _measure(label: str, connection: Any) -> None:
@@ -80,7 +64,7 @@ def run() -> None:
             ("libsql embedded", LibsqlWrapper, "config.libsql"),
         ):
             alias = f"bench_{label[:6]}"
-            connection = wrapper(_settings(engine, Path(folder) / f"{engine}.db"), alias=alias)
+            connection = wrapper(database_settings(engine, Path(folder) / f"{engine}.db"), alias=alias)
             connections[alias] = connection  # so transaction.atomic(using=alias) finds it
             try:
                 _measure(label, connection)

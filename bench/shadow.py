@@ -23,6 +23,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from bench._databases import database_settings
+
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 WRITERS = 4
 RATE = 40.0  # transactions per second, all writers together
@@ -127,21 +129,9 @@ def run() -> None:
     with tempfile.TemporaryDirectory(prefix="brute-bench-shadow-") as name:
         tmp = Path(name)
         alias, path = "bench_shadow", tmp / "brute.db"
-        connections.settings[alias] = {
-            "ENGINE": "config.sqlite",
-            "NAME": str(path),
-            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
-            "ATOMIC_REQUESTS": False,
-            "AUTOCOMMIT": True,
-            "CONN_MAX_AGE": 0,
-            "CONN_HEALTH_CHECKS": False,
-            "TIME_ZONE": None,
-            "USER": "",
-            "PASSWORD": "",
-            "HOST": "",
-            "PORT": "",
-            "TEST": {},
-        }
+        connections.settings[alias] = database_settings(
+            "config.sqlite", path, options={"timeout": 30, "transaction_mode": "IMMEDIATE"}
+        )
         call_command("migrate", database=alias, interactive=False, verbosity=0)
         user = User.objects.db_manager(alias).create_user("bench@example.com", "a long password 123")
         Balance.objects.using(alias).create(user=user, mode="paper", asset="SOL", free=Decimal(0))

@@ -72,7 +72,7 @@ class BrowserSessionAuth(SessionAuth):
         user = request.user
         if key is None or not user.is_authenticated or not user.is_active:
             return None
-        return Principal(cast(User, user), "session", frozenset(ALL_SCOPES))
+        return Principal(user, "session", frozenset(ALL_SCOPES))
 
 
 API_AUTH = [BearerAuth(), BrowserSessionAuth()]

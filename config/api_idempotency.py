@@ -27,8 +27,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from ninja import Header
 from ninja.decorators import decorate_view
+from ninja.params.functions import Header
 from ninja.utils import contribute_operation_args
 
 from accounts.models import IdempotencyKey
@@ -76,7 +76,7 @@ def idempotency_claim(*, request: HttpRequest, key: str) -> IdempotencyKey:
     """Claims `key` for this request, or raises: a replay, a conflict or a reuse."""
     user = request_principal(request).user
     fingerprint = request_fingerprint(request)
-    ttl = timedelta(seconds=int(getattr(settings, "API_IDEMPOTENCY_TTL", 24 * 60 * 60)))
+    ttl = timedelta(seconds=settings.API_IDEMPOTENCY_TTL)
     for _attempt in range(2):
         try:
             with transaction.atomic():

@@ -19,8 +19,8 @@ from ninja.pagination import PaginationBase, paginate
 
 __all__ = ["Page", "paginate"]
 
-PAGE_SIZE = int(getattr(settings, "API_PAGE_SIZE", 50))
-PAGE_MAX = int(getattr(settings, "API_PAGE_MAX", 200))
+PAGE_SIZE = settings.API_PAGE_SIZE
+PAGE_MAX = settings.API_PAGE_MAX
 
 
 class Page(PaginationBase):

@@ -47,7 +47,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 def client_ip(request: HttpRequest) -> str:
     """REMOTE_ADDR, or the address API_NUM_PROXIES trusted proxies put in X-Forwarded-For."""
     proxies = int(getattr(settings, "API_NUM_PROXIES", 0))
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    forwarded: str | None = request.META.get("HTTP_X_FORWARDED_FOR")
     if proxies > 0 and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:

@@ -8,6 +8,7 @@ class ConfigConfig(AppConfig):
     label = "brute_config"
 
     def ready(self) -> None:
+        # In ready(): the app registry is complete only now; these modules import models.
         from django.db.models.signals import post_migrate
 
         from config import checks  # noqa: F401  (registers the start-up checks)

@@ -23,9 +23,12 @@ import logging
 import os
 import uuid
 from pathlib import Path
+from queue import Empty
+from time import monotonic
 from typing import Any
 
-from kombu.transport import TRANSPORT_ALIASES, filesystem
+from kombu.exceptions import ChannelError
+from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
@@ -51,13 +54,11 @@ class Channel(filesystem.Channel):
         # Zero-padded so that the name order (what `_get` sorts by) is the time order: unpadded, "9999_"
         # sorts after "10000_" and a message written later is delivered first.
         # The counter orders one process's messages written within the same millisecond.
-        name = (
-            f"{round(filesystem.monotonic() * 1000):015d}_{next(_SEQUENCE):010d}_{uuid.uuid4()}.{queue}.msg"
-        )
+        name = f"{round(monotonic() * 1000):015d}_{next(_SEQUENCE):010d}_{uuid.uuid4()}.{queue}.msg"
         try:
             _write_atomically(os.path.join(self.data_folder_out, name), str_to_bytes(dumps(message)))
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot add file {name!r} to directory") from exc
+            raise ChannelError(f"Cannot add file {name!r} to directory") from exc
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
         wanted = f"{queue}.msg"
@@ -82,7 +83,7 @@ class Channel(filesystem.Channel):
             if not self.store_processed:
                 claimed.unlink(missing_ok=True)
             return message
-        raise filesystem.Empty()
+        raise Empty()
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         file = self._exchange_file(exchange)
@@ -101,7 +102,7 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
-    global_state = filesystem.virtual.BrokerState()
+    global_state = virtual.BrokerState()
     driver_type = "brutefs"
     driver_name = "brutefs"
 

@@ -20,6 +20,7 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def _install_schedule(sender: Celery, **kwargs: object) -> None:
+    # This module loads with the `config` package, before Django's settings; the schedule reads them.
     from config.schedule import beat_schedule
 
     sender.conf.beat_schedule = beat_schedule()
@@ -39,6 +40,7 @@ class BeatScheduler(PersistentScheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         now = time.monotonic()
         if now - self._beat_at >= 10:
+            # config.health needs Django's settings and cache, which are not loaded with this module.
             from config.health import role_heartbeat
 
             try:
@@ -54,29 +56,29 @@ def _task_name(sender: Any = None, request: Any = None, **kwargs: Any) -> str:
     return str(getattr(sender, "name", None) or getattr(request, "task", None) or "unknown")
 
 
-@task_success.connect
-def _count_success(sender: Any = None, **kwargs: Any) -> None:
+def _count(outcome: str, sender: Any = None, request: Any = None) -> None:
+    # The counters load on the first task, not with this module, which every process (web, commands)
+    # imports with the `config` package.
     from config.metrics import task_outcome
 
-    task_outcome(_task_name(sender), "success")
+    task_outcome(_task_name(sender, request), outcome)
+
+
+@task_success.connect
+def _count_success(sender: Any = None, **kwargs: Any) -> None:
+    _count("success", sender)
 
 
 @task_failure.connect
 def _count_failure(sender: Any = None, **kwargs: Any) -> None:
-    from config.metrics import task_outcome
-
-    task_outcome(_task_name(sender), "failure")
+    _count("failure", sender)
 
 
 @task_retry.connect
 def _count_retry(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
-    from config.metrics import task_outcome
-
-    task_outcome(_task_name(sender, request), "retry")
+    _count("retry", sender, request)
 
 
 @task_revoked.connect
 def _count_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
-    from config.metrics import task_outcome
-
-    task_outcome(_task_name(sender, request), "revoked")
+    _count("revoked", sender, request)

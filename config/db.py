@@ -73,7 +73,8 @@ def run_atomic_retry(func: Callable[[], T], *, using: str | None = None, attempt
             nonlocal committed
             committed = True
 
-        result: Any = None
+        # Bound whenever `committed` is true: the COMMIT (and its callbacks) follow func()'s return.
+        result: T
         try:
             with transaction.atomic(using=alias):
                 # Registered first, so it runs first after the COMMIT, before any callback that may fail.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -78,6 +79,10 @@ class Env:
             raise self.fail(name, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
+    @overload
+    def url(self, name: str, default: str, *, schemes: tuple[str, ...]) -> str: ...
+    @overload
+    def url(self, name: str, default: None = None, *, schemes: tuple[str, ...]) -> str | None: ...
     def url(self, name: str, default: str | None = None, *, schemes: tuple[str, ...]) -> str | None:
         value = self._raw(name) or default
         if value is None:

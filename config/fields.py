@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import checks
 from django.core.exceptions import FieldError
@@ -101,7 +101,14 @@ def refuse_sql_arithmetic(expression: Any) -> None:
             )
 
 
-class ExactDecimalField(models.DecimalField):
+if TYPE_CHECKING:
+    # The stubs' DecimalField is generic (set and get types); Django's class is not subscriptable at run time.
+    _DecimalField = models.DecimalField[Any, Any]
+else:
+    _DecimalField = models.DecimalField
+
+
+class ExactDecimalField(_DecimalField):
     """A DecimalField that round-trips 36 digits (18 before and 18 after the point) on SQLite."""
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -156,7 +163,8 @@ class ExactDecimalField(models.DecimalField):
         if value is None:
             return None
         if not _stores_text(connection):
-            return self.to_python(value)
+            parsed: Decimal | None = self.to_python(value)
+            return parsed
         if not isinstance(value, str):
             raise TypeError(
                 f"{self.name or 'an exact decimal'} came back from SQL as {type(value).__name__} "

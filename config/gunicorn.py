@@ -37,6 +37,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def child_exit(server: Any, worker: Any) -> None:
     """A dead worker's Prometheus samples stop counting as live (prometheus_client's multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Only in prometheus_client's multiprocess mode, which reads its env var at import.
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -27,7 +28,18 @@ from django.core.cache import cache, caches
 from django.db import connection
 from django.utils import timezone
 
+from config.shadow.services import shadow_configured
+
 Check = dict[str, object]
+
+
+class HealthReport(TypedDict):
+    status: str
+    version: str
+    checks: dict[str, Check]
+    down: list[str]
+
+
 T = TypeVar("T")
 
 
@@ -144,11 +156,8 @@ def _stamp(key: str, stale_after: timedelta) -> Check:
 def _heartbeat(role: Role) -> Check:
     if role.own_process_only_with_redis and not settings.REDIS_URL:
         return {"status": "ok", "role": role.name, "detail": "runs inside the live process (no REDIS_URL)"}
-    if role.only_when_shadowing:
-        from config.shadow.services import shadow_configured
-
-        if not shadow_configured():
-            return {"status": "ok", "role": role.name, "detail": "not running: shadow mode is off"}
+    if role.only_when_shadowing and not shadow_configured():
+        return {"status": "ok", "role": role.name, "detail": "not running: shadow mode is off"}
     return {**_stamp(role.key, role.stale_after), "role": role.name}
 
 
@@ -165,6 +174,7 @@ def _shadow() -> Check:
 
 def _exchange() -> Check:
     """Whether MEXC currently refuses this server: a 418 ban or a 429 pause (seen by any process)."""
+    # When probed, not on import: the market feed imports this module, and trading.exchanges the feed.
     from trading.exchanges import exchange_block, hub_status
 
     block = exchange_block()
@@ -187,7 +197,7 @@ CHECKS: dict[str, tuple[Callable[[], Check], bool]] = {
 }
 
 
-def health_report() -> dict[str, object]:
+def health_report() -> HealthReport:
     """{"status": "ok"|"down", "version", "checks": {name: {"status", "ms", ...}}, "down": [role, ...]}.
 
     `status` is "down" (HTTP 503) only when a critical check fails; `down` names every role whose
@@ -195,7 +205,7 @@ def health_report() -> dict[str, object]:
     """
     checks = {name: _timed(probe) for name, (probe, _critical) in CHECKS.items()}
     for role in ROLES.values():
-        checks[role.check] = _timed(lambda role=role: _heartbeat(role))  # type: ignore[misc]
+        checks[role.check] = _timed(functools.partial(_heartbeat, role))
     if checks.get("beat", {}).get("status") != "ok" and checks.get("worker", {}).get("status") != "ok":
         checks["worker"]["detail"] = "its heartbeat is a task sent by beat: check beat first"
     healthy = all(checks[name]["status"] == "ok" for name, (_p, critical) in CHECKS.items() if critical)

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
@@ -97,6 +98,6 @@ class RequestIdMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         rid = self._start(request)
-        response = await self.get_response(request)  # type: ignore[misc]
+        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))  # is_async
         response["X-Request-ID"] = rid
         return response

@@ -25,12 +25,14 @@ import socket
 import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram, values
 from prometheus_client.multiprocess import mark_process_dead
 
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Samples files are named by process. Containers sharing one folder (deploy/compose.yaml) all have
@@ -148,14 +150,16 @@ def order_outcome(outcome: str) -> None:
     _safely(lambda: ORDERS.labels(outcome).inc())
 
 
-def counted_orders(submit: Callable[..., Any]) -> Callable[..., Any]:
+def counted_orders(submit: Callable[_P, _R]) -> Callable[_P, _R]:
     """Decorates the function that sends an order: its returned order's status is the outcome
     (e.g. "new", "filled", "pending" when unconfirmed), a BruteError raised is "rejected", any other
     exception "failed"."""
+    # When decorating, not on import: config.errors imports Django, and the exchange adapters (which
+    # import this module for their counters) load without it.
     from config.errors import BruteError
 
     @wraps(submit)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             order = submit(*args, **kwargs)
         except BruteError:

@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -30,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from config.health import ROLES, health_report
 from config.metrics import HTTP_REQUEST_SECONDS, WEBSOCKET_CONNECTIONS, _safely
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class RequestMetricsMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        response = await self.get_response(request)  # type: ignore[misc]
+        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))  # is_async
         _observe(request, response, started)
         return response
 
@@ -81,7 +82,8 @@ def count_websockets(app: Any) -> Any:
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "websocket":
-            return await app(scope, receive, send)
+            await app(scope, receive, send)
+            return
         accepted = False
 
         async def counting_send(message: dict[str, Any]) -> None:
@@ -122,19 +124,18 @@ class ScrapeTimeCollector(Collector):
         return family
 
     def _role_ages(self) -> GaugeMetricFamily:
-        from config.health import ROLES, health_report
-
         family = GaugeMetricFamily(
             "brute_role_heartbeat_age_seconds",
             "Age of each role's last heartbeat (-1: never seen or unreadable).",
             labels=["role"],
         )
         try:
-            checks: dict[str, dict[str, Any]] = health_report()["checks"]  # type: ignore[assignment]
+            checks = health_report()["checks"]
         except Exception:
             checks = {}
         for role in ROLES.values():
-            family.add_metric([role.name], float(checks.get(role.check, {}).get("age_s", -1)))
+            age = checks.get(role.check, {}).get("age_s")
+            family.add_metric([role.name], float(age) if isinstance(age, int | float) else -1.0)
         return family
 
     def _backup_ages(self, now: float) -> GaugeMetricFamily:
@@ -145,6 +146,7 @@ class ScrapeTimeCollector(Collector):
         )
         latest: dict[str, float] = {}
         try:
+            # Inside the try: without the backups app (or its table) the gauge reads -1, the scrape stands.
             from backups.models import BackupRun
 
             runs = BackupRun.objects.filter(

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from config.api_idempotency import idempotency_keys_prune as prune
 from config.health import ROLES, role_heartbeat
 
 HEARTBEAT_KEY = ROLES["worker"].key
@@ -13,8 +14,6 @@ def heartbeat() -> str:
 
 @shared_task(name="config.tasks.idempotency_keys_prune", time_limit=120, soft_time_limit=100)
 def idempotency_keys_prune() -> int:
-    from config.api_idempotency import idempotency_keys_prune as prune
-
     return prune()
 
 

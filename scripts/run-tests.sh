@@ -13,8 +13,13 @@ if [ -z "${BRUTE_VAR_DIR:-}" ]; then
   trap 'rm -rf "$BRUTE_VAR_DIR"' EXIT
 fi
 PYTEST=.venv/bin/pytest
+# Branch coverage of the app code ([tool.coverage] in pyproject.toml): the first run starts the data file
+# afresh, the browser run adds to it, and the report at the end covers both.
 status=0
-"$PYTEST" -q "$@" || status=1
+"$PYTEST" -q --cov --cov-report= "$@" || status=1
 echo "== tests/browser/"
-"$PYTEST" -o addopts="-ra --strict-markers -p no:cacheprovider" -q tests/browser || status=1
+"$PYTEST" -o addopts="-ra --strict-markers -p no:cacheprovider" -q --cov --cov-append --cov-report= \
+  tests/browser || status=1
+echo "== coverage of the app code (the files below 100 %; \`.venv/bin/coverage html\` writes htmlcov/)"
+.venv/bin/coverage report || status=1
 exit $status

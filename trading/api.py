@@ -19,7 +19,8 @@ from typing import Any, overload
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Status
+from ninja import Router, Status
+from ninja.params.functions import Path, Query
 
 from accounts.models import User
 from config.api_auth import request_principal, require_scope
@@ -50,7 +51,14 @@ from trading.schemas import (
 
 router = Router(tags=["trading"])
 
-SYMBOL_PATH = Path(..., min_length=2, max_length=30, description="Case-insensitive", examples=["SOLUSDT"])
+# OpenAPI 3.1 `examples` is a list; ninja hints a dict but copies the value into the schema as given.
+SYMBOL_PATH = Path(
+    ...,
+    min_length=2,
+    max_length=30,
+    description="Case-insensitive",
+    examples=["SOLUSDT"],  # type: ignore[arg-type]
+)
 # Ids stay within SQLite's integer range, so an absurd one is a 404 like any other missing id.
 ID_MAX = 2**63 - 1
 # Defaults of enum-typed parameters (module-level so they are built once).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.notifications.services import operator_notify
 from config.db import run_atomic_retry
 from trading import crypto
 from trading.exchange.base import Exchange
@@ -127,8 +128,6 @@ def exchange_blocked(kind: str, seconds: float) -> None:
 
 
 def _record_block(kind: str, until: datetime, seconds: float) -> None:
-    from accounts.notifications.services import operator_notify
-
     try:
         previous = cache.get(BLOCKED_KEY)
         banned = isinstance(previous, dict) and previous.get("kind") == "banned" and kind != "banned"
@@ -213,6 +212,8 @@ def live_builder(credential: ApiCredential) -> ExchangeBuilder:
 def memory_book(symbol: str, depth: int) -> OrderBook | None:
     """The symbol's book as this process's market feed holds it in memory, or None (no feed here, the
     symbol not watched, or the book not in sync)."""
+    # Here, not on top: the feed matches paper orders through trading.services, which import this
+    # module (a cycle that tests/test_architecture.py lists until the feed's issue 18 breaks it).
     from trading.feed import inprocess
 
     feed = inprocess._feed
@@ -284,6 +285,26 @@ def rules_from_db(symbol: str) -> SymbolRules:
 
 def ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def fill_row(order: Order, fill: FillValue) -> Fill:
+    """The (unsaved) Fill row of one exchange fill of `order`."""
+    return Fill(
+        order=order,
+        trade_id=fill.trade_id,
+        price=fill.price,
+        qty=fill.quantity,
+        quote_qty=fill.quote_quantity,
+        commission=fill.commission,
+        commission_asset=fill.commission_asset,
+        is_maker=fill.is_maker,
+        time=ms_to_dt(fill.time_ms),
+    )
+
+
+def fills_store(order: Order, fills: Iterable[FillValue]) -> None:
+    """Saves the fills of `order`; one stored already (the same trade id) stays as it was."""
+    Fill.objects.bulk_create([fill_row(order, fill) for fill in fills], ignore_conflicts=True)
 
 
 def dt_to_ms(at: datetime) -> int:
@@ -388,23 +409,7 @@ class DjangoPaperStore:
         row = self._save_order(order, fills)
         for asset, (free, locked) in sorted(changes.items()):
             self._apply(order.symbol, asset, free, locked)
-        Fill.objects.bulk_create(
-            [
-                Fill(
-                    order=row,
-                    trade_id=f.trade_id,
-                    price=f.price,
-                    qty=f.quantity,
-                    quote_qty=f.quote_quantity,
-                    commission=f.commission,
-                    commission_asset=f.commission_asset,
-                    is_maker=f.is_maker,
-                    time=ms_to_dt(f.time_ms),
-                )
-                for f in fills
-            ],
-            ignore_conflicts=True,
-        )
+        fills_store(row, fills)
 
     def _apply(self, symbol: str, asset: str, free: Decimal, locked: Decimal) -> None:
         # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a

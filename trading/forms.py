@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 
 from trading import quotes
 from trading.models import Mode, Order, Symbol
 
-POSITIVE = {"min_value": Decimal("0"), "max_digits": 36, "decimal_places": 18}
+
+class _Positive(TypedDict):
+    min_value: Decimal
+    max_digits: int
+    decimal_places: int
+
+
+POSITIVE: _Positive = {"min_value": Decimal("0"), "max_digits": 36, "decimal_places": 18}
 
 
 AMOUNT_ERRORS = {
@@ -33,12 +40,12 @@ class OrderForm(forms.Form):
         choices=[("quote", "Quote (e.g. USDT)"), ("base", "Base (the coin)")],
         initial="quote",
     )
-    amount = forms.DecimalField(label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)  # type: ignore[arg-type]
+    amount = forms.DecimalField(label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)
     price = forms.DecimalField(
         label="Limit price",
         required=False,
         error_messages={"invalid": "Enter the limit price as a number."},
-        **POSITIVE,  # type: ignore[arg-type]
+        **POSITIVE,
     )
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 

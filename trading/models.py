@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -39,6 +39,15 @@ class SymbolStatus(models.TextChoices):
     UNKNOWN = "0", "Unknown status"
 
 
+class TradeSides(models.TextChoices):
+    """MEXC's `tradeSideType`: which directions the exchange currently accepts for a symbol."""
+
+    ALL = "1", "Buy and sell"
+    BUY_ONLY = "2", "Buy only"
+    SELL_ONLY = "3", "Sell only"
+    CLOSED = "4", "Closed"
+
+
 class Symbol(models.Model):
     """One MEXC spot pair as `exchangeInfo` describes it; refreshed by `syncsymbols`."""
 
@@ -48,7 +57,7 @@ class Symbol(models.Model):
     status = models.CharField(max_length=1, choices=SymbolStatus.choices, default=SymbolStatus.ONLINE)
     api_tradable = models.BooleanField(default=False, help_text="Listed in /api/v3/defaultSymbols")
     spot_allowed = models.BooleanField(default=True)
-    trade_sides = models.CharField(max_length=1, default="1")
+    trade_sides = models.CharField(max_length=1, choices=TradeSides.choices, default=TradeSides.ALL)
     # Decimal places (from baseAssetPrecision/quoteAssetPrecision), not step sizes.
     price_precision = models.PositiveSmallIntegerField(default=8)
     quantity_precision = models.PositiveSmallIntegerField(default=8)
@@ -74,7 +83,7 @@ class Symbol(models.Model):
     def is_trading(self) -> bool:
         """Open for orders at all. API tradability (`api_tradable`, `spot_allowed`) is a separate question:
         MEXC lists majors such as BTCUSDT as online yet closed to API orders."""
-        return self.status == SymbolStatus.ONLINE and self.trade_sides != "4"
+        return self.status == SymbolStatus.ONLINE and self.trade_sides != TradeSides.CLOSED
 
     @property
     def api_allowed(self) -> bool:
@@ -134,8 +143,11 @@ class Candle(models.Model):
         return f"{self.symbol} {self.interval} {self.open_time:%Y-%m-%d %H:%M}"
 
 
-class OwnedQuerySet(models.QuerySet[Any]):
-    def for_user(self, user: User) -> OwnedQuerySet:
+_Owned = TypeVar("_Owned", bound=models.Model)
+
+
+class OwnedQuerySet(models.QuerySet[_Owned]):
+    def for_user(self, user: User) -> OwnedQuerySet[_Owned]:
         return self.filter(user=user)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from trading import quotes
-from trading.models import Balance, Fill, Order, PortfolioSnapshot, Symbol
+from trading.models import Balance, Fill, Order, PortfolioSnapshot, Symbol, TradingAccount
 from trading.selectors import trading_mode_for_user
 
 VALUE_ASSET = "USDT"
@@ -163,8 +163,6 @@ def portfolio_snapshot_record(*, user: Any) -> PortfolioSnapshot | None:
 
 def portfolio_snapshots_record_all() -> int:
     """One snapshot for every user with a trading account; returns how many were written."""
-    from trading.models import TradingAccount
-
     written = 0
     for account in TradingAccount.objects.select_related("user").filter(user__is_active=True):
         if portfolio_snapshot_record(user=account.user) is not None:

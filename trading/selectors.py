@@ -18,7 +18,7 @@ from trading.models import (
     Mode,
     Order,
     Symbol,
-    SymbolEvent,
+    SymbolStatus,
     TradingAccount,
 )
 
@@ -125,12 +125,8 @@ def symbols_list(
         term = search.strip().upper()
         symbols = symbols.filter(Q(symbol__contains=term) | Q(base_asset__contains=term))
     if tradable_only:
-        symbols = symbols.filter(status="1", spot_allowed=True, api_tradable=True)
+        symbols = symbols.filter(status=SymbolStatus.ONLINE, spot_allowed=True, api_tradable=True)
     return symbols
-
-
-def symbol_events_recent(*, limit: int = 100) -> QuerySet[SymbolEvent]:
-    return SymbolEvent.objects.all()[:limit]
 
 
 def balances_by_asset(*, user: User, mode: str | None = None) -> dict[str, Decimal]:

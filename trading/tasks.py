@@ -7,6 +7,7 @@ from django.conf import settings
 
 from config.errors import BruteError
 from trading import services
+from trading.portfolio import portfolio_snapshots_record_all
 
 
 @shared_task(
@@ -38,6 +39,4 @@ def paper_orders_match(symbol: str | None = None) -> int:
 
 @shared_task(name="trading.tasks.portfolio_snapshots", time_limit=120, soft_time_limit=100)
 def portfolio_snapshots() -> int:
-    from trading.portfolio import portfolio_snapshots_record_all
-
     return portfolio_snapshots_record_all()

@@ -28,12 +28,17 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
+from accounts.models import User
 from trading.exchange.events import BalanceUpdate, FillEvent, OrderUpdate, StreamReconnected
 from trading.exchange.hub import ExchangeHub
 from trading.exchange.mexc_ws import StreamConfig
 from trading.exchange.types import Fill as FillValue
 from trading.exchange.user_stream import MexcUserStream
 from trading.exchanges import USERSTREAM_FRESH_S, USERSTREAM_KEY, credential_keys, hub
+from trading.models import ApiCredential
+from trading.services.orders import orders_reconcile
+from trading.services.userstream import _live_order, balance_event_apply, fill_event_store, order_event_apply
+from trading.sniper.services.positions import position_apply_fill
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +49,6 @@ ORPHAN_FILL_S = 30.0
 
 
 def _credentials() -> dict[int, tuple[str, str]]:
-    from trading.models import ApiCredential
-
     return {c.user_id: credential_keys(c) for c in ApiCredential.objects.all()}
 
 
@@ -53,14 +56,6 @@ def _apply_batch(
     user_id: int, fills: list[FillValue], orders: list[OrderUpdate], balances: list[BalanceUpdate]
 ) -> list[FillValue]:
     """Apply the events (see `UserStreams._on_batch`); returns the fills whose order is unknown yet."""
-    from trading.services.userstream import (
-        _live_order,
-        balance_event_apply,
-        fill_event_store,
-        order_event_apply,
-    )
-    from trading.sniper.services.positions import position_apply_fill
-
     orphans, stored = [], []
     for fill in fills:  # the rows first, each committed at once; the positions right after
         if (row := fill_event_store(user_id=user_id, fill=fill)) is not None:
@@ -77,9 +72,6 @@ def _apply_batch(
 
 
 def _reconcile(user_id: int) -> int:
-    from accounts.models import User
-    from trading.services.orders import orders_reconcile
-
     user = User.objects.filter(pk=user_id).first()
     return orders_reconcile(user=user) if user is not None else 0
 

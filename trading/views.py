@@ -57,7 +57,7 @@ def _safe_next(request: AuthenticatedRequest) -> str | None:
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     """The overview; its value, P&L and feed state (`stats`) and the movers refresh themselves (HTMX)."""
     services.trading_account_get_or_create(user=request.user)
-    feed = health_report()["checks"]["market_feed"]  # type: ignore[index]
+    feed = health_report()["checks"]["market_feed"]
     context = {
         "portfolio": portfolio.portfolio_for_user(user=request.user),
         "open_orders": selectors.open_orders_for_user(user=request.user)[:10],

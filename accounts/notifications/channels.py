@@ -25,7 +25,6 @@ from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email as django_validate_email
 
-TELEGRAM_API_BASE = "https://api.telegram.org"
 SIGNATURE_HEADER = "X-Brute-Signature"
 MAX_RETRY_AFTER = 3600.0
 REDACTED = "[redacted]"
@@ -89,7 +88,7 @@ def _http_url(value: str, field: str) -> str:
 
 def _private_allowed() -> bool:
     # Users type these URLs; in production a private address would let one probe the server's network.
-    return bool(getattr(settings, "NOTIFY_ALLOW_PRIVATE_URLS", not getattr(settings, "PRODUCTION", False)))
+    return settings.NOTIFY_ALLOW_PRIVATE_URLS
 
 
 def _public_host(hostname: str) -> bool:
@@ -170,7 +169,7 @@ def mask(type_: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _timeout() -> httpx.Timeout:
-    seconds = float(getattr(settings, "NOTIFY_HTTP_TIMEOUT", 10.0))
+    seconds = settings.NOTIFY_HTTP_TIMEOUT
     return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
@@ -248,7 +247,7 @@ def send_slack(config: Mapping[str, Any], message: Message) -> None:
 
 
 def send_telegram(config: Mapping[str, Any], message: Message) -> None:
-    base = str(getattr(settings, "TELEGRAM_API_BASE", TELEGRAM_API_BASE)).rstrip("/")
+    base = settings.TELEGRAM_API_BASE.rstrip("/")
     url = f"{base}/bot{config['bot_token']}/sendMessage"
     payload = {"chat_id": config["chat_id"], "text": message.text[:4096], "disable_web_page_preview": True}
     _post(url, content=_json(payload), headers={}, secrets=_secrets(config))

@@ -141,7 +141,3 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_id} via {self.channel_id}: {self.status}"
-
-    @property
-    def is_done(self) -> bool:
-        return self.status in (self.Status.SENT, self.Status.FAILED)

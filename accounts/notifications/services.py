@@ -32,6 +32,7 @@ from accounts.notifications.models import (
     NotificationChannel,
 )
 from config import livebus
+from config.enqueue import task_queue
 from config.errors import BruteError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ def _push_live(notification: Notification) -> None:
 
 
 def _queue_delivery(delivery_id: int) -> None:
-    from accounts.notifications.tasks import delivery_send
-
-    delivery_send.delay(delivery_id)
+    task_queue("notifications.delivery_send", delivery_id)
 
 
 # --- Channels -----------------------------------------------------------------------------------
@@ -229,14 +228,11 @@ class Outcome:
     status: str
     retry_in: float | None = None
 
-    @property
-    def should_retry(self) -> bool:
-        return self.retry_in is not None
-
 
 def retry_backoff(attempts: int) -> float:
-    base = float(getattr(settings, "NOTIFY_RETRY_BACKOFF", 10.0))
-    return min(base * 2 ** max(attempts - 1, 0), float(getattr(settings, "NOTIFY_RETRY_BACKOFF_MAX", 900.0)))
+    base = settings.NOTIFY_RETRY_BACKOFF
+    ceiling = settings.NOTIFY_RETRY_BACKOFF_MAX
+    return min(base * 2.0 ** max(attempts - 1, 0), ceiling)
 
 
 def delivery_attempt(*, delivery_id: int) -> Outcome:
@@ -266,7 +262,7 @@ def _send(delivery: Delivery) -> Outcome:
     try:
         channels.SENDERS[delivery.channel.type](delivery.channel.config, _message(delivery.notification))
     except channels.DeliveryError as exc:
-        max_attempts = int(getattr(settings, "NOTIFY_MAX_ATTEMPTS", 6))
+        max_attempts = settings.NOTIFY_MAX_ATTEMPTS
         if not exc.retryable:
             return _finish(delivery, Delivery.Status.FAILED, exc.reason)
         if delivery.attempts >= max_attempts:

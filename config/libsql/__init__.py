@@ -22,6 +22,7 @@ from __future__ import annotations
 
 def sync(alias: str = "default") -> None:
     """Pull the primary's latest writes into the embedded replica behind `alias`."""
+    # django.db imports this backend package while it sets up its connections.
     from django.db import connections
 
     connections[alias].sync()  # type: ignore[attr-defined]

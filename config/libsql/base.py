@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.sqlite3 import base as sqlite
 from django.utils.asyncio import async_unsafe
 
-from config.libsql import driver
+from config.libsql import driver, hrana
 from config.libsql.creation import DatabaseCreation
 from config.libsql.operations import DatabaseOperations
 
@@ -55,6 +55,19 @@ class CursorWrapper(driver.Cursor):
         return super().executemany(query, param_list)
 
 
+def _connect(database: str, **options: Any) -> Any:
+    """A remote sqld/Turso URL gets a `hrana.Connection`; a file or an embedded replica (file +
+    sync_url) gets the libsql driver's (`driver.connect` names the options)."""
+    if not driver.is_remote(database):
+        return driver.connect(database, **options)
+    if options.get("sync_url"):
+        raise driver.InterfaceError("sync_url applies to a local file, not to a remote database URL")
+    if options.get("encryption_key"):
+        raise driver.NotSupportedError("encryption_key applies to a local file or a replica, not a URL")
+    token, timeout = options.get("auth_token", ""), options.get("timeout", 5.0)
+    return hrana.connect(database, auth_token=token, timeout=timeout)
+
+
 class DatabaseWrapper(sqlite.DatabaseWrapper):
     display_name = "libSQL"
     Database = driver
@@ -88,7 +101,7 @@ class DatabaseWrapper(sqlite.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         # Unlike sqlite3 there is no create_function: Django's Python SQL functions are replaced in
         # operations.py / compiler.py with plain SQL, or refused with NotSupportedError.
-        conn = driver.connect(**conn_params)
+        conn = _connect(**conn_params)
         try:
             if conn.replica:
                 conn.sync()

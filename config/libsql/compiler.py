@@ -6,6 +6,7 @@ as Python functions on sqlite3 connections; libsql has neither.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import functions
@@ -22,15 +23,19 @@ def _log(comp: Any, node: functions.Log) -> tuple[str, tuple[Any, ...]]:
     return f"(LN({value[0]}) / LN({base[0]}))", (*value[1], *base[1])
 
 
-_FALLBACKS: dict[type, Any] = {functions.Random: _random, functions.Log: _log}
+_FALLBACKS: dict[type, Callable[[Any, Any], tuple[str, tuple[Any, ...]]]] = {
+    functions.Random: _random,
+    functions.Log: _log,
+}
 
 
-class _PlainSQLFunctions:
+class _PlainSQLFunctions(compiler.SQLCompiler):
+    # Mixed in before each of Django's compilers: super().compile() is theirs (SQLCompiler's).
     def compile(self, node: Any) -> tuple[str, Any]:
         fallback = _FALLBACKS.get(type(node))
         if fallback is not None:
             return fallback(self, node)
-        return super().compile(node)  # type: ignore[misc]
+        return super().compile(node)
 
 
 class SQLCompiler(_PlainSQLFunctions, compiler.SQLCompiler):

@@ -349,19 +349,13 @@ def connect(
     timeout: float = 5.0,
     encryption_key: str | None = None,
 ) -> Any:
-    """Open a local file, a remote sqld/Turso database (URL) or an embedded replica (file + sync_url).
+    """Open a local file or an embedded replica (file + sync_url) with the libsql driver.
 
-    A remote URL gets a `config.libsql.hrana.Connection` (Hrana over HTTP on httpx, which waits on
-    the network without the GIL); a file or a replica gets this module's libsql-driver Connection.
+    A remote sqld/Turso URL is `config.libsql.hrana.connect`'s (Hrana over HTTP on httpx, which waits
+    on the network without the GIL); `config.libsql.base` picks between the two.
     """
-    if sync_url and is_remote(database):
-        raise InterfaceError("sync_url applies to a local file, not to a remote database URL")
     if is_remote(database):
-        from config.libsql import hrana
-
-        if encryption_key:
-            raise NotSupportedError("encryption_key applies to a local file or replica, not to a remote URL")
-        return hrana.connect(database, auth_token=auth_token, timeout=timeout)
+        raise InterfaceError("a remote database URL is opened by config.libsql.hrana.connect")
     local = not is_remote(database) and not sync_url
     driver_timeout = 0.0 if local else timeout
     kwargs: dict[str, Any] = {

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -100,8 +101,6 @@ class SqldServers:
 
     @property
     def token(self) -> str:
-        import jwt
-
         return jwt.encode({"a": "rw"}, self.key, algorithm="EdDSA")
 
     def start(self, name: str, *, auth: bool = True, extra: tuple[str, ...] = ()) -> str:

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.decorators import operator_required, trader_required
 from accounts.models import Role
-from accounts.services import admin_ensure_initial, user_set_role
+from accounts.services import admin_ensure_initial
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,8 @@ def test_only_admins_reach_the_django_admin(client):
     trader = UserFactory(role=Role.TRADER)
     client.force_login(trader)
     assert client.get(reverse("admin:index")).status_code == 302
-    user_set_role(user=trader, role=Role.ADMIN)
+    trader.role = Role.ADMIN
+    trader.save()
     assert client.get(reverse("admin:index")).status_code == 200
 
 
@@ -51,7 +52,8 @@ def test_it_demotes_an_admin_out_of_the_admin_site():
     user = UserFactory(role=Role.ADMIN)
     assert user.is_staff
     assert user.is_superuser
-    user_set_role(user=user, role=Role.VIEWER)
+    user.role = Role.VIEWER
+    user.save()
     user.refresh_from_db()
     assert not user.is_staff
     assert not user.is_superuser

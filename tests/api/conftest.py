@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import factory
 import pytest
 from django.test import Client
 
 from accounts.models import Role, User
 from accounts.tokens import api_token_create, token_pair_issue
-
-PASSWORD = "correct horse battery staple"
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"user{n}@example.com")
-    role = Role.TRADER
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
-        if create:
-            obj.save()
+from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import RefreshToken
-from tests.api.conftest import PASSWORD, assert_error, bearer
+from tests.api.conftest import assert_error, bearer
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
 

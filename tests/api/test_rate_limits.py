@@ -4,7 +4,8 @@ import pytest
 
 from accounts.tokens import api_token_create
 from config.api_throttling import parse_rate
-from tests.api.conftest import PASSWORD, access_for, assert_error, bearer, pat_for
+from tests.api.conftest import access_for, assert_error, bearer, pat_for
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
 

@@ -96,6 +96,8 @@ def test_the_pages_own_scripts_run_under_the_csp(page: Page, stack: Stack) -> No
     page.fill("#id_name", "bot")
     page.click("form[action$='/accounts/tokens/'] button[type=submit]")
     secret = page.locator("#new-token-value")
+    expect(secret).to_be_visible()
+    page.wait_for_load_state("load")  # the new page's scripts have run (slow under coverage)
     secret.focus()
     selected = page.evaluate("document.activeElement.selectionEnd - document.activeElement.selectionStart")
     assert selected == len(secret.input_value())

@@ -14,7 +14,7 @@ from django.db import connection
 from accounts.models import User
 from trading import services
 from trading.models import Balance, Fill, Order
-from trading.services import orders as order_services
+from trading.services import userstream as userstream_services
 from trading.simexchange.testing import SimExchangeThread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,7 +81,7 @@ def test_a_failing_notification_after_the_fill_does_not_fail_the_order(
 
     # Inject the failure where the order service hands over to notifications (project code, so no
     # exchange is mocked): the committed order must stand and the caller must not see the error.
-    monkeypatch.setattr(order_services, "notification_send", broken)
+    monkeypatch.setattr(userstream_services, "notification_send", broken)
 
     order = services.order_place(
         user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="20"

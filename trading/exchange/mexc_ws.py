@@ -148,7 +148,7 @@ class _Connection:
             first = False
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.cfg.backoff_max_s, self.cfg.backoff_initial_s * 2**attempt)
+        delay = min(self.cfg.backoff_max_s, self.cfg.backoff_initial_s * 2.0**attempt)
         return delay * (0.5 + random.random() / 2)
 
     async def _serve(self, ws: ClientConnection) -> None:

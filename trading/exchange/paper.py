@@ -299,6 +299,12 @@ class PaperExchange:
         return await self.market.depth(symbol, limit=self._depth)
 
     def _check(self, rules: SymbolRules, req: OrderRequest) -> None:
+        self._check_open(rules, req)
+        self._check_amounts(rules, req)
+
+    @staticmethod
+    def _check_open(rules: SymbolRules, req: OrderRequest) -> None:
+        """The symbol trades now, through the API, in this side and order type."""
         sym = req.symbol
         if rules.status != SymbolStatus.ONLINE or not rules.allows_side(req.side):
             raise TradingSuspended(symbol=sym)
@@ -308,6 +314,11 @@ class PaperExchange:
             if req.type == OrderType.MARKET:
                 raise MarketOrdersDisabled(symbol=sym)
             raise OrderRejected(f"{req.type} orders are not accepted on {sym}", symbol=sym)
+
+    @staticmethod
+    def _check_amounts(rules: SymbolRules, req: OrderRequest) -> None:
+        """Precision, minimums and maximums of the amounts."""
+        sym = req.symbol
         for amount, decimals in (
             (req.quantity, rules.quantity_decimals),
             (req.price, rules.price_decimals),

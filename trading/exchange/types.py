@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -86,10 +86,6 @@ class SymbolRules:
             and self.spot_trading_allowed
             and self.trade_sides != TradeSides.CLOSED
         )
-
-    @property
-    def allows_market(self) -> bool:
-        return OrderType.MARKET in self.order_types
 
     def allows_side(self, side: Side) -> bool:
         if self.trade_sides == TradeSides.ALL:
@@ -248,9 +244,3 @@ class Fill:
     commission_asset: str
     is_maker: bool
     time_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSnapshot:
-    can_trade: bool
-    balances: tuple[Balance, ...] = field(default_factory=tuple)

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, Forbidden, NotFound
 from config.metrics import counted_orders
 from trading import realtime
@@ -49,7 +48,7 @@ from trading.exchange.types import Fill as FillValue
 from trading.exchanges import (
     OrderChanged,
     exchange_builder,
-    ms_to_dt,
+    fills_store,
     paper_builder,
     run,
     userstream_alive,
@@ -57,10 +56,10 @@ from trading.exchanges import (
 from trading.models import (
     ApiCredential,
     Balance,
-    Fill,
     Mode,
     Order,
     Symbol,
+    TradeSides,
 )
 from trading.quotes import last_price
 from trading.sniper.services.risk import risk_check
@@ -69,7 +68,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
 from trading.services.common import refuse
-from trading.services.userstream import order_state_write
+from trading.services.userstream import order_filled_notify, order_state_write
 
 log = logging.getLogger(__name__)
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -135,7 +134,8 @@ def _validate_symbol(symbol: Symbol, order: OrderInput) -> None:
         raise refuse("api_trading_disabled", f"MEXC does not allow API trading of {name}")
     if order.type.value not in symbol.order_types:
         raise refuse("order_type_not_allowed", f"MEXC does not accept {order.type.value} orders on {name}")
-    if symbol.trade_sides in ("2", "3") and symbol.trade_sides != ("2" if order.side == Side.BUY else "3"):
+    one_side = TradeSides.BUY_ONLY if order.side == Side.BUY else TradeSides.SELL_ONLY
+    if symbol.trade_sides in (TradeSides.BUY_ONLY, TradeSides.SELL_ONLY) and symbol.trade_sides != one_side:
         raise refuse(
             "side_not_allowed",
             f"MEXC accepts only {'sell' if order.side == Side.BUY else 'buy'} orders on {name}",
@@ -462,23 +462,7 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
             error="",
         )
         row.refresh_from_db()
-        Fill.objects.bulk_create(
-            [
-                Fill(
-                    order=row,
-                    trade_id=f.trade_id,
-                    price=f.price,
-                    qty=f.quantity,
-                    quote_qty=f.quote_quantity,
-                    commission=f.commission,
-                    commission_asset=f.commission_asset,
-                    is_maker=f.is_maker,
-                    time=ms_to_dt(f.time_ms),
-                )
-                for f in fills
-            ],
-            ignore_conflicts=True,
-        )
+        fills_store(row, fills)
         realtime.order_changed(row)
         if not was_filled:
             transaction.on_commit(lambda: order_filled_notify(row), robust=True)
@@ -488,22 +472,6 @@ def order_record(row: Order, state: OrderState, fills: Sequence[FillValue] = ())
     else:
         realtime.balance_changed(row.user_id, row.mode)
     return row
-
-
-def order_filled_notify(row: Order) -> None:
-    """Tells the user (page, and their channels) when an order has completely filled."""
-    if row.status != Order.Status.FILLED:
-        return
-    average = f" at {row.avg_price.normalize():f}" if row.avg_price else ""
-    notification_send(
-        user=row.user,
-        kind="order_filled",
-        title=f"{row.side} {row.symbol} filled",
-        body=f"{row.get_side_display()} {row.executed_qty.normalize():f} {row.symbol}{average} "
-        f"({row.get_mode_display().lower()}, {row.get_type_display().lower()}).",
-        data={"order_id": row.pk, "symbol": row.symbol, "side": row.side, "mode": row.mode},
-        level="success",
-    )
 
 
 def _order_for_user(user: User, order_id: int) -> Order:

@@ -24,6 +24,7 @@ from trading.exchanges import (
 from trading.models import (
     Symbol,
     SymbolEvent,
+    SymbolStatus,
 )
 
 if TYPE_CHECKING:
@@ -168,10 +169,11 @@ def _change_events(row: Symbol, item: SymbolRules, now: datetime) -> list[Symbol
 
 
 def _removals(existing: dict[str, Symbol], present: set[str], now: datetime) -> list[SymbolEvent]:
-    gone = [s for name, s in existing.items() if name not in present and s.status != "3"]
+    offline = SymbolStatus.OFFLINE
+    gone = [s for name, s in existing.items() if name not in present and s.status != offline]
     for row in gone:
-        Symbol.objects.filter(pk=row.pk).update(status="3", updated=now)
+        Symbol.objects.filter(pk=row.pk).update(status=offline, updated=now)
     return [
-        SymbolEvent(kind=SymbolEvent.Kind.REMOVED, symbol=s.symbol, old=s.status, new="3", at=now)
+        SymbolEvent(kind=SymbolEvent.Kind.REMOVED, symbol=s.symbol, old=s.status, new=offline, at=now)
         for s in gone
     ]

@@ -22,10 +22,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.notifications.services import notification_send
 from trading import realtime
 from trading.exchange.events import BalanceUpdate, OrderUpdate
 from trading.exchange.types import Fill as FillValue
-from trading.exchanges import ms_to_dt
+from trading.exchanges import fill_row
 from trading.models import Balance, Fill, Mode, Order
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,6 @@ def _live_order(user_id: int, client_order_id: str | None, order_id: str) -> Ord
 def order_event_apply(*, user_id: int, event: OrderUpdate) -> Order | None:
     """Advance the user's live order to what the stream reports. None when the order is not Brute's
     (placed elsewhere with the same key)."""
-    from trading.services.orders import order_filled_notify
-
     row = _live_order(user_id, event.client_order_id, event.order_id)
     if row is None:
         return None
@@ -107,6 +106,8 @@ def fill_event_apply(*, user_id: int, fill: FillValue) -> Fill | None:
     """Store one fill of the user's live order (once per trade id) and fold it into its position.
     None when its order is not known yet (the caller tries again after the order's update) or the
     fill was stored already."""
+    # Here, not on top: the sniper's services import trading.services (a cycle that
+    # tests/test_architecture.py lists until the sniper's positions move into the core).
     from trading.sniper.services.positions import position_apply_fill
 
     row = fill_event_store(user_id=user_id, fill=fill)
@@ -122,17 +123,9 @@ def fill_event_store(*, user_id: int, fill: FillValue) -> Fill | None:
         return None
     try:
         with transaction.atomic():
-            return Fill.objects.create(
-                order=order,
-                trade_id=fill.trade_id,
-                price=fill.price,
-                qty=fill.quantity,
-                quote_qty=fill.quote_quantity,
-                commission=fill.commission,
-                commission_asset=fill.commission_asset,
-                is_maker=fill.is_maker,
-                time=ms_to_dt(fill.time_ms),
-            )
+            row = fill_row(order, fill)
+            row.save(force_insert=True)
+            return row
     except IntegrityError:  # stored already, by the read-back, reconcile or an earlier frame
         return None
 
@@ -148,3 +141,19 @@ def balance_event_apply(*, user_id: int, event: BalanceUpdate) -> None:
             except IntegrityError:
                 rows.update(**values)
         realtime.balance_changed(user_id, Mode.LIVE)
+
+
+def order_filled_notify(row: Order) -> None:
+    """Tells the user (page, and their channels) when an order has completely filled."""
+    if row.status != Order.Status.FILLED:
+        return
+    average = f" at {row.avg_price.normalize():f}" if row.avg_price else ""
+    notification_send(
+        user=row.user,
+        kind="order_filled",
+        title=f"{row.side} {row.symbol} filled",
+        body=f"{row.get_side_display()} {row.executed_qty.normalize():f} {row.symbol}{average} "
+        f"({row.get_mode_display().lower()}, {row.get_type_display().lower()}).",
+        data={"order_id": row.pk, "symbol": row.symbol, "side": row.side, "mode": row.mode},
+        level="success",
+    )

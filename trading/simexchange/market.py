@@ -40,13 +40,15 @@ MEAN_REVERSION = 0.002
 @functools.cache
 def load_exchange_info() -> dict[str, Any]:
     blob = resources.files("trading.simexchange").joinpath("data", EXCHANGE_INFO).read_bytes()
-    return json.loads(gzip.decompress(blob))
+    info: dict[str, Any] = json.loads(gzip.decompress(blob))
+    return info
 
 
 @functools.cache
 def load_market_snapshot() -> dict[str, Any]:
     text = resources.files("trading.simexchange").joinpath("data", MARKET_SNAPSHOT).read_text()
-    return json.loads(text)
+    snapshot: dict[str, Any] = json.loads(text)
+    return snapshot
 
 
 def decimals_step(places: int) -> Decimal:

@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -279,6 +280,7 @@ class Hub:
     def on_event(self, event: Event) -> None:
         """Private pushes for engine events, to the account's listen-key connections that asked for them."""
         now = self.sim.now()
+        render: Callable[[], bytes]
         if isinstance(event, BalanceEvent):
             channel, render = frames.PRIVATE_ACCOUNT, lambda: frames.private_account(event, now)
         elif isinstance(event, OrderEvent):

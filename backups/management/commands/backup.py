@@ -136,6 +136,7 @@ class Command(BaseCommand):
         if not (enabled and sys.stderr.isatty()):
             yield lambda phase, done, total: None
             return
+        # Only a terminal gets a progress bar, so only then is rich loaded.
         from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
         columns = (TextColumn("{task.description:20}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.shadow.core import ShadowError
+from config.shadow.core import ShadowError, ship_once
 from config.shadow.db import ShadowDbError
 from config.shadow.services import current_primary_url, shadow_get, shadow_status, shadow_verify_and_alert
 
@@ -21,6 +21,7 @@ WAIT_POLL_S = 5.0
 
 
 def _heartbeat(stop: threading.Event) -> None:
+    # Imported here: only the `run` action beats a heartbeat, and health pulls in the cache settings.
     from config.health import ROLES, role_heartbeat
 
     while not stop.is_set():
@@ -89,8 +90,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         if options["once"]:
             primary, other = shadow.databases()
-            from config.shadow.core import ship_once
-
             try:
                 total = 0
                 while count := ship_once(primary, other):
