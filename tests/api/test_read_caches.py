@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts import auth_cache
 from accounts.models import ApiToken, User
 from accounts.services import user_sign_out_everywhere
-from tests.api.conftest import PASSWORD, access_for, assert_error, pat_for
+from tests.api.conftest import access_for, assert_error, pat_for
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
 
