@@ -8,7 +8,6 @@ checks what the exchange itself recorded.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -19,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from tests.sniper.conftest import buys, rule_on
 from trading import services as trading
+from trading.exchanges import hub_close
 from trading.models import Fill, Order
 from trading.simexchange.config import SimConfig
 from trading.simexchange.testing import SimExchangeThread
@@ -27,7 +27,6 @@ from trading.sniper.runner import Sniper
 from trading.sniper.services.arming import ArmPlan, listing_arm
 from trading.sniper.services.positions import positions_monitor
 from trading.sniper.volley import Volley
-from trading.sniper.wire import Wire
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,18 +68,17 @@ def scripted(mexc: SimExchangeThread) -> Callable[..., Listing]:
 
 
 class Flight:
-    """The runner's arming and stream loop on an event loop in a thread, for one test."""
+    """The runner's arming and stream loop on the process's exchange hub loop, for one test (the hub
+    is this test's: `hub()` follows MEXC_BASE_URL, which the `mexc` fixture points at its exchange)."""
 
     def __init__(self, mexc: SimExchangeThread) -> None:
         self.sniper = Sniper()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.base_url = mexc.base_url
+        self.hub = self.sniper.bind()
+        assert self.hub.base_url == mexc.base_url
+        self.loop = self.hub.loop
         self.call(self._start())
 
     async def _start(self) -> None:
-        self.sniper.wire = Wire(self.base_url)
         self.sniper._spawn(self.sniper.stream_loop())
 
     def call(self, coro: object, timeout: float = 60) -> object:
@@ -109,8 +107,7 @@ class Flight:
                 await self.sniper.stream.aclose()
 
         self.call(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        hub_close()
 
 
 @pytest.fixture

@@ -40,6 +40,9 @@ class VolleyConfig:
     before_ms: float = 500.0
     after_ms: float = 2000.0
     retry_every_ms: float = 10.0
+    # Before the open, one armed order probes every `probe_every_ms` (20 a second, the per-endpoint
+    # rate MEXC support gives), so an account's budget is still whole when its orders leave at the open.
+    probe_every_ms: float = 50.0
     # The last stretch before the open is waited out on the CPU: the event loop's timers are ~1 ms
     # coarse, and a sleeping thread on a busy machine is woken tens of ms late.
     spin_ms: float = 20.0
@@ -55,6 +58,8 @@ class Shot:
     firing_id: int
     api_key: str
     request: SignedRequest
+    # The hub limiter's scope of the key (`wire.order_scope`): the account's order budget.
+    scope: str = ""
     conn: Connection | None = None
     state: str = IDLE
     attempts: int = 0
@@ -123,9 +128,9 @@ class Volley:
         if conn is None or not conn.alive:
             self._reconnect(shot)
             return False
-        if not self.wire.budget.take(shot.api_key):
+        if not self.wire.take(shot.scope):
             return False
-        future = conn.send(shot.request.at(int(self.wire.clock.now_ms())))
+        future = conn.send(shot.request.at(int(self.wire.now_ms())))
         now = time.time()
         shot.state, shot.signal, shot.sent = FLYING, signal, now
         shot.attempts += 1
@@ -151,7 +156,7 @@ class Volley:
                 self.fire("accepted")
         elif answer.status in (429, 418):
             shot.rate_limited += 1
-            self.wire.budget.pause(answer.retry_after or (120.0 if answer.status == 418 else 1.0))
+            self.wire.refused(shot.scope, answer.status, answer.retry_after)
             shot.state = IDLE
         elif answer.status >= 500:
             shot.state = UNKNOWN
@@ -216,7 +221,7 @@ class Volley:
 
     async def _armed_until_open(self) -> None:
         assert self.open_ms is not None
-        clock, cfg = self.wire.clock, self.config
+        clock, cfg = self.wire, self.config
         if await self._wait_until(clock.local_at(self.open_ms - cfg.before_ms) - cfg.warm_s):
             return
         await self.warm()
@@ -242,7 +247,7 @@ class Volley:
         for shot in self.shots:
             if shot.conn is None or not shot.conn.alive:
                 self._reconnect(shot)
-        if time.monotonic() - self.wire.clock.synced_at > 10:
+        if self.wire.clock_age_s() > 10:
             with contextlib.suppress(OSError, WireError, TimeoutError):
                 await self.wire.sync_clock()
         if self._tasks:
@@ -261,7 +266,7 @@ class Volley:
         start = self.fired_at or time.time()
         end = start + cfg.after_ms / 1000
         if self.open_ms is not None:
-            end = max(end, self.wire.clock.local_at(self.open_ms + cfg.after_ms))
+            end = max(end, self.wire.local_at(self.open_ms + cfg.after_ms))
         await self._probe_until(end)
         # Orders still in flight at the end of the window get their answer (or time out) first.
         while any(s.state == FLYING for s in self.shots):
@@ -269,13 +274,22 @@ class Volley:
                 self._expire()
 
     async def _probe_until(self, local_epoch: float) -> None:
-        """One waiting order at a time, every `retry_every_ms`, until `local_epoch` or all settled."""
-        step = self.config.retry_every_ms / 1000
+        """One waiting order at a time, every `probe_every_ms` before the signal and `retry_every_ms`
+        after it, until `local_epoch` or all settled. After the signal, an order that has not gone out
+        since (its budget was spent, its connection was re-opened) goes as soon as it can."""
         next_send = time.time()
         while self.pending and (now := time.time()) < local_epoch:
             idle = [s for s in self.shots if s.state == IDLE]
+            fired = self.fired_at
+            if fired is not None and any(s.sent is None or s.sent < fired for s in idle):
+                for shot in idle:
+                    if shot.sent is None or shot.sent < fired:
+                        self._send(shot, self.signal)
+                idle = [s for s in self.shots if s.state == IDLE]
             # Answers wake this loop early; the cadence holds regardless, which bounds the rate.
             if idle and now >= next_send:
+                cadence = self.config.retry_every_ms if fired is not None else self.config.probe_every_ms
+                step = cadence / 1000
                 self._rotation = (self._rotation + 1) % len(idle)
                 self._send(idle[self._rotation], "probe" if not self._triggered.is_set() else "retry")
                 next_send = now + step
