@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -100,17 +99,17 @@ def run() -> None:
 class Bench:
     def __init__(self, base: str) -> None:
         from trading.sniper.runner import Sniper
-        from trading.sniper.wire import Wire
 
         self.base = base
         self.http = httpx.Client(base_url=base, timeout=30)
         self.sniper = Sniper()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.sniper.wire = Wire(base)
+        # The runner's own setup: the process's exchange hub, whose loop the volleys run on.
+        self.hub = self.sniper.bind()
+        self.loop = self.hub.loop
         self.users: list[Any] = []
+        self.keys: list[tuple[str, str]] = []
         self.listings = 0
+        self.floors = 0
 
     def call(self, coro: Any, timeout: float = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -127,7 +126,7 @@ class Bench:
             self.http.post(
                 "/_sim/account", json={"apiKey": key, "apiSecret": secret, "balances": {"USDT": "100000"}}
             ).raise_for_status()
-            user = UserFactory()
+            user: Any = UserFactory()
             ApiCredential.objects.create(
                 user=user,
                 api_key_encrypted=crypto.encrypt(key),
@@ -141,6 +140,7 @@ class Bench:
                 user=user, mode="live", asset="USDT", defaults={"free": Decimal("100000")}
             )
             self.users.append(user)
+            self.keys.append((key, secret))
         return self.users[:count]
 
     def listing(self, opens_in_ms: int) -> tuple[Any, int]:
@@ -207,7 +207,14 @@ class Bench:
         else:
             latencies, bought, total = list(first.values()), len(first), len(users)
         handed = volley.handed_ms
+        # How late the volley went against the open on the hub's clock, and how many 10007s it met.
+        wire = self.sniper.wire
+        assert wire is not None
+        late = (volley.fired_at - wire.local_at(opens_at)) * 1000 if volley.fired_at else None
+        not_open = sum(s.not_open for s in volley.shots)
         return {
+            "late": late,
+            "not_open": not_open,
             "latencies": latencies,
             "bought": bought,
             "total": total,
@@ -216,6 +223,57 @@ class Bench:
             "armed_s": armed_s,
             "signal": volley.signal,
         }
+
+    def floor(self, count: int) -> list[float]:
+        """The floor of the same run: `count` MARKET buys pre-signed for as many accounts and written
+        at the open, on the exchange's clock, on `count` warm connections of the same wire to the same
+        exchange, the symbol's market streams subscribed as the sniper does: the exchange's acceptance
+        time of each minus the open. No volley, no limiter, no probes, no bookkeeping: what the
+        exchange, the loopback and this machine take for a burst of this size."""
+        from trading.exchange.mexc_rest import order_params
+        from trading.exchange.mexc_ws import MexcStream, Topics
+        from trading.exchange.types import OrderRequest, OrderType, Side
+
+        wire = self.sniper.wire
+        assert wire is not None
+        listing, opens_at = self.listing(opens_in_ms=1500)
+        self.floors += 1
+        requests = [
+            wire.signed(
+                method="POST",
+                path="/api/v3/order",
+                params=order_params(
+                    OrderRequest(
+                        symbol=listing.symbol,
+                        side=Side.BUY,
+                        type=OrderType.MARKET,
+                        client_order_id=f"floor{self.floors}u{i}",
+                        quote_quantity=Decimal("20"),
+                    )
+                ),
+                api_key=key,
+                api_secret=secret,
+            )
+            for i, (key, secret) in enumerate(self.keys[:count])
+        ]
+
+        async def burst() -> None:
+            conns = await wire.connect_many(count)
+            if self.sniper.stream is None:
+                self.sniper.stream = MexcStream(self.base.replace("http://", "ws://") + "/ws")
+            await self.sniper.stream.subscribe([Topics.depth(listing.symbol), Topics.deals(listing.symbol)])
+            open_at = wire.local_at(opens_at)
+            await asyncio.sleep(max(0.0, open_at - time.time() - 0.02))
+            while time.time() < open_at:
+                pass
+            answers = [c.send(r.at(int(wire.now_ms()))) for c, r in zip(conns, requests, strict=True)]
+            await asyncio.gather(*answers)
+            for conn in conns:
+                conn.close()
+
+        self.call(burst())
+        orders, _ = self.accepted(listing.symbol)
+        return [float(o["acceptedAt"]) - opens_at for o in orders]
 
     def old_path(self, users: list[Any]) -> dict[str, Any]:
         """The pre-arming path on the same exchange: poll the book, then claim, build and send."""
@@ -264,8 +322,7 @@ class Bench:
                 await self.sniper.stream.aclose()
 
         self.call(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        self.hub.close()
         self.http.close()
 
 
@@ -303,6 +360,17 @@ def _bench(base: str) -> None:
                     ),
                     flush=True,
                 )
+                if per_user == 1:
+                    floor: list[float] = []
+                    for _ in range(listings):
+                        floor += bench.floor(users)
+                    print(
+                        _line(
+                            f"  floor, {users} raw pre-signed orders written at the open: open -> accepted",
+                            floor,
+                        ),
+                        flush=True,
+                    )
             print(_line("armed, 20 users: signal -> bytes handed to the socket", handed_20), flush=True)
             old = bench.old_path(bench.users[:20])
             print(_line("old path, 20 users: signal (book with asks) -> Order row written", old["to_row"]))

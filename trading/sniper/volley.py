@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -97,6 +98,10 @@ class Volley:
     fired_at: float | None = None
     _triggered: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Shots settled so far (a settled shot never changes again): answers wake the schedule only when
+    # one needs sending again or the last one settled, not once per answer of a volley of 100.
+    _settled_n: int = 0
+    _gc_paused: bool = False
     _rotation: int = 0
     _fired_once: bool = False
     # Milliseconds from the first signal to each of its requests handed to the socket.
@@ -145,6 +150,7 @@ class Volley:
             answer = future.result()
         except (WireError, asyncio.CancelledError, OSError) as exc:
             shot.state, shot.message = UNKNOWN, f"no answer: {exc}"
+            self._settled_n += 1
             self._changed.set()
             return
         shot.answered, shot.status, shot.body = answer.received, answer.status, answer.json()
@@ -171,7 +177,10 @@ class Volley:
             shot.state = IDLE
         else:
             shot.state = REFUSED
-        self._changed.set()
+        if shot.state in SETTLED:
+            self._settled_n += 1
+        if shot.state == IDLE or self._settled_n >= len(self.shots):
+            self._changed.set()
 
     def _reconnect(self, shot: Shot) -> None:
         if shot.conn is not None and not shot.conn.alive:
@@ -194,7 +203,7 @@ class Volley:
 
     @property
     def pending(self) -> list[Shot]:
-        return [s for s in self.shots if not s.settled]
+        return [s for s in self.shots if not s.settled] if self._settled_n < len(self.shots) else []
 
     def trigger(self, signal: str) -> None:
         """A signal from outside (stream frame, REST probe) that the symbol trades."""
@@ -210,14 +219,28 @@ class Volley:
             while self.pending:
                 await self._triggered.wait()
                 await self._retry_window()
+                self._gc_resume()
                 self._settle()
                 if self.pending:
                     # The window closed and the symbol did not open: wait for the next signal.
                     self._triggered.clear()
         finally:
+            self._gc_resume()
             for task in list(self._tasks):
                 task.cancel()
             self._settle()
+
+    def _gc_pause(self) -> None:
+        """No garbage collection from the last stretch before the open to the end of the window: a
+        full collection of a Django process takes tens of ms, which would land in the send."""
+        if gc.isenabled():
+            gc.disable()
+            self._gc_paused = True
+
+    def _gc_resume(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     async def _armed_until_open(self) -> None:
         assert self.open_ms is not None
@@ -235,6 +258,7 @@ class Volley:
             open_at = clock.local_at(self.open_ms)
             if await self._wait_until(open_at - cfg.spin_ms / 1000):
                 return
+            self._gc_pause()
             while time.time() < open_at and not self._triggered.is_set():
                 pass
             if not self._triggered.is_set():
@@ -278,7 +302,7 @@ class Volley:
         after it, until `local_epoch` or all settled. After the signal, an order that has not gone out
         since (its budget was spent, its connection was re-opened) goes as soon as it can."""
         next_send = time.time()
-        while self.pending and (now := time.time()) < local_epoch:
+        while self._settled_n < len(self.shots) and (now := time.time()) < local_epoch:
             idle = [s for s in self.shots if s.state == IDLE]
             fired = self.fired_at
             if fired is not None and any(s.sent is None or s.sent < fired for s in idle):
@@ -310,6 +334,7 @@ class Volley:
         for shot in self.shots:
             if shot.state == FLYING and shot.sent is not None and shot.sent < limit:
                 shot.state, shot.message = UNKNOWN, "no answer in time"
+                self._settled_n += 1
                 if shot.conn is not None:
                     shot.conn.close()
 
