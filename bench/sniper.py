@@ -8,6 +8,9 @@ time, armed by the service, and fired by the runner's volley. Figures:
 - open -> accepted: the exchange's acceptance time of each user's first accepted order minus the
   listing's open time, both on the exchange's clock; p50, p99, bought/total and the 429/418 count,
   for 1, 20 and 100 users, and for one user with 20 rules;
+- the floor of the same run, right after each armed listing: as many raw pre-signed orders written
+  at a listing's open on the same wire (no volley, no limiter, no probes), open -> accepted at the
+  exchange; how late each volley left against the hub's clock, and signal -> last request handed;
 - signal -> bytes handed to the socket (armed), beside the old path's signal (a REST book showing
   asks) -> Order row written (the old bench's figure; the request left about 35 ms after it) and
   its open -> accepted at the exchange, for 20 users, measured in the same run.
@@ -270,6 +273,7 @@ class Bench:
             await asyncio.gather(*answers)
             for conn in conns:
                 conn.close()
+            await self.sniper.stream.unsubscribe([Topics.depth(listing.symbol), Topics.deals(listing.symbol)])
 
         self.call(burst())
         orders, _ = self.accepted(listing.symbol)
@@ -341,6 +345,9 @@ def _bench(base: str) -> None:
             handed_20: list[float] = []
             for label, users, per_user, listings in SCENARIOS:
                 latencies: list[float] = []
+                floor: list[float] = []
+                handed: list[float] = []
+                late: list[float] = []
                 bought = total = limited = 0
                 armed: list[float] = []
                 for _ in range(listings):
@@ -349,8 +356,14 @@ def _bench(base: str) -> None:
                     bought, total = bought + result["bought"], total + result["total"]
                     limited += result["limited"]
                     armed.append(result["armed_s"] * 1000)
+                    handed += result["handed"]
+                    if result["late"] is not None:
+                        late.append(result["late"])
                     if users == 20:
                         handed_20 += result["handed"]
+                    # The floor right after each listing, so both see the same load on this machine.
+                    if per_user == 1:
+                        floor += bench.floor(users)
                 print(
                     _line(
                         f"armed, {label}: open -> accepted at the exchange",
@@ -360,10 +373,13 @@ def _bench(base: str) -> None:
                     ),
                     flush=True,
                 )
-                if per_user == 1:
-                    floor: list[float] = []
-                    for _ in range(listings):
-                        floor += bench.floor(users)
+                last = f"{max(handed):.2f} ms" if handed else "none"
+                print(
+                    f"  volleys left {', '.join(f'{x:.2f}' for x in late)} ms after the open (hub clock); "
+                    f"signal -> last request handed to its socket: {last} (worst)",
+                    flush=True,
+                )
+                if floor:
                     print(
                         _line(
                             f"  floor, {users} raw pre-signed orders written at the open: open -> accepted",

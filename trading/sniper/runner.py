@@ -269,6 +269,10 @@ class Sniper:
             if self.hub is not None:
                 for session in sessions:
                     self.hub.pin(session, -1)
+            if self.stream is not None and plan.symbol not in self.by_symbol:
+                # The symbol's frames were only the volley's signal: the exchange stops pushing them.
+                topics = [Topics.depth(plan.symbol), Topics.deals(plan.symbol)]
+                self._spawn(self.stream.unsubscribe(topics))
 
     def _start_slow(self, firing_ids: list[int]) -> None:
         if firing_ids:
