@@ -382,3 +382,26 @@ def test_the_volley_fires_on_the_hubs_clock_offset(
     [shot] = volley.shots
     assert shot.not_open >= 1
     assert len(exchange_orders(mexc, listing)) == 1
+
+
+def test_the_sniper_process_runs_on_the_hubs_loop(mexc: SimExchangeThread) -> None:
+    """`manage.py sniper` starts `Sniper().run()` from its own loop: every loop of the sniper (and so
+    every volley and the stream that signals it) runs on the exchange hub's loop."""
+    sniper = Sniper()
+    hub = sniper.bind()
+    hub_loop = hub.loop
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    async def arm_once() -> None:
+        seen.append(asyncio.get_running_loop())
+        sniper.stopping.set()
+
+    sniper.arm_once = arm_once  # type: ignore[method-assign]
+    try:
+        asyncio.run(asyncio.wait_for(sniper.run(), 60))
+    finally:
+        hub_close()
+    assert seen == [hub_loop]
+    assert sniper.wire is not None
+    assert sniper.wire.clock is hub.clock
+    assert sniper.wire.limiter is hub.limiter
