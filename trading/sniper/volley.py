@@ -76,6 +76,7 @@ class Shot:
     body: Any = None
     signal: str = ""
     recorded: bool = False
+    resent_on_time: bool = False
 
     @property
     def settled(self) -> bool:
@@ -172,6 +173,12 @@ class Volley:
             # Refused for a request sent before the signal: it missed the volley, so it joins it now
             # (once per signal per order, which keeps the rate bounded).
             if self.fired_at is not None and shot.sent is not None and shot.sent < self.fired_at:
+                self._send(shot, self.signal)
+            elif self.signal == "clock" and not shot.resent_on_time:
+                # Sent on the clock and refused: the exchange's clock is a little behind the hub's
+                # estimate (which is good to a round trip or so). Once per order, again at once,
+                # instead of waiting for its turn in the retries.
+                shot.resent_on_time = True
                 self._send(shot, self.signal)
         elif shot.code == STALE_TIMESTAMP:
             shot.state = IDLE
