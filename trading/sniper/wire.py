@@ -19,6 +19,7 @@ Plain Python, no Django: the runner feeds it settings and plain values.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -52,6 +53,11 @@ class Answer:
     received: float
 
     def json(self) -> Any:
+        return self._parsed
+
+    @functools.cached_property
+    def _parsed(self) -> Any:
+        # Parsed once: the volley reads the body, its code and its message of every answer.
         try:
             return json.loads(self.body or b"null")
         except ValueError:
