@@ -8,6 +8,9 @@ time, armed by the service, and fired by the runner's volley. Figures:
 - open -> accepted: the exchange's acceptance time of each user's first accepted order minus the
   listing's open time, both on the exchange's clock; p50, p99, bought/total and the 429/418 count,
   for 1, 20 and 100 users, and for one user with 20 rules;
+- the floor of the same run, right after each armed listing: as many raw pre-signed orders written
+  at a listing's open on the same wire (no volley, no limiter, no probes), open -> accepted at the
+  exchange; how late each volley left against the hub's clock, and signal -> last request handed;
 - signal -> bytes handed to the socket (armed), beside the old path's signal (a REST book showing
   asks) -> Order row written (the old bench's figure; the request left about 35 ms after it) and
   its open -> accepted at the exchange, for 20 users, measured in the same run.
@@ -24,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -100,17 +102,17 @@ def run() -> None:
 class Bench:
     def __init__(self, base: str) -> None:
         from trading.sniper.runner import Sniper
-        from trading.sniper.wire import Wire
 
         self.base = base
         self.http = httpx.Client(base_url=base, timeout=30)
         self.sniper = Sniper()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.sniper.wire = Wire(base)
+        # The runner's own setup: the process's exchange hub, whose loop the volleys run on.
+        self.hub = self.sniper.bind()
+        self.loop = self.hub.loop
         self.users: list[Any] = []
+        self.keys: list[tuple[str, str]] = []
         self.listings = 0
+        self.floors = 0
 
     def call(self, coro: Any, timeout: float = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -127,7 +129,7 @@ class Bench:
             self.http.post(
                 "/_sim/account", json={"apiKey": key, "apiSecret": secret, "balances": {"USDT": "100000"}}
             ).raise_for_status()
-            user = UserFactory()
+            user: Any = UserFactory()
             ApiCredential.objects.create(
                 user=user,
                 api_key_encrypted=crypto.encrypt(key),
@@ -141,6 +143,7 @@ class Bench:
                 user=user, mode="live", asset="USDT", defaults={"free": Decimal("100000")}
             )
             self.users.append(user)
+            self.keys.append((key, secret))
         return self.users[:count]
 
     def listing(self, opens_in_ms: int) -> tuple[Any, int]:
@@ -207,7 +210,14 @@ class Bench:
         else:
             latencies, bought, total = list(first.values()), len(first), len(users)
         handed = volley.handed_ms
+        # How late the volley went against the open on the hub's clock, and how many 10007s it met.
+        wire = self.sniper.wire
+        assert wire is not None
+        late = (volley.fired_at - wire.local_at(opens_at)) * 1000 if volley.fired_at else None
+        not_open = sum(s.not_open for s in volley.shots)
         return {
+            "late": late,
+            "not_open": not_open,
             "latencies": latencies,
             "bought": bought,
             "total": total,
@@ -216,6 +226,62 @@ class Bench:
             "armed_s": armed_s,
             "signal": volley.signal,
         }
+
+    def floor(self, count: int) -> list[float]:
+        """The floor of the same run: `count` MARKET buys pre-signed for as many accounts and written
+        at the open, on the exchange's clock, on `count` warm connections of the same wire to the same
+        exchange, the symbol's market streams subscribed as the sniper does: the exchange's acceptance
+        time of each minus the open. No volley, no limiter, no probes, no bookkeeping: what the
+        exchange, the loopback and this machine take for a burst of this size."""
+        from trading.exchange.mexc_rest import order_params
+        from trading.exchange.mexc_ws import MexcStream, Topics
+        from trading.exchange.types import OrderRequest, OrderType, Side
+
+        wire = self.sniper.wire
+        assert wire is not None
+        listing, opens_at = self.listing(opens_in_ms=1500)
+        self.floors += 1
+        requests = [
+            wire.signed(
+                method="POST",
+                path="/api/v3/order",
+                params=order_params(
+                    OrderRequest(
+                        symbol=listing.symbol,
+                        side=Side.BUY,
+                        type=OrderType.MARKET,
+                        client_order_id=f"floor{self.floors}u{i}",
+                        quote_quantity=Decimal("20"),
+                    )
+                ),
+                api_key=key,
+                api_secret=secret,
+            )
+            for i, (key, secret) in enumerate(self.keys[:count])
+        ]
+
+        async def burst() -> None:
+            conns = await wire.connect_many(count)
+            if self.sniper.stream is None:
+                self.sniper.stream = MexcStream(self.base.replace("http://", "ws://") + "/ws")
+            await self.sniper.stream.subscribe([Topics.depth(listing.symbol), Topics.deals(listing.symbol)])
+            open_at = wire.local_at(opens_at)
+            await asyncio.sleep(max(0.0, open_at - time.time() - 0.02))
+            while time.time() < open_at:
+                pass
+            pairs = list(zip(conns, requests, strict=True))
+            answers = await asyncio.gather(*(c.send(r.at(int(wire.now_ms()))) for c, r in pairs))
+            # Written a hair before the exchange's open (the clock is good to a round trip): once
+            # more at once, as the volley does.
+            early = [pair for pair, answer in zip(pairs, answers, strict=True) if answer.code == 10007]
+            await asyncio.gather(*(c.send(r.at(int(wire.now_ms()))) for c, r in early))
+            for conn in conns:
+                conn.close()
+            await self.sniper.stream.unsubscribe([Topics.depth(listing.symbol), Topics.deals(listing.symbol)])
+
+        self.call(burst())
+        orders, _ = self.accepted(listing.symbol)
+        return [float(o["acceptedAt"]) - opens_at for o in orders]
 
     def old_path(self, users: list[Any]) -> dict[str, Any]:
         """The pre-arming path on the same exchange: poll the book, then claim, build and send."""
@@ -235,6 +301,13 @@ class Bench:
 
         detected = timezone.now()
         ids = listing_opened(listing.pk, detected)
+        # exchangeInfo can still say "not yet" for a tick after the book shows asks: the old probe
+        # asked again on its next tick (75 ms), as here.
+        for _ in range(40):
+            if ids:
+                break
+            time.sleep(0.075)
+            ids = listing_opened(listing.pk, detected)
 
         async def fire() -> list[Any]:
             # As the old runner did, each firing in its own thread; errors counted, not raised.
@@ -264,8 +337,7 @@ class Bench:
                 await self.sniper.stream.aclose()
 
         self.call(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        self.hub.close()
         self.http.close()
 
 
@@ -284,6 +356,9 @@ def _bench(base: str) -> None:
             handed_20: list[float] = []
             for label, users, per_user, listings in SCENARIOS:
                 latencies: list[float] = []
+                floor: list[float] = []
+                handed: list[float] = []
+                late: list[float] = []
                 bought = total = limited = 0
                 armed: list[float] = []
                 for _ in range(listings):
@@ -292,8 +367,14 @@ def _bench(base: str) -> None:
                     bought, total = bought + result["bought"], total + result["total"]
                     limited += result["limited"]
                     armed.append(result["armed_s"] * 1000)
+                    handed += result["handed"]
+                    if result["late"] is not None:
+                        late.append(result["late"])
                     if users == 20:
                         handed_20 += result["handed"]
+                    # The floor right after each listing, so both see the same load on this machine.
+                    if per_user == 1:
+                        floor += bench.floor(users)
                 print(
                     _line(
                         f"armed, {label}: open -> accepted at the exchange",
@@ -303,6 +384,20 @@ def _bench(base: str) -> None:
                     ),
                     flush=True,
                 )
+                last = f"{max(handed):.2f} ms" if handed else "none"
+                print(
+                    f"  volleys left {', '.join(f'{x:.2f}' for x in late)} ms after the open (hub clock); "
+                    f"signal -> last request handed to its socket: {last} (worst)",
+                    flush=True,
+                )
+                if floor:
+                    print(
+                        _line(
+                            f"  floor, {users} raw pre-signed orders written at the open: open -> accepted",
+                            floor,
+                        ),
+                        flush=True,
+                    )
             print(_line("armed, 20 users: signal -> bytes handed to the socket", handed_20), flush=True)
             old = bench.old_path(bench.users[:20])
             print(_line("old path, 20 users: signal (book with asks) -> Order row written", old["to_row"]))

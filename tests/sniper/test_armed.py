@@ -8,7 +8,7 @@ checks what the exchange itself recorded.
 from __future__ import annotations
 
 import asyncio
-import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -19,6 +19,8 @@ from django.utils import timezone
 from accounts.models import User
 from tests.sniper.conftest import buys, rule_on
 from trading import services as trading
+from trading.exchange.hub import account_label
+from trading.exchanges import hub_close
 from trading.models import Fill, Order
 from trading.simexchange.config import SimConfig
 from trading.simexchange.testing import SimExchangeThread
@@ -27,7 +29,6 @@ from trading.sniper.runner import Sniper
 from trading.sniper.services.arming import ArmPlan, listing_arm
 from trading.sniper.services.positions import positions_monitor
 from trading.sniper.volley import Volley
-from trading.sniper.wire import Wire
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,18 +70,17 @@ def scripted(mexc: SimExchangeThread) -> Callable[..., Listing]:
 
 
 class Flight:
-    """The runner's arming and stream loop on an event loop in a thread, for one test."""
+    """The runner's arming and stream loop on the process's exchange hub loop, for one test (the hub
+    is this test's: `hub()` follows MEXC_BASE_URL, which the `mexc` fixture points at its exchange)."""
 
     def __init__(self, mexc: SimExchangeThread) -> None:
         self.sniper = Sniper()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.base_url = mexc.base_url
+        self.hub = self.sniper.bind()
+        assert self.hub.base_url == mexc.base_url
+        self.loop = self.hub.loop
         self.call(self._start())
 
     async def _start(self) -> None:
-        self.sniper.wire = Wire(self.base_url)
         self.sniper._spawn(self.sniper.stream_loop())
 
     def call(self, coro: object, timeout: float = 60) -> object:
@@ -109,8 +109,7 @@ class Flight:
                 await self.sniper.stream.aclose()
 
         self.call(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        hub_close()
 
 
 @pytest.fixture
@@ -308,3 +307,102 @@ def test_a_restart_after_the_send_records_the_order_and_never_sends_it_again(
     assert firing.status == RuleFiring.Status.DONE
     [order] = buys(live_trader)
     assert order.status == Order.Status.FILLED
+
+
+# ---- the hub's shared pieces: its limiter and its clock govern the send -----------------------------
+
+
+def test_during_the_hubs_418_ban_the_volley_sends_nothing_and_goes_when_it_ends(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500)
+    rule_on(live_trader, amount=Decimal("20"))
+    plan = listing_arm(listing=listing, owner="p1")
+    # Another caller of the process met a 418: the ban lasts until 0.5 s after the open.
+    flight.hub.limiter.ban(3.0)
+    ban_ends_ms = time.time() * 1000 + 3000
+
+    volley = flight.arm(plan)
+    flight.land(listing)
+
+    [shot] = volley.shots
+    assert shot.not_open == 0  # no probe went out during the ban, nor the volley at the open
+    assert shot.attempts == 1
+    [accepted] = exchange_orders(mexc, listing)
+    assert float(accepted["acceptedAt"]) >= ban_ends_ms - 5  # type: ignore[arg-type]
+    assert RuleFiring.objects.get(listing=listing).status == RuleFiring.Status.DONE
+
+
+def test_a_429_pauses_the_accounts_budget_in_the_hub_and_the_order_goes_after_retry_after(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500)
+    rule_on(live_trader, amount=Decimal("20"))
+    plan = listing_arm(listing=listing, owner="p1")
+    assert plan is not None
+    [armed] = plan.orders
+    mexc.rate_limit_next(1, path="/api/v3/order", method="POST")
+
+    volley = flight.arm(plan)
+    flight.land(listing)
+
+    [shot] = volley.shots
+    assert shot.rate_limited == 1
+    # The hub's limiter took the 429 for the account's scope: every caller of the process using this
+    # key (not only the sniper) waits for Retry-After; the budget of POST /api/v3/order was cut.
+    assert flight.hub.limiter.backoffs == 1
+    assert shot.scope == f"uid:{account_label(armed.api_key)}"
+    [accepted] = exchange_orders(mexc, listing)
+    assert accepted["clientOrderId"] == armed.client_order_id
+    assert RuleFiring.objects.get(listing=listing).status == RuleFiring.Status.DONE
+
+
+def test_the_volley_fires_on_the_hubs_clock_offset(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500)
+    rule_on(live_trader, amount=Decimal("20"))
+    plan = listing_arm(listing=listing, owner="p1")
+    assert plan is not None
+    assert plan.open_ms is not None
+    deadline = time.monotonic() + 10
+    while not flight.hub.clock.synced_at and time.monotonic() < deadline:  # the hub's first refresh
+        time.sleep(0.02)
+    # The hub measured the exchange 150 ms ahead of this machine (fresh, so nothing re-syncs it).
+    flight.hub.clock.offset_ms, flight.hub.clock.synced_at = 150, time.time()
+
+    volley = flight.arm(plan)
+    flight.land(listing)
+
+    assert volley.fired_at is not None
+    # The volley left at the open on the exchange's clock as the hub knows it: 150 ms early here.
+    assert abs(volley.fired_at * 1000 - (plan.open_ms - 150)) < 30
+    assert volley.signal == "clock"
+    # Too early for this exchange (its clock is ours): refused with 10007, retried until it opened.
+    [shot] = volley.shots
+    assert shot.not_open >= 2
+    assert shot.resent_on_time  # refused on the clock: sent again at once, then in the retries' turn
+    assert len(exchange_orders(mexc, listing)) == 1
+
+
+def test_the_sniper_process_runs_on_the_hubs_loop(mexc: SimExchangeThread) -> None:
+    """`manage.py sniper` starts `Sniper().run()` from its own loop: every loop of the sniper (and so
+    every volley and the stream that signals it) runs on the exchange hub's loop."""
+    sniper = Sniper()
+    hub = sniper.bind()
+    hub_loop = hub.loop
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    async def arm_once() -> None:
+        seen.append(asyncio.get_running_loop())
+        sniper.stopping.set()
+
+    sniper.arm_once = arm_once  # type: ignore[method-assign]
+    try:
+        asyncio.run(asyncio.wait_for(sniper.run(), 60))
+    finally:
+        hub_close()
+    assert seen == [hub_loop]
+    assert sniper.wire is not None
+    assert sniper.wire.clock is hub.clock
+    assert sniper.wire.limiter is hub.limiter

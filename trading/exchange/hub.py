@@ -18,7 +18,7 @@ What the hub owns, and why (ENGINE.md, issue 12):
   user-data stream, if any, keeps them). The secret stays inside the session; sessions are keyed by
   a SHA-256 label of the key, which is safe to log.
 - **One clock offset** (`ServerClock`), measured at start and refreshed every `clock_refresh_s` in
-  the background, so no signed call waits for GET /api/v3/time.
+  the background (the best of 3 round trips), so no signed call waits for GET /api/v3/time.
 - **One weight-aware limiter** (`RateLimiter`): the IP budget for public calls and one budget per
   account for signed calls. A 429 pauses its scope for Retry-After; a 418 stops every call until the
   ban ends (`IpBanned` is raised locally, nothing is sent). `on_block` tells the process (pages,
@@ -262,7 +262,7 @@ class ExchangeHub:
         while True:
             if self.limiter.banned_for <= 0:
                 try:
-                    await self.public().sync_time()
+                    await self.public().sync_time(samples=3)
                 except ExchangeError as exc:
                     log.info("clock offset not refreshed: %s", exc)
                 except Exception:

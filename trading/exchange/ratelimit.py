@@ -329,6 +329,16 @@ class RateLimiter:
                 self.waited_s += delay
                 await asyncio.sleep(delay)
 
+    def try_acquire(self, scope: Scope | str, endpoint: str, weight: int) -> bool:
+        """Take `weight` from the scope's budget if it is there now, without waiting or yielding
+        (False when it is not, or when callers already wait in that scope: they keep their turn).
+        Raises `IpBanned` during a 418 ban. For a hot path that must not suspend (the sniper's send)."""
+        self._raise_if_banned()
+        lock = self._locks.get(scope)
+        if lock is not None and lock.locked():
+            return False
+        return self._take(scope, endpoint, weight) <= 0
+
     def _raise_if_banned(self) -> None:
         remaining = self._banned_until - self.clock()
         if remaining > 0:

@@ -3,7 +3,8 @@ armed volleys that send in-memory, pre-built orders at a listing's open.
 
 - arm: listings opening within `SNIPER_ARM_LEAD_S` (or listed with no known time) are armed
   (services/arming.py) in a worker thread; each armed listing gets a `Volley` (volley.py) on warm
-  connections of the process's `Wire` (wire.py), which fires on the exchange's clock at the open, on
+  connections of the hub's wire (wire.py: the process's `ExchangeHub` TLS context, clock offset and
+  rate limiter; the sniper runs on the hub's loop), which fires on the exchange's clock at the open, on
   the first market-stream frame showing the symbol trading, or on a REST probe seeing it, whichever
   comes first; the bookkeeping runs in a worker thread once the volley has settled;
 - stream: depth and deals of every armed symbol, the fastest signal when the time is unknown;
@@ -35,9 +36,11 @@ from django.utils import timezone
 
 from trading.exchange import errors as xerr
 from trading.exchange.events import DepthEvent, DepthSnapshotEvent, TradesEvent
+from trading.exchange.hub import ExchangeHub, account_label
+from trading.exchange.mexc import MexcExchange
 from trading.exchange.mexc_rest import MexcRestClient
 from trading.exchange.mexc_ws import MexcStream, Topics
-from trading.exchanges import mexc_base_url, public_client
+from trading.exchanges import hub, public_client
 from trading.sniper.calendar import calendar_fetch
 from trading.sniper.models import Listing
 from trading.sniper.services.arming import (
@@ -60,7 +63,7 @@ from trading.sniper.services.monitor import monitor_tick
 from trading.sniper.services.positions import monitor_interval, positions_sync
 from trading.sniper.services.rules import firing_execute, firings_resume, listing_claim
 from trading.sniper.volley import Shot, Volley, VolleyConfig
-from trading.sniper.wire import Wire, WireError
+from trading.sniper.wire import Wire, WireError, hub_wire, order_scope
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,7 @@ class Sniper:
         self.refreshed: dict[str, float] = {}
         # This process's name on the firings it arms: a restarted process knows what it did not arm.
         self.owner = uuid.uuid4().hex
+        self.hub: ExchangeHub | None = None
         self.wire: Wire | None = None
         self.stream: MexcStream | None = None
         self.volleys: dict[int, Volley] = {}
@@ -141,9 +145,21 @@ class Sniper:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recording: dict[int, set[asyncio.Task[Any]]] = {}
 
+    def bind(self) -> ExchangeHub:
+        """The process's hub (and its wire), on whose loop the sniper runs."""
+        if self.hub is None or self.hub.closed:
+            self.hub = hub()
+            self.wire = hub_wire(self.hub)
+        return self.hub
+
     async def run(self) -> None:
+        h = self.bind()
+        if not h.on_hub_loop():
+            # Volleys, the market stream that signals them, the hub's sessions, clock and limiter all
+            # live on the hub's loop: from a stream frame or the clock to the socket, no thread hop.
+            await h.arun(self.run())
+            return
         self.client = public_client()
-        self.wire = Wire(mexc_base_url())
         try:
             await in_thread(firings_resume)()
             loops = [
@@ -188,12 +204,27 @@ class Sniper:
                 volley.trigger("exchange")
 
     async def arm(self, plan: ArmPlan) -> Volley:
-        """Warm a connection per armed order, pre-build each request and start the listing's volley."""
+        """Warm a connection per armed order, pre-build each request and start the listing's volley,
+        on the hub's loop. The accounts' hub sessions are opened now and kept open until the volley is
+        recorded, so the bookkeeping after the send builds no client either."""
+        h = self.bind()
+        if not h.on_hub_loop():
+            return await h.arun(self.arm(plan))
         wire = self.wire
         assert wire is not None
-        if time.monotonic() - wire.clock.synced_at > 30:
+        if wire.clock_age_s() > 30:
             with contextlib.suppress(OSError, WireError, TimeoutError):
                 await wire.sync_clock()
+
+        def open_sessions() -> dict[str, MexcExchange]:
+            found = {account_label(o.api_key): h.account(o.api_key, o.api_secret) for o in plan.orders}
+            for session in found.values():
+                h.pin(session)
+            return found
+
+        # Building a session costs ~0.7 ms of CPU (its HTTP client): off the loop, where another
+        # listing's volley may be about to fire.
+        sessions = await asyncio.to_thread(open_sessions)
         conns = await wire.connect_many(len(plan.orders))
         shots = [
             Shot(
@@ -206,6 +237,7 @@ class Sniper:
                     api_key=order.api_key,
                     api_secret=order.api_secret,
                 ),
+                scope=order_scope(order.api_key),
                 conn=conn,
             )
             for order, conn in zip(plan.orders, conns, strict=True)
@@ -224,11 +256,11 @@ class Sniper:
         if self.stream is None:
             self.stream = MexcStream(str(settings.MEXC_WS_URL))
         await self.stream.subscribe([Topics.depth(plan.symbol), Topics.deals(plan.symbol)])
-        self._spawn(self._fly(plan, volley))
+        self._spawn(self._fly(plan, volley, list(sessions.values())))
         log.info("sniper armed %s: %d orders, %d slow", plan.symbol, len(shots), len(slow))
         return volley
 
-    async def _fly(self, plan: ArmPlan, volley: Volley) -> None:
+    async def _fly(self, plan: ArmPlan, volley: Volley, sessions: list[MexcExchange]) -> None:
         """Run the volley, then record what it did; the listing stays armed here until recorded, so
         the arm loop never arms its firings a second time."""
         try:
@@ -241,6 +273,13 @@ class Sniper:
             for shot in volley.shots:
                 if shot.conn is not None:
                     shot.conn.close()
+            if self.hub is not None:
+                for session in sessions:
+                    self.hub.pin(session, -1)
+            if self.stream is not None and plan.symbol not in self.by_symbol:
+                # The symbol's frames were only the volley's signal: the exchange stops pushing them.
+                topics = [Topics.depth(plan.symbol), Topics.deals(plan.symbol)]
+                self._spawn(self.stream.unsubscribe(topics))
 
     def _start_slow(self, firing_ids: list[int]) -> None:
         if firing_ids:

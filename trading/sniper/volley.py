@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -40,6 +41,9 @@ class VolleyConfig:
     before_ms: float = 500.0
     after_ms: float = 2000.0
     retry_every_ms: float = 10.0
+    # Before the open, one armed order probes every `probe_every_ms` (20 a second, the per-endpoint
+    # rate MEXC support gives), so an account's budget is still whole when its orders leave at the open.
+    probe_every_ms: float = 50.0
     # The last stretch before the open is waited out on the CPU: the event loop's timers are ~1 ms
     # coarse, and a sleeping thread on a busy machine is woken tens of ms late.
     spin_ms: float = 20.0
@@ -55,6 +59,8 @@ class Shot:
     firing_id: int
     api_key: str
     request: SignedRequest
+    # The hub limiter's scope of the key (`wire.order_scope`): the account's order budget.
+    scope: str = ""
     conn: Connection | None = None
     state: str = IDLE
     attempts: int = 0
@@ -70,6 +76,7 @@ class Shot:
     body: Any = None
     signal: str = ""
     recorded: bool = False
+    resent_on_time: bool = False
 
     @property
     def settled(self) -> bool:
@@ -92,6 +99,10 @@ class Volley:
     fired_at: float | None = None
     _triggered: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Shots settled so far (a settled shot never changes again): answers wake the schedule only when
+    # one needs sending again or the last one settled, not once per answer of a volley of 100.
+    _settled_n: int = 0
+    _gc_paused: bool = False
     _rotation: int = 0
     _fired_once: bool = False
     # Milliseconds from the first signal to each of its requests handed to the socket.
@@ -123,9 +134,9 @@ class Volley:
         if conn is None or not conn.alive:
             self._reconnect(shot)
             return False
-        if not self.wire.budget.take(shot.api_key):
+        if not self.wire.take(shot.scope):
             return False
-        future = conn.send(shot.request.at(int(self.wire.clock.now_ms())))
+        future = conn.send(shot.request.at(int(self.wire.now_ms())))
         now = time.time()
         shot.state, shot.signal, shot.sent = FLYING, signal, now
         shot.attempts += 1
@@ -140,6 +151,7 @@ class Volley:
             answer = future.result()
         except (WireError, asyncio.CancelledError, OSError) as exc:
             shot.state, shot.message = UNKNOWN, f"no answer: {exc}"
+            self._settled_n += 1
             self._changed.set()
             return
         shot.answered, shot.status, shot.body = answer.received, answer.status, answer.json()
@@ -151,7 +163,7 @@ class Volley:
                 self.fire("accepted")
         elif answer.status in (429, 418):
             shot.rate_limited += 1
-            self.wire.budget.pause(answer.retry_after or (120.0 if answer.status == 418 else 1.0))
+            self.wire.refused(shot.scope, answer.status, answer.retry_after)
             shot.state = IDLE
         elif answer.status >= 500:
             shot.state = UNKNOWN
@@ -162,11 +174,20 @@ class Volley:
             # (once per signal per order, which keeps the rate bounded).
             if self.fired_at is not None and shot.sent is not None and shot.sent < self.fired_at:
                 self._send(shot, self.signal)
+            elif self.signal == "clock" and not shot.resent_on_time:
+                # Sent on the clock and refused: the exchange's clock is a little behind the hub's
+                # estimate (which is good to a round trip or so). Once per order, again at once,
+                # instead of waiting for its turn in the retries.
+                shot.resent_on_time = True
+                self._send(shot, self.signal)
         elif shot.code == STALE_TIMESTAMP:
             shot.state = IDLE
         else:
             shot.state = REFUSED
-        self._changed.set()
+        if shot.state in SETTLED:
+            self._settled_n += 1
+        if shot.state == IDLE or self._settled_n >= len(self.shots):
+            self._changed.set()
 
     def _reconnect(self, shot: Shot) -> None:
         if shot.conn is not None and not shot.conn.alive:
@@ -189,7 +210,7 @@ class Volley:
 
     @property
     def pending(self) -> list[Shot]:
-        return [s for s in self.shots if not s.settled]
+        return [s for s in self.shots if not s.settled] if self._settled_n < len(self.shots) else []
 
     def trigger(self, signal: str) -> None:
         """A signal from outside (stream frame, REST probe) that the symbol trades."""
@@ -205,18 +226,32 @@ class Volley:
             while self.pending:
                 await self._triggered.wait()
                 await self._retry_window()
+                self._gc_resume()
                 self._settle()
                 if self.pending:
                     # The window closed and the symbol did not open: wait for the next signal.
                     self._triggered.clear()
         finally:
+            self._gc_resume()
             for task in list(self._tasks):
                 task.cancel()
             self._settle()
 
+    def _gc_pause(self) -> None:
+        """No garbage collection from the last stretch before the open to the end of the window: a
+        full collection of a Django process takes tens of ms, which would land in the send."""
+        if gc.isenabled():
+            gc.disable()
+            self._gc_paused = True
+
+    def _gc_resume(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
+
     async def _armed_until_open(self) -> None:
         assert self.open_ms is not None
-        clock, cfg = self.wire.clock, self.config
+        clock, cfg = self.wire, self.config
         if await self._wait_until(clock.local_at(self.open_ms - cfg.before_ms) - cfg.warm_s):
             return
         await self.warm()
@@ -230,6 +265,7 @@ class Volley:
             open_at = clock.local_at(self.open_ms)
             if await self._wait_until(open_at - cfg.spin_ms / 1000):
                 return
+            self._gc_pause()
             while time.time() < open_at and not self._triggered.is_set():
                 pass
             if not self._triggered.is_set():
@@ -242,7 +278,7 @@ class Volley:
         for shot in self.shots:
             if shot.conn is None or not shot.conn.alive:
                 self._reconnect(shot)
-        if time.monotonic() - self.wire.clock.synced_at > 10:
+        if self.wire.clock_age_s() > 10:
             with contextlib.suppress(OSError, WireError, TimeoutError):
                 await self.wire.sync_clock()
         if self._tasks:
@@ -261,7 +297,7 @@ class Volley:
         start = self.fired_at or time.time()
         end = start + cfg.after_ms / 1000
         if self.open_ms is not None:
-            end = max(end, self.wire.clock.local_at(self.open_ms + cfg.after_ms))
+            end = max(end, self.wire.local_at(self.open_ms + cfg.after_ms))
         await self._probe_until(end)
         # Orders still in flight at the end of the window get their answer (or time out) first.
         while any(s.state == FLYING for s in self.shots):
@@ -269,13 +305,22 @@ class Volley:
                 self._expire()
 
     async def _probe_until(self, local_epoch: float) -> None:
-        """One waiting order at a time, every `retry_every_ms`, until `local_epoch` or all settled."""
-        step = self.config.retry_every_ms / 1000
+        """One waiting order at a time, every `probe_every_ms` before the signal and `retry_every_ms`
+        after it, until `local_epoch` or all settled. After the signal, an order that has not gone out
+        since (its budget was spent, its connection was re-opened) goes as soon as it can."""
         next_send = time.time()
-        while self.pending and (now := time.time()) < local_epoch:
+        while self._settled_n < len(self.shots) and (now := time.time()) < local_epoch:
             idle = [s for s in self.shots if s.state == IDLE]
+            fired = self.fired_at
+            if fired is not None and any(s.sent is None or s.sent < fired for s in idle):
+                for shot in idle:
+                    if shot.sent is None or shot.sent < fired:
+                        self._send(shot, self.signal)
+                idle = [s for s in self.shots if s.state == IDLE]
             # Answers wake this loop early; the cadence holds regardless, which bounds the rate.
             if idle and now >= next_send:
+                cadence = self.config.retry_every_ms if fired is not None else self.config.probe_every_ms
+                step = cadence / 1000
                 self._rotation = (self._rotation + 1) % len(idle)
                 self._send(idle[self._rotation], "probe" if not self._triggered.is_set() else "retry")
                 next_send = now + step
@@ -296,6 +341,7 @@ class Volley:
         for shot in self.shots:
             if shot.state == FLYING and shot.sent is not None and shot.sent < limit:
                 shot.state, shot.message = UNKNOWN, "no answer in time"
+                self._settled_n += 1
                 if shot.conn is not None:
                     shot.conn.close()
 

@@ -1,10 +1,11 @@
 """The sniper's wire: warm keep-alive connections that put pre-signed order requests on the socket.
 
-This is the hot path's stand-in for the per-process ExchangeHub of the exchange-session issue (not on
-main yet). It owns what the hub will own, in the shape the sniper needs, so that swapping it for the
-hub is an adapter of three parts: `clock` (the exchange clock offset, kept fresh in the background),
-`budget` (the documented weight windows per IP and per API key, shared by every sender in the
-process) and `connect()` (a warm connection on the process's one TLS context).
+It is the process's `ExchangeHub` (trading/exchange/hub.py) seen from the send path: `hub_wire(hub)`
+gives the hub's one TLS context, its server-clock offset (`ServerClock`, refreshed in the hub's
+background and re-measured here before a window) and its rate limiter (the account's budget for
+POST /api/v3/order, the 429 pause and the 418 ban that stop every caller of the process). It runs on
+the hub's loop, like the hub's sessions; the account sessions themselves are warmed and kept open by
+the runner for the bookkeeping after the send.
 
 Why not the httpx client: handing a request to httpx costs 100-300 us of Python per request (URL and
 header objects, pool checkout, h11 state); a volley of 100 orders pays that 100 times before the last
@@ -18,21 +19,25 @@ Plain Python, no Django: the runner feeds it settings and plain values.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import ssl
 import time
+import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from trading.exchange.errors import IpBanned
+from trading.exchange.hub import ExchangeHub, account_label
+from trading.exchange.mexc_rest import ServerClock
+from trading.exchange.ratelimit import RateLimiter, Scope, weight_of
 from trading.exchange.signing import Param, encode_query
 
-# MEXC budgets each endpoint at 500 weight per 10 s, per IP and per account (fact sheet section 3).
-WEIGHT_BUDGET = 500
-WEIGHT_WINDOW_S = 10.0
+ORDER_PATH = "/api/v3/order"
 
 
 class WireError(Exception):
@@ -48,6 +53,11 @@ class Answer:
     received: float
 
     def json(self) -> Any:
+        return self._parsed
+
+    @functools.cached_property
+    def _parsed(self) -> Any:
+        # Parsed once: the volley reads the body, its code and its message of every answer.
         try:
             return json.loads(self.body or b"null")
         except ValueError:
@@ -216,113 +226,97 @@ class SignedRequest:
         return b"".join((self._line, stamp, b"&signature=", mac.hexdigest().encode(), self._head))
 
 
-@dataclass
-class ExchangeClock:
-    """The exchange's clock as seen from here: `offset_ms` is added to local epoch milliseconds."""
-
-    offset_ms: float = 0.0
-    rtt_ms: float | None = None
-    synced_at: float = 0.0
-
-    def now_ms(self) -> float:
-        return time.time() * 1000 + self.offset_ms
-
-    def local_at(self, server_ms: float) -> float:
-        """Local epoch seconds at which the exchange's clock reads `server_ms`."""
-        return (server_ms - self.offset_ms) / 1000
-
-    async def sync(self, conn: Connection, *, samples: int = 5) -> None:
-        """The offset from the sample with the shortest round trip (the least queueing noise)."""
-        best: tuple[float, float] | None = None
-        for _ in range(samples):
-            before = time.time()
-            answer = await conn.get("/api/v3/time")
-            after = time.time()
-            body = answer.json()
-            if answer.status != 200 or not isinstance(body, dict) or "serverTime" not in body:
-                raise WireError(f"/api/v3/time answered {answer.status}")
-            rtt = (after - before) * 1000
-            # serverTime is whole milliseconds, truncated: on average it reads half a millisecond early.
-            offset = int(body["serverTime"]) + 0.5 - (before + after) * 500
-            if best is None or rtt < best[0]:
-                best = (rtt, offset)
-        assert best is not None
-        self.rtt_ms, self.offset_ms = best
-        self.synced_at = time.monotonic()
-
-
-@dataclass
-class WeightWindow:
-    """A sliding window of spent weight, the way MEXC counts it: at most `budget` in any `window_s`."""
-
-    budget: float
-    window_s: float = WEIGHT_WINDOW_S
-    _spent: deque[tuple[float, float]] = field(default_factory=deque)
-    _used: float = 0.0
-
-    def room(self, now: float) -> float:
-        while self._spent and self._spent[0][0] <= now - self.window_s:
-            self._used -= self._spent.popleft()[1]
-        return self.budget - self._used
-
-    def spend(self, weight: float, now: float) -> None:
-        self._spent.append((now, weight))
-        self._used += weight
-
-
-@dataclass
-class Budget:
-    """POST /api/v3/order weighs 1 against the IP and 1 against the account; a 429 or 418 pauses every
-    sender of the process until its Retry-After. `share` keeps headroom for the process's other calls."""
-
-    share: float = 0.9
-    paused_until: float = 0.0
-    refused: int = 0
-    _ip: WeightWindow | None = None
-    _accounts: dict[str, WeightWindow] = field(default_factory=dict)
-
-    def _window(self, api_key: str | None) -> WeightWindow:
-        if api_key is None:
-            if self._ip is None:
-                self._ip = WeightWindow(WEIGHT_BUDGET * self.share)
-            return self._ip
-        if api_key not in self._accounts:
-            self._accounts[api_key] = WeightWindow(WEIGHT_BUDGET * self.share)
-        return self._accounts[api_key]
-
-    def take(self, api_key: str, weight: float = 1.0) -> bool:
-        now = time.monotonic()
-        if now < self.paused_until:
-            return False
-        ip, account = self._window(None), self._window(api_key)
-        if ip.room(now) < weight or account.room(now) < weight:
-            return False
-        ip.spend(weight, now)
-        account.spend(weight, now)
-        return True
-
-    def room(self, api_key: str | None = None) -> float:
-        return self._window(api_key).room(time.monotonic())
-
-    def pause(self, seconds: float) -> None:
-        self.refused += 1
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-
-
 class Wire:
-    """Per process: the exchange's address, one TLS context, the clock and the budget."""
+    """Per process, on the hub's loop: the exchange's address and, from the process's `ExchangeHub`,
+    its one TLS context, its server-clock offset and its rate limiter (`hub_wire`)."""
 
-    def __init__(self, base_url: str, *, share: float = 0.9) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        clock: ServerClock | None = None,
+        limiter: RateLimiter | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
         self.secure = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (443 if self.secure else 80)
         default_port = (self.secure and self.port == 443) or (not self.secure and self.port == 80)
         self.host_header = self.host if default_port else f"{self.host}:{self.port}"
-        # Built once per process: a TLS context costs about 20 ms of CPU (notes/PERF.md).
-        self.ssl = ssl.create_default_context() if self.secure else None
-        self.clock = ExchangeClock()
-        self.budget = Budget(share=share)
+        # The hub's context: building one costs about 20 ms of CPU (notes/PERF.md).
+        self.ssl = (ssl_context or ssl.create_default_context()) if self.secure else None
+        self.clock = clock or ServerClock()
+        self.limiter = limiter or RateLimiter()
+        # The shortest round trip seen by the last `sync_clock` (None before one).
+        self.rtt_ms: float | None = None
+        self.order_weight = weight_of("POST", ORDER_PATH)
+
+    # ---- the exchange's clock (the hub's offset) -------------------------------------------------
+
+    def now_ms(self) -> float:
+        """The exchange's clock now, epoch ms."""
+        return time.time() * 1000 + (self.clock.offset_ms or 0)
+
+    def local_at(self, server_ms: float) -> float:
+        """Local epoch seconds at which the exchange's clock reads `server_ms`."""
+        return (server_ms - (self.clock.offset_ms or 0)) / 1000
+
+    def clock_age_s(self) -> float:
+        synced = self.clock.synced_at
+        return time.time() - synced if self.clock.offset_ms is not None and synced else float("inf")
+
+    async def sync_clock(self, *, samples: int = 5) -> None:
+        """Measure the offset from the sample with the shortest round trip (the least queueing
+        noise) and store it in the hub's clock, which every session of the process reads. Run before
+        the window, never on the send path."""
+        conn = await self.connect()
+        try:
+            best: tuple[float, float] | None = None
+            for _ in range(samples):
+                # Each sample is a public call on the IP's budget; none goes out during a 418 ban.
+                if not self._take(Scope.IP, "/api/v3/time", weight_of("GET", "/api/v3/time")):
+                    break
+                before = time.time()
+                answer = await conn.get("/api/v3/time")
+                after = time.time()
+                body = answer.json()
+                if answer.status != 200 or not isinstance(body, dict) or "serverTime" not in body:
+                    raise WireError(f"/api/v3/time answered {answer.status}")
+                rtt = (after - before) * 1000
+                # serverTime is whole milliseconds, truncated: on average it reads half a ms early.
+                offset = int(body["serverTime"]) + 0.5 - (before + after) * 500
+                if best is None or rtt < best[0]:
+                    best = (rtt, offset)
+            if best is None:
+                raise WireError("no room in the IP's budget for /api/v3/time")
+            self.rtt_ms = best[0]
+            self.clock.offset_ms, self.clock.synced_at = round(best[1]), time.time()
+        finally:
+            conn.close()
+
+    # ---- the budget (the hub's limiter) ----------------------------------------------------------
+
+    def take(self, scope: str) -> bool:
+        """One order's weight from `scope`'s budget, now or not at all (never waits, never yields).
+        False while MEXC's 429 pause or 418 ban lasts, or when the budget is spent."""
+        return self._take(scope, ORDER_PATH, self.order_weight)
+
+    def _take(self, scope: str, path: str, weight: int) -> bool:
+        try:
+            return self.limiter.try_acquire(scope, path, weight)
+        except IpBanned:
+            return False
+
+    def refused(self, scope: str, status: int, retry_after: float | None) -> None:
+        """A 429 pauses the account's scope (and cuts its budget); a 418 stops every call of the
+        process, the hub's own included, until the ban ends."""
+        if status == 418:
+            self.limiter.ban(retry_after or 120.0)
+        else:
+            self.limiter.pause(scope, retry_after or 1.0, endpoint=ORDER_PATH)
+
+    # ---- connections ------------------------------------------------------------------------------
 
     async def connect(self) -> Connection:
         loop = asyncio.get_running_loop()
@@ -333,13 +327,6 @@ class Wire:
 
     async def connect_many(self, count: int) -> list[Connection]:
         return list(await asyncio.gather(*(self.connect() for _ in range(count))))
-
-    async def sync_clock(self) -> None:
-        conn = await self.connect()
-        try:
-            await self.clock.sync(conn)
-        finally:
-            conn.close()
 
     def signed(
         self, *, method: str, path: str, params: list[Param], api_key: str, api_secret: str
@@ -352,3 +339,26 @@ class Wire:
             api_secret=api_secret,
             host_header=self.host_header,
         )
+
+
+def order_scope(api_key: str) -> str:
+    """The limiter scope of a key's signed calls, the same one its hub session draws on."""
+    return f"{Scope.UID}:{account_label(api_key)}"
+
+
+_wires: weakref.WeakKeyDictionary[ExchangeHub, Wire] = weakref.WeakKeyDictionary()
+
+
+def hub_wire(hub: ExchangeHub) -> Wire:
+    """The wire of `hub`: its TLS context, clock offset and limiter (one wire per hub)."""
+    wire = _wires.get(hub)
+    if wire is None:
+        secure = hub.base_url.startswith("https")
+        wire = Wire(
+            hub.base_url,
+            clock=hub.clock,
+            limiter=hub.limiter,
+            ssl_context=hub.ssl_context if secure else None,
+        )
+        _wires[hub] = wire
+    return wire

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import contextlib
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from config.health import with_heartbeat
+from trading.exchanges import hub, hub_close
 from trading.sniper.runner import Sniper
 
 
@@ -17,5 +18,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("sniper: watching listings, positions, alerts and rules (Ctrl-C stops)")
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(with_heartbeat("sniper", Sniper().run()))
+        # The sniper runs on the exchange hub's loop (its volleys share the hub's sessions, clock and
+        # limiter without a thread hop); the heartbeat beside it shows that loop blocked.
+        running = hub().submit(with_heartbeat("sniper", Sniper().run()))
+        try:
+            running.result()
+        except KeyboardInterrupt:
+            running.cancel()
+            with contextlib.suppress(concurrent.futures.CancelledError, concurrent.futures.TimeoutError):
+                running.result(timeout=10)
+        finally:
+            hub_close()
