@@ -168,18 +168,7 @@ class Volley:
         elif answer.status >= 500:
             shot.state = UNKNOWN
         elif shot.code in NOT_OPEN_CODES:
-            shot.not_open += 1
-            shot.state = IDLE
-            # Refused for a request sent before the signal: it missed the volley, so it joins it now
-            # (once per signal per order, which keeps the rate bounded).
-            if self.fired_at is not None and shot.sent is not None and shot.sent < self.fired_at:
-                self._send(shot, self.signal)
-            elif self.signal == "clock" and not shot.resent_on_time:
-                # Sent on the clock and refused: the exchange's clock is a little behind the hub's
-                # estimate (which is good to a round trip or so). Once per order, again at once,
-                # instead of waiting for its turn in the retries.
-                shot.resent_on_time = True
-                self._send(shot, self.signal)
+            self._not_open_yet(shot)
         elif shot.code == STALE_TIMESTAMP:
             shot.state = IDLE
         else:
@@ -188,6 +177,21 @@ class Volley:
             self._settled_n += 1
         if shot.state == IDLE or self._settled_n >= len(self.shots):
             self._changed.set()
+
+    def _not_open_yet(self, shot: Shot) -> None:
+        """A 10007 ("symbol not open"): the shot waits for its next turn, or goes again at once."""
+        shot.not_open += 1
+        shot.state = IDLE
+        # Refused for a request sent before the signal: it missed the volley, so it joins it now
+        # (once per signal per order, which keeps the rate bounded).
+        if self.fired_at is not None and shot.sent is not None and shot.sent < self.fired_at:
+            self._send(shot, self.signal)
+        elif self.signal == "clock" and not shot.resent_on_time:
+            # Sent on the clock and refused: the exchange's clock is a little behind the hub's
+            # estimate (which is good to a round trip or so). Once per order, again at once,
+            # instead of waiting for its turn in the retries.
+            shot.resent_on_time = True
+            self._send(shot, self.signal)
 
     def _reconnect(self, shot: Shot) -> None:
         if shot.conn is not None and not shot.conn.alive:
