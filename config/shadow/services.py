@@ -62,6 +62,8 @@ def shadow_verify_and_alert() -> dict[str, Any]:
     current["last_verification"] = result.as_dict()
     state_file.save(shadow.state_path, current)
     if not result.ok:
+        # Imported here: config.health imports this module, and config/ loads before the app registry
+        # that accounts' models need.
         from accounts.notifications.models import Kind, Level
         from accounts.notifications.services import operator_notify
 

@@ -319,8 +319,8 @@ def test_during_the_hubs_418_ban_the_volley_sends_nothing_and_goes_when_it_ends(
     rule_on(live_trader, amount=Decimal("20"))
     plan = listing_arm(listing=listing, owner="p1")
     # Another caller of the process met a 418: the ban lasts until 0.5 s after the open.
+    ban_ends_ms = time.time() * 1000 + 3000  # read first: the ban ends no earlier than this
     flight.hub.limiter.ban(3.0)
-    ban_ends_ms = time.time() * 1000 + 3000
 
     volley = flight.arm(plan)
     flight.land(listing)

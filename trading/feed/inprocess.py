@@ -56,6 +56,7 @@ def _closing(fn: Callable[[], Any]) -> Callable[[], Any]:
 async def _match_paper_orders() -> None:
     """Fills resting paper orders the market crossed. Without Redis only this process reaches the
     browsers, so matching runs here (not in the Celery worker) for its fills to show up live."""
+    # Imported here: the trading services reach this module through trading.exchanges (a cycle).
     from trading.services import paper_orders_match
 
     while True:

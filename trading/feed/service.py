@@ -39,6 +39,7 @@ from trading.exchange.events import (
     TickerEvent,
     TradesEvent,
 )
+from trading.exchange.mexc import MexcExchange
 from trading.exchange.mexc_ws import MexcStream, Topics
 from trading.exchange.orderbook import LocalOrderBook
 from trading.exchange.types import Kline, Ticker
@@ -105,8 +106,6 @@ class FeedConfig:
 
 
 def exchange_from_settings() -> FeedExchange:
-    from trading.exchange.mexc import MexcExchange
-
     return MexcExchange(base_url=str(settings.MEXC_BASE_URL), ws_url=str(settings.MEXC_WS_URL))
 
 

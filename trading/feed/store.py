@@ -21,6 +21,7 @@ from django.core.cache import cache
 
 from trading.exchange.types import Kline
 from trading.feed.state import model_interval
+from trading.models import Candle, Symbol
 
 TICKERS_KEY = "brute:tickers"
 WATCHED_KEY = "brute:feed:watched"
@@ -58,8 +59,6 @@ def book_key(symbol: str) -> str:
 
 def candle_upsert_many(*, klines: Sequence[Kline]) -> int:
     """Closed candles in; one statement per batch, later data for the same window wins."""
-    from trading.models import Candle
-
     rows = {
         (k.symbol, model_interval(k.interval), k.open_time_ms): Candle(
             symbol=k.symbol,
@@ -109,8 +108,6 @@ def book_cached(symbol: str) -> dict[str, Any] | None:
 
 def symbols_known(names: Iterable[str]) -> set[str]:
     """The names that are real symbols: listed in the Symbol table or seen by the feed."""
-    from trading.models import Symbol
-
     wanted = {n for n in names if SYMBOL_NAME.match(n)}
     if not wanted:
         return set()

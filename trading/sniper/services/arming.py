@@ -45,6 +45,7 @@ from trading.models import ApiCredential, Balance, Mode, Order, Symbol, TradingA
 from trading.services.accounts import live_refusal, trading_account_get_or_create
 from trading.sniper.models import Listing, Rule, RuleFiring
 from trading.sniper.services.listings import listing_transition, symbol_refresh
+from trading.sniper.services.positions import positions_sync
 from trading.sniper.services.risk import risk_check
 from trading.sniper.services.rules import firing_execute, rules_for_listing
 
@@ -374,8 +375,6 @@ def volley_record(*, listing_id: int, results: list[ShotResult]) -> None:
     """Record each settled armed order: accepted ones read back with their fills (positions and their
     protection follow), refused ones closed with the reason, unknown ones left to `firing_execute`,
     which asks the exchange by client order id before anything is re-sent."""
-    from trading.sniper.services.positions import positions_sync
-
     listing = Listing.objects.filter(pk=listing_id).first()
     if listing is not None and any(r.state == "accepted" for r in results):
         # The exchange took orders: it trades. Its Symbol row follows (exits and the order form check it).

@@ -179,6 +179,7 @@ def position_protect(
     trailing_pct: Decimal | None,
     take_profit: list[dict[str, Any]],
 ) -> Position:
+    # Imported here: the rules' services import positions (a cycle, CYCLE_EDGES_PENDING).
     from trading.sniper.services.rules import take_profit_clean
 
     if position.user_id != user.pk:

@@ -347,6 +347,7 @@ def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
 
 
 def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
+    # Imported here: positions imports the rules' take-profit cleaning back (a cycle).
     from trading.sniper.services.positions import positions_sync
 
     rule = firing.rule
