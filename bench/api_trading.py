@@ -8,7 +8,7 @@ Processes on loopback, so the load generator does not share a GIL with what it m
   PROCESSES): gunicorn with config/gunicorn.py for HTTP, the uvicorn "live" process the web workers
   hand each order's live events to (no Redis), against a temporary SQLite file (the default
   database) and var/ directory (file cache), with the API's rate limits set too high to trip;
-- this process, driving 50 keep-alive httpx clients.
+- wrk (when installed, else 50 keep-alive httpx clients in this process) with 50 connections.
 
 1. GET /api/v1/markets/SOLUSDT/ticker (the baseline): auth, throttle counters and the feed's cache
    snapshot (written once at setup, as the feed would), before and after the order run.
@@ -24,8 +24,10 @@ About 60 s in all with the default 30 s (BENCH_SECONDS=5 for a quick look).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,6 +82,36 @@ print(api_token_create(user=user, name="bench", scopes=["read", "trade"])[1])
 """
 ORDER = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "2"}
 Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+# wrk's script: the request (method, body, headers from the command line) and a count of answers by
+# status and the API's error code, summed over wrk's threads and printed last, one "KIND<TAB>N" a line.
+WRK_SCRIPT = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  kinds = {}
+  if os.getenv("BENCH_BODY") ~= "" then
+    wrk.method = "POST"
+    wrk.body = os.getenv("BENCH_BODY")
+    wrk.headers["Content-Type"] = "application/json"
+  end
+end
+function response(status, headers, body)
+  local code = body and string.match(body, '"code"%s*:%s*"([^"]*)"') or nil
+  local kind = code and (status .. " " .. code) or tostring(status)
+  kinds[kind] = (kinds[kind] or 0) + 1
+end
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for kind, n in pairs(thread:get("kinds")) do total[kind] = (total[kind] or 0) + n end
+  end
+  for kind, n in pairs(total) do io.write("KIND\t" .. kind .. "\t" .. n .. "\n") end
+  local e = summary.errors
+  io.write(string.format("SOCKET\t%d\t%d\t%d\t%d\n", e.connect, e.read, e.write, e.timeout))
+  io.write(string.format("LAT\t%f\t%f\t%d\t%f\n",
+    latency:percentile(50), latency:percentile(99), summary.requests, summary.duration))
+end
+"""
 
 
 def _kind(response: httpx.Response, ok: int) -> str | None:
@@ -94,13 +126,87 @@ def _kind(response: httpx.Response, ok: int) -> str | None:
     return f"{response.status_code} {code}" if code else str(response.status_code)
 
 
-async def load(
+def load(
+    base: str,
+    headers: dict[str, str],
+    path: str,
+    ok: int,
+    seconds: float = SECONDS,
+    clients: int = CLIENTS,
+    body: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`clients` keep-alive connections sending GET `path` (POST `body` as JSON when given) for
+    `seconds` after WARMUP: with wrk when installed (C, so the server keeps the CPU), else httpx."""
+    if shutil.which("wrk"):
+        return _wrk(base + path, headers, ok, seconds, clients, body)
+
+    def send(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+        return http.post(path, json=body) if body is not None else http.get(path)
+
+    return asyncio.run(_httpx(base, headers, send, ok, seconds, clients))
+
+
+def _wrk(
+    url: str, headers: dict[str, str], ok: int, seconds: float, clients: int, body: dict[str, str] | None
+) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT)
+        script.flush()
+        base = [
+            "wrk",
+            "-t",
+            str(min(2, clients)),
+            "-c",
+            str(clients),
+            "-s",
+            script.name,
+            "--timeout",
+            f"{TIMEOUT:.0f}s",
+        ]
+        for name, value in headers.items():
+            base += ["-H", f"{name}: {value}"]
+        env = {**os.environ, "BENCH_BODY": json.dumps(body) if body is not None else ""}
+
+        def wrk(duration: float) -> str:
+            argv = [*base, "-d", f"{max(1, round(duration))}s", url]
+            return subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
+
+        wrk(WARMUP)  # each gunicorn worker imports lazily on its first requests
+        out = wrk(seconds)
+    failures: Counter[str] = Counter()
+    answered = 0
+    for line in out.splitlines():
+        kind, *values = line.split("\t")
+        if kind == "KIND":
+            answered += int(values[1])
+            if values[0] != str(ok):
+                failures[values[0]] += int(values[1])
+        elif kind == "SOCKET":
+            for name, n in zip(
+                ("connect", "read", "write", f"timeout ({TIMEOUT:.0f} s)"), values, strict=True
+            ):
+                if int(n):
+                    failures[f"socket {name}"] += int(n)
+        elif kind == "LAT":
+            p50, p99, requests, micros = float(values[0]), float(values[1]), int(values[2]), float(values[3])
+    span = micros / 1e6
+    return {
+        "rps": (answered - sum(v for k, v in failures.items() if not k.startswith("socket"))) / span,
+        "p50": p50 / 1000,
+        "p99": p99 / 1000,
+        "n": requests,
+        "failures": failures,
+        "tool": "wrk",
+    }
+
+
+async def _httpx(
     base: str,
     headers: dict[str, str],
     send: Send,
     ok: int,
-    seconds: float = SECONDS,
-    clients: int = CLIENTS,
+    seconds: float,
+    clients: int,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     failures: Counter[str] = Counter()
@@ -138,6 +244,7 @@ async def load(
         "p99": pct(0.99),
         "n": len(latencies),
         "failures": failures,
+        "tool": "httpx",
     }
 
 
@@ -195,12 +302,8 @@ def prepare(env: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {setup.stdout.split()[-1]}"}
 
 
-def ticker(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-    return http.get("/api/v1/markets/SOLUSDT/ticker")
-
-
-def order(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-    return http.post("/api/v1/orders", json=ORDER)
+TICKER = "/api/v1/markets/SOLUSDT/ticker"
+ORDERS = "/api/v1/orders"
 
 
 def run() -> None:
@@ -224,13 +327,14 @@ def run() -> None:
 
 
 def measure(app: App, headers: dict[str, str]) -> None:
-    before = asyncio.run(load(app.web, headers, ticker, 200))
+    before = load(app.web, headers, TICKER, 200)
+    print(f"(load from {before['tool']})")
     report("GET  /markets/SOLUSDT/ticker (baseline, before)", before, 200)
     print(f"  (load average: {load_average()})", flush=True)
-    orders = asyncio.run(load(app.web, headers, order, 201, ORDER_SECONDS))
+    orders = load(app.web, headers, ORDERS, 201, ORDER_SECONDS, body=ORDER)
     report(f"POST /orders (paper market buy, {ORDER_SECONDS:.0f} s)", orders, 201, before["rps"])
     print(f"  (load average: {load_average()}; target >= 200 orders/s, p99 <= 250 ms, 0 errors)")
-    after = asyncio.run(load(app.web, headers, ticker, 200))
+    after = load(app.web, headers, TICKER, 200)
     report("GET  /markets/SOLUSDT/ticker (baseline, after)", after, 200)
 
 

@@ -13,7 +13,6 @@ About 3 minutes with the default 30 s per case.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import time
@@ -33,8 +32,8 @@ def measure(label: str, env: dict[str, str], logs: Path) -> None:
     with serve(env, logs=logs) as app:
         print(f"({label}: migrated and ready in {time.perf_counter() - started:.1f}s)", flush=True)
         for clients in (1, CLIENTS):
-            result = asyncio.run(
-                api_trading.load(app.web, headers, api_trading.order, 201, SECONDS, clients=clients)
+            result = api_trading.load(
+                app.web, headers, api_trading.ORDERS, 201, SECONDS, clients=clients, body=api_trading.ORDER
             )
             api_trading.report(f"{clients:>2} clients, {label}", result, 201)
             print(f"  (load average: {api_trading.load_average()})", flush=True)
