@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from bench._app import ROOT, App, serve
+from bench._app import ROOT, App, cpu_seconds, serve
 from bench.api import environment
 
 CLIENTS = 50
@@ -171,8 +171,9 @@ def _wrk(
             argv = [*base, "-d", f"{max(1, round(duration))}s", url]
             return subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
 
-        wrk(WARMUP)  # each gunicorn worker imports lazily on its first requests
+        warm = wrk(WARMUP)  # each gunicorn worker imports lazily on its first requests
         out = wrk(seconds)
+    warmed = sum(int(line.split("\t")[2]) for line in warm.splitlines() if line.startswith("KIND\t"))
     failures: Counter[str] = Counter()
     answered = 0
     for line in out.splitlines():
@@ -197,6 +198,7 @@ def _wrk(
         "n": requests,
         "failures": failures,
         "tool": "wrk",
+        "sent": warmed + requests,  # every request of the warm-up and of the run
     }
 
 
@@ -245,6 +247,7 @@ async def _httpx(
         "n": len(latencies),
         "failures": failures,
         "tool": "httpx",
+        "sent": None,  # not counted during the warm-up
     }
 
 
@@ -268,6 +271,8 @@ def load_average() -> str:
 class SimExchange:
     """The simulated MEXC in a child process, its rate limits lifted; `url` once it listens."""
 
+    pid = 0  # the running one's, for its CPU time
+
     def __enter__(self) -> str:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", SIMEXCHANGE],
@@ -278,7 +283,9 @@ class SimExchange:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
+        url = self.proc.stdout.readline().strip()
+        SimExchange.pid = self.proc.pid
+        return url
 
     def __exit__(self, *exc: object) -> None:
         if self.proc.stdin is not None:
@@ -321,9 +328,21 @@ def run() -> None:
         print(f"(exchange up, database migrated, symbols synced: {time.perf_counter() - started:.1f}s)")
         with serve(env, logs=tmp) as app:
             measure(app, headers)
-        errors = (tmp / "web.log").read_text(errors="replace").count("Traceback")
-        print(f"(tracebacks in the web log: {errors})")
+        for role in app.processes:
+            print(f"({role} log: {_log_summary(tmp / f'{role}.log')})")
     print(f"(total {time.perf_counter() - started:.1f}s; load average after: {load_average()})")
+
+
+def _log_summary(log: Path) -> str:
+    """How many tracebacks and warnings a server logged, and the last traceback's last line."""
+    lines = log.read_text(errors="replace").splitlines()
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    warnings = sum(" WARNING " in line for line in lines)
+    last = ""
+    if tracebacks:
+        after = [line for line in lines[tracebacks[-1] + 1 :] if line and not line.startswith(" ")]
+        last = f"; last: {after[0][:200]}" if after else ""
+    return f"{len(tracebacks)} tracebacks, {warnings} warnings{last}"
 
 
 def measure(app: App, headers: dict[str, str]) -> None:
@@ -331,8 +350,14 @@ def measure(app: App, headers: dict[str, str]) -> None:
     print(f"(load from {before['tool']})")
     report("GET  /markets/SOLUSDT/ticker (baseline, before)", before, 200)
     print(f"  (load average: {load_average()})", flush=True)
+    pids = {role: proc.pid for role, proc in app.processes.items()} | {"exchange": SimExchange.pid}
+    cpu = {role: cpu_seconds(pid) for role, pid in pids.items()}
     orders = load(app.web, headers, ORDERS, 201, ORDER_SECONDS, body=ORDER)
     report(f"POST /orders (paper market buy, {ORDER_SECONDS:.0f} s)", orders, 201, before["rps"])
+    if orders["sent"]:
+        spent = {role: cpu_seconds(pid) - cpu[role] for role, pid in pids.items()}
+        used = ", ".join(f"{role} {seconds * 1000 / orders['sent']:.1f}" for role, seconds in spent.items())
+        print(f"  (CPU ms per order request, warm-up included: {used})")
     print(f"  (load average: {load_average()}; target >= 200 orders/s, p99 <= 250 ms, 0 errors)")
     after = load(app.web, headers, TICKER, 200)
     report("GET  /markets/SOLUSDT/ticker (baseline, after)", after, 200)
