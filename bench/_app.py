@@ -33,23 +33,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _runbrute() -> ModuleType:
+def runbrute() -> ModuleType:
     """runbrute's module; it reaches the app's models, so the registry is made ready first (with this
     process's settings: only the command lines and environment are read)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from config.management.commands import runbrute
+    from config.management.commands import runbrute as module
 
-    return runbrute
+    return module
 
 
 def command(
     name: str, *, port: int, live_port: int, host: str = "127.0.0.1"
 ) -> tuple[list[str], dict[str, str]]:
     """`make run`'s argv for the process `name` and the environment its row adds."""
-    process = next(p for p in _runbrute().PROCESSES if p.name == name)
+    process = next(p for p in runbrute().PROCESSES if p.name == name)
     context = {
         "python": sys.executable,
         "host": host,
@@ -62,7 +62,7 @@ def command(
 
 def live_environment(*, live_port: int, redis: bool, host: str = "127.0.0.1") -> dict[str, str]:
     """What `make run` tells every child about the live process."""
-    environment: dict[str, str] = _runbrute().live_environment(host=host, live_port=live_port, redis=redis)
+    environment: dict[str, str] = runbrute().live_environment(host=host, live_port=live_port, redis=redis)
     return environment
 
 
