@@ -1,7 +1,8 @@
 """The JSON API under load: requests/s and latency percentiles at 50 concurrent clients.
 
-Serves the Django app (HTTP only, without the in-process market feed) with daphne in a subprocess,
-on a free loopback port, against a temporary database and var/ directory. Rate limits stay on, set
+Serves the app's HTTP as `make run` does (bench/_app.py: runbrute's gunicorn "web" command line with
+config/gunicorn.py; the live process is not needed, /me hands it no event), on a free loopback port,
+against a temporary database and var/ directory. Rate limits stay on, set
 high enough never to trip, so their cache round-trips are part of every figure.
 
 1. GET /api/v1/me with a JWT access token (file cache: the no-Redis install).
@@ -16,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench._app import free_port, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 50
@@ -37,12 +39,6 @@ from config.settings import *  # noqa: F403
 API_RATE_LIMIT_IP = "100000000/min"
 API_RATE_LIMIT_TOKEN = "100000000/min"
 """
-ASGI = """
-import os
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench_api_settings")
-from django.core.asgi import get_asgi_application
-application = get_asgi_application()
-"""
 SETUP = """
 import django
 django.setup()
@@ -52,12 +48,6 @@ user = User.objects.create_user("bench@example.com", "bench password 123", role=
 print(token_pair_issue(user=user).access)
 print(api_token_create(user=user, name="bench", scopes=["read", "trade"])[1])
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(tmp: Path, redis_url: str | None) -> dict[str, str]:
@@ -93,18 +83,6 @@ def process(args: list[str], env: dict[str, str] | None = None) -> Any:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        with suppress(httpx.HTTPError):
-            httpx.get(url, timeout=1.0)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
 async def load(base: str, path: str, headers: dict[str, str]) -> dict[str, float]:
@@ -156,13 +134,11 @@ def serve_and_measure(
     tmp: Path, tokens: list[str], redis_url: str | None, cases: list[tuple[str, int]]
 ) -> None:
     env = environment(tmp, redis_url)
-    port = free_port()
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    with process([daphne, "-b", "127.0.0.1", "-p", str(port), "bench_api_asgi:application"], env) as proc:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/api/v1/openapi.json", proc)
+    with serve(env, logs=tmp, roles=("web",)) as app:
         for label, token_index in cases:
-            result = asyncio.run(load(base, "/api/v1/me", {"Authorization": f"Bearer {tokens[token_index]}"}))
+            result = asyncio.run(
+                load(app.web, "/api/v1/me", {"Authorization": f"Bearer {tokens[token_index]}"})
+            )
             print(
                 f"{label:<38} {result['rps']:8.0f} req/s   p50 {result['p50']:6.1f} ms   "
                 f"p99 {result['p99']:6.1f} ms   ({result['n']:.0f} requests, {result['errors']:.0f} non-200)"
@@ -170,11 +146,13 @@ def serve_and_measure(
 
 
 def run() -> None:
-    print(f"GET /api/v1/me, {CLIENTS} concurrent clients, {SECONDS}s each, one daphne process")
+    print(
+        f"GET /api/v1/me, {CLIENTS} concurrent clients, {SECONDS}s each after {WARMUP}s warm-up, "
+        "`make run`'s gunicorn (config/gunicorn.py)"
+    )
     with tempfile.TemporaryDirectory(prefix="brute-bench-api-") as name:
         tmp = Path(name)
         (tmp / "bench_api_settings.py").write_text(SETTINGS)
-        (tmp / "bench_api_asgi.py").write_text(ASGI)
         started = time.perf_counter()
         tokens = prepare(tmp)
         print(f"(temporary database migrated in {time.perf_counter() - started:.1f}s)")

@@ -1,29 +1,33 @@
-"""The trading API under load: requests/s and latency percentiles at 50 concurrent clients for a
-market read and for placing a paper order.
+"""The trading API under load, as `make run` serves it: paper orders placed by 50 concurrent API clients
+for 30 s (BENCH_SECONDS), beside a market read measured in the same run on the same server.
 
-Three processes on loopback, so the load generator does not share a GIL with what it measures:
+Processes on loopback, so the load generator does not share a GIL with what it measures:
 - the project's simulated MEXC (trading/simexchange, started through its testing helper) with its
   rate limits lifted; the paper exchange fetches its order book over real HTTP for every order;
-- the Django app under one daphne process (HTTP only, no market feed), against a temporary SQLite
-  database and var/ directory (file cache), with the API's rate limits set too high to trip;
-- this process, driving 50 keep-alive httpx clients.
+- the app started with `make run`'s own command lines and environment (bench/_app.py, runbrute's
+  PROCESSES): gunicorn with config/gunicorn.py for HTTP, the uvicorn "live" process the web workers
+  hand each order's live events to (no Redis), against a temporary SQLite file (the default
+  database) and var/ directory (file cache), with the API's rate limits set too high to trip;
+- wrk (when installed, else 50 keep-alive httpx clients in this process) with 50 connections.
 
-1. GET /api/v1/markets/SOLUSDT/ticker: auth, throttle counters and the feed's cache snapshot (written
-   once at setup, as the feed would).
-2. POST /api/v1/orders for 30 s: a MARKET buy for 2 USDT of SOLUSDT on the paper account:
-   validation, one depth request to the exchange, then the Order row, its fills and the balances in
-   one IMMEDIATE write transaction. Every order writes to the one SQLite file (`make run`'s default
-   database), so this is the database's write path under contention. Issue 11's target: at least
-   200 orders/s, p99 at most 250 ms, no errors. Failures are counted and shown by status.
+1. GET /api/v1/markets/SOLUSDT/ticker (the baseline): auth, throttle counters and the feed's cache
+   snapshot (written once at setup, as the feed would), before and after the order run.
+2. POST /api/v1/orders: a MARKET buy for 2 USDT of SOLUSDT on the paper account: validation, one
+   depth request to the exchange, then the Order row, its fills and the balances in one IMMEDIATE
+   write transaction, then the live events. Every order writes to the one SQLite file, so this is
+   the database's write path under contention. Issue 11's target: at least 200 orders/s, p99 at
+   most 250 ms, no errors. Failures are counted by kind (status and error code, or the exception).
 
-About 60 s in all (most of it the order run and migrating the temporary database).
+About 60 s in all with the default 30 s (BENCH_SECONDS=5 for a quick look).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,12 +39,14 @@ from typing import Any
 
 import httpx
 
-from bench.api import ASGI, ROOT, environment, free_port, process, wait_for
+from bench._app import ROOT, App, cpu_seconds, serve
+from bench.api import environment
 
 CLIENTS = 50
-SECONDS = 3.0
-ORDER_SECONDS = 30.0
-WARMUP = 0.5
+SECONDS = 3.0  # each baseline run
+ORDER_SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
+WARMUP = 2.0  # each gunicorn worker imports lazily on its first requests
+TIMEOUT = 10.0
 
 SETTINGS = """
 from config.settings import *  # noqa: F403
@@ -76,31 +82,157 @@ print(api_token_create(user=user, name="bench", scopes=["read", "trade"])[1])
 """
 ORDER = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "2"}
 Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+# wrk's script: the request (method, body, headers from the command line) and a count of answers by
+# status and the API's error code, summed over wrk's threads and printed last, one "KIND<TAB>N" a line.
+WRK_SCRIPT = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  kinds = {}
+  if os.getenv("BENCH_BODY") ~= "" then
+    wrk.method = "POST"
+    wrk.body = os.getenv("BENCH_BODY")
+    wrk.headers["Content-Type"] = "application/json"
+  end
+end
+function response(status, headers, body)
+  local code = body and string.match(body, '"code"%s*:%s*"([^"]*)"') or nil
+  local kind = code and (status .. " " .. code) or tostring(status)
+  kinds[kind] = (kinds[kind] or 0) + 1
+end
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for kind, n in pairs(thread:get("kinds")) do total[kind] = (total[kind] or 0) + n end
+  end
+  for kind, n in pairs(total) do io.write("KIND\t" .. kind .. "\t" .. n .. "\n") end
+  local e = summary.errors
+  io.write(string.format("SOCKET\t%d\t%d\t%d\t%d\n", e.connect, e.read, e.write, e.timeout))
+  io.write(string.format("LAT\t%f\t%f\t%d\t%f\n",
+    latency:percentile(50), latency:percentile(99), summary.requests, summary.duration))
+end
+"""
 
 
-async def load(
-    base: str, headers: dict[str, str], send: Send, ok: int, seconds: float = SECONDS
+def _kind(response: httpx.Response, ok: int) -> str | None:
+    """None for the expected status, else "STATUS code" (the API's error code when it sent one)."""
+    if response.status_code == ok:
+        return None
+    try:
+        body = response.json()
+        code = body.get("code") or body.get("detail") if isinstance(body, dict) else None
+    except ValueError:
+        code = None
+    return f"{response.status_code} {code}" if code else str(response.status_code)
+
+
+def load(
+    base: str,
+    headers: dict[str, str],
+    path: str,
+    ok: int,
+    seconds: float = SECONDS,
+    clients: int = CLIENTS,
+    body: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`clients` keep-alive connections sending GET `path` (POST `body` as JSON when given) for
+    `seconds` after WARMUP: with wrk when installed (C, so the server keeps the CPU), else httpx."""
+    if shutil.which("wrk"):
+        return _wrk(base + path, headers, ok, seconds, clients, body)
+
+    def send(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+        return http.post(path, json=body) if body is not None else http.get(path)
+
+    return asyncio.run(_httpx(base, headers, send, ok, seconds, clients))
+
+
+def _wrk(
+    url: str, headers: dict[str, str], ok: int, seconds: float, clients: int, body: dict[str, str] | None
+) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT)
+        script.flush()
+        base = [
+            "wrk",
+            "-t",
+            str(min(2, clients)),
+            "-c",
+            str(clients),
+            "-s",
+            script.name,
+            "--timeout",
+            f"{TIMEOUT:.0f}s",
+        ]
+        for name, value in headers.items():
+            base += ["-H", f"{name}: {value}"]
+        env = {**os.environ, "BENCH_BODY": json.dumps(body) if body is not None else ""}
+
+        def wrk(duration: float) -> str:
+            argv = [*base, "-d", f"{max(1, round(duration))}s", url]
+            return subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
+
+        warm = wrk(WARMUP)  # each gunicorn worker imports lazily on its first requests
+        out = wrk(seconds)
+    warmed = sum(int(line.split("\t")[2]) for line in warm.splitlines() if line.startswith("KIND\t"))
+    failures: Counter[str] = Counter()
+    answered = 0
+    for line in out.splitlines():
+        kind, *values = line.split("\t")
+        if kind == "KIND":
+            answered += int(values[1])
+            if values[0] != str(ok):
+                failures[values[0]] += int(values[1])
+        elif kind == "SOCKET":
+            for name, n in zip(
+                ("connect", "read", "write", f"timeout ({TIMEOUT:.0f} s)"), values, strict=True
+            ):
+                if int(n):
+                    failures[f"socket {name}"] += int(n)
+        elif kind == "LAT":
+            p50, p99, requests, micros = float(values[0]), float(values[1]), int(values[2]), float(values[3])
+    span = micros / 1e6
+    return {
+        "rps": (answered - sum(v for k, v in failures.items() if not k.startswith("socket"))) / span,
+        "p50": p50 / 1000,
+        "p99": p99 / 1000,
+        "n": requests,
+        "failures": failures,
+        "tool": "wrk",
+        "sent": warmed + requests,  # every request of the warm-up and of the run
+    }
+
+
+async def _httpx(
+    base: str,
+    headers: dict[str, str],
+    send: Send,
+    ok: int,
+    seconds: float,
+    clients: int,
 ) -> dict[str, Any]:
     latencies: list[float] = []
-    failures: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=10.0) as http:
+    failures: Counter[str] = Counter()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=TIMEOUT) as http:
         measure_from = time.perf_counter() + WARMUP
         stop = measure_from + seconds
 
         async def client() -> None:
             while (now := time.perf_counter()) < stop:
+                kind: str | None
                 try:
-                    status = (await send(http)).status_code
+                    kind = _kind(await send(http), ok)
                 except httpx.TimeoutException:
-                    status = 0  # no answer within the client's 10 s
+                    kind = f"timeout ({TIMEOUT:.0f} s)"
+                except httpx.HTTPError as exc:
+                    kind = type(exc).__name__
                 done = time.perf_counter()
                 if done >= measure_from:
                     latencies.append(done - now)
-                    if status != ok:
-                        failures[status] += 1
+                    if kind is not None:
+                        failures[kind] += 1
 
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
+        await asyncio.gather(*(client() for _ in range(clients)))
         # Requests sent before `stop` may finish well after it: throughput is over the real span.
         span = max(time.perf_counter(), stop) - measure_from
     latencies.sort()
@@ -109,20 +241,23 @@ async def load(
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
 
     return {
-        "rps": len(latencies) / span,
+        "rps": (len(latencies) - sum(failures.values())) / span,  # answered as asked, per second
         "p50": pct(0.5),
         "p99": pct(0.99),
         "n": len(latencies),
         "failures": failures,
+        "tool": "httpx",
+        "sent": None,  # not counted during the warm-up
     }
 
 
-def report(label: str, result: dict[str, Any], ok: int) -> None:
-    failures = sorted(result["failures"].items())
-    failed = ", ".join(f"{n} x {status or 'timeout'}" for status, n in failures) or "none"
+def report(label: str, result: dict[str, Any], ok: int, baseline: float | None = None) -> None:
+    failed = ", ".join(f"{n} x {kind}" for kind, n in result["failures"].most_common()) or "none"
+    versus = f"  {result['rps'] / baseline:5.2f}x baseline" if baseline else ""
     print(
-        f"{label:<44} {result['rps']:8.1f} req/s   p50 {result['p50']:7.1f} ms   "
-        f"p99 {result['p99']:7.1f} ms   ({result['n']:.0f} requests; not {ok}: {failed})"
+        f"{label:<46} {result['rps']:8.1f} ok/s{versus}   p50 {result['p50']:7.1f} ms   "
+        f"p99 {result['p99']:7.1f} ms   ({result['n']:.0f} requests; errors: {failed})",
+        flush=True,
     )
 
 
@@ -133,18 +268,13 @@ def load_average() -> str:
         return "n/a"
 
 
-def run() -> None:
-    print(
-        f"trading API, {CLIENTS} concurrent clients after {WARMUP}s warm-up, one daphne process, the "
-        f"default embedded database; {platform.machine()}, {os.cpu_count()} cores, load average before: "
-        f"{load_average()}"
-    )
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="brute-bench-api-trading-") as name:
-        tmp = Path(name)
-        (tmp / "bench_api_settings.py").write_text(SETTINGS)
-        (tmp / "bench_api_asgi.py").write_text(ASGI)
-        sim = subprocess.Popen(
+class SimExchange:
+    """The simulated MEXC in a child process, its rate limits lifted; `url` once it listens."""
+
+    pid = 0  # the running one's, for its CPU time
+
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen(
             [sys.executable, "-c", SIMEXCHANGE],
             cwd=ROOT,
             stdin=subprocess.PIPE,
@@ -152,45 +282,85 @@ def run() -> None:
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-        try:
-            assert sim.stdout is not None
-            env = {**environment(tmp, None), "MEXC_BASE_URL": sim.stdout.readline().strip()}
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
-            )
-            setup = subprocess.run(
-                [sys.executable, "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-            )
-            headers = {"Authorization": f"Bearer {setup.stdout.split()[-1]}"}
-            print(f"(exchange up, database migrated, symbols synced: {time.perf_counter() - started:.1f}s)")
-            measure(env, headers)
-        finally:
-            if sim.stdin is not None:
-                sim.stdin.close()
-            sim.wait(timeout=10)
+        assert self.proc.stdout is not None
+        url = self.proc.stdout.readline().strip()
+        SimExchange.pid = self.proc.pid
+        return url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def simulated(env: dict[str, str], exchange: str) -> dict[str, str]:
+    """What `make run` sets when it serves the bundled exchange."""
+    ws = exchange.replace("http://", "ws://", 1) + "/ws"
+    return {**env, "MEXC_BASE_URL": exchange, "MEXC_WS_URL": ws, "MEXC_SIMULATED": "true"}
+
+
+def prepare(env: dict[str, str]) -> dict[str, str]:
+    """Migrates the database, syncs symbols, makes the trader; returns the API's auth header."""
+    migrate = [sys.executable, "manage.py", "migrate", "--no-input", "-v0"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True)
+    setup = subprocess.run(
+        [sys.executable, "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return {"Authorization": f"Bearer {setup.stdout.split()[-1]}"}
+
+
+TICKER = "/api/v1/markets/SOLUSDT/ticker"
+ORDERS = "/api/v1/orders"
+
+
+def run() -> None:
+    print(
+        f"trading API, {CLIENTS} concurrent clients after {WARMUP}s warm-up, served as `make run` does "
+        f"(gunicorn web + uvicorn live), the default embedded database; {platform.machine()}, "
+        f"{os.cpu_count()} cores, load average before: {load_average()}"
+    )
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="brute-bench-api-trading-") as name, SimExchange() as exchange:
+        tmp = Path(name)
+        (tmp / "bench_api_settings.py").write_text(SETTINGS)
+        env = simulated(environment(tmp, None), exchange)
+        headers = prepare(env)
+        print(f"(exchange up, database migrated, symbols synced: {time.perf_counter() - started:.1f}s)")
+        with serve(env, logs=tmp) as app:
+            measure(app, headers)
+        for role in app.processes:
+            print(f"({role} log: {_log_summary(tmp / f'{role}.log')})")
     print(f"(total {time.perf_counter() - started:.1f}s; load average after: {load_average()})")
 
 
-def measure(env: dict[str, str], headers: dict[str, str]) -> None:
-    port = free_port()
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    args = [daphne, "-b", "127.0.0.1", "-p", str(port), "bench_api_asgi:application"]
-    with process(args, env) as proc:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/api/v1/openapi.json", proc, timeout=120)  # a busy box starts daphne slowly
+def _log_summary(log: Path) -> str:
+    """How many tracebacks and warnings a server logged, and the last traceback's last line."""
+    lines = log.read_text(errors="replace").splitlines()
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    warnings = sum(" WARNING " in line for line in lines)
+    last = ""
+    if tracebacks:
+        after = [line for line in lines[tracebacks[-1] + 1 :] if line and not line.startswith(" ")]
+        last = f"; last: {after[0][:200]}" if after else ""
+    return f"{len(tracebacks)} tracebacks, {warnings} warnings{last}"
 
-        def ticker(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-            return http.get("/api/v1/markets/SOLUSDT/ticker")
 
-        def order(http: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-            return http.post("/api/v1/orders", json=ORDER)
-
-        cases: list[tuple[str, Send, int, float]] = [
-            ("GET  /markets/SOLUSDT/ticker (feed snapshot)", ticker, 200, SECONDS),
-            (f"POST /orders (paper market buy, {ORDER_SECONDS:.0f} s)", order, 201, ORDER_SECONDS),
-        ]
-        for label, send, ok, seconds in cases:
-            report(label, asyncio.run(load(base, headers, send, ok, seconds)), ok)
+def measure(app: App, headers: dict[str, str]) -> None:
+    before = load(app.web, headers, TICKER, 200)
+    print(f"(load from {before['tool']})")
+    report("GET  /markets/SOLUSDT/ticker (baseline, before)", before, 200)
+    print(f"  (load average: {load_average()})", flush=True)
+    pids = {role: proc.pid for role, proc in app.processes.items()} | {"exchange": SimExchange.pid}
+    cpu = {role: cpu_seconds(pid) for role, pid in pids.items()}
+    orders = load(app.web, headers, ORDERS, 201, ORDER_SECONDS, body=ORDER)
+    report(f"POST /orders (paper market buy, {ORDER_SECONDS:.0f} s)", orders, 201, before["rps"])
+    if orders["sent"]:
+        spent = {role: cpu_seconds(pid) - cpu[role] for role, pid in pids.items()}
+        used = ", ".join(f"{role} {seconds * 1000 / orders['sent']:.1f}" for role, seconds in spent.items())
+        print(f"  (CPU ms per order request, warm-up included: {used})")
+    print(f"  (load average: {load_average()}; target >= 200 orders/s, p99 <= 250 ms, 0 errors)")
+    after = load(app.web, headers, TICKER, 200)
+    report("GET  /markets/SOLUSDT/ticker (baseline, after)", after, 200)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Market feed figures: (a) decoded frames per second through the hot path, (b) latency from an exchange
 frame arriving to the Channels group_send, (c) fan-out from one market frame to 1,000 browser sockets
-through daphne. Needs `redis-server` on PATH (b and c use a private one on loopback). About a minute."""
+through `make run`'s uvicorn live process. Needs `redis-server` on PATH (b and c use a private one on
+loopback). About a minute."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from bench._app import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = [f"S{i:02d}USDT" for i in range(10)]
@@ -139,7 +142,7 @@ class _StubExchange:
         return None
 
 
-def _pct(values: list[float], q: float) -> float:
+def _pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
@@ -198,7 +201,7 @@ async def _publish_latency(
     timed = _TimedLayer(layer)
     exchange = _StubExchange()
     cfg = FeedConfig(symbols=tuple(SYMBOLS), rest_tickers_every_s=3600, heartbeat_every_s=3600)
-    feed = MarketFeed(exchange, config=cfg, layer=timed)  # type: ignore[arg-type]
+    feed = MarketFeed(exchange, config=cfg, layer=timed)
     feed.write_snapshot = _noop  # type: ignore[method-assign]  # keep the cache out of this figure
     feed.flush_candles = _noop  # type: ignore[method-assign]
     task = asyncio.create_task(feed.run())
@@ -224,7 +227,7 @@ async def _noop() -> None:
     return None
 
 
-# ---- (c) fan-out through daphne ---------------------------------------------------------------------
+# ---- (c) fan-out through the live process (uvicorn) -------------------------------------------------
 
 
 def _free_port() -> int:
@@ -373,23 +376,10 @@ def _fanout_run(redis_url: str, backend: str) -> dict[str, Any]:
             [python, "-c", _SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True
         )
         session_key = out.stdout.strip().splitlines()[-1]
-        port = _free_port()
-        daphne = subprocess.Popen(
-            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(os.environ.get("BENCH_DAPHNE_LOG", os.devnull), "w"),  # noqa: SIM115
-        )
-        try:
-            _wait_port(port)
+        # The live process as `make run` starts it (runbrute's uvicorn command line and environment).
+        with serve(env, logs=Path(var), roles=("live",)) as app:
+            port = int(app.live.rsplit(":", 1)[1])
             return asyncio.run(_fanout(port, session_key, redis_url, backend))
-        finally:
-            daphne.terminate()
-            try:
-                daphne.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
 
 
 # ---- report -----------------------------------------------------------------------------------------
@@ -449,7 +439,8 @@ def _report_fanout(name: str, result: dict[str, Any]) -> None:
         )
         return
     print(
-        f"(c) fan-out through daphne + {name} (bench clients in one process on the same 2 cores): "
+        f"(c) fan-out through the live process (uvicorn) + {name} "
+        "(bench clients in one process on the same 2 cores): "
         f"{result['connected']}/{CLIENTS} sockets connected in batches of {CONNECT_BATCH} in "
         f"{result['connect_s']:.1f} s ({len(result['failures'])} failed); {FANOUT_FRAMES} frames, "
         f"{result['delivered']:,}/{expected:,} deliveries: p50 {_pct(lat, 50):.0f} ms, "

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from bench import _load
+from bench._app import runbrute
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 50
@@ -125,9 +126,7 @@ else:
 
 
 def _command(name: str, **context: Any) -> list[str]:
-    from config.management.commands.runbrute import PROCESSES
-
-    process = next(p for p in PROCESSES if p.name == name)
+    process = next(p for p in runbrute().PROCESSES if p.name == name)  # the app's registry made ready
     return shlex.split(process.command.format(python=sys.executable, host="127.0.0.1", **context))
 
 

@@ -33,7 +33,7 @@ from trading.exchange.base import Exchange
 from trading.exchange.errors import InsufficientBalance, InvalidSymbol, OrderRejected
 from trading.exchange.hub import ExchangeHub, HubStatus, SessionProxy
 from trading.exchange.mexc_ws import DEFAULT_WS_URL
-from trading.exchange.paper import PaperExchange, PaperOrder
+from trading.exchange.paper import PaperExchange, PaperOrder, SharedBooks
 from trading.exchange.ratelimit import RateLimiter, SharedBudget
 from trading.exchange.types import (
     Balance as BalanceValue,
@@ -227,12 +227,23 @@ def memory_book(symbol: str, depth: int) -> OrderBook | None:
     return view if view.bids or view.asks else None
 
 
+# Per exchange URL: paper orders of this process waiting on the same REST book share its request.
+_shared_books: dict[str, SharedBooks] = {}
+_shared_books_lock = threading.Lock()
+
+
 def paper_builder(user_id: int, *, source: str = Order.Source.API) -> ExchangeBuilder:
     """The paper exchange of one user; orders it creates are recorded with `source`."""
 
     def build() -> Exchange:
+        with _shared_books_lock:
+            shared = _shared_books.setdefault(mexc_base_url(), SharedBooks())
         return PaperExchange(
-            public_client(), DjangoPaperStore(user_id, source=source), rules=rules_from_db, books=memory_book
+            public_client(),
+            DjangoPaperStore(user_id, source=source),
+            rules=rules_from_db,
+            books=memory_book,
+            shared=shared,
         )
 
     return build

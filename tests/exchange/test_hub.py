@@ -12,7 +12,7 @@ import pytest
 from trading.exchange import errors
 from trading.exchange.hub import ExchangeHub, account_label
 from trading.exchange.mexc_ws import StreamConfig
-from trading.exchange.paper import MemoryPaperStore, PaperExchange
+from trading.exchange.paper import MemoryPaperStore, PaperExchange, SharedBooks
 from trading.exchange.types import OrderRequest, OrderType, Side
 from trading.simexchange.config import SimConfig
 
@@ -142,5 +142,83 @@ def test_paper_fills_come_from_the_book_in_memory_and_rest_only_without_one(sim,
 
     asyncio.run(two_orders())
 
-    assert paper.book_reads == {"memory": 1, "rest": 1}
+    assert paper.book_reads == {"memory": 1, "rest": 1, "shared": 0}
     assert hub.public().sent["GET /api/v3/depth"] == before + 1
+
+
+class SlowDepth:
+    """The hub's public session, its depth answered 0.3 s late and its requests counted."""
+
+    def __init__(self, market):
+        self.market = market
+        self.requests = 0
+
+    def __getattr__(self, name):
+        return getattr(self.market, name)
+
+    async def depth(self, symbol, limit=100):
+        self.requests += 1
+        await asyncio.sleep(0.3)
+        return await self.market.depth(symbol, limit=limit)
+
+
+def test_paper_orders_waiting_on_one_book_share_its_rest_request_and_later_ones_send_their_own(sim, hub):
+    # As gunicorn's threads do: each order in its own thread and event loop, no feed in the process.
+    market, shared = SlowDepth(hub.proxy(hub.public())), SharedBooks()
+    rules = hub.run(hub.public().symbols(["SOLUSDT"]))[0]  # once: this server's budget is small
+
+    async def rules_source(symbol):
+        return rules
+
+    papers = [
+        PaperExchange(market, MemoryPaperStore({"USDT": Decimal(1000)}), rules=rules_source, shared=shared)
+        for _ in range(5)
+    ]
+    start = threading.Barrier(4)
+    states = []
+
+    def place(paper, n):
+        start.wait()
+        request = OrderRequest(
+            "SOLUSDT", Side.BUY, OrderType.MARKET, f"brshared{n}", quote_quantity=Decimal(20)
+        )
+        states.append(asyncio.run(paper.place_order(request)))
+
+    threads = [threading.Thread(target=place, args=(papers[n], n)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert market.requests == 1  # four orders at once: one request
+    assert sorted(p.book_reads["rest"] for p in papers[:4]) == [0, 0, 0, 1], [p.book_reads for p in papers]
+    assert sum(p.book_reads["shared"] for p in papers[:4]) == 3
+    assert len(states) == 4
+    assert all(s.executed_quantity > 0 for s in states)  # each filled against that book
+
+    place_after = OrderRequest("SOLUSDT", Side.BUY, OrderType.MARKET, "brshared9", quote_quantity=Decimal(20))
+    asyncio.run(papers[4].place_order(place_after))
+    assert market.requests == 2  # an answered book is never reused: the next order reads its own
+    assert papers[4].book_reads == {"memory": 0, "rest": 1, "shared": 0}
+
+
+def test_a_failed_shared_book_request_fails_every_order_waiting_on_it():
+    class Unreachable(Exception):
+        pass
+
+    shared, calls = SharedBooks(), []
+
+    async def fetch():
+        calls.append(1)
+        await asyncio.sleep(0.2)
+        raise Unreachable("no answer")
+
+    async def both():
+        return await asyncio.gather(
+            shared.depth("SOLUSDT", 100, fetch), shared.depth("SOLUSDT", 100, fetch), return_exceptions=True
+        )
+
+    results = asyncio.run(both())
+    assert calls == [1]
+    assert [type(r) for r in results] == [Unreachable, Unreachable]
+    assert shared._in_flight == {}  # nothing left behind: the next caller asks again

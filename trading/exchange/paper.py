@@ -14,6 +14,9 @@ own tables. Fill rules:
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -184,6 +187,48 @@ def floor_to(value: Decimal, decimals: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
 
 
+class SharedBooks:
+    """Paper orders that need a symbol's book over REST while a request for it is already in flight
+    wait for that answer instead of sending their own.
+
+    Without a market feed in the process (gunicorn's workers) each paper order reads the book over REST,
+    and the client-side limit of 20 requests/s per endpoint then caps paper orders at 20/s per process
+    (each waiting its turn). A book is never reused once answered: an order shares only a request sent
+    at most one round trip before it arrived, so orders placed one after another each read their own.
+    Shared by the threads and event loops of a process (each sync request runs its own loop)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight: dict[tuple[str, int], concurrent.futures.Future[OrderBook]] = {}
+
+    async def depth(
+        self, symbol: str, depth: int, fetch: Callable[[], Awaitable[OrderBook]]
+    ) -> tuple[OrderBook, bool]:
+        """The book, and whether it came from another caller's request."""
+        key = (symbol, depth)
+        with self._lock:
+            pending = self._in_flight.get(key)
+            if pending is None:
+                mine: concurrent.futures.Future[OrderBook] = concurrent.futures.Future()
+                self._in_flight[key] = mine
+        if pending is not None:
+            return await asyncio.wrap_future(pending), True
+        try:
+            book = await fetch()
+        except Exception as exc:
+            mine.set_exception(exc)  # the callers waiting on it fail as this one does
+            raise
+        except BaseException:
+            mine.cancel()
+            raise
+        else:
+            mine.set_result(book)
+            return book, False
+        finally:
+            with self._lock:
+                del self._in_flight[key]
+
+
 class PaperExchange:
     """Satisfies `trading.exchange.base.Exchange` for one paper account."""
 
@@ -197,12 +242,15 @@ class PaperExchange:
         book_depth: int = 100,
         close_market: Callable[[], Awaitable[None]] | None = None,
         books: Callable[[str, int], OrderBook | None] | None = None,
+        shared: SharedBooks | None = None,
     ) -> None:
         """`books(symbol, depth)`: the current book from memory (the market feed's), or None when it
-        has none; the paper engine then asks `market.depth` over REST."""
+        has none; the paper engine then asks `market.depth` over REST, through `shared` when given (a
+        request already in flight for the book answers this order too)."""
         self.market = market
         self._books = books
-        self.book_reads = {"memory": 0, "rest": 0}
+        self._shared = shared
+        self.book_reads = {"memory": 0, "rest": 0, "shared": 0}
         self.store = store
         self._rules_source = rules
         self._clock = clock
@@ -295,8 +343,14 @@ class PaperExchange:
         if book is not None:
             self.book_reads["memory"] += 1
             return book
-        self.book_reads["rest"] += 1
-        return await self.market.depth(symbol, limit=self._depth)
+        if self._shared is None:
+            self.book_reads["rest"] += 1
+            return await self.market.depth(symbol, limit=self._depth)
+        book, shared = await self._shared.depth(
+            symbol, self._depth, lambda: self.market.depth(symbol, limit=self._depth)
+        )
+        self.book_reads["shared" if shared else "rest"] += 1
+        return book
 
     def _check(self, rules: SymbolRules, req: OrderRequest) -> None:
         self._check_open(rules, req)

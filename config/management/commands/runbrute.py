@@ -131,15 +131,7 @@ class Command(BaseCommand):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.update(_metrics_env())
         live_port = live_port or port + 1
-        # No proxy here: pages point browsers at the live port, and without Redis every other process
-        # hands its live events to the live one.
-        loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-        env.update(
-            LIVE_WS_PORT=str(live_port),
-            LIVE_WS_PUBLIC="true",
-            LIVE_INTERNAL_URL=f"http://{loopback}:{live_port}",
-        )
-        env["LIVE_FORWARD"] = "false" if settings.REDIS_URL else "true"
+        env.update(live_environment(host=host, live_port=live_port, redis=bool(settings.REDIS_URL)))
         context: dict[str, object] = {
             "python": sys.executable,
             "host": host,
@@ -173,6 +165,20 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Brute is starting: open http://{host}:{port}/  (Ctrl-C stops everything)")
         )
         sys.exit(supervisor.run())
+
+
+def live_environment(*, host: str, live_port: int, redis: bool) -> dict[str, str]:
+    """What every child is told about the live process (bench/_app.py starts the app with it too).
+
+    No proxy here: pages point browsers at the live port, and without Redis every other process hands
+    its live events to the live one (the live process's own row overrides LIVE_FORWARD)."""
+    loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return {
+        "LIVE_WS_PORT": str(live_port),
+        "LIVE_WS_PUBLIC": "true",
+        "LIVE_INTERNAL_URL": f"http://{loopback}:{live_port}",
+        "LIVE_FORWARD": "false" if redis else "true",
+    }
 
 
 def _metrics_env() -> dict[str, str]:
