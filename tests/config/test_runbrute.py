@@ -166,3 +166,28 @@ def test_in_shadow_mode_make_run_starts_the_shipper_and_healthz_sees_its_heartbe
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_sniper_stops_cleanly_on_sigterm(brute_env):
+    """`make run`'s supervisor and `docker stop` send SIGTERM: the sniper stops as on Ctrl-C (its task
+    cancelled, the hub closed, exit 0) instead of dying mid-volley."""
+    sniper = subprocess.Popen(
+        [sys.executable, "manage.py", "sniper"],
+        cwd=ROOT,
+        env=brute_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        out = Output(sniper)
+        out.wait_for(r"sniper: watching listings")
+        time.sleep(2)  # running: its loops are on the hub
+        assert sniper.poll() is None
+        sniper.send_signal(signal.SIGTERM)
+        assert sniper.wait(timeout=30) == 0
+        out.wait_for(r"sniper: stopped")
+    finally:
+        if sniper.poll() is None:
+            sniper.kill()
+            sniper.wait()
