@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -20,9 +21,23 @@ class _Positive(TypedDict):
 POSITIVE: _Positive = {"min_value": Decimal("0"), "max_digits": 36, "decimal_places": 18}
 
 
+class PlainDecimalField(forms.DecimalField):
+    """A decimal written as digits with an optional point and sign, nothing else: Python's Decimal
+    also reads "1e3" (1,000) or "Infinity", and an order form must not turn a typo into an order 40
+    times the size meant. The API's amount rule (trading.schemas.AMOUNT_PATTERN) is as strict."""
+
+    PLAIN = re.compile(r"^\s*-?[0-9]*\.?[0-9]+\s*$|^\s*-?[0-9]+\.\s*$")
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # the stubs type it as IntegerField.to_python
+        if isinstance(value, str) and value.strip() and not self.PLAIN.match(value):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 AMOUNT_ERRORS = {
     "required": "Enter an amount.",
     "invalid": "Enter the amount as a number, e.g. 25 or 0.5.",
+    "min_value": "Enter an amount above zero.",
 }
 
 
@@ -40,11 +55,14 @@ class OrderForm(forms.Form):
         choices=[("quote", "Quote (e.g. USDT)"), ("base", "Base (the coin)")],
         initial="quote",
     )
-    amount = forms.DecimalField(label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)
-    price = forms.DecimalField(
+    amount = PlainDecimalField(label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)
+    price = PlainDecimalField(
         label="Limit price",
         required=False,
-        error_messages={"invalid": "Enter the limit price as a number."},
+        error_messages={
+            "invalid": "Enter the limit price as a number.",
+            "min_value": "A limit order needs a price above zero.",
+        },
         **POSITIVE,
     )
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
@@ -64,7 +82,11 @@ class OrderForm(forms.Form):
         if amount is not None and amount <= 0:
             self.add_error("amount", "Enter an amount above zero.")
         price = data.get("price")
-        if data.get("type") == Order.Type.LIMIT and (price is None or price <= 0):
+        if (
+            data.get("type") == Order.Type.LIMIT
+            and "price" not in self.errors
+            and (price is None or price <= 0)
+        ):
             self.add_error("price", "A limit order needs a price above zero.")
         if self.errors or self.symbol is None:
             return data

@@ -172,6 +172,8 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
         args, action = form.order_arguments(), data.get("action", "place")
         try:
             if action == "preview" or (live and not form.cleaned_data["confirmed"]):
+                # The preview refuses what placing would refuse (precision, minimums), never promises it.
+                services.order_check(user=request.user, symbol=market.symbol, **args)
                 extra["preview"] = quotes.order_preview(symbol=market, **args)
                 extra["needs_confirmation"] = live and action == "place"
             else:

@@ -49,8 +49,9 @@ def _refusal(client: Client, data: dict[str, str]) -> str:
     [
         (_form(amount=""), "Enter an amount."),
         (_form(amount="0"), "Enter an amount above zero."),
-        (_form(amount="-5"), "greater than or equal to 0"),
-        (_form(amount="1e30"), "no more than 18 digits before the decimal point"),
+        (_form(amount="-5"), "Enter an amount above zero."),
+        (_form(amount="1e3"), "Enter the amount as a number"),
+        (_form(amount="1e30"), "Enter the amount as a number"),
         (_form(amount="abc"), "Enter the amount as a number"),
         (_form(amount="9" * 300), "digits"),
         (_form(amount="1.123456789"), "at most 2 decimal places"),
@@ -61,7 +62,7 @@ def _refusal(client: Client, data: dict[str, str]) -> str:
         (_form(type="LIMIT", amount="0.001", price="100"), "is less than one lot"),
     ],
     ids=[
-        "empty", "zero", "negative", "1e30", "abc", "300-digits", "9-decimals", "below-minimum",
+        "empty", "zero", "negative", "1e3", "1e30", "abc", "300-digits", "9-decimals", "below-minimum",
         "above-balance", "sell-more-than-held", "limit-without-price", "limit-in-quote-below-a-lot",
     ],
 )  # fmt: skip
@@ -71,6 +72,26 @@ def test_every_refused_order_says_why_in_place_and_saves_nothing(
     body = _refusal(signed_in, data)
     assert words in body
     assert "Constraint" not in body
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_a_negative_limit_price_gets_one_message(signed_in: Client, trader: User) -> None:
+    body = _refusal(signed_in, _form(type="LIMIT", amount_in="base", amount="1", price="-1"))
+    assert body.count("A limit order needs a price above zero.") == 1
+    assert "greater than or equal to" not in body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [_form(amount_in="base", amount="0.123", action="preview"), _form(amount="25.123456", action="preview")],
+    ids=["base-3-decimals", "quote-6-decimals"],
+)
+def test_the_preview_refuses_what_placing_would_refuse(
+    signed_in: Client, trader: User, data: dict[str, str]
+) -> None:
+    body = _refusal(signed_in, data)
+    assert "at most 2 decimal places" in body
+    assert "YOU PAY" not in body.upper()
     assert not Order.objects.filter(user=trader).exists()
 
 

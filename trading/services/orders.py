@@ -243,6 +243,43 @@ def client_order_id_new() -> str:
     return "br" + uuid.uuid4().hex[: CLIENT_ORDER_ID_MAX - 2]
 
 
+def _order_input(
+    symbol: str,
+    side: str,
+    type: str,
+    quantity: Decimal | str | None,
+    quote_quantity: Decimal | str | None,
+    price: Decimal | str | None,
+) -> OrderInput:
+    return OrderInput(
+        symbol=symbol.strip().upper(),
+        side=Side(_enum(side, Side, "side")),
+        type=OrderType(_enum(type, OrderType, "type")),
+        quantity=_amount(quantity, "quantity"),
+        quote_quantity=_amount(quote_quantity, "quote amount"),
+        price=_amount(price, "price"),
+    )
+
+
+def order_check(
+    *,
+    user: User,
+    symbol: str,
+    side: str,
+    type: str,
+    quantity: Decimal | str | None = None,
+    quote_quantity: Decimal | str | None = None,
+    price: Decimal | str | None = None,
+) -> None:
+    """The refusals `order_place` would give this order before anything is written (the symbol's
+    rules, precisions and minimums), for a preview that must not promise what placing refuses.
+    Raises BruteError; writes nothing."""
+    order = _order_input(symbol, side, type, quantity, quote_quantity, price)
+    account = trading_account_get_or_create(user=user)
+    sym = Symbol.objects.filter(symbol=order.symbol).first()
+    order_validate(user=user, mode=account.mode, symbol=sym, order=order)
+
+
 def order_place(
     *,
     user: User,
@@ -259,14 +296,7 @@ def order_place(
 
     Refusals raise BruteError with a code (see module doc). A transport failure whose outcome the
     exchange cannot confirm returns the order still PENDING; `orders_reconcile` settles it."""
-    order = OrderInput(
-        symbol=symbol.strip().upper(),
-        side=Side(_enum(side, Side, "side")),
-        type=OrderType(_enum(type, OrderType, "type")),
-        quantity=_amount(quantity, "quantity"),
-        quote_quantity=_amount(quote_quantity, "quote amount"),
-        price=_amount(price, "price"),
-    )
+    order = _order_input(symbol, side, type, quantity, quote_quantity, price)
     if source not in Order.Source.values:
         raise refuse("validation_error", f"Unknown order source {source!r}", 422)
     if client_order_id is not None:
