@@ -8,11 +8,14 @@ How (see README "Moving to Turso without downtime"):
   write path ever talks to the shadow, so a slow or dead shadow can't delay or fail it;
 - snapshot: the schema and every row are copied to the target after the triggers are in place, so
   every change during the copy is also in the log;
-- shipping (`ship_once`): the next log entries are read, the current rows for their keys are read
-  in one read transaction on the primary, and upserted (INSERT OR REPLACE by rowid) or deleted on
-  the shadow, together with the applied log position (`shadow_position`), in one transaction on the
-  shadow. Re-applying a batch is harmless (current state, by key), so a crash or an outage anywhere
-  is recovered by running again from the position the shadow itself holds;
+- shipping (`Shipper`, `ship_once`): the next log entries are read, the current rows for their
+  keys are read in one read transaction on the primary (WAL: it never blocks a writer), and
+  upserted (INSERT OR REPLACE by rowid) or deleted on the shadow, together with the applied log
+  position (`shadow_position`, moved only from the position the shipper expects), in one
+  transaction on the shadow, sent as one request. Re-applying a batch is harmless (current state,
+  by key), so a crash or an outage anywhere is recovered by running again from the position the
+  shadow itself holds. The running shipper paces itself (a batch every PACE seconds unless
+  catching up) and remembers what it can, so it takes little CPU from the writers it follows;
 - fence: the database that is not the primary has BEFORE triggers that refuse every write unless
   `shadow_fence.open` is 1, which only the shipper sets inside its own transaction. A process still
   pointing at the old primary after a cut-over gets a clear error instead of a lost write;
@@ -37,7 +40,7 @@ from typing import Any
 
 from config import metrics
 from config.shadow import state as state_file
-from config.shadow.db import Db, ShadowDbError, open_db
+from config.shadow.db import Db, ShadowDbError, StatementFailed, open_db
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ OWN_TABLES = (LOG, POSITION, FENCE)
 BATCH = 20000
 BUCKET = 1000  # rowids per verified key range
 PRUNE_EVERY = 10.0  # seconds between deletions of applied log entries on the primary
+PRUNE_CHUNK = 500  # log entries deleted per write transaction on the primary
+PACE = 0.1  # seconds between shipped batches while not catching up
 IN_SYNC_COMMITS = 200  # lag (log entries) under which the shadow counts as in sync
 IN_SYNC_SECONDS = 5.0
 LAG_EVERY = 1.0  # seconds between the shipper's lag measurements (metrics)
@@ -267,22 +272,30 @@ def _upsert_sql(table: Table, floats: tuple[bool, ...] = ()) -> str:
     )
 
 
-def write_rows(shadow: Db, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Upserts `rows` on the shadow, every value bit for bit.
+def row_statements(
+    table: Table, rows: list[tuple[Any, ...]], *, remote: bool
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The upserts that write `rows` on the shadow, every value bit for bit: (sql, parameter sets).
 
     Floats to a remote shadow travel as their repr() and are cast back by SQLite: sqld parses a
     Hrana JSON float inexactly (about 1 in 10 random doubles came back 1 ulp off, measured on sqld
     0.24.32), while SQLite's own text-to-REAL conversion of a 17-digit repr is exact."""
-    if not shadow.remote:
-        shadow.executemany(_upsert_sql(table), rows)
-        return
+    if not rows:
+        return []
+    if not remote:
+        return [(_upsert_sql(table), rows)]
     groups: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
         mask = tuple(isinstance(value, float) for value in row)
         bound = tuple(repr(v) if isinstance(v, float) else v for v in row)
         groups.setdefault(mask, []).append(bound)
-    for mask, bound_rows in groups.items():
-        shadow.executemany(_upsert_sql(table, mask), bound_rows)
+    return [(_upsert_sql(table, mask), bound_rows) for mask, bound_rows in groups.items()]
+
+
+def write_rows(shadow: Db, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """Upserts `rows` on the shadow inside the caller's transaction (see `row_statements`)."""
+    for sql, bound in row_statements(table, rows, remote=shadow.remote):
+        shadow.executemany(sql, bound)
 
 
 # --- shipping -----------------------------------------------------------------------------------
@@ -293,50 +306,115 @@ def ship_once(primary: Db, shadow: Db, *, batch: int = BATCH, locked: bool = Fal
 
     `locked`: the caller holds a write transaction on `primary` (the cut-over), so the reads run in
     it rather than in a read transaction of their own. Errors: ShadowDbError, nothing applied."""
-    position = _position(shadow)
-    if not locked:
-        primary.begin(immediate=False)  # one snapshot: the entries and the rows they name
-    try:
-        entries = primary.execute(
-            f"SELECT id, tbl, rid FROM {LOG} WHERE id > ? ORDER BY id LIMIT ?", [position, batch]
-        )
-        if not entries:
+    return Shipper(primary, shadow).ship(batch=batch, locked=locked)
+
+
+class Shipper:
+    """Ships from `primary` to `shadow`, remembering between batches what saves work on both sides.
+
+    Shipping shares the machine with the writers it follows (the commit latency issue 16 bounds), so
+    each batch costs as little as it can:
+    - the shadow's position is read once, then known: this shipper moved it, and the position
+      update is conditional, so another shipper moving it (the cut-over's, racing) is still seen
+      (PositionMoved) and the position read again;
+    - the tables' shapes are read again only when the primary's `PRAGMA schema_version` changes;
+    - on a local primary, `PRAGMA data_version` (unchanged unless another connection committed)
+      answers "nothing new" without opening a read transaction;
+    - the shadow's transaction goes as one request (`Db.apply`), not one per statement.
+    """
+
+    def __init__(self, primary: Db, shadow: Db) -> None:
+        self.primary = primary
+        self.shadow = shadow
+        self.position: int | None = None  # the shadow's applied position, when known
+        self._tables: dict[str, Table] = {}
+        self._schema_version: int | None = None
+        self._quiet_at: int | None = None  # the primary's data_version when the log was drained
+
+    def known_position(self) -> int:
+        if self.position is None:
+            self.position = _position(self.shadow)
+        return self.position
+
+    def ship(self, *, batch: int = BATCH, locked: bool = False) -> int:
+        """As `ship_once`. Errors: ShadowDbError (PositionMoved among them), nothing applied."""
+        primary = self.primary
+        version = None if locked else primary.data_version()
+        if version is not None and version == self._quiet_at:
             return 0
-        last = int(entries[-1][0])
-        keys: dict[str, set[int]] = {}
-        for _, tbl, rid in entries:
-            keys.setdefault(tbl, set()).add(int(rid))
-        tables = {table.name: table for table in app_tables(primary)}
-        current: dict[str, list[tuple[Any, ...]]] = {}
-        for name, rids in keys.items():
-            table = tables.get(name)
-            if table is None:
-                continue  # dropped since; sync_schema drops it on the shadow
-            current[name] = _rows_by_key(primary, table, sorted(rids))
-    finally:
-        if not locked:
-            primary.commit()
-    with shadow.transaction():
-        shadow.execute("PRAGMA defer_foreign_keys = ON")
-        shadow.execute(f"UPDATE {FENCE} SET open = 1 WHERE id = 1")
-        for name, rows in current.items():
-            table = tables[name]
+        try:
+            position = self.known_position()
+            if not locked:
+                primary.begin(immediate=False)  # one snapshot: the entries and the rows they name
+            try:
+                entries = primary.execute(
+                    f"SELECT id, tbl, rid FROM {LOG} WHERE id > ? ORDER BY id LIMIT ?", [position, batch]
+                )
+                if not entries:
+                    self._quiet_at = version
+                    return 0
+                keys: dict[str, set[int]] = {}
+                for _, tbl, rid in entries:
+                    keys.setdefault(tbl, set()).add(int(rid))
+                tables = self._app_tables()
+                current: dict[str, list[tuple[Any, ...]]] = {}
+                for name, rids in keys.items():
+                    if name in tables:  # else dropped since; sync_schema drops it on the shadow
+                        current[name] = _rows_by_key(primary, tables[name], sorted(rids))
+            finally:
+                if not locked:
+                    primary.commit()
+            last = int(entries[-1][0])
+            self._apply(
+                position, last, {name: (tables[name], keys[name], rows) for name, rows in current.items()}
+            )
+        except BaseException:
+            self.position = self._quiet_at = None  # read both again next time
+            raise
+        self.position = last
+        return len(entries)
+
+    def _app_tables(self) -> dict[str, Table]:
+        version = int(self.primary.execute("PRAGMA schema_version")[0][0])
+        if version != self._schema_version:
+            self._tables = {table.name: table for table in app_tables(self.primary)}
+            self._schema_version = version
+        return self._tables
+
+    def _apply(
+        self, position: int, last: int, changes: dict[str, tuple[Table, set[int], list[tuple[Any, ...]]]]
+    ) -> None:
+        """The shadow's transaction: the fence opened, rows deleted and upserted, the position moved
+        from `position` to `last` (or PositionMoved, nothing applied), the fence closed."""
+        statements: list[tuple[str, list[tuple[Any, ...]]]] = [
+            ("PRAGMA defer_foreign_keys = ON", [()]),
+            (f"UPDATE {FENCE} SET open = 1 WHERE id = 1", [()]),
+            # The position's NOT NULL fails this update (and with it the transaction) unless the
+            # shadow is still at `position`: no second shipper applies the same entries twice.
+            (
+                f"UPDATE {POSITION} SET applied = CASE WHEN applied = ? THEN ? END, at = {NOW} WHERE id = 1",
+                [(position, last)],
+            ),
+        ]
+        moved = len(statements) - 1
+        for name, (table, rids, rows) in changes.items():
             present = {row[table.key_index] for row in rows}
-            gone = [rid for rid in keys[name] if rid not in present]
+            gone = sorted(rid for rid in rids if rid not in present)
             for chunk in _chunks(gone, 400):
                 marks = ", ".join("?" for _ in chunk)
-                shadow.execute(f"DELETE FROM {q(name)} WHERE {_key(table)} IN ({marks})", chunk)
-            write_rows(shadow, table, rows)
-        moved = shadow.execute(
-            f"UPDATE {POSITION} SET applied = ?, at = {NOW} WHERE id = 1 AND applied = ? RETURNING applied",
-            [last, position],
-        )
-        if not moved:
-            raise PositionMoved(
-                f"{shadow.url}: another shipper moved the position; this batch is not applied"
-            )
-        shadow.execute(f"UPDATE {FENCE} SET open = 0 WHERE id = 1")
-    return len(entries)
+                statements.append((f"DELETE FROM {q(name)} WHERE {_key(table)} IN ({marks})", [tuple(chunk)]))
+            statements += row_statements(table, rows, remote=self.shadow.remote)
+        statements.append((f"UPDATE {FENCE} SET open = 0 WHERE id = 1", [()]))
+        try:
+            counts = self.shadow.apply(statements)
+        except StatementFailed as exc:
+            if exc.index == moved:
+                raise PositionMoved(
+                    f"{self.shadow.url}: another shipper moved the position; this batch is not applied"
+                ) from exc
+            raise
+        if counts[moved] != 1:
+            raise PositionMoved(f"{self.shadow.url}: no position row; this batch is not counted as applied")
 
 
 def _rows_by_key(db: Db, table: Table, rids: list[int]) -> list[tuple[Any, ...]]:
@@ -354,17 +432,28 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def prune(primary: Db, shadow: Db) -> int:
-    """Deletes the log entries the shadow has applied; returns how many."""
-    position = _position(shadow)
-    with primary.transaction():
-        rows = primary.execute(f"DELETE FROM {LOG} WHERE id <= ? RETURNING id", [position])
-    return len(rows)
+def prune(primary: Db, shadow: Db, *, position: int | None = None) -> int:
+    """Deletes the log entries the shadow has applied (up to `position`, else the shadow's own),
+    PRUNE_CHUNK per write transaction so a writer never waits behind more than one; returns how many."""
+    if position is None:
+        position = _position(shadow)
+    total = 0
+    while True:
+        with primary.transaction():
+            rows = primary.execute(
+                f"DELETE FROM {LOG} WHERE id <= ? AND id <= (SELECT min(id) FROM {LOG}) + ? RETURNING id",
+                [position, PRUNE_CHUNK - 1],
+            )
+        total += len(rows)
+        if len(rows) < PRUNE_CHUNK:
+            return total
 
 
-def lag(primary: Db, shadow: Db) -> tuple[int, float]:
-    """(log entries not yet applied, seconds since the oldest of them was committed)."""
-    position = _position(shadow)
+def lag(primary: Db, shadow: Db, *, position: int | None = None) -> tuple[int, float]:
+    """(log entries not yet applied, seconds since the oldest of them was committed). `position`:
+    the shadow's applied position when the caller knows it (the shipper), else read from it."""
+    if position is None:
+        position = _position(shadow)
     rows = primary.execute(f"SELECT count(*), min(at), {NOW} FROM {LOG} WHERE id > ?", [position])
     count, oldest, now = rows[0]
     return int(count), (float(now) - float(oldest)) if oldest is not None else 0.0
@@ -572,51 +661,51 @@ class Shadow:
             primary.close()
             shadow.close()
 
-    def ship(self, *, until: Callable[[], bool], idle: float = 0.2, retry: float = 1.0) -> int:
-        """Ships until `until()` is true; an unreachable side is waited for, never given up on."""
+    def ship(self, *, until: Callable[[], bool], idle: float = PACE, retry: float = 1.0) -> int:
+        """Ships until `until()` is true; an unreachable side is waited for, never given up on.
+
+        `idle`: seconds between batches unless the last one was full (catching up goes on at once).
+        The writes of that interval go as one batch, so the shipper (and the shadow's server) wake
+        a few times a second rather than once per commit: lag grows by at most `idle`, and the CPU
+        they take from the primary's writers shrinks (`bench shadow` prints both)."""
         shipped, since_prune, pruned_at = 0, 0, time.monotonic()
         measured_at = 0.0
-        primary: Db | None = None
-        shadow: Db | None = None
+        shipper: Shipper | None = None
         pair: tuple[str, str] | None = None
         while not until():
             try:
                 current = self._require()
                 if pair != (current["primary"], current["shadow"]):  # a cut-over or roll-back happened
-                    for db in (primary, shadow):
-                        if db is not None:
-                            db.close()
-                    primary = shadow = None
+                    _close(shipper)
+                    shipper = None
                     pair = (current["primary"], current["shadow"])
-                if primary is None or shadow is None:
-                    primary, shadow = self.databases()
-                count = ship_once(primary, shadow)
+                if shipper is None:
+                    shipper = Shipper(*self.databases())
+                count = shipper.ship()
                 shipped += count
                 since_prune += count
                 if count:
                     metrics.shadow_applied(count)
                 if time.monotonic() - measured_at >= LAG_EVERY:
-                    metrics.shadow_lag(*lag(primary, shadow))
+                    metrics.shadow_lag(
+                        *lag(shipper.primary, shipper.shadow, position=shipper.known_position())
+                    )
                     measured_at = time.monotonic()
                 # Pruning takes the primary's write lock: seldom, so writers rarely wait behind it.
                 if since_prune and time.monotonic() - pruned_at >= PRUNE_EVERY:
-                    prune(primary, shadow)
+                    prune(shipper.primary, shipper.shadow, position=shipper.known_position())
                     since_prune, pruned_at = 0, time.monotonic()
-                if count == 0:
+                if count < BATCH:
                     time.sleep(idle)
             except ShadowDbError as exc:
                 logger.warning("shadow shipping paused: %s", exc)
                 metrics.shadow_replay_error(
                     "position_moved" if isinstance(exc, PositionMoved) else "database"
                 )
-                for db in (primary, shadow):
-                    if db is not None:
-                        db.close()
-                primary = shadow = None
+                _close(shipper)
+                shipper = None
                 time.sleep(retry)
-        for db in (primary, shadow):
-            if db is not None:
-                db.close()
+        _close(shipper)
         return shipped
 
     def status(self, *, check: bool = False) -> dict[str, Any]:
@@ -762,6 +851,12 @@ class Shadow:
         finally:
             primary.close()
         state_file.remove(self.state_path)
+
+
+def _close(shipper: Shipper | None) -> None:
+    if shipper is not None:
+        shipper.primary.close()
+        shipper.shadow.close()
 
 
 def _ship_racing(primary: Db, shadow: Db, *, locked: bool = False) -> int:

@@ -15,6 +15,7 @@ could not be reached for.
 from __future__ import annotations
 
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,18 @@ Row = tuple[Any, ...]
 
 class ShadowDbError(Exception):
     """A database of the shadow refused a statement or could not be reached."""
+
+
+class StatementFailed(ShadowDbError):
+    """`Db.apply`: the statement at `index` of the list given failed; nothing of the list committed."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+# One write transaction as a list: each SQL text with the parameter sets it runs with, in order.
+Statements = Sequence[tuple[str, Sequence[Sequence[Any]]]]
 
 
 def is_remote(url: str) -> bool:
@@ -110,6 +123,72 @@ class Db:
         except (sqlite3.Error, driver.Error):
             pass  # a transaction the server already ended is rolled back; nothing more to do
 
+    def data_version(self) -> int | None:
+        """SQLite's `PRAGMA data_version` of a local file: it changes when another connection has
+        committed since this connection last looked. None for a remote database (each Hrana request
+        may run on another server connection, so the value means nothing there)."""
+        if self._sqlite is None:
+            return None
+        return int(self.execute("PRAGMA data_version")[0][0])
+
+    def apply(self, statements: Statements) -> list[int]:
+        """Runs `statements` in one write transaction (BEGIN IMMEDIATE ... COMMIT), all or nothing;
+        returns the rows each changed (summed over its parameter sets).
+
+        Remote: the whole transaction is one Hrana batch in one HTTP request, on a stream opened and
+        closed by that request, each step conditional on the one before and a ROLLBACK when the
+        COMMIT did not run. One round trip rather than one per statement: the shadow's server does
+        a fraction of the work per shipped batch (the shipper shares the primary's CPU). A BEGIN
+        refused as busy is sent again for up to `timeout` seconds, as the driver does.
+        Errors: StatementFailed (which statement) when one fails, ShadowDbError otherwise."""
+        if self._sqlite is not None:
+            return self._apply_local(self._sqlite, statements)
+        assert self._hrana is not None
+        return self._apply_remote(self._hrana, statements)
+
+    def _apply_local(self, conn: sqlite3.Connection, statements: Statements) -> list[int]:
+        counts: list[int] = []
+        with self.transaction():
+            for index, (sql, rows) in enumerate(statements):
+                try:
+                    if len(rows) == 1:  # executemany takes DML only; a PRAGMA runs once
+                        counts.append(max(conn.execute(sql, rows[0]).rowcount, 0))
+                    else:
+                        counts.append(max(conn.executemany(sql, rows).rowcount, 0) if rows else 0)
+                except sqlite3.Error as exc:
+                    raise StatementFailed(f"{self.url}: {exc}", index) from exc
+        return counts
+
+    def _apply_remote(self, conn: hrana.Connection, statements: Statements) -> list[int]:
+        try:
+            steps, owners = _steps(statements)
+        except driver.Error as exc:
+            raise ShadowDbError(f"{self.url}: {exc}") from exc
+        commit = len(steps) - 2
+        deadline = time.monotonic() + conn.busy_wait
+        pause = 0.005
+        while True:
+            try:
+                results, errors = _batch(conn, steps)
+            except driver.Error as exc:
+                raise ShadowDbError(f"{self.url}: {exc}") from exc
+            busy = errors[0] is not None and hrana.retryable(str(errors[0].get("message", "")))
+            if not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(pause)  # the BEGIN found the write lock taken: nothing ran
+            pause = min(pause * 2, 0.2)
+        for step, error in enumerate(errors[: commit + 1]):
+            if error is not None:
+                message = f"{self.url}: {error.get('message', '')} ({error.get('code')})"
+                raise StatementFailed(message, owners[step]) if owners[step] >= 0 else ShadowDbError(message)
+        if results[commit] is None:
+            raise ShadowDbError(f"{self.url}: the COMMIT did not run")
+        counts = [0] * len(statements)
+        for step, result in enumerate(results[:commit]):
+            if owners[step] >= 0 and result is not None:
+                counts[owners[step]] += int(result.get("affected_row_count", 0))
+        return counts
+
     @contextmanager
     def transaction(self, *, immediate: bool = True) -> Iterator[Db]:
         self.begin(immediate=immediate)
@@ -129,6 +208,44 @@ class Db:
                 self._hrana.close()
         except (sqlite3.Error, driver.Error):
             pass
+
+
+def _steps(statements: Statements) -> tuple[list[dict[str, Any]], list[int]]:
+    """The Hrana batch steps of one transaction: BEGIN IMMEDIATE, every statement (each only if the
+    step before succeeded), COMMIT, and ROLLBACK unless the COMMIT succeeded; with the index in
+    `statements` each step comes from (-1 for BEGIN, COMMIT and ROLLBACK)."""
+    steps: list[dict[str, Any]] = [{"stmt": {"sql": "BEGIN IMMEDIATE", "want_rows": False}}]
+    owners = [-1]
+    for index, (sql, rows) in enumerate(statements):
+        for params in rows:
+            stmt = hrana._statement(sql, params)  # the driver's own value encoding
+            stmt["want_rows"] = False
+            steps.append({"stmt": stmt, "condition": {"type": "ok", "step": len(steps) - 1}})
+            owners.append(index)
+    commit = len(steps)
+    steps.append(
+        {"stmt": {"sql": "COMMIT", "want_rows": False}, "condition": {"type": "ok", "step": commit - 1}}
+    )
+    rollback = {"type": "not", "cond": {"type": "ok", "step": commit}}
+    steps.append({"stmt": {"sql": "ROLLBACK", "want_rows": False}, "condition": rollback})
+    return steps, [*owners, -1, -1]
+
+
+def _batch(conn: hrana.Connection, steps: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """One Hrana batch on a stream of its own, closed by the same request: (step results, step
+    errors), None where a step did not run or did not fail. Through the connection's own transport
+    (its auth header, error mapping and keep-alive channel); the batch request itself is the
+    protocol's (HTTP_V2_SPEC "batch"), which the DB-API surface of config.libsql.hrana has no
+    call for. Errors: driver.Error when the request fails as a whole."""
+    answer = conn._post(
+        {"baton": None, "requests": [{"type": "batch", "batch": {"steps": steps}}, {"type": "close"}]}
+    )
+    outcome = answer["results"][0]
+    if outcome["type"] != "ok":
+        error = outcome["error"]
+        raise hrana.ServerError(error.get("message", ""), error.get("code"))
+    batch = outcome["response"]["result"]
+    return list(batch["step_results"]), list(batch["step_errors"])
 
 
 def open_db(url: str, *, token: str = "", timeout: float = 30.0) -> Db:
