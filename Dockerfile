@@ -15,7 +15,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_ENV=production \
     BRUTE_VAR_DIR=/var/lib/brute
 RUN groupadd --system brute && useradd --system --gid brute --home-dir /app --shell /usr/sbin/nologin brute \
-    && mkdir -p /var/lib/brute /var/lib/brute-metrics && chown brute:brute /var/lib/brute /var/lib/brute-metrics
+    && mkdir -p /var/lib/brute /var/lib/brute-metrics /var/lib/brute-shadow \
+    && chown brute:brute /var/lib/brute /var/lib/brute-metrics /var/lib/brute-shadow
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=brute:brute . /app

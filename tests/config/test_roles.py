@@ -66,6 +66,24 @@ def test_the_compose_file_runs_each_role_with_a_restart_policy_after_one_migrate
     assert services["redis"]["command"][-3:] == ["yes", "--appendfsync", "everysec"]
 
 
+def test_every_container_shares_the_one_shadow_state_file():
+    """settings.py reads the primary from the shadow state file: after a cut-over every container
+    must read the same file, not one in its own /var/lib/brute (issue 16)."""
+    document = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = document["services"]
+    state = Path(services["web"]["environment"]["SHADOW_STATE_FILE"])
+    mount = f"shadow:{state.parent}"
+    assert "shadow" in document["volumes"]
+    for name in docker_roles():  # migrate too: it migrates the primary the state file names
+        service = services[name]
+        assert service["environment"]["SHADOW_STATE_FILE"] == str(state), name
+        assert mount in service["volumes"], (name, service["volumes"])
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    owned = re.search(r"chown brute:brute ([^\n]+)", dockerfile)
+    assert owned is not None
+    assert str(state.parent) in owned.group(1).split()  # the volume starts brute-owned from the image
+
+
 def test_the_proxy_examples_pass_websockets_and_check_healthz():
     caddy = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "reverse_proxy web:8000" in caddy
