@@ -9,6 +9,17 @@ Two registries, so a new dependency or process is one entry:
   `role_heartbeat(name)` (or runs beside `with_heartbeat(name, coroutine)`); /healthz shows its age
   and lists every role that is down (stale or never seen) under `down`. A role being down degrades
   the service without making /healthz 503: a load balancer must not drop a web process for it.
+
+The overall `status` always agrees with the parts, and `reason` says why when it is not "ok":
+
+  status     HTTP  when
+  ok         200   every check "ok" and no role down
+  starting   200   nothing critical failed; what is not ok has simply not reported yet ("unknown":
+                   no heartbeat or frame so far) and this process started less than STARTUP_GRACE
+                   ago (the worker's first heartbeat needs beat's first tick, up to ~30 s + a queue)
+  degraded   200   nothing critical failed, but a role is down (stale, or still silent after the
+                   grace) or a non-critical check is not ok (market stream, exchange ban, shadow lag)
+  down       503   a critical check (database, cache) failed
 """
 
 from __future__ import annotations
@@ -34,7 +45,8 @@ Check = dict[str, object]
 
 
 class HealthReport(TypedDict):
-    status: str
+    status: str  # ok | starting | degraded | down (see the module's docstring)
+    reason: str  # why, when not "ok"; "" when ok
     version: str
     checks: dict[str, Check]
     down: list[str]
@@ -88,6 +100,12 @@ WEB_ROLES = ("web", "live")
 MARKET_FEED_KEY = ROLES["marketfeed"].key
 # When the market socket last delivered a frame (written by the feed with its heartbeat).
 MARKET_STREAM_KEY = "brute:market-feed:last-frame"
+
+
+# How long after this process started a part that has never reported counts as starting, not down.
+STARTUP_GRACE_S = 120.0  # the worker's stale_after: its first heartbeat may take that long
+STARTED = time.monotonic()  # this process's start (the module loads with Django's URLconf)
+HTTP_STATUS = {"ok": 200, "starting": 200, "degraded": 200, "down": 503}
 
 
 def role_heartbeat(name: str) -> str:
@@ -198,21 +216,33 @@ CHECKS: dict[str, tuple[Callable[[], Check], bool]] = {
 
 
 def health_report() -> HealthReport:
-    """{"status": "ok"|"down", "version", "checks": {name: {"status", "ms", ...}}, "down": [role, ...]}.
+    """{"status": "ok"|"starting"|"degraded"|"down", "reason", "version",
+    "checks": {name: {"status", "ms", ...}}, "down": [role, ...]}.
 
-    `status` is "down" (HTTP 503) only when a critical check fails; `down` names every role whose
-    heartbeat is stale or missing.
+    `status` is "down" (HTTP 503, `HTTP_STATUS`) only when a critical check fails; `down` names
+    every role whose heartbeat is stale or missing; `starting` and `degraded` are explained in the
+    module's docstring, `reason` names the parts behind them.
     """
     checks = {name: _timed(probe) for name, (probe, _critical) in CHECKS.items()}
     for role in ROLES.values():
         checks[role.check] = _timed(functools.partial(_heartbeat, role))
     if checks.get("beat", {}).get("status") != "ok" and checks.get("worker", {}).get("status") != "ok":
         checks["worker"]["detail"] = "its heartbeat is a task sent by beat: check beat first"
-    healthy = all(checks[name]["status"] == "ok" for name, (_p, critical) in CHECKS.items() if critical)
     down = [role.name for role in ROLES.values() if checks[role.check]["status"] != "ok"]
-    return {
-        "status": "ok" if healthy else "down",
-        "version": settings.VERSION,
-        "checks": checks,
-        "down": down,
-    }
+    status, reason = overall(checks)
+    return {"status": status, "reason": reason, "version": settings.VERSION, "checks": checks, "down": down}
+
+
+def overall(checks: dict[str, Check], *, uptime_s: float | None = None) -> tuple[str, str]:
+    """(status, reason) from the parts; `uptime_s` defaults to this process's age."""
+    failed = [name for name, (_p, critical) in CHECKS.items() if critical and checks[name]["status"] != "ok"]
+    if failed:
+        return "down", f"critical check failed: {', '.join(failed)}"
+    parts = {name: check for name, check in checks.items() if check["status"] != "ok"}
+    if not parts:
+        return "ok", ""
+    uptime = time.monotonic() - STARTED if uptime_s is None else uptime_s
+    names = ", ".join(f"{name} ({check['status']})" for name, check in parts.items())
+    if uptime < STARTUP_GRACE_S and all(check["status"] == "unknown" for check in parts.values()):
+        return "starting", f"started {uptime:.0f} s ago; not reported yet: {names}"
+    return "degraded", f"not ok: {names}"

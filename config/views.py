@@ -16,14 +16,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.degraded import degraded_response, unavailable_cause
-from config.health import health_report
+from config.health import HTTP_STATUS, health_report
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = health_report()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+    return JsonResponse(report, status=HTTP_STATUS[report["status"]])
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,21 +1,36 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from django.utils import timezone
 
-from config.health import MARKET_FEED_KEY, ROLES, role_heartbeat, with_heartbeat
+from config import health
+from config.health import MARKET_FEED_KEY, MARKET_STREAM_KEY, ROLES, role_heartbeat, with_heartbeat
 from config.tasks import HEARTBEAT_KEY, heartbeat
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_reports_each_dependency(client):
+def just_started(monkeypatch, seconds_ago: float = 3.0) -> None:
+    monkeypatch.setattr(health, "STARTED", time.monotonic() - seconds_ago)
+
+
+def every_part_reported() -> None:
+    for role in ("worker", "beat", "marketfeed", "sniper"):
+        role_heartbeat(role)
+    cache.set(MARKET_STREAM_KEY, timezone.now().isoformat())
+
+
+def test_it_reports_each_dependency(client, monkeypatch):
     cache.clear()
+    just_started(monkeypatch)
     response = client.get("/healthz")
     body = response.json()
     assert response.status_code == 200
-    assert body["status"] == "ok"
+    assert body["status"] == "starting"  # no part has reported yet, seconds after the start
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["cache"]["status"] == "ok"
     for check in ("market_feed", "worker", "beat", "sniper"):
@@ -44,7 +59,53 @@ def test_it_says_which_role_is_down_with_its_age(client):
     assert body["down"] == ["sniper"]
     assert body["checks"]["sniper"]["status"] == "stale"
     assert body["checks"]["sniper"]["age_s"] > 60 * 60 * 24 * 365
-    assert body["status"] == "ok"  # a role being down degrades the service; the web process still serves
+    assert (
+        body["status"] == "degraded"
+    )  # a role being down degrades the service; the web process still serves
+
+
+def test_the_overall_status_agrees_with_the_parts(client, monkeypatch):
+    """The trial's fault: "ok" beside a worker listed as down in the first seconds after start."""
+    cache.clear()
+    just_started(monkeypatch)
+    every_part_reported()
+    cache.delete(ROLES["worker"].key)
+    response = client.get("/healthz")
+    body = response.json()
+    assert body["down"] == ["worker"]
+    assert (response.status_code, body["status"]) == (200, "starting")
+    assert "worker (unknown)" in body["reason"]
+
+    just_started(monkeypatch, seconds_ago=health.STARTUP_GRACE_S + 1)  # still silent after the grace
+    body = client.get("/healthz").json()
+    assert (body["status"], body["down"]) == ("degraded", ["worker"])
+    assert "worker (unknown)" in body["reason"]
+
+    role_heartbeat("worker")
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()["status"], response.json()["reason"]) == (200, "ok", "")
+    assert response.json()["down"] == []
+
+
+def test_a_stale_role_is_degraded_even_just_after_the_start(client, monkeypatch):
+    cache.clear()
+    just_started(monkeypatch)
+    every_part_reported()
+    cache.set(ROLES["beat"].key, "2020-01-01T00:00:00+00:00")  # it did beat once: it died, not starting
+    body = client.get("/healthz").json()
+    assert (body["status"], body["down"]) == ("degraded", ["beat"])
+    assert body["reason"] == "not ok: beat (stale)"
+
+
+def test_a_non_critical_check_that_is_not_ok_degrades(client, monkeypatch):
+    cache.clear()
+    just_started(monkeypatch, seconds_ago=health.STARTUP_GRACE_S + 1)
+    every_part_reported()
+    cache.set(MARKET_STREAM_KEY, "2020-01-01T00:00:00+00:00")
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()["status"]) == (200, "degraded")
+    assert response.json()["down"] == []
+    assert "market_stream (stale)" in response.json()["reason"]
 
 
 def test_beat_writes_its_own_heartbeat(tmp_path):
@@ -105,6 +166,8 @@ def test_it_answers_503_when_the_cache_is_down(client):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["cache"]["status"] == "down"
+    assert response.json()["status"] == "down"
+    assert response.json()["reason"] == "critical check failed: cache"
 
 
 def test_every_task_has_a_soft_limit_within_its_hard_limit():
