@@ -12,8 +12,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -129,6 +130,13 @@ def _market_context(
 @login_required
 @require_GET
 def market(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
+    """The market page. Any other spelling of a listed symbol (/markets/solusdt/) redirects
+    permanently to the canonical upper-case one, query string kept; an unknown symbol is 404."""
+    canonical = selectors.symbol_get(symbol=symbol).symbol
+    if symbol != canonical:
+        url = reverse("trading:market", args=[canonical])
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(f"{url}?{query}" if query else url)
     context = _market_context(request, symbol, None)
     return _page(request, "trading/market.html", context, MARKET_FRAGMENTS)
 

@@ -74,6 +74,15 @@ def test_the_order_book_fragment_renders_alone(signed_in):
 
 def test_an_unknown_market_is_404(signed_in):
     assert signed_in.get("/markets/NOPENOPE/").status_code == 404
+    assert signed_in.get("/markets/nopenope/").status_code == 404
+
+
+def test_a_market_in_another_case_redirects_permanently_to_the_canonical_symbol(signed_in):
+    response = signed_in.get("/markets/solusdt/")
+    assert (response.status_code, response["Location"]) == (301, "/markets/SOLUSDT/")
+    response = signed_in.get("/markets/SolUsdt/?interval=1h&depth=20")
+    assert (response.status_code, response["Location"]) == (301, "/markets/SOLUSDT/?interval=1h&depth=20")
+    assert signed_in.get("/markets/SOLUSDT/").status_code == 200
 
 
 def test_it_places_a_paper_market_buy_by_quote_amount_from_the_form(signed_in, trader):
