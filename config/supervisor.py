@@ -5,8 +5,10 @@ Why not honcho: honcho's manager stops every process as soon as one exits, so a 
 worker took the web server, the exchange and the sniper down with it (issue 15).
 
 - Each child runs in its own session (`start_new_session`), so the terminal's Ctrl-C reaches only the
-  supervisor, which then stops the children: SIGTERM to each, then SIGKILL to each child's whole
-  process group (celery's pool processes too) when it is not gone after `grace_s` seconds.
+  supervisor, which then stops the children: each gets its own stop signal (SIGTERM by default: a
+  Celery worker's warm shutdown, gunicorn's graceful stop) and its own grace time to finish (a
+  worker's running task needs far longer than a web server); what is not gone by then, or at a
+  second Ctrl-C, gets SIGKILL to its whole process group (celery's pool processes too).
 - When the supervisor holds the terminal it moves itself into its own foreground process group, so
   `make` (its parent) does not receive the Ctrl-C either and `make run` exits 0 instead of
   "Error 130"; the terminal is handed back before exit.
@@ -34,6 +36,8 @@ class Child:
     name: str
     argv: Sequence[str]
     env: Mapping[str, str]
+    stop_signal: signal.Signals = signal.SIGTERM
+    grace_s: float = 10.0  # seconds from the stop signal to SIGKILL
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0
@@ -48,7 +52,7 @@ class Supervisor:
         self,
         *,
         out: TextIO = sys.stdout,
-        grace_s: float = 5.0,
+        grace_s: float = 10.0,
         backoff_s: float = 1.0,
         backoff_max_s: float = 30.0,
         stable_s: float = 30.0,
@@ -62,11 +66,25 @@ class Supervisor:
         self.stable_s = stable_s
         self.on_exit = on_exit
         self._stop = threading.Event()
+        self._force = threading.Event()  # a second Ctrl-C: stop waiting for the children
         self._lock = threading.Lock()
         self._width = 6
 
-    def add(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
-        self.children.append(Child(name=name, argv=list(argv), env=dict(env)))
+    def add(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        grace_s: float | None = None,
+    ) -> None:
+        """One child; `stop_signal` asks it to stop cleanly, `grace_s` (default: the supervisor's)
+        is how long it may take before it is killed."""
+        grace = self.grace_s if grace_s is None else grace_s
+        self.children.append(
+            Child(name=name, argv=list(argv), env=dict(env), stop_signal=stop_signal, grace_s=grace)
+        )
         self._width = max(self._width, len(name))
 
     def say(self, name: str, line: str) -> None:
@@ -112,6 +130,8 @@ class Supervisor:
         self.say("runbrute", f"{child.name} {how}; restarting it in {delay:g}s (the others keep running)")
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        if self._stop.is_set():
+            self._force.set()
         self._stop.set()
 
     def run(self) -> int:
@@ -131,23 +151,36 @@ class Supervisor:
         return 0
 
     def stop_all(self) -> None:
-        """SIGTERM to every child's process group, SIGKILL to what remains after the grace period."""
+        """Each child's stop signal to it; SIGKILL to the process group of each child still there
+        after its grace time, or at once after a second stop request (Ctrl-C)."""
         running = [c for c in self.children if c.process is not None and c.process.poll() is None]
         self.say("runbrute", "stopping " + ", ".join(c.name for c in running) if running else "stopping")
+        started = time.monotonic()
         for child in running:
             # The leader only: celery's pool processes finish their task when their parent says so.
             assert child.process is not None
             with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_s
-        for child in running:
-            assert child.process is not None
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                child.process.send_signal(child.stop_signal)
+        told: set[str] = set()
+        waiting = list(running)
+        while waiting and not self._force.is_set():
+            now = time.monotonic()
+            waiting = [c for c in waiting if c.process is not None and c.process.poll() is None]
+            waiting = [c for c in waiting if now - started < c.grace_s]
+            for child in waiting:
+                if now - started >= 2.0 and child.name not in told:  # say what the wait is for
+                    told.add(child.name)
+                    self.say(
+                        "runbrute",
+                        f"waiting for {child.name} to stop cleanly (up to {child.grace_s:g}s; "
+                        "Ctrl-C again to kill it now)",
+                    )
+            self._force.wait(0.1)
         for child in running:
             assert child.process is not None
             if child.process.poll() is None:
-                self.say("runbrute", f"{child.name} did not stop within {self.grace_s:g}s: killed")
+                why = "at the second Ctrl-C" if self._force.is_set() else f"within {child.grace_s:g}s"
+                self.say("runbrute", f"{child.name} did not stop {why}: killed")
             # The group may hold grandchildren (celery's pool) even after the leader is gone.
             _signal_group(child, signal.SIGKILL)
             child.process.wait()

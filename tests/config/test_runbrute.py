@@ -191,3 +191,94 @@ def test_the_sniper_stops_cleanly_on_sigterm(brute_env):
         if sniper.poll() is None:
             sniper.kill()
             sniper.wait()
+
+
+def test_each_process_gets_its_own_stop_signal_and_grace():
+    """The trial's fault: Ctrl-C killed the Celery worker after 5 s instead of letting its warm
+    shutdown (SIGTERM: running tasks finish) complete. Same grace as deploy/compose.yaml gives it."""
+    import yaml
+
+    from config.management.commands.runbrute import PROCESSES
+
+    rows = {p.name: p for p in PROCESSES}
+    worker = rows["worker"]
+    assert worker.stop_signal == signal.SIGTERM  # warm, not remapped to a cold SIGQUIT
+    assert "REMAP_SIGTERM" not in dict(worker.env)
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    assert worker.grace_s == int(compose["worker"]["stop_grace_period"].removesuffix("s"))
+    assert rows["web"].grace_s > 10  # beyond gunicorn's graceful_timeout (config/gunicorn.py)
+    assert worker.grace_s > max(p.grace_s for p in PROCESSES if p.name != "worker")
+
+
+SLOW_STOP = """
+import signal, sys, time
+def stop(*_):
+    time.sleep(float(sys.argv[1]))  # a clean shutdown that takes this long
+    print("stopped cleanly", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("up", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+STUCK = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("up", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_the_supervisor_waits_each_childs_own_grace_and_kills_only_the_late():
+    import io
+
+    from config.supervisor import Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor(out=out, grace_s=1.0)
+    supervisor.add("slow", [sys.executable, "-c", SLOW_STOP, "2.5"], os.environ, grace_s=60.0)
+    supervisor.add("stuck", [sys.executable, "-c", STUCK], os.environ)  # the default grace: 1 s
+    for child in supervisor.children:
+        supervisor._start(child)
+    deadline = time.monotonic() + 60
+    while out.getvalue().count("| up") < 2:
+        assert time.monotonic() < deadline, out.getvalue()
+        time.sleep(0.05)
+    supervisor.stop_all()
+    slow, stuck = supervisor.children
+    assert slow.process is not None
+    assert stuck.process is not None
+    assert slow.process.returncode == 0, out.getvalue()  # finished its clean stop past the others' grace
+    assert "slow   | stopped cleanly" in out.getvalue()
+    assert stuck.process.returncode == -signal.SIGKILL
+    assert "stuck did not stop within 1s: killed" in out.getvalue()
+    assert "slow did not stop" not in out.getvalue()
+
+
+def test_a_second_ctrl_c_kills_what_is_still_stopping():
+    import io
+
+    from config.supervisor import Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor(out=out)
+    supervisor.add("stuck", [sys.executable, "-c", STUCK], os.environ, grace_s=600.0)
+    supervisor._start(supervisor.children[0])
+    deadline = time.monotonic() + 60
+    while "| up" not in out.getvalue():
+        assert time.monotonic() < deadline, out.getvalue()
+        time.sleep(0.05)
+    stopping = threading.Thread(target=supervisor.stop_all)
+    stopping.start()
+    while "waiting for stuck to stop cleanly (up to 600s; Ctrl-C again" not in out.getvalue():
+        assert time.monotonic() < deadline, out.getvalue()
+        time.sleep(0.05)
+    supervisor._request_stop(signal.SIGINT, None)  # the first Ctrl-C started the stop
+    supervisor._request_stop(signal.SIGINT, None)  # the second
+    stopping.join(60)
+    assert not stopping.is_alive()
+    assert "stuck did not stop at the second Ctrl-C: killed" in out.getvalue()
+    assert supervisor.children[0].process is not None
+    assert supervisor.children[0].process.returncode == -signal.SIGKILL

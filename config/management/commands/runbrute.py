@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -29,19 +30,35 @@ class Process:
     """One child of `make run`. `command` is formatted with the run's context (python, host, port,
     sim_port, var); it runs only when every flag named in `when` is true (simulated, redis, worker,
     shadow);
-    `env` is added to its environment."""
+    `env` is added to its environment. At Ctrl-C it gets `stop_signal` and `grace_s` seconds to stop
+    cleanly before it is killed (config/supervisor.py)."""
 
     name: str
     command: str
     when: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    stop_signal: signal.Signals = signal.SIGTERM
+    grace_s: float = 10.0
+
+
+# A Celery worker's warm shutdown (SIGTERM) lets its running tasks finish; the same grace as
+# deploy/compose.yaml gives it (backups take minutes). Idle, it still takes 5-10 s (billiard's polls).
+WORKER_GRACE_S = 120.0
 
 
 PROCESSES: tuple[Process, ...] = (
-    Process("exchange", "{python} manage.py simexchange --host 127.0.0.1 --port {sim_port}", ("simulated",)),
-    # Pages, the API and static files over WSGI; WebSockets on the ASGI "live" process (issue 18).
     Process(
-        "web", "{python} -m gunicorn -c python:config.gunicorn --bind {host}:{port} config.wsgi:application"
+        "exchange",
+        "{python} manage.py simexchange --host 127.0.0.1 --port {sim_port}",
+        ("simulated",),
+        grace_s=5.0,
+    ),
+    # Pages, the API and static files over WSGI; WebSockets on the ASGI "live" process (issue 18).
+    # SIGTERM: gunicorn's graceful stop, requests in flight finish (config/gunicorn.py graceful_timeout).
+    Process(
+        "web",
+        "{python} -m gunicorn -c python:config.gunicorn --bind {host}:{port} config.wsgi:application",
+        grace_s=15.0,
     ),
     # One process for every socket: its one broadcaster writes each frame to them all; without Redis the
     # market feed and user streams run in it too (trading/feed/inprocess.py), and the other processes
@@ -55,13 +72,11 @@ PROCESSES: tuple[Process, ...] = (
     # With Redis the feed is its own process; else it runs inside "live" (trading/feed/inprocess.py).
     Process("marketfeed", "{python} manage.py marketfeed", ("redis",)),
     Process("userstream", "{python} manage.py userstream", ("redis",)),
-    # A warm stop waits out billiard's one-second polls (5-10 s); a cold one takes about 1 s, and with
-    # acks_late the broker puts an unfinished task back for the next start.
     Process(
         "worker",
         "{python} -m celery -A config worker --concurrency 2 --loglevel INFO",
         ("worker",),
-        env=(("REMAP_SIGTERM", "SIGQUIT"),),
+        grace_s=WORKER_GRACE_S,
     ),
     Process(
         "beat",
@@ -160,7 +175,13 @@ class Command(BaseCommand):
         for process in PROCESSES:
             if all(flags[flag] for flag in process.when):
                 argv = shlex.split(process.command.format(**context))
-                supervisor.add(process.name, argv, {**env, **dict(process.env)})
+                supervisor.add(
+                    process.name,
+                    argv,
+                    {**env, **dict(process.env)},
+                    stop_signal=process.stop_signal,
+                    grace_s=process.grace_s,
+                )
         self.stdout.write(
             self.style.SUCCESS(f"Brute is starting: open http://{host}:{port}/  (Ctrl-C stops everything)")
         )
