@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import ApiScope
+from accounts.models import ApiScope, ApiToken
 from accounts.tokens import api_token_create, api_token_revoke, api_tokens_for_user
 from config.errors import BruteError, NotFound
 from config.typing import AuthenticatedRequest
@@ -57,7 +57,10 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             created, form = {"token": token, "secret": secret}, ApiTokenForm()
-    context = {"form": form, "created": created, "tokens": api_tokens_for_user(user=user)}
+    # Each token with the characters that tell it apart (its hint without the common prefix; the
+    # full hint is the cell's title), so the column stays narrow.
+    tokens = [(token, token.hint.removeprefix(ApiToken.PREFIX)) for token in api_tokens_for_user(user=user)]
+    context = {"form": form, "created": created, "tokens": tokens}
     status = 201 if created else 400 if form.is_bound and form.errors else 200
     return render(request, "accounts/tokens.html", context, status=status)
 
