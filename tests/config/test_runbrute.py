@@ -98,7 +98,8 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
             os.kill(pids[name], 0)  # and nobody else was stopped or restarted
         assert sum("started web" in line for line in out.lines) == 1
         assert not any("started shadow" in line for line in out.lines)  # shadow mode is off
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code in (200, 503)
+        # Generous: the first request of a cold worker on a loaded machine (a wait, not a timing).
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code in (200, 503)
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
@@ -150,8 +151,12 @@ def test_in_shadow_mode_make_run_starts_the_shipper_and_healthz_sees_its_heartbe
         shipper = int(out.wait_for(r"started shadow \(pid (\d+)\)").group(1))
         wait_for_port(port, timeout=90)
         deadline = time.monotonic() + 60
+        checks: dict[str, dict[str, object]] = {}
         while True:
-            checks = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["checks"]
+            try:
+                checks = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["checks"]
+            except httpx.TimeoutException:  # a cold worker's first request on a loaded machine
+                checks = {"shadow_shipper": {"status": "no answer within 10 s"}}
             if checks["shadow_shipper"]["status"] == "ok" and "age_s" in checks["shadow_shipper"]:
                 break
             assert time.monotonic() < deadline, checks["shadow_shipper"]
