@@ -73,12 +73,22 @@ class _PasswordChanged(_FormView):
 
 class PasswordChangeView(_PasswordChanged, auth_views.PasswordChangeView):
     form_class = PasswordChangeKeepForm
-    template_name = "accounts/password_change.html"
+    template_name = "accounts/password_form.html"
+    extra_context = {
+        "title": "Change password",
+        "heading": "Change your password",
+        "submit_label": "Change password",
+    }
 
 
 class PasswordResetConfirmView(_PasswordChanged, auth_views.PasswordResetConfirmView):
     form_class = SetPasswordKeepForm
-    template_name = "accounts/password_reset_confirm.html"
+    template_name = "accounts/password_form.html"
+    extra_context = {
+        "title": "Choose a new password",
+        "heading": "Choose a new password",
+        "submit_label": "Set password",
+    }
 
 
 @login_required
