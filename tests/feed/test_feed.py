@@ -140,7 +140,7 @@ async def test_the_web_process_starts_one_feed_lazily_when_there_is_no_redis(sim
 
 
 async def test_a_lifespan_server_starts_and_stops_the_feed(sim, settings):
-    from trading.feed import inprocess
+    from trading.feed import inprocess, local_books
 
     settings.MEXC_BASE_URL, settings.MEXC_WS_URL = sim.base_url, sim.ws_url
     inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
@@ -153,7 +153,9 @@ async def test_a_lifespan_server_starts_and_stops_the_feed(sim, settings):
         sent.append(message["type"])
         if message["type"] == "lifespan.startup.complete":
             assert inprocess._feed is not None
+            assert local_books._books is inprocess._feed.books  # the paper exchange reads these
 
     await inprocess.FeedStarter(None, enabled=True)({"type": "lifespan"}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert inprocess._feed is None
+    assert local_books._books is None
