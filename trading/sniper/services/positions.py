@@ -25,7 +25,8 @@ from config.errors import BruteError, Conflict, InvalidInput, NotFound
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
 from trading.sniper.models import AppliedFill, Position, PositionExit, Rule, RuleFiring
-from trading.sniper.prices import MarketView, Quote
+from trading.sniper.prices import MarketView, Quote, book_fetch
+from trading.sniper.services.common import slippage, take_profit_clean
 
 log = logging.getLogger(__name__)
 FIRING_ID = re.compile(r"^snf(\d+)a\d+$")
@@ -179,9 +180,6 @@ def position_protect(
     trailing_pct: Decimal | None,
     take_profit: list[dict[str, Any]],
 ) -> Position:
-    # Imported here: the rules' services import positions (a cycle, CYCLE_EDGES_PENDING).
-    from trading.sniper.services.rules import take_profit_clean
-
     if position.user_id != user.pk:
         raise NotFound("No such position.")
     levels = [{**level, "done": False} for level in take_profit_clean(take_profit)]
@@ -341,9 +339,6 @@ def _sell_order(position: Position, symbol: Symbol, qty: Decimal, client_order_i
         if exc.code != "order_type_not_allowed":
             raise
     # API market orders disabled (30051): a limit just under the best bid, bounded by the slippage.
-    from trading.sniper.prices import book_fetch
-    from trading.sniper.services.rules import slippage
-
     book = book_fetch(symbol.symbol)
     if book is None or book.best_bid is None:
         raise BruteError(f"No bid on {symbol.symbol} to sell into", code="no_liquidity")
