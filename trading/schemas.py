@@ -7,12 +7,14 @@ test keeps them equal to the model's choices.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 OrderSide = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL"]
@@ -40,14 +42,26 @@ Money = Annotated[
     PlainSerializer(money_text, return_type=str),
     WithJsonSchema({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "examples": ["123.45"]}),
 ]
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+AMOUNT_WORDS = 'Must be a positive decimal number written as a string, e.g. "0.25"'
+
+
+def _amount_in_words(value: str) -> str:
+    """AMOUNT_PATTERN, refused in words (pydantic's own message would quote the regex)."""
+    if not _AMOUNT.fullmatch(value):
+        raise PydanticCustomError("amount", AMOUNT_WORDS)
+    return value
+
+
 AmountIn = Annotated[
     str,
     Field(
-        pattern=AMOUNT_PATTERN,
         max_length=43,
         description='A positive decimal as a string, e.g. "0.25"',
         examples=["0.25"],
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
     ),
+    AfterValidator(_amount_in_words),
 ]
 
 
