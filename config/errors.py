@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
+from django.http import Http404
 
 M = TypeVar("M", bound=Model)
 
@@ -76,7 +77,9 @@ def refuse(code: str, message: str, status: int = 400) -> BruteError:
     return BruteError(message, code=code, status=status)
 
 
-class NotFound(BruteError):
+class NotFound(BruteError, Http404):
+    """The one "not found": the API answers 404 `not_found`, a page Django's 404 (it is an Http404)."""
+
     code = "not_found"
     status = 404
 
@@ -98,7 +101,7 @@ class InvalidInput(BruteError):
 
 def get_owned_or_404(queryset: QuerySet[M], *, user: Any, owner_field: str = "user", **lookup: Any) -> M:
     """The one object matching `lookup` that `user` owns, else NotFound: someone else's object
-    looks exactly like a missing one (404, never 403)."""
+    looks exactly like a missing one (404, never 403). Every selector of an owned object uses it."""
     obj = queryset.filter(**{owner_field: user}, **lookup).first()
     if obj is None:
         raise NotFound(f"No such {queryset.model._meta.verbose_name}.")
