@@ -42,16 +42,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
+from config.realtime import ALL_MARKETS_GROUP, FEED_CONTROL_GROUP, market_group, user_group
 from trading.broadcast import Socket, hub
-from trading.feed.service import FEED_CONTROL_GROUP, WATCH_MESSAGE
+from trading.feed.service import WATCH_MESSAGE, WATCH_RENEW_S
 from trading.feed.store import symbols_known
-from trading.realtime import ALL_MARKETS_GROUP, market_group, user_group
 
 log = logging.getLogger(__name__)
 
 MAX_GROUPS = 12
-# The feed releases a symbol 90 s after the last renewal; pages renew well inside that.
-WATCH_RENEW_S = 20.0
 _MARKET_PREFIX = market_group("")
 
 
