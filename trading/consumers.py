@@ -22,6 +22,7 @@ Frames to the browser (JSON text; numbers are decimal strings, times epoch milli
   {"type": "order.changed", "order": {...}}, {"type": "balance.changed", "mode"},
   {"type": "account.changed"}, {"type": "symbols.changed", "events"}   from trading/realtime.py
   {"type": "order"|"fill"|"balance"|"notification", ...}              any other private event
+  (an order.changed event's order has the API's OrderOut fields: trading/schemas.py, order_json)
 
 The market feed publishes each group's frame at most every 100 ms (a symbol) or 250 ms ("markets"),
 serialized once for the whole group. The consumer has no channel-layer channel of its own: it joins

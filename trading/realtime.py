@@ -3,40 +3,18 @@ waits for the transaction to commit (config/realtime.py, where group names are s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from config.realtime import ALL_MARKETS_GROUP, send_on_commit, user_group
 from config.realtime import LIVE_TEXT as LIVE_TEXT  # trading/broadcast.py reads it from here
+from trading.schemas import order_json
 
 if TYPE_CHECKING:
     from trading.models import Order
 
 
-def order_payload(order: Order) -> dict[str, Any]:
-    return {
-        "id": order.pk,
-        "client_order_id": order.client_order_id,
-        "mode": order.mode,
-        "symbol": order.symbol,
-        "side": order.side,
-        "type": order.type,
-        "status": order.status,
-        "quantity": _s(order.quantity),
-        "quote_quantity": _s(order.quote_quantity),
-        "price": _s(order.price),
-        "executed_qty": _s(order.executed_qty),
-        "cummulative_quote_qty": _s(order.cummulative_quote_qty),
-        "avg_price": _s(order.avg_price),
-        "error": order.error,
-    }
-
-
-def _s(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def order_changed(order: Order) -> None:
-    send_on_commit(user_group(order.user_id), {"type": "order.changed", "order": order_payload(order)})
+    send_on_commit(user_group(order.user_id), {"type": "order.changed", "order": order_json(order)})
 
 
 def balance_changed(user_id: int, mode: str) -> None:

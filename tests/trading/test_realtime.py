@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from channels.layers import get_channel_layer
 from accounts.models import User
 from config import realtime as live
 from trading import services
+from trading.schemas import OrderOut
 from trading.simexchange.testing import SimExchangeThread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,3 +74,10 @@ def test_an_order_is_announced_to_its_owner_after_commit(synced: SimExchangeThre
     assert [m["order"]["status"] for m in seen if m["type"] == "order.changed"] == ["FILLED"]
     assert seen[-1]["order"]["id"] == order.pk
     assert "api_secret" not in str(seen)
+    # The event carries the API's shape (OrderOut), amounts as plain-notation strings.
+    order.refresh_from_db()
+    event = seen[-1]["order"]
+    assert set(event) == set(OrderOut.model_fields)
+    assert event["executed_quantity"] == format(order.executed_qty.normalize(), "f")
+    assert event["average_price"] == format(order.avg_price.normalize(), "f")
+    assert json.loads(json.dumps(event)) == event
