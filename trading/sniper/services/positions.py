@@ -25,7 +25,7 @@ from config.errors import BruteError, Conflict, InvalidInput, NotFound
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
 from trading.sniper.models import AppliedFill, Position, PositionExit, Rule, RuleFiring
-from trading.sniper.prices import MarketView, Quote, book_fetch
+from trading.sniper.prices import MarketView, Quote, book_fetch, priced
 from trading.sniper.services.common import slippage, take_profit_clean
 
 log = logging.getLogger(__name__)
@@ -193,14 +193,8 @@ def position_protect(
 def positions_monitor(*, view: MarketView | None = None) -> int:
     """One pass of the watch on every protected open position; returns how many exits it placed."""
     open_positions = [p for p in Position.objects.filter(status=Position.Status.OPEN) if p.protected]
-    if not open_positions:
-        return 0
-    view = (view or MarketView()).load(p.symbol for p in open_positions)
     placed = 0
-    for pos in open_positions:
-        quote = view.quote(pos.symbol)
-        if quote is None:
-            continue
+    for pos, quote in priced(open_positions, view):
         if (stale := _stale_exit(pos)) is not None:
             placed += exit_reprice(position=pos, exit=stale, price=quote.sell_price) is not None
         elif not _busy(pos):
