@@ -24,7 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import auth_cache
 from accounts.models import ApiScope, ApiToken, RefreshToken, User
-from config.errors import BruteError, Conflict, InvalidInput, NotFound
+from config.errors import BruteError, Conflict, InvalidInput, get_owned_or_404
 
 ALGORITHM = "HS256"
 ISSUER = "brute"
@@ -238,10 +238,7 @@ def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
 
 
 def api_token_get(*, user: User, token_id: int) -> ApiToken:
-    token = ApiToken.objects.filter(user=user, pk=token_id).first()
-    if token is None:
-        raise NotFound("No such token.")
-    return token
+    return get_owned_or_404(ApiToken.objects.all(), user=user, pk=token_id)
 
 
 def api_tokens_for_user(*, user: User, include_revoked: bool = False) -> QuerySet[ApiToken]:

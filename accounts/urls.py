@@ -25,7 +25,8 @@ urlpatterns = [
     path(
         "password/reset/",
         auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset.html",
+            template_name=views.PASSWORD_FORM,
+            extra_context=views.password_page("Reset password", "Reset your password", "Send reset link"),
             email_template_name="accounts/email/password_reset.txt",
             subject_template_name="accounts/email/password_reset_subject.txt",
             success_url=reverse_lazy("accounts:password_reset_done"),

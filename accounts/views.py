@@ -62,8 +62,18 @@ else:
     _FormView = FormView
 
 
+PASSWORD_FORM = "accounts/password_form.html"
+
+
+def password_page(title: str, heading: str, button: str) -> dict[str, str]:
+    """What the one password template shows (change, reset request, set after the link)."""
+    return {"title": title, "heading": heading, "submit_label": button}
+
+
 class _PasswordChanged(_FormView):
     """After Django's own view saved the new password: the user's other sign-ins end (unless kept)."""
+
+    template_name = PASSWORD_FORM
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
@@ -73,12 +83,12 @@ class _PasswordChanged(_FormView):
 
 class PasswordChangeView(_PasswordChanged, auth_views.PasswordChangeView):
     form_class = PasswordChangeKeepForm
-    template_name = "accounts/password_change.html"
+    extra_context = password_page("Change password", "Change your password", "Change password")
 
 
 class PasswordResetConfirmView(_PasswordChanged, auth_views.PasswordResetConfirmView):
     form_class = SetPasswordKeepForm
-    template_name = "accounts/password_reset_confirm.html"
+    extra_context = password_page("Choose a new password", "Choose a new password", "Set password")
 
 
 @login_required

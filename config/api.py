@@ -100,7 +100,14 @@ api = build_api(
         'Every error has the shape `{"error": {"code", "message", "details"}}`. '
         "Inputs: a JSON body over 64 KiB or nested deeper than 20 levels answers 400; text holding "
         "NUL or another control character answers 422; a query parameter given twice answers 422 "
-        "unless it is a list; unknown query parameters are ignored."
+        "unless it is a list; unknown query parameters are ignored. "
+        "Statuses: 401 no valid credentials; 403 the caller may not (checked before the body is read, "
+        "so a read token gets 403 whatever it sends); 404 no such object (someone else's looks the "
+        "same); 422 a value is refused, by its form (`validation_error`) or by a trading rule "
+        "(`too_many_decimals`, `below_min_quantity`, `below_min_notional`, `above_max_notional`, "
+        "`price_out_of_range`), whichever check found it; 400 a body that cannot be read, or a "
+        "refusal of the moment (`symbol_not_trading`, `insufficient_balance`, ...); 409 a conflict; "
+        "429 rate limited; 503 a dependency is down."
     ),
 )
 api.add_router("/", accounts_router)

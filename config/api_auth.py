@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from django.conf import settings
 from django.http import HttpRequest
+from ninja.decorators import decorate_view
 from ninja.security import HttpBearer, SessionAuth
 from ninja.signature.utils import get_typed_signature
 from ninja.utils import contribute_operation_callback
@@ -56,7 +57,7 @@ class BearerAuth(HttpBearer):
             user, scopes = access_token_user(token=token)
             principal = Principal(user, "access", frozenset(scopes))
         request.user = principal.user
-        return principal
+        return _admit(request, principal)
 
 
 class BrowserSessionAuth(SessionAuth):
@@ -72,7 +73,13 @@ class BrowserSessionAuth(SessionAuth):
         user = request.user
         if key is None or not user.is_authenticated or not user.is_active:
             return None
-        return Principal(user, "session", frozenset(ALL_SCOPES))
+        return _admit(request, Principal(user, "session", frozenset(ALL_SCOPES)))
+
+
+def _admit(request: HttpRequest, principal: Principal) -> Principal:
+    """The principal, once it holds the scope its endpoint names (`require_scope`), else 403."""
+    scope = getattr(request, "brute_scope", None)
+    return _holding(principal, scope) if scope is not None else principal
 
 
 API_AUTH = [BearerAuth(), BrowserSessionAuth()]
@@ -87,7 +94,10 @@ def request_principal(request: HttpRequest) -> Principal:
 
 def principal_require(request: HttpRequest, scope: str) -> Principal:
     """The caller's Principal, or 401/403 `forbidden` if it may not act with `scope`."""
-    principal = request_principal(request)
+    return _holding(request_principal(request), scope)
+
+
+def _holding(principal: Principal, scope: str) -> Principal:
     if principal.allows(scope):
         return principal
     if scope == ApiScope.TRADE and ApiScope.TRADE in principal.scopes:
@@ -119,7 +129,34 @@ def require_scope(scope: str) -> Callable[[F], F]:
             wrapper = sync_wrapper
         keep_signature(wrapper, func)
         contribute_operation_callback(wrapper, functools.partial(_document_scope, scope))
+        decorate_view(_scope_on_request(scope))(wrapper)
         return cast(F, wrapper)
+
+    return decorator
+
+
+def _scope_on_request(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A run decorator (ninja's `decorate_view`, kept when an operation is cloned): names the
+    endpoint's scope on the request before ninja authenticates, so the authenticators refuse a
+    principal without it (`_admit`) before ninja reads the input: a read token gets its 403 before
+    any 422 about a body it may not send."""
+
+    def decorator(run: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(run):
+
+            @functools.wraps(run)
+            async def run_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                request.brute_scope = scope  # type: ignore[attr-defined]
+                return await run(request, *args, **kwargs)
+
+            return run_async
+
+        @functools.wraps(run)
+        def run_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            request.brute_scope = scope  # type: ignore[attr-defined]
+            return run(request, *args, **kwargs)
+
+        return run_sync
 
     return decorator
 

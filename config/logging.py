@@ -9,13 +9,12 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import cast
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+
+from config.middleware import AroundView
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -66,38 +65,15 @@ class RepeatFilter(logging.Filter):
             return False
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(AroundView[str]):
     """Takes a sane X-Request-ID from the proxy or makes one; echoes it on the response."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(
-        self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
-    ) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def _start(self, request: HttpRequest) -> str:
+    def before(self, request: HttpRequest) -> str:
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         request_id_var.set(rid)
         request.META["BRUTE_REQUEST_ID"] = rid
         return rid
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if self.is_async:
-            return self._acall(request)
-        rid = self._start(request)
-        response = self.get_response(request)
-        assert isinstance(response, HttpResponseBase)
-        response["X-Request-ID"] = rid
-        return response
-
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        rid = self._start(request)
-        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))  # is_async
-        response["X-Request-ID"] = rid
-        return response
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: str) -> None:
+        response["X-Request-ID"] = state

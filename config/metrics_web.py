@@ -18,10 +18,9 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, cast
+from collections.abc import Iterator
+from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -32,38 +31,19 @@ from prometheus_client.registry import Collector
 
 from config.health import ROLES, health_report
 from config.metrics import HTTP_REQUEST_SECONDS, WEBSOCKET_CONNECTIONS, _safely
+from config.middleware import AroundView
 
 log = logging.getLogger(__name__)
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(AroundView[float]):
     """Times every request by its URL pattern (not its path: ids would explode the label set)."""
 
-    sync_capable = True
-    async_capable = True
+    def before(self, request: HttpRequest) -> float:
+        return time.perf_counter()
 
-    def __init__(
-        self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
-    ) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if self.is_async:
-            return self._acall(request)
-        started = time.perf_counter()
-        response = self.get_response(request)
-        assert isinstance(response, HttpResponseBase)
-        _observe(request, response, started)
-        return response
-
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        started = time.perf_counter()
-        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))  # is_async
-        _observe(request, response, started)
-        return response
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: float) -> None:
+        _observe(request, response, state)
 
 
 def _observe(request: HttpRequest, response: HttpResponseBase, started: float) -> None:

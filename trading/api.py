@@ -47,6 +47,7 @@ from trading.schemas import (
     TickerOut,
     TradesOut,
     TradingMode,
+    order_out,
 )
 
 router = Router(tags=["trading"])
@@ -122,30 +123,6 @@ def _symbol_out(symbol: Symbol) -> dict[str, Any]:
         "maker_commission": symbol.maker_commission,
         "taker_commission": symbol.taker_commission,
         "order_types": [t for t in symbol.order_types if t in Order.Type.values],
-    }
-
-
-def _order_out(order: Order) -> dict[str, Any]:
-    return {
-        "id": order.pk,
-        "client_order_id": order.client_order_id,
-        "exchange_order_id": order.exchange_order_id,
-        "mode": order.mode,
-        "source": order.source,
-        "symbol": order.symbol,
-        "side": order.side,
-        "type": order.type,
-        "status": order.status,
-        "is_open": order.is_open,
-        "quantity": order.quantity,
-        "quote_quantity": order.quote_quantity,
-        "price": order.price,
-        "executed_quantity": order.executed_qty,
-        "cumulative_quote_quantity": order.cummulative_quote_qty,
-        "average_price": order.avg_price,
-        "error": order.error,
-        "created_at": order.created,
-        "updated_at": order.updated,
     }
 
 
@@ -290,7 +267,7 @@ def order_list(
     orders = selectors.orders_for_user(
         user=_user(request), status=statuses, symbol=symbol, side=side, mode=mode
     )
-    return _Page(orders if statuses != [] else orders.none(), _order_out)
+    return _Page(orders if statuses != [] else orders.none(), order_out)
 
 
 @router.post("/orders", response={201: OrderOut}, tags=["orders"])
@@ -313,7 +290,7 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
         source=Order.Source.API,
         client_order_id=payload.client_order_id,
     )
-    return Status(201, _order_out(order))
+    return Status(201, order_out(order))
 
 
 @router.post("/orders/cancel-all", response=CancelAllOut, tags=["orders"])
@@ -327,7 +304,7 @@ def order_cancel_all(
         # An empty `symbol=` is a mistake, never a request to cancel everything.
         raise InvalidInput("symbol must name a market, or be left out to cancel every open order")
     canceled = services.order_cancel_all(user=_user(request), symbol=symbol)
-    return {"count": len(canceled), "orders": [_order_out(o) for o in canceled]}
+    return {"count": len(canceled), "orders": [order_out(o) for o in canceled]}
 
 
 @router.get("/orders/{order_id}", response=OrderDetailOut, tags=["orders"])
@@ -336,7 +313,7 @@ def order_detail(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX
     """One of your orders with its fills. Anyone else's order answers 404, like a missing one."""
     order = selectors.order_get_for_user(user=_user(request), order_id=order_id)
     fills = selectors.fills_for_user(user=_user(request), order_id=order.pk)
-    return {**_order_out(order), "fills": [_fill_out(f) for f in fills]}
+    return {**order_out(order), "fills": [_fill_out(f) for f in fills]}
 
 
 @router.delete("/orders/{order_id}", response=OrderOut, tags=["orders"])
@@ -344,7 +321,7 @@ def order_detail(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX
 def order_cancel(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX)) -> dict[str, Any]:
     """Cancels one of your open orders and returns it as it stands afterwards; 409 `conflict` when
     it is no longer open."""
-    return _order_out(services.order_cancel(user=_user(request), order_id=order_id))
+    return order_out(services.order_cancel(user=_user(request), order_id=order_id))
 
 
 # ---- fills, balances, portfolio -------------------------------------------------------------------

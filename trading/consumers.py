@@ -22,6 +22,7 @@ Frames to the browser (JSON text; numbers are decimal strings, times epoch milli
   {"type": "order.changed", "order": {...}}, {"type": "balance.changed", "mode"},
   {"type": "account.changed"}, {"type": "symbols.changed", "events"}   from trading/realtime.py
   {"type": "order"|"fill"|"balance"|"notification", ...}              any other private event
+  (an order.changed event's order has the API's OrderOut fields: trading/schemas.py, order_json)
 
 The market feed publishes each group's frame at most every 100 ms (a symbol) or 250 ms ("markets"),
 serialized once for the whole group. The consumer has no channel-layer channel of its own: it joins
@@ -42,16 +43,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
+from config.realtime import ALL_MARKETS_GROUP, FEED_CONTROL_GROUP, market_group, user_group
 from trading.broadcast import Socket, hub
-from trading.feed.service import FEED_CONTROL_GROUP, WATCH_MESSAGE
+from trading.feed.service import WATCH_MESSAGE, WATCH_RENEW_S
 from trading.feed.store import symbols_known
-from trading.realtime import ALL_MARKETS_GROUP, market_group, user_group
 
 log = logging.getLogger(__name__)
 
 MAX_GROUPS = 12
-# The feed releases a symbol 90 s after the last renewal; pages renew well inside that.
-WATCH_RENEW_S = 20.0
 _MARKET_PREFIX = market_group("")
 
 

@@ -42,7 +42,6 @@ from trading.exchange.types import (
     Fill as FillValue,
 )
 from trading.exchange.types import (
-    OrderBook,
     OrderStatus,
     OrderType,
     Side,
@@ -50,6 +49,7 @@ from trading.exchange.types import (
     SymbolStatus,
     TradeSides,
 )
+from trading.feed import local_books
 from trading.models import ApiCredential, Balance, Fill, Mode, Order, Symbol
 
 log = logging.getLogger(__name__)
@@ -209,24 +209,6 @@ def live_builder(credential: ApiCredential) -> ExchangeBuilder:
     return build
 
 
-def memory_book(symbol: str, depth: int) -> OrderBook | None:
-    """The symbol's book as this process's market feed holds it in memory, or None (no feed here, the
-    symbol not watched, or the book not in sync)."""
-    # Here, not on top: the feed matches paper orders through trading.services, which import this
-    # module (a cycle that tests/test_architecture.py lists until the feed's issue 18 breaks it).
-    from trading.feed import inprocess
-
-    feed = inprocess._feed
-    book = feed.books.get(symbol) if feed is not None else None
-    if book is None or not book.synced:
-        return None
-    try:
-        view = book.view(depth)
-    except RuntimeError:  # the feed's loop changed the book while this thread copied it
-        return None
-    return view if view.bids or view.asks else None
-
-
 # Per exchange URL: paper orders of this process waiting on the same REST book share its request.
 _shared_books: dict[str, SharedBooks] = {}
 _shared_books_lock = threading.Lock()
@@ -242,7 +224,7 @@ def paper_builder(user_id: int, *, source: str = Order.Source.API) -> ExchangeBu
             public_client(),
             DjangoPaperStore(user_id, source=source),
             rules=rules_from_db,
-            books=memory_book,
+            books=local_books.book,
             shared=shared,
         )
 

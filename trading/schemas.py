@@ -7,12 +7,17 @@ test keeps them equal to the model's choices.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    from trading.models import Order
 
 OrderSide = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL"]
@@ -40,14 +45,26 @@ Money = Annotated[
     PlainSerializer(money_text, return_type=str),
     WithJsonSchema({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "examples": ["123.45"]}),
 ]
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+AMOUNT_WORDS = 'Must be a positive decimal number written as a string, e.g. "0.25"'
+
+
+def _amount_in_words(value: str) -> str:
+    """AMOUNT_PATTERN, refused in words (pydantic's own message would quote the regex)."""
+    if not _AMOUNT.fullmatch(value):
+        raise PydanticCustomError("amount", AMOUNT_WORDS)
+    return value
+
+
 AmountIn = Annotated[
     str,
     Field(
-        pattern=AMOUNT_PATTERN,
         max_length=43,
         description='A positive decimal as a string, e.g. "0.25"',
         examples=["0.25"],
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
     ),
+    AfterValidator(_amount_in_words),
 ]
 
 
@@ -185,6 +202,37 @@ class OrderOut(Schema):
     error: str = Field(..., description="The exchange's last complaint, empty when none")
     created_at: datetime
     updated_at: datetime
+
+
+def order_out(order: Order) -> dict[str, Any]:
+    """An order as the API and the live events show it (OrderOut's fields)."""
+    return {
+        "id": order.pk,
+        "client_order_id": order.client_order_id,
+        "exchange_order_id": order.exchange_order_id,
+        "mode": order.mode,
+        "source": order.source,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "status": order.status,
+        "is_open": order.is_open,
+        "quantity": order.quantity,
+        "quote_quantity": order.quote_quantity,
+        "price": order.price,
+        "executed_quantity": order.executed_qty,
+        "cumulative_quote_quantity": order.cummulative_quote_qty,
+        "average_price": order.avg_price,
+        "error": order.error,
+        "created_at": order.created,
+        "updated_at": order.updated,
+    }
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """order_out as JSON values (amounts as plain-notation strings, times in ISO 8601): the live
+    `order.changed` event carries it, so a page reads the same fields as an API client."""
+    return OrderOut.model_validate(order_out(order)).model_dump(mode="json")
 
 
 class OrderDetailOut(OrderOut):

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
+from config.errors import NotFound, get_owned_or_404
 from trading.models import (
     ApiCredential,
     Balance,
@@ -59,10 +59,7 @@ def open_orders_for_user(*, user: User, symbol: str | None = None) -> QuerySet[O
 
 def order_get_for_user(*, user: User, order_id: int) -> Order:
     """The user's own order; anyone else's looks exactly like a missing one (404)."""
-    order = Order.objects.filter(user=user, pk=order_id).first()
-    if order is None:
-        raise Http404("No such order")
-    return order
+    return get_owned_or_404(Order.objects.all(), user=user, pk=order_id)
 
 
 def balances_for_user(*, user: User, mode: str | None = None) -> QuerySet[Balance]:
@@ -83,7 +80,7 @@ def fills_for_user(*, user: User, symbol: str | None = None, order_id: int | Non
 def symbol_get(*, symbol: str) -> Symbol:
     found = Symbol.objects.filter(symbol=symbol.strip().upper()).first()
     if found is None:
-        raise Http404("No such symbol")
+        raise NotFound("No such symbol.")
     return found
 
 

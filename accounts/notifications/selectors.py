@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
-from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from accounts.notifications.models import Delivery, Notification, NotificationChannel
+from config.errors import get_owned_or_404
 
 
 def notification_list(*, user: User, limit: int = 100) -> QuerySet[Notification]:
@@ -26,7 +26,7 @@ def notification_unread_count(*, user: User) -> int:
 
 def notification_get(*, user: User, notification_id: int) -> Notification:
     """One of the user's notifications; 404 for anyone else's, exactly as for a missing one."""
-    return get_object_or_404(Notification, pk=notification_id, user=user)
+    return get_owned_or_404(Notification.objects.all(), user=user, pk=notification_id)
 
 
 def channel_list(*, user: User) -> QuerySet[NotificationChannel]:
@@ -34,4 +34,4 @@ def channel_list(*, user: User) -> QuerySet[NotificationChannel]:
 
 
 def channel_get(*, user: User, channel_id: int) -> NotificationChannel:
-    return get_object_or_404(NotificationChannel, pk=channel_id, user=user)
+    return get_owned_or_404(NotificationChannel.objects.all(), user=user, pk=channel_id)

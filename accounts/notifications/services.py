@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -31,21 +29,14 @@ from accounts.notifications.models import (
     Notification,
     NotificationChannel,
 )
-from config import livebus
 from config.enqueue import task_queue
 from config.errors import BruteError, InvalidInput
+from config.realtime import LIVE_TEXT, send_now, user_group
 
 log = logging.getLogger(__name__)
 
-# The live socket consumer (trading/consumers.py) writes the `text` of group messages of this type to
-# the browser unchanged. Spelled out, not imported: accounts never imports trading.
-LIVE_MESSAGE_TYPE = "live.text"
 CLAIM_LEASE = timedelta(minutes=2)
 DEFAULT_RATE_LIMITS = {"email": 10, "webhook": 60, "telegram": 20, "slack": 20}
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
 
 
 # --- Notifications ------------------------------------------------------------------------------
@@ -127,22 +118,9 @@ def _after_commit(func: Callable[..., None], *args: Any) -> None:
 
 
 def _push_live(notification: Notification) -> None:
-    if livebus.forwarding():  # no Redis: the sockets are in the live process
-        livebus.forward(
-            user_group(notification.user_id),
-            {"type": LIVE_MESSAGE_TYPE, "text": json.dumps(live_payload(notification))},
-        )
-        return
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    text = json.dumps(live_payload(notification))
-    try:
-        async_to_sync(layer.group_send)(
-            user_group(notification.user_id), {"type": LIVE_MESSAGE_TYPE, "text": text}
-        )
-    except Exception:  # a dead channel layer must not undo or break the caller's committed work
-        log.exception("live push of notification %s failed", notification.pk)
+    send_now(
+        user_group(notification.user_id), {"type": LIVE_TEXT, "text": json.dumps(live_payload(notification))}
+    )
 
 
 def _queue_delivery(delivery_id: int) -> None:

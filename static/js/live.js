@@ -304,7 +304,7 @@
         tag.textContent = label.charAt(0).toUpperCase() + label.slice(1);
       }
       const filled = row.querySelector("[data-order-filled]");
-      if (filled && order.executed_qty != null) filled.textContent = qty(trim(order.executed_qty), filled);
+      if (filled && order.executed_quantity != null) filled.textContent = qty(trim(order.executed_quantity), filled);
     });
   }
 
@@ -316,9 +316,9 @@
     const status = (order.status || "updated").replace(/_/g, " ").toLowerCase();
     let text = what + ": " + status;
     const decimals = decimalsOf(document.querySelector('[data-book="' + CSS.escape(order.symbol) + '"]'), "data-decimals");
-    if (order.executed_qty && Number(order.executed_qty) > 0 && order.avg_price) {
-      const at = fmt && !Number.isNaN(decimals) ? fmt.price(order.avg_price, decimals) : order.avg_price;
-      text += " " + trim(order.executed_qty) + " @ " + at;
+    if (order.executed_quantity && Number(order.executed_quantity) > 0 && order.average_price) {
+      const at = fmt && !Number.isNaN(decimals) ? fmt.price(order.average_price, decimals) : order.average_price;
+      text += " " + trim(order.executed_quantity) + " @ " + at;
     }
     if (order.error) text += " (" + order.error + ")";
     toast(text, order.status === "REJECTED");

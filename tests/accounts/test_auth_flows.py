@@ -82,6 +82,8 @@ def test_it_resets_a_password_through_the_emailed_link(client):
     link = re.search(r"https?://[^/]+(/accounts/password/reset/\S+/)", mail.outbox[0].body)
     assert link is not None
     form_page = client.get(link.group(1), follow=True)
+    assert "<h1>Choose a new password</h1>" in form_page.content.decode()
+    assert ">Set password</button>" in form_page.content.decode()
     new = "a-brand-new-passphrase-7"
     response = client.post(form_page.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
     assert response.status_code == 302
@@ -100,3 +102,17 @@ def test_it_changes_a_password_for_a_signed_in_user(client):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password(new)
+
+
+def test_the_three_password_pages_share_one_template_and_name_themselves(client):
+    reset = client.get(reverse("accounts:password_reset")).content.decode()
+    assert "<title>Reset password" in reset
+    assert "<h1>Reset your password</h1>" in reset
+    assert ">Send reset link</button>" in reset
+    bad_link = client.get(reverse("accounts:password_reset_confirm", args=["MQ", "set-password"]))
+    assert "This reset link is invalid or was already used." in bad_link.content.decode()
+    client.force_login(UserFactory())
+    change = client.get(reverse("accounts:password_change")).content.decode()
+    assert "<title>Change password" in change
+    assert "<h1>Change your password</h1>" in change
+    assert ">Change password</button>" in change

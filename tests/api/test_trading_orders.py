@@ -206,6 +206,26 @@ def test_malformed_input_is_a_validation_error_naming_the_field(api, owner, chan
     assert Order.objects.count() == 0
 
 
+def test_a_negative_amount_is_refused_in_words_not_with_the_regex(api, owner):
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "-1", "price": "100"}
+    error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
+    assert error["details"] == [
+        {"field": "quantity", "message": 'Must be a positive decimal number written as a string, e.g. "0.25"'}
+    ]
+
+
+def test_every_refused_value_answers_422_whichever_rule_refuses_it(api, owner, synced):
+    """README "API errors": the form of an amount, a zero amount, decimal places and minimums alike."""
+    limit = {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT"}
+    bodies = {
+        "validation_error": {**limit, "quantity": "0", "price": "100"},
+        "too_many_decimals": {**limit, "quantity": "0.001", "price": "100"},
+        "below_min_notional": {**limit, "quantity": "0.01", "price": "10"},
+    }
+    for code, body in bodies.items():
+        assert_error(place(api, access_for(owner), body), 422, code)
+
+
 def test_a_missing_field_is_named(api, owner):
     error = assert_error(
         place(api, access_for(owner), {"side": "BUY", "type": "MARKET"}), 422, "validation_error"
@@ -234,12 +254,12 @@ def test_a_missing_field_is_named(api, owner):
         ),
         (
             {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "100"},
-            400,
+            422,
             "too_many_decimals",
         ),
         (
             {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "10"},
-            400,
+            422,
             "below_min_notional",
         ),
         (
@@ -272,6 +292,14 @@ def test_a_read_token_cannot_trade(api, owner, synced):
     body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"}
     error = assert_error(place(api, pat_for(owner, "read"), body), 403, "forbidden")
     assert "trade" in error["message"]
+
+
+def test_a_read_token_is_refused_before_its_body_is_read(api, owner):
+    headers = pat_for(owner, "read")
+    for body in ({"side": "HOLD"}, {"symbol": "SOLUSDT", "quantity": "-1"}):
+        error = assert_error(place(api, headers, body), 403, "forbidden")
+        assert "trade" in error["message"]
+    assert IdempotencyKey.objects.count() == 0
 
 
 def test_someone_elses_order_is_404_like_a_missing_one(api, owner, other, operator, synced):

@@ -8,8 +8,8 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from config.realtime import publish_text
 from trading.broadcast import MAX_BACKLOG, Hub, Socket
-from trading.realtime import publish_text
 
 
 class Browser:

@@ -14,11 +14,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from config.realtime import FEED_CONTROL_GROUP, LIVE_TEXT, market_group, publish_text, user_group
 from config.routing import websocket_urlpatterns
 from tests.factories import UserFactory
-from trading.feed.service import FEED_CONTROL_GROUP, WATCH_MESSAGE
+from trading.feed.service import WATCH_MESSAGE
 from trading.models import Symbol
-from trading.realtime import LIVE_TEXT, market_group, publish_text, user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,9 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from config.health import MARKET_FEED_KEY
+from config.realtime import FEED_CONTROL_GROUP
 from tests.feed.conftest import listen, next_of, until
-from trading.feed.service import FEED_CONTROL_GROUP, WATCH_MESSAGE
+from trading.feed.service import WATCH_MESSAGE
 from trading.feed.store import book_cached, tickers_cached
 from trading.models import Candle
 
@@ -140,7 +141,7 @@ async def test_the_web_process_starts_one_feed_lazily_when_there_is_no_redis(sim
 
 
 async def test_a_lifespan_server_starts_and_stops_the_feed(sim, settings):
-    from trading.feed import inprocess
+    from trading.feed import inprocess, local_books
 
     settings.MEXC_BASE_URL, settings.MEXC_WS_URL = sim.base_url, sim.ws_url
     inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
@@ -153,7 +154,17 @@ async def test_a_lifespan_server_starts_and_stops_the_feed(sim, settings):
         sent.append(message["type"])
         if message["type"] == "lifespan.startup.complete":
             assert inprocess._feed is not None
+            assert local_books._books is inprocess._feed.books  # the paper exchange reads these
 
     await inprocess.FeedStarter(None, enabled=True)({"type": "lifespan"}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert inprocess._feed is None
+    assert local_books._books is None
+
+
+def test_pages_renew_a_watch_well_inside_the_feeds_lease():
+    from trading.consumers import WATCH_RENEW_S as renew_every
+    from trading.feed.service import FeedConfig
+
+    assert 3 * renew_every < FeedConfig().release_after_s
+    assert 3 * renew_every < FeedConfig.from_settings().release_after_s

@@ -13,8 +13,8 @@ import pytest
 from channels.layers import get_channel_layer
 
 from config import livebus
+from config.realtime import send_now
 from trading.broadcast import Socket, hub
-from trading.realtime import send_now
 
 
 async def call(app: Any, *, key: str, body: bytes, method: str = "POST") -> int:

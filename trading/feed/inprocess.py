@@ -18,6 +18,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from trading.feed import local_books
 from trading.feed.service import FeedConfig, MarketFeed, exchange_from_settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def ensure_started() -> MarketFeed:
     if _feed is not None and _task is not None and not _task.done():
         return _feed
     _feed = MarketFeed(exchange_from_settings(), config=FeedConfig.from_settings())
+    local_books.serve(_feed.books)  # the paper exchange of this process fills against them
     _task = asyncio.get_running_loop().create_task(_run(_feed))
     log.info("market feed started in the live process (no REDIS_URL)")
     return _feed
@@ -83,6 +85,7 @@ async def stop() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await _task
     _feed = _task = None
+    local_books.serve(None)
 
 
 class FeedStarter:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from config import metrics
 from config.health import MARKET_FEED_KEY, MARKET_STREAM_KEY
+from config.realtime import ALL_MARKETS_GROUP, FEED_CONTROL_GROUP, market_group, publish_text
 from trading.exchange.errors import ExchangeError
 from trading.exchange.events import (
     BookTickerEvent,
@@ -46,12 +47,14 @@ from trading.exchange.types import Kline, Ticker
 from trading.feed import store
 from trading.feed.coalesce import Coalescer
 from trading.feed.state import MarketState, model_interval
-from trading.realtime import ALL_MARKETS_GROUP, market_group, publish_text
 
 log = logging.getLogger(__name__)
 
-FEED_CONTROL_GROUP = "feed.control"
 WATCH_MESSAGE = "feed.watch"
+# A watched symbol is released this long after the last renewal; each page renews every WATCH_RENEW_S,
+# so two renewals in a row may be lost (a slow layer, a busy loop) and the third still comes in time.
+WATCH_LEASE_S = 90.0
+WATCH_RENEW_S = WATCH_LEASE_S / 4
 # The exchange stream names the hour "1h"; the Candle table and REST say "60m".
 _STREAM_INTERVAL = {"60m": "1h"}
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -85,7 +88,7 @@ class FeedConfig:
     snapshot_every_s: float = 1.0
     heartbeat_every_s: float = 5.0
     candle_flush_every_s: float = 1.0
-    release_after_s: float = 90.0
+    release_after_s: float = WATCH_LEASE_S
     reap_every_s: float = 5.0
     max_watched: int = 60
     book_levels: int = 20
@@ -267,7 +270,7 @@ class MarketFeed:
         if group == ALL_MARKETS_GROUP:
             text = self.state.take_tickers_payload()
         else:
-            text = self.state.take_symbol_payload(group.removeprefix("market."))
+            text = self.state.take_symbol_payload(group.removeprefix(market_group("")))
         if text is None or self.layer is None:
             return
         try:

@@ -48,6 +48,19 @@ def _pct(fraction: Decimal) -> str:
     return format((fraction * _HUNDRED).quantize(_CENT), "f")
 
 
+def _day_stats(row: dict[str, Any], figures: TickerEvent | Ticker, *, change: str | None) -> bool:
+    """Writes a symbol's rolling 24 h figures (from the stream or the REST ticker) into its ticker row;
+    True when the price or the change moved (the only news browsers are told)."""
+    price = num(figures.last_price)
+    moved = row.get("price") != price or row.get("change") != change
+    row["price"], row["change"] = price, change
+    row["high"] = num(figures.high_price)
+    row["low"] = num(figures.low_price)
+    row["volume"] = num(figures.volume)
+    row["quote_volume"] = num(figures.quote_volume)
+    return moved
+
+
 def _levels(levels: tuple[BookLevel, ...]) -> list[list[str | None]]:
     return [[num(lv.price), num(lv.quantity)] for lv in levels]
 
@@ -141,29 +154,16 @@ class MarketState:
         row = self.tickers.get(event.symbol)
         if row is None:
             row = self.tickers[event.symbol] = {"bid": None, "ask": None}
-        price, change = num(event.last_price), _pct(event.change_fraction)
         # miniTickers repeats every symbol every few seconds; browsers hear only of a moved price.
-        moved = row.get("price") != price or row.get("change") != change
-        row["price"], row["change"] = price, change
-        row["high"] = num(event.high_price)
-        row["low"] = num(event.low_price)
-        row["volume"] = num(event.volume)
-        row["quote_volume"] = num(event.quote_volume)
-        if moved:
+        if _day_stats(row, event, change=_pct(event.change_fraction)):
             self._ticker_changed(event.symbol)
         else:
             self.version += 1
 
     def on_rest_ticker(self, ticker: Ticker) -> None:
         row = self.tickers.setdefault(ticker.symbol, {})
-        price = num(ticker.last_price)
         change = _pct(ticker.change_fraction) if ticker.change_fraction is not None else None
-        moved = row.get("price") != price or row.get("change") != change
-        row["price"], row["change"] = price, change
-        row["high"] = num(ticker.high_price)
-        row["low"] = num(ticker.low_price)
-        row["volume"] = num(ticker.volume)
-        row["quote_volume"] = num(ticker.quote_volume)
+        moved = _day_stats(row, ticker, change=change)
         # A watched symbol's own order book is fresher than the 24 h endpoint's bid and ask.
         if ticker.symbol not in self.symbols or self.symbols[ticker.symbol].book is None:
             row["bid"], row["ask"] = num(ticker.bid_price), num(ticker.ask_price)

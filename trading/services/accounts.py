@@ -33,7 +33,7 @@ from trading.models import (
 
 if TYPE_CHECKING:
     from accounts.models import User
-from trading.services.common import refuse
+from config.errors import refuse
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,7 @@
-"""Shared by the service modules."""
+"""Shared by the service modules: the one refusal helper (config/errors.py), where orders.py has it."""
 
 from __future__ import annotations
 
-from config.errors import BruteError
+from config.errors import refuse
 
-
-def refuse(code: str, message: str, status: int = 400) -> BruteError:
-    return BruteError(message, code=code, status=status)
+__all__ = ["refuse"]

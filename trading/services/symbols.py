@@ -29,7 +29,7 @@ from trading.models import (
 
 if TYPE_CHECKING:
     pass
-from trading.services.common import refuse
+from config.errors import refuse
 
 log = logging.getLogger(__name__)
 

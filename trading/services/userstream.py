@@ -5,9 +5,9 @@ stream, the read-back after placing and reconcile lands once, in whatever order 
 
 - an order's state only advances (PENDING < NEW < PARTIALLY_FILLED < final), and its executed
   quantity never shrinks (`order_state_behind`);
-- a fill is stored once per (order, trade id); a new one is folded into its position at once
-  (`position_apply_fill`), which creates or grows the position and so arms its exits for the
-  position monitor on its next tick;
+- a fill is stored once per (order, trade id); the stream's process (`trading/userstream.py`) then
+  folds each new one into its position (the sniper's `position_apply_fill`), which creates or grows
+  the position and so arms its exits for the position monitor on its next tick;
 - balances are MEXC's absolute figures for the asset.
 
 Sends to pages (`realtime`) happen after commit.
@@ -102,22 +102,9 @@ def order_event_apply(*, user_id: int, event: OrderUpdate) -> Order | None:
     return row
 
 
-def fill_event_apply(*, user_id: int, fill: FillValue) -> Fill | None:
-    """Store one fill of the user's live order (once per trade id) and fold it into its position.
-    None when its order is not known yet (the caller tries again after the order's update) or the
-    fill was stored already."""
-    # Here, not on top: the sniper's services import trading.services (a cycle that
-    # tests/test_architecture.py lists until the sniper's positions move into the core).
-    from trading.sniper.services.positions import position_apply_fill
-
-    row = fill_event_store(user_id=user_id, fill=fill)
-    if row is not None:
-        position_apply_fill(fill=row)
-    return row
-
-
 def fill_event_store(*, user_id: int, fill: FillValue) -> Fill | None:
-    """The Fill row alone, in its own short transaction (positions: `position_apply_fill`)."""
+    """The Fill row, once per (order, trade id), in its own short transaction; None when its order is
+    not known yet (the caller tries again after the order's update) or the fill was stored already."""
     order = _live_order(user_id, fill.client_order_id, fill.order_id)
     if order is None:
         return None

@@ -48,18 +48,10 @@ def order_json(order: Order) -> dict[str, Any]:
 
 
 def placed_json(order: Order) -> dict[str, Any]:
-    price = order.price if order.price is not None else order.reference_price
-    return {
-        "symbol": order.symbol,
-        "orderId": order.order_id,
-        "orderListId": -1,
-        "price": num(price),
-        "origQty": num(order.quantity),
-        "type": order.type,
-        "side": order.side,
-        "stpMode": "",
-        "transactTime": order.created,
-    }
+    """MEXC's answer to a new order: some of the order's fields and when it was placed."""
+    full = order_json(order)
+    keys = ("symbol", "orderId", "orderListId", "price", "origQty", "type", "side", "stpMode")
+    return {**{k: full[k] for k in keys}, "transactTime": order.created}
 
 
 def cancel_json(order: Order, orig_client_id: str | None) -> dict[str, Any]:

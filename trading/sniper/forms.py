@@ -166,23 +166,22 @@ class RuleForm(WordyModelForm):
         return data
 
 
+def _percent_field(label: str) -> forms.DecimalField:
+    """An optional percent, as exact as the rules store it (`pct_or_none`: 9 digits, 4 decimals)."""
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        max_digits=9,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+
+
 class TakeProfitLevelForm(forms.Form):
     """One rung of the take-profit ladder: sell `sell_pct` % of the position at `gain_pct` % above entry."""
 
-    gain_pct = forms.DecimalField(
-        label="At + %",
-        required=False,
-        max_digits=9,
-        decimal_places=4,
-        widget=forms.NumberInput(attrs={"step": "any"}),
-    )
-    sell_pct = forms.DecimalField(
-        label="Sell %",
-        required=False,
-        max_digits=9,
-        decimal_places=4,
-        widget=forms.NumberInput(attrs={"step": "any"}),
-    )
+    gain_pct = _percent_field("At + %")
+    sell_pct = _percent_field("Sell %")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Protocol, TypeVar
 
 from trading.exchange import errors as xerr
 from trading.exchange.base import Exchange
@@ -67,6 +68,24 @@ class MarketView:
 
     def quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+
+class HasSymbol(Protocol):
+    symbol: str
+
+
+Row = TypeVar("Row", bound=HasSymbol)
+
+
+def priced(rows: Sequence[Row], view: MarketView | None = None) -> Iterator[tuple[Row, Quote]]:
+    """Each row (an alert, a position) with the quote of its symbol, all symbols read in one load of
+    `view` (a new MarketView when None, none at all when there are no rows); unpriced rows are skipped."""
+    if not rows:
+        return
+    view = (view or MarketView()).load(row.symbol for row in rows)
+    for row in rows:
+        if (quote := view.quote(row.symbol)) is not None:
+            yield row, quote
 
 
 def quotes_fetch(symbols: list[str]) -> dict[str, Quote]:

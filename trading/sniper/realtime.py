@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from trading.realtime import LIVE_TEXT, send_on_commit, user_group
+from config.realtime import LIVE_TEXT, send_on_commit, user_group
 
 
 def push(user_ids: Iterable[int], payload: dict[str, Any]) -> None:

@@ -7,10 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import User
+from config.errors import get_owned_or_404
 from trading import quotes
 from trading.models import Symbol
 from trading.sniper.models import Listing, Position, PriceAlert, RiskLimits, Rule, RuleFiring
@@ -51,7 +51,7 @@ def rule_list(*, user: User) -> QuerySet[Rule]:
 
 
 def rule_get(*, user: User, rule_id: int) -> Rule:
-    return get_object_or_404(Rule, user=user, pk=rule_id, deleted_at__isnull=True)
+    return get_owned_or_404(Rule.objects.all(), user=user, pk=rule_id, deleted_at__isnull=True)
 
 
 def firing_list(*, user: User, limit: int = 50) -> QuerySet[RuleFiring]:
@@ -63,7 +63,7 @@ def position_list(*, user: User) -> QuerySet[Position]:
 
 
 def position_get(*, user: User, position_id: int) -> Position:
-    return get_object_or_404(Position, user=user, pk=position_id)
+    return get_owned_or_404(Position.objects.all(), user=user, pk=position_id)
 
 
 def alert_list(*, user: User) -> QuerySet[PriceAlert]:
@@ -71,7 +71,7 @@ def alert_list(*, user: User) -> QuerySet[PriceAlert]:
 
 
 def alert_get(*, user: User, alert_id: int) -> PriceAlert:
-    return get_object_or_404(PriceAlert, user=user, pk=alert_id)
+    return get_owned_or_404(PriceAlert.objects.all(), user=user, pk=alert_id)
 
 
 def risk_limits_get(*, user: User) -> RiskLimits:

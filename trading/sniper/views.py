@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -34,6 +36,20 @@ def _form_error(form: Any, exc: ValidationError | BruteError) -> None:
     errors_in_words(form, exc.message if isinstance(exc, BruteError) else exc)
 
 
+def _saved(
+    request: Request, form: Any, save: Callable[[], object], *, message: str, to: str
+) -> HttpResponse | None:
+    """Runs `save` (one service call): a refusal becomes the form's error in words and None (the page
+    is shown again), success a message and a redirect to `to`."""
+    try:
+        save()
+    except (ValidationError, BruteError) as exc:
+        _form_error(form, exc)
+        return None
+    messages.success(request, message)
+    return redirect(to)
+
+
 def _status(*forms: Any) -> int:
     """400 when a submitted form was refused, so HTMX and scripts can tell (the page still shows it)."""
     return 400 if any(f.is_bound and f.errors for f in forms) else 200
@@ -64,13 +80,11 @@ def rule_edit(request: Request, rule_id: int | None = None) -> HttpResponse:
     ladder = take_profit_formset(request.POST or None, rule=rule)
     if request.method == "POST" and form.is_valid() and ladder.is_valid():
         fields = {name: form.cleaned_data[name] for name in RuleForm.Meta.fields}
-        try:
-            services.rule_save(user=request.user, rule=rule, take_profit=ladder.levels(), **fields)
-        except (ValidationError, BruteError) as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Rule saved")
-            return redirect("sniper:rules")
+        save = partial(
+            services.rule_save, user=request.user, rule=rule, take_profit=ladder.levels(), **fields
+        )
+        if done := _saved(request, form, save, message="Rule saved", to="sniper:rules"):
+            return done
     context = {"form": form, "ladder": ladder, "rule": rule}
     return render(request, "sniper/rule_form.html", context, status=_status(form, ladder))
 
@@ -113,13 +127,9 @@ def risk(request: Request) -> HttpResponse:
     limits = selectors.risk_limits_get(user=request.user)
     form = RiskLimitsForm(request.POST or None, instance=limits)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.risk_limits_save(user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Risk limits saved")
-            return redirect("sniper:risk")
+        save = partial(services.risk_limits_save, user=request.user, **form.cleaned_data)
+        if done := _saved(request, form, save, message="Risk limits saved", to="sniper:risk"):
+            return done
     return render(request, "sniper/risk.html", {"form": form}, status=_status(form))
 
 
@@ -128,13 +138,9 @@ def risk(request: Request) -> HttpResponse:
 def alerts(request: Request) -> HttpResponse:
     form = AlertForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.alert_create(user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, "Alert saved")
-            return redirect("sniper:alerts")
+        save = partial(services.alert_create, user=request.user, **form.cleaned_data)
+        if done := _saved(request, form, save, message="Alert saved", to="sniper:alerts"):
+            return done
     context = {"form": form, "alerts": selectors.alert_list(user=request.user)}
     return render(request, "sniper/alerts.html", context, status=_status(form))
 

@@ -18,7 +18,7 @@ from accounts.notifications.services import notification_send
 from config.errors import NotFound
 from trading.models import Symbol
 from trading.sniper.models import PriceAlert
-from trading.sniper.prices import MarketView
+from trading.sniper.prices import MarketView, priced
 
 Kind = PriceAlert.Kind
 
@@ -70,15 +70,11 @@ def crossed(alert: PriceAlert, price: Decimal) -> bool:
 def alerts_check(*, view: MarketView | None = None) -> int:
     """Fire every armed alert its symbol's price has crossed; returns how many fired."""
     alerts = list(PriceAlert.objects.filter(armed=True).select_related("user"))
-    if not alerts:
-        return 0
-    view = (view or MarketView()).load(a.symbol for a in alerts)
-    fired = 0
-    for alert in alerts:
-        quote = view.quote(alert.symbol)
-        if quote is not None and crossed(alert, quote.price):
-            fired += alert_fire(alert=alert, price=quote.price)
-    return fired
+    return sum(
+        alert_fire(alert=alert, price=quote.price)
+        for alert, quote in priced(alerts, view)
+        if crossed(alert, quote.price)
+    )
 
 
 def alert_fire(*, alert: PriceAlert, price: Decimal) -> bool:

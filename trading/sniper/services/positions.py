@@ -25,7 +25,8 @@ from config.errors import BruteError, Conflict, InvalidInput, NotFound
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
 from trading.sniper.models import AppliedFill, Position, PositionExit, Rule, RuleFiring
-from trading.sniper.prices import MarketView, Quote
+from trading.sniper.prices import MarketView, Quote, book_fetch, priced
+from trading.sniper.services.common import slippage, take_profit_clean
 
 log = logging.getLogger(__name__)
 FIRING_ID = re.compile(r"^snf(\d+)a\d+$")
@@ -179,9 +180,6 @@ def position_protect(
     trailing_pct: Decimal | None,
     take_profit: list[dict[str, Any]],
 ) -> Position:
-    # Imported here: the rules' services import positions (a cycle, CYCLE_EDGES_PENDING).
-    from trading.sniper.services.rules import take_profit_clean
-
     if position.user_id != user.pk:
         raise NotFound("No such position.")
     levels = [{**level, "done": False} for level in take_profit_clean(take_profit)]
@@ -195,14 +193,8 @@ def position_protect(
 def positions_monitor(*, view: MarketView | None = None) -> int:
     """One pass of the watch on every protected open position; returns how many exits it placed."""
     open_positions = [p for p in Position.objects.filter(status=Position.Status.OPEN) if p.protected]
-    if not open_positions:
-        return 0
-    view = (view or MarketView()).load(p.symbol for p in open_positions)
     placed = 0
-    for pos in open_positions:
-        quote = view.quote(pos.symbol)
-        if quote is None:
-            continue
+    for pos, quote in priced(open_positions, view):
         if (stale := _stale_exit(pos)) is not None:
             placed += exit_reprice(position=pos, exit=stale, price=quote.sell_price) is not None
         elif not _busy(pos):
@@ -341,9 +333,6 @@ def _sell_order(position: Position, symbol: Symbol, qty: Decimal, client_order_i
         if exc.code != "order_type_not_allowed":
             raise
     # API market orders disabled (30051): a limit just under the best bid, bounded by the slippage.
-    from trading.sniper.prices import book_fetch
-    from trading.sniper.services.rules import slippage
-
     book = book_fetch(symbol.symbol)
     if book is None or book.best_bid is None:
         raise BruteError(f"No bid on {symbol.symbol} to sell into", code="no_liquidity")

@@ -9,16 +9,12 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import BruteError
+from config.errors import refuse
 from config.fields import exact_sum
 from trading.models import TradingAccount
 from trading.sniper.models import AppliedFill, Position, RiskLimits
 
 RISK_CODE = "risk_limit"
-
-
-def refuse(message: str) -> BruteError:
-    return BruteError(message, code=RISK_CODE, status=403)
 
 
 def _fmt(value: Decimal) -> str:
@@ -48,23 +44,31 @@ def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) 
         loss = -realised_today(user=user)
         if loss >= limits.daily_loss_limit:
             raise refuse(
+                RISK_CODE,
                 f"Daily loss limit reached: {_fmt(loss)} lost today (limit {_fmt(limits.daily_loss_limit)}); "
-                "no new buys until 00:00 UTC"
+                "no new buys until 00:00 UTC",
+                403,
             )
     if notional is not None and limits.max_order_value is not None and notional > limits.max_order_value:
-        raise refuse(f"Order value {_fmt(notional)} is above your limit of {_fmt(limits.max_order_value)}")
+        raise refuse(
+            RISK_CODE,
+            f"Order value {_fmt(notional)} is above your limit of {_fmt(limits.max_order_value)}",
+            403,
+        )
     mode = TradingAccount.objects.filter(user=user).values_list("mode", flat=True).first() or "paper"
     open_positions = list(Position.objects.filter(user=user, mode=mode, status=Position.Status.OPEN))
     new_symbol = symbol.upper() not in {p.symbol for p in open_positions}
     count, most = len(open_positions), limits.max_open_positions
     if most is not None and new_symbol and count >= most:
-        raise refuse(f"Already {count} open positions (limit {most})")
+        raise refuse(RISK_CODE, f"Already {count} open positions (limit {most})", 403)
     if limits.max_total_exposure is not None:
         exposure = sum((p.cost for p in open_positions), Decimal(0)) + (notional or Decimal(0))
         if exposure > limits.max_total_exposure:
             raise refuse(
+                RISK_CODE,
                 f"Total exposure would be {_fmt(exposure)}, above your limit of "
-                f"{_fmt(limits.max_total_exposure)}"
+                f"{_fmt(limits.max_total_exposure)}",
+                403,
             )
 
 

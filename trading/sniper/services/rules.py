@@ -35,7 +35,9 @@ from trading import services as trading
 from trading.models import Order, Symbol
 from trading.sniper import prices
 from trading.sniper.models import Listing, Rule, RuleFiring
+from trading.sniper.services.common import slippage, take_profit_clean
 from trading.sniper.services.listings import symbol_refresh
+from trading.sniper.services.positions import positions_sync
 from trading.sniper.services.risk import RISK_CODE, risk_check
 
 log = logging.getLogger(__name__)
@@ -52,31 +54,7 @@ def retry_interval() -> float:
     return float(getattr(settings, "SNIPER_RETRY_INTERVAL_MS", 75)) / 1000
 
 
-def slippage() -> Decimal:
-    return Decimal(str(getattr(settings, "SNIPER_LIMIT_SLIPPAGE_PCT", "2"))) / 100
-
-
 # ---- saving rules ---------------------------------------------------------------------------------
-
-
-def take_profit_clean(value: Any) -> list[dict[str, str]]:
-    """[{gain_pct, sell_pct}, ...]: positive gains, sells in (0, 100] adding up to at most 100."""
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list):
-        raise ValidationError("The take-profit ladder is a list of {gain_pct, sell_pct}")
-    levels = []
-    for i, level in enumerate(value, 1):
-        try:
-            gain, sell = Decimal(str(level["gain_pct"])), Decimal(str(level["sell_pct"]))
-        except (KeyError, TypeError, ArithmeticError):
-            raise ValidationError(f"Level {i} needs a gain_pct and a sell_pct, both numbers") from None
-        if gain <= 0 or not 0 < sell <= 100:
-            raise ValidationError(f"Level {i}: gain_pct must be above 0 and sell_pct between 0 and 100")
-        levels.append({"gain_pct": str(gain), "sell_pct": str(sell)})
-    if sum(Decimal(x["sell_pct"]) for x in levels) > 100:
-        raise ValidationError("The take-profit ladder sells more than 100% in total")
-    return sorted(levels, key=lambda x: Decimal(x["gain_pct"]))
 
 
 def rule_save(*, user: User, rule: Rule | None = None, **fields: Any) -> Rule:
@@ -347,9 +325,6 @@ def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
 
 
 def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
-    # Imported here: positions imports the rules' take-profit cleaning back (a cycle).
-    from trading.sniper.services.positions import positions_sync
-
     rule = firing.rule
     how = (
         "a LIMIT at best ask + slippage (API market orders disabled)" if firing.order_type == "LIMIT" else ""

@@ -1,0 +1,48 @@
+"""The one shape of Brute's own middleware: work before the view, then work on its response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+State = TypeVar("State")
+GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
+
+
+class AroundView(Generic[State]):
+    """A middleware that runs `before` the view and `after` it on the response, sync under WSGI and
+    async under ASGI (no thread hop either way). `before` returns what `after` is handed back."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def before(self, request: HttpRequest) -> State:
+        raise NotImplementedError
+
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: State) -> None:
+        raise NotImplementedError
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.is_async:
+            return self._acall(request)
+        state = self.before(request)
+        response = self.get_response(request)
+        assert isinstance(response, HttpResponseBase)
+        self.after(request, response, state)
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        state = self.before(request)
+        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))  # is_async
+        self.after(request, response, state)
+        return response

@@ -1,0 +1,36 @@
+"""What rules and positions share, below both: the take-profit ladder's cleaning (a rule's plan, then
+its position's) and the slippage a limit order allows when API market orders are off (a rule's buy,
+an exit's sell)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+
+def slippage() -> Decimal:
+    """SNIPER_LIMIT_SLIPPAGE_PCT as a fraction: "2" is Decimal("0.02")."""
+    return Decimal(str(settings.SNIPER_LIMIT_SLIPPAGE_PCT)) / 100
+
+
+def take_profit_clean(value: Any) -> list[dict[str, str]]:
+    """[{gain_pct, sell_pct}, ...]: positive gains, sells in (0, 100] adding up to at most 100."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise ValidationError("The take-profit ladder is a list of {gain_pct, sell_pct}")
+    levels = []
+    for i, level in enumerate(value, 1):
+        try:
+            gain, sell = Decimal(str(level["gain_pct"])), Decimal(str(level["sell_pct"]))
+        except (KeyError, TypeError, ArithmeticError):
+            raise ValidationError(f"Level {i} needs a gain_pct and a sell_pct, both numbers") from None
+        if gain <= 0 or not 0 < sell <= 100:
+            raise ValidationError(f"Level {i}: gain_pct must be above 0 and sell_pct between 0 and 100")
+        levels.append({"gain_pct": str(gain), "sell_pct": str(sell)})
+    if sum(Decimal(x["sell_pct"]) for x in levels) > 100:
+        raise ValidationError("The take-profit ladder sells more than 100% in total")
+    return sorted(levels, key=lambda x: Decimal(x["gain_pct"]))
