@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import access_for, assert_error
+from tests.api.conftest import access_for, assert_error, pat_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
 
@@ -64,6 +64,18 @@ def test_forbidden(api, viewer):
         "/t/orders", {"symbol": "X", "qty": 1}, content_type="application/json", headers=access_for(viewer)
     )
     assert_error(response, 403, "forbidden")
+
+
+@pytest.mark.parametrize("path", ["/t/orders", "/t/async-orders"])
+def test_the_scope_is_checked_before_the_body_is_read(api, owner, path):
+    read, trade = pat_for(owner, "read"), access_for(owner)
+
+    def post(body, headers):
+        return api.post(path, body, content_type="application/json", headers=headers)
+
+    assert_error(post({"qty": "many"}, read), 403, "forbidden")
+    assert_error(post({"qty": "many"}, trade), 422, "validation_error")
+    assert post({"symbol": "X", "qty": 1}, trade).status_code in (200, 201)
 
 
 def test_the_openapi_schema_documents_the_error_shape(api, db):

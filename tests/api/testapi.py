@@ -59,6 +59,12 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
     return Status(201, {"seq": seq, "symbol": payload.symbol, "qty": payload.qty})
 
 
+@router.post("/async-orders")
+@require_scope("trade")
+async def order_create_async(request: HttpRequest, payload: OrderIn) -> dict[str, Any]:
+    return {"symbol": payload.symbol}
+
+
 @router.get("/owned/{token_id}")
 @require_scope("read")
 def owned(request: HttpRequest, token_id: int) -> dict[str, Any]:
