@@ -166,6 +166,10 @@ class Supervisor:
         while waiting and not self._force.is_set():
             now = time.monotonic()
             waiting = [c for c in waiting if c.process is not None and c.process.poll() is None]
+            for child in [c for c in waiting if now - started >= c.grace_s]:
+                # Killed when its own grace is over, not when the slowest sibling is done.
+                self.say("runbrute", f"{child.name} did not stop within {child.grace_s:g}s: killed")
+                _signal_group(child, signal.SIGKILL)
             waiting = [c for c in waiting if now - started < c.grace_s]
             for child in waiting:
                 if now - started >= 2.0 and child.name not in told:  # say what the wait is for
@@ -178,9 +182,8 @@ class Supervisor:
             self._force.wait(0.1)
         for child in running:
             assert child.process is not None
-            if child.process.poll() is None:
-                why = "at the second Ctrl-C" if self._force.is_set() else f"within {child.grace_s:g}s"
-                self.say("runbrute", f"{child.name} did not stop {why}: killed")
+            if child.process.poll() is None and self._force.is_set():
+                self.say("runbrute", f"{child.name} did not stop at the second Ctrl-C: killed")
             # The group may hold grandchildren (celery's pool) even after the leader is gone.
             _signal_group(child, signal.SIGKILL)
             child.process.wait()

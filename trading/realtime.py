@@ -3,6 +3,7 @@ waits for the transaction to commit (config/realtime.py, where group names are s
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from config.realtime import ALL_MARKETS_GROUP, send_on_commit, user_group
@@ -12,9 +13,18 @@ from trading.schemas import order_json
 if TYPE_CHECKING:
     from trading.models import Order
 
+log = logging.getLogger(__name__)
+
 
 def order_changed(order: Order) -> None:
-    send_on_commit(user_group(order.user_id), {"type": "order.changed", "order": order_json(order)})
+    """Tell the owner's pages about `order` once the transaction commits. A display concern: an
+    order that cannot be serialised is logged and not sent, never a reason to undo the write."""
+    try:
+        payload = order_json(order)
+    except Exception:  # the write matters more than the page's refresh
+        log.exception("order %s: live event not built", order.pk)
+        return
+    send_on_commit(user_group(order.user_id), {"type": "order.changed", "order": payload})
 
 
 def balance_changed(user_id: int, mode: str) -> None:

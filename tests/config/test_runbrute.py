@@ -260,6 +260,9 @@ def test_the_supervisor_waits_each_childs_own_grace_and_kills_only_the_late():
     assert stuck.process.returncode == -signal.SIGKILL
     assert "stuck did not stop within 1s: killed" in out.getvalue()
     assert "slow did not stop" not in out.getvalue()
+    # The stuck one is killed when its own grace is over, not after the slow sibling's clean stop.
+    log = out.getvalue()
+    assert log.index("stuck did not stop within 1s: killed") < log.index("slow   | stopped cleanly"), log
 
 
 def test_a_second_ctrl_c_kills_what_is_still_stopping():

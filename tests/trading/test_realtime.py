@@ -81,3 +81,21 @@ def test_an_order_is_announced_to_its_owner_after_commit(synced: SimExchangeThre
     assert event["executed_quantity"] == format(order.executed_qty.normalize(), "f")
     assert event["average_price"] == format(order.avg_price.normalize(), "f")
     assert json.loads(json.dumps(event)) == event
+
+
+def test_an_order_event_that_cannot_be_built_never_undoes_the_order(
+    synced: SimExchangeThread, trader: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The live event is a display concern: a serialisation failure is logged, the order stays."""
+    from trading import realtime
+    from trading.models import Order
+
+    def broken(order: Order) -> dict[str, object]:
+        raise ValueError("a status the schema does not know")
+
+    monkeypatch.setattr(realtime, "order_json", broken)
+    order = services.order_place(
+        user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="20"
+    )
+    assert Order.objects.get(pk=order.pk).status == "FILLED"
+    assert "live event not built" in caplog.text
