@@ -6,13 +6,24 @@ pages, the API, Celery and the sniper run elsewhere (issue 18). Those processes 
 `make run`) POST each event to the live process over loopback HTTP; `PublishEndpoint` there checks
 the key derived from SECRET_KEY and hands the event to its channel layer, so the process's one
 broadcaster writes it to the group's sockets.
+
+`forward` never waits: it queues the event and returns. One sender thread per process posts what is
+queued, in order, as one batch per request ({"events": [{"group", "message"}, ...]}), so a request
+thread never blocks on the live process, and under load many events share one post (issue 11: three
+blocking posts per paper order had cost the web workers about a third of their time). The queue is
+bounded (MAX_PENDING): with the live process gone, the oldest events are dropped and counted in the
+log rather than held without limit; a page re-reads the current state when its socket reconnects.
+`flush()` waits until the queue is empty (tests; the process's exit waits up to EXIT_FLUSH_S).
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import hmac
 import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -29,6 +40,9 @@ MAX_BODY = 256 * 1024
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
+MAX_PENDING = 10_000  # events queued for the live process before the oldest are dropped
+BATCH_BYTES = MAX_BODY // 2  # a batch is posted once its encoded events pass this size
+EXIT_FLUSH_S = 2.0
 
 
 def publish_key() -> str:
@@ -40,19 +54,102 @@ def forwarding() -> bool:
 
 
 def forward(group: str, message: dict[str, Any]) -> None:
-    """Hands one group message to the live process; failures are logged, never raised."""
+    """Queues one group message for the live process and returns at once; the sender thread posts
+    it (see the module doc). Never raises; a failed post is logged there."""
+    _sender.put(group, message)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Waits until every queued event has been posted (or its post failed); False on timeout."""
+    return _sender.flush(timeout)
+
+
+def _post(events: list[str]) -> None:
     global _client
     with _client_lock:
         if _client is None:
             _client = httpx.Client(base_url=str(settings.LIVE_INTERNAL_URL), timeout=2.0)
+        client = _client
     try:
-        _client.post(
+        client.post(
             PATH,
-            content=json.dumps({"group": group, "message": message}, default=str),
+            content='{"events":[' + ",".join(events) + "]}",
             headers={KEY_HEADER: publish_key(), "content-type": "application/json"},
         ).raise_for_status()
     except httpx.HTTPError:
-        log.warning("live event to %s not delivered: the live process did not take it", group, exc_info=True)
+        log.warning(
+            "%d live events not delivered: the live process did not take them", len(events), exc_info=True
+        )
+
+
+class _Sender:
+    """The process's one sender thread and its queue of (group, message) events."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._posting = False
+        self.dropped = 0
+
+    def put(self, group: str, message: dict[str, Any]) -> None:
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                # Started here, not at import: a forked child (gunicorn's workers) starts its own.
+                self._pid, self._posting = os.getpid(), False
+                self._thread = threading.Thread(target=self._run, name="livebus", daemon=True)
+                self._thread.start()
+            if len(self._queue) >= MAX_PENDING:
+                self._queue.popleft()
+                self.dropped += 1
+                if self.dropped in (1, 10) or self.dropped % 1000 == 0:
+                    log.warning(
+                        "live events dropped: the live process is not taking them (%d so far)", self.dropped
+                    )
+            self._queue.append((group, message))
+            self._cond.notify()
+
+    def flush(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._posting, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                taken = list(self._queue)
+                self._queue.clear()
+                self._posting = True
+            try:
+                self._send(taken)
+            except Exception:  # never let the thread die: the next event would start another anyway
+                log.exception("live events not delivered")
+            finally:
+                with self._cond:
+                    self._posting = False
+                    self._cond.notify_all()
+
+    @staticmethod
+    def _send(taken: list[tuple[str, dict[str, Any]]]) -> None:
+        batch: list[str] = []
+        size = 0
+        for group, message in taken:
+            event = json.dumps({"group": group, "message": message}, default=str)
+            if len(event) > MAX_BODY - 64:
+                log.warning("a live event to %s is too large to forward (%d bytes)", group, len(event))
+                continue
+            if batch and size + len(event) > BATCH_BYTES:
+                _post(batch)
+                batch, size = [], 0
+            batch.append(event)
+            size += len(event) + 1
+        if batch:
+            _post(batch)
+
+
+_sender = _Sender()
+atexit.register(lambda: _sender.flush(EXIT_FLUSH_S))
 
 
 class PublishEndpoint:
@@ -86,10 +183,12 @@ class PublishEndpoint:
                 break
         try:
             event = json.loads(body)
-            group, payload = str(event["group"]), dict(event["message"])
+            listed = event["events"] if isinstance(event, dict) and "events" in event else [event]
+            events = [(str(e["group"]), dict(e["message"])) for e in listed]
         except (ValueError, KeyError, TypeError):
             return 400
         layer = get_channel_layer()
         if layer is not None:
-            await layer.group_send(group, payload)
+            for group, payload in events:  # in the order they were sent
+                await layer.group_send(group, payload)
         return 204

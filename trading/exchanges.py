@@ -17,20 +17,20 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import DecimalField, Model, Q, QuerySet
 from django.utils import timezone
 
 from accounts.notifications.services import operator_notify
 from config.db import run_atomic_retry
 from trading import crypto
 from trading.exchange.base import Exchange
-from trading.exchange.errors import InsufficientBalance, InvalidSymbol, OrderRejected
+from trading.exchange.errors import ExchangeUnavailable, InsufficientBalance, InvalidSymbol, OrderRejected
 from trading.exchange.hub import ExchangeHub, HubStatus, SessionProxy
 from trading.exchange.mexc_ws import DEFAULT_WS_URL
 from trading.exchange.paper import PaperExchange, PaperOrder, SharedBooks
@@ -42,6 +42,7 @@ from trading.exchange.types import (
     Fill as FillValue,
 )
 from trading.exchange.types import (
+    OrderBook,
     OrderStatus,
     OrderType,
     Side,
@@ -214,18 +215,44 @@ _shared_books: dict[str, SharedBooks] = {}
 _shared_books_lock = threading.Lock()
 
 
+PAPER_BOOK_DEPTH = 100  # levels a side a paper order can fill against (PaperExchange's default)
+BOOK_TIMEOUT_S = 30.0
+
+
+def _shared_books_here() -> SharedBooks:
+    with _shared_books_lock:
+        return _shared_books.setdefault(mexc_base_url(), SharedBooks())
+
+
+def paper_book(symbol: str, depth: int = PAPER_BOOK_DEPTH) -> OrderBook:
+    """The order book a paper order fills against, for synchronous callers (no event loop of their
+    own): the market feed's book when this process holds it in sync, else one REST depth request on
+    the hub loop, shared with the other paper orders of this process waiting for the same symbol.
+    Raises the exchange's errors; ExchangeUnavailable when no answer came within BOOK_TIMEOUT_S."""
+    book = local_books.book(symbol, depth)
+    if book is not None:
+        return book
+    h = hub()
+    session = h.public()
+    try:
+        book, _ = _shared_books_here().depth_blocking(
+            symbol, depth, lambda: h.submit(session.depth(symbol, limit=depth)), BOOK_TIMEOUT_S
+        )
+    except TimeoutError:
+        raise ExchangeUnavailable(f"No order book for {symbol} within {BOOK_TIMEOUT_S:.0f} s") from None
+    return book
+
+
 def paper_builder(user_id: int, *, source: str = Order.Source.API) -> ExchangeBuilder:
     """The paper exchange of one user; orders it creates are recorded with `source`."""
 
     def build() -> Exchange:
-        with _shared_books_lock:
-            shared = _shared_books.setdefault(mexc_base_url(), SharedBooks())
         return PaperExchange(
             public_client(),
             DjangoPaperStore(user_id, source=source),
             rules=rules_from_db,
             books=local_books.book,
-            shared=shared,
+            shared=_shared_books_here(),
         )
 
     return build
@@ -340,6 +367,20 @@ def fill_value_of(row: Fill) -> FillValue:
     )
 
 
+_WIDE = Context(prec=80)
+
+
+def as_stored(row: Model) -> None:
+    """Rounds the decimals of a row just saved to their columns' places (half-even), as reading it
+    back would give them, so the caller need not read it back."""
+    for field in row._meta.concrete_fields:
+        if isinstance(field, DecimalField) and isinstance(field.decimal_places, int):
+            value = getattr(row, field.attname)
+            if isinstance(value, Decimal):
+                quantum = Decimal(1).scaleb(-field.decimal_places)
+                setattr(row, field.attname, value.quantize(quantum, context=_WIDE))
+
+
 class OrderChanged(OrderRejected):
     """The order's row changed between the paper exchange's read and its write (a fill and a cancel
     raced); nothing of this step was written."""
@@ -400,37 +441,84 @@ class DjangoPaperStore:
         self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
     ) -> None:
         row = self._save_order(order, fills)
-        for asset, (free, locked) in sorted(changes.items()):
-            self._apply(order.symbol, asset, free, locked)
+        self._apply(order.symbol, changes)
         fills_store(row, fills)
 
-    def _apply(self, symbol: str, asset: str, free: Decimal, locked: Decimal) -> None:
-        # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
-        # new asset's row is inserted once with its final amounts.
-        bal = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER, asset=asset).first()
-        had_free, had_locked = (bal.free, bal.locked) if bal else (Decimal(0), Decimal(0))
-        if had_free + free < 0 or had_locked + locked < 0:
-            raise InsufficientBalance(
-                f"Not enough {asset}: {had_free.normalize():f} available, {(-free).normalize():f} needed",
-                symbol=symbol,
-            )
-        if bal is None:
-            Balance.objects.create(
-                user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked
-            )
-            return
-        bal.free += free
-        bal.locked += locked
-        bal.save(update_fields=["free", "locked", "updated"])
+    def place(
+        self,
+        order: PaperOrder,
+        fills: Sequence[FillValue],
+        changes: Mapping[str, tuple[Decimal, Decimal]],
+        *,
+        then: Callable[[Order], None] | None = None,
+    ) -> Order:
+        """Stores a new order's placement (`PaperExchange.placement`) in one IMMEDIATE write
+        transaction, retried whole when the database was busy: the Order row (inserted once, with its
+        outcome), the balance changes and the fills; `then(row)` runs last inside the same transaction
+        (the caller's notification row, on_commit live events). Returns the row.
 
-    def _save_order(self, order: PaperOrder, fills: Sequence[FillValue]) -> Order:
-        fields = {
+        Raises InsufficientBalance (nothing written) when a balance would go negative, IntegrityError
+        when the client order id is taken (a concurrent retry)."""
+
+        def write() -> Order:
+            row = Order.objects.create(
+                user_id=self.user_id,
+                mode=Mode.PAPER,
+                symbol=order.symbol,
+                side=order.side.value,
+                type=order.type.value,
+                client_order_id=order.client_order_id,
+                quantity=order.quantity,
+                quote_quantity=order.quote_quantity,
+                price=order.price,
+                source=self.source,
+                **self._outcome(order),
+            )
+            as_stored(row)
+            self._apply(order.symbol, changes)
+            fills_store(row, fills)
+            if then is not None:
+                then(row)
+            return row
+
+        return run_atomic_retry(write)
+
+    def _apply(self, symbol: str, changes: Mapping[str, tuple[Decimal, Decimal]]) -> None:
+        # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
+        # new asset's row is inserted once with its final amounts. One read for every asset.
+        if not changes:
+            return
+        rows = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER, asset__in=list(changes))
+        held = {bal.asset: bal for bal in rows}
+        for asset, (free, locked) in sorted(changes.items()):
+            bal = held.get(asset)
+            had_free, had_locked = (bal.free, bal.locked) if bal else (Decimal(0), Decimal(0))
+            if had_free + free < 0 or had_locked + locked < 0:
+                raise InsufficientBalance(
+                    f"Not enough {asset}: {had_free.normalize():f} available, {(-free).normalize():f} needed",
+                    symbol=symbol,
+                )
+            if bal is None:
+                Balance.objects.create(
+                    user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked
+                )
+                continue
+            bal.free += free
+            bal.locked += locked
+            bal.save(update_fields=["free", "locked", "updated"])
+
+    @staticmethod
+    def _outcome(order: PaperOrder) -> dict[str, Any]:
+        return {
             "exchange_order_id": order.order_id,
             "status": order.status.value,
             "executed_qty": order.executed,
             "cummulative_quote_qty": order.cum_quote,
             "avg_price": order.state().average_price,
         }
+
+    def _save_order(self, order: PaperOrder, fills: Sequence[FillValue]) -> Order:
+        fields = self._outcome(order)
         row, created = Order.objects.get_or_create(
             client_order_id=order.client_order_id,
             defaults={

@@ -4,6 +4,7 @@ limiter for every caller, a 418 that stops everyone, and no clock call per signe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from trading.exchange import errors
 from trading.exchange.hub import ExchangeHub, account_label
 from trading.exchange.mexc_ws import StreamConfig
 from trading.exchange.paper import MemoryPaperStore, PaperExchange, SharedBooks
-from trading.exchange.types import OrderRequest, OrderType, Side
+from trading.exchange.types import OrderBook, OrderRequest, OrderType, Side
 from trading.simexchange.config import SimConfig
 
 
@@ -222,3 +223,57 @@ def test_a_failed_shared_book_request_fails_every_order_waiting_on_it():
     assert calls == [1]
     assert [type(r) for r in results] == [Unreachable, Unreachable]
     assert shared._in_flight == {}  # nothing left behind: the next caller asks again
+
+
+def test_threads_without_an_event_loop_share_one_book_request_and_its_failure():
+    # As the paper order service does from gunicorn's threads: the request runs elsewhere (a future),
+    # and every thread that asks while it is in flight waits on that one answer.
+    shared, calls = SharedBooks(), []
+    gate = threading.Event()
+    book = OrderBook("SOLUSDT", 1, (), ())
+
+    def fetch() -> concurrent.futures.Future[OrderBook]:
+        calls.append(1)
+        future: concurrent.futures.Future[OrderBook] = concurrent.futures.Future()
+        threading.Thread(target=lambda: (gate.wait(5), future.set_result(book))).start()
+        return future
+
+    class Counted:
+        """SharedBooks' lock, counting how many callers have looked up the request in flight."""
+
+        def __init__(self) -> None:
+            self.lock, self.taken = threading.Lock(), 0
+
+        def __enter__(self) -> None:
+            self.lock.acquire()
+            self.taken += 1
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    shared._lock = counted = Counted()  # type: ignore[assignment]
+    results: list[tuple[OrderBook, bool]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(shared.depth_blocking("SOLUSDT", 100, fetch, 5)))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    while counted.taken < 4 or counted.lock.locked():  # all four have looked before the answer
+        threading.Event().wait(0.01)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert calls == [1]
+    assert sorted(s for _, s in results) == [False, True, True, True]
+    assert all(b is book for b, _ in results)
+    assert shared._in_flight == {}  # answered: the next caller sends its own
+
+    def failing() -> concurrent.futures.Future[OrderBook]:
+        future: concurrent.futures.Future[OrderBook] = concurrent.futures.Future()
+        future.set_exception(ConnectionError("no answer"))
+        return future
+
+    with pytest.raises(ConnectionError):
+        shared.depth_blocking("SOLUSDT", 100, failing, 5)
+    assert shared._in_flight == {}

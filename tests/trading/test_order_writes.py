@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
+from accounts.notifications.models import Notification
 from trading import services
 from trading.models import Balance, Fill, Order
 from trading.services import userstream as userstream_services
@@ -60,7 +61,7 @@ def test_a_paper_market_order_is_one_transaction_writing_each_row_once(
 
     assert order.status == Order.Status.FILLED
     assert Fill.objects.filter(order=order).count() >= 1
-    # The order's transaction (then the fill notification's own, after the commit).
+    # The order's one transaction (the fill notification is written in it too: see below).
     assert sorted(trading[0]) == sorted(
         [
             ("INSERT", "trading_order"),
@@ -71,6 +72,22 @@ def test_a_paper_market_order_is_one_transaction_writing_each_row_once(
     )
     assert all(not block for block in trading[1:])
     assert len(autocommit_writes) == sum(len(block) for block in blocks)  # no write outside a transaction
+
+
+def test_the_fill_notification_is_written_in_the_order_s_own_transaction(
+    synced: SimExchangeThread, trader: User
+) -> None:
+    services.trading_account_get_or_create(user=trader)
+    with statements() as seen:
+        order = services.order_place(
+            user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="20"
+        )
+    blocks = transactions(seen)
+
+    assert order.status == Order.Status.FILLED
+    assert len(blocks) == 1  # one BEGIN ... COMMIT for the order, its fills, balances and notification
+    assert ("INSERT", "notifications_notification") in blocks[0]
+    assert Notification.objects.filter(user=trader, kind="order_filled", data__order_id=order.pk).count() == 1
 
 
 def test_a_failing_notification_after_the_fill_does_not_fail_the_order(

@@ -228,6 +228,33 @@ class SharedBooks:
             with self._lock:
                 del self._in_flight[key]
 
+    def depth_blocking(
+        self,
+        symbol: str,
+        depth: int,
+        fetch: Callable[[], concurrent.futures.Future[OrderBook]],
+        timeout: float,
+    ) -> tuple[OrderBook, bool]:
+        """`depth` for a thread without an event loop: `fetch()` starts the request elsewhere (the
+        exchange hub's loop) and its future is what later callers wait on. Raises what the request
+        raised, or TimeoutError after `timeout` seconds."""
+        key = (symbol, depth)
+        with self._lock:
+            pending = self._in_flight.get(key)
+            shared = pending is not None
+            if pending is None:
+                pending = fetch()
+                self._in_flight[key] = pending
+        if not shared:
+            # Outside the lock: a future already done runs its callback at once, in this thread.
+            pending.add_done_callback(lambda done: self._forget(key, done))
+        return pending.result(timeout), shared
+
+    def _forget(self, key: tuple[str, int], done: concurrent.futures.Future[OrderBook]) -> None:
+        with self._lock:
+            if self._in_flight.get(key) is done:
+                del self._in_flight[key]
+
 
 class PaperExchange:
     """Satisfies `trading.exchange.base.Exchange` for one paper account."""
@@ -317,9 +344,21 @@ class PaperExchange:
         if existing is not None:  # a retry of an order already placed: idempotent by client id
             return existing.state()
         rules = await self.rules(request.symbol)
-        self._check(rules, request)
+        self.check(rules, request)
         book = await self._book(request.symbol)
-        now = self._now()
+        order, fills, ledger = self.placement(rules, request, book, self._now())
+        await self.store.commit(order, fills, ledger.changes)
+        return order.state()
+
+    @classmethod
+    def placement(
+        cls, rules: SymbolRules, request: OrderRequest, book: OrderBook, now: int
+    ) -> tuple[PaperOrder, list[Fill], Ledger]:
+        """What placing `request` against `book` at `now` (ms) does, computed and not yet stored: the
+        order as it stands afterwards, its taker fills and the balance changes. Pure, so a synchronous
+        caller (trading/services/orders.py) stores it in its own transaction; the request must have
+        passed the rules already (`check`). Raises the exchange's refusals (OrderRejected,
+        BelowMinimum, AboveMaximum) for what only the book decides."""
         order = PaperOrder(
             symbol=request.symbol,
             order_id=f"PAPER-{uuid.uuid4().hex[:20]}",
@@ -333,10 +372,9 @@ class PaperExchange:
             update_ms=now,
         )
         ledger = Ledger()
-        fills = self._take(rules, order, book, ledger, now)
-        self._finish_placement(rules, order, ledger)
-        await self.store.commit(order, fills, ledger.changes)
-        return order.state()
+        fills = cls._take(rules, order, book, ledger, now)
+        cls._finish_placement(rules, order, ledger)
+        return order, fills, ledger
 
     async def _book(self, symbol: str) -> OrderBook:
         book = self._books(symbol, self._depth) if self._books is not None else None
@@ -352,9 +390,12 @@ class PaperExchange:
         self.book_reads["shared" if shared else "rest"] += 1
         return book
 
-    def _check(self, rules: SymbolRules, req: OrderRequest) -> None:
-        self._check_open(rules, req)
-        self._check_amounts(rules, req)
+    @classmethod
+    def check(cls, rules: SymbolRules, req: OrderRequest) -> None:
+        """The exchange's refusals of `req` before any book is read: the symbol open to this side and
+        order type through the API, the amounts' decimals, minimums and maximums."""
+        cls._check_open(rules, req)
+        cls._check_amounts(rules, req)
 
     @staticmethod
     def _check_open(rules: SymbolRules, req: OrderRequest) -> None:
@@ -394,8 +435,9 @@ class PaperExchange:
             if rules.max_notional_market is not None and req.quote_quantity > rules.max_notional_market:
                 raise AboveMaximum(symbol=sym)
 
+    @classmethod
     def _take(
-        self, rules: SymbolRules, order: PaperOrder, book: OrderBook, ledger: Ledger, now: int
+        cls, rules: SymbolRules, order: PaperOrder, book: OrderBook, ledger: Ledger, now: int
     ) -> list[Fill]:
         """Fill what crosses the book now, as taker."""
         levels = book.asks if order.side == Side.BUY else book.bids
@@ -420,16 +462,17 @@ class PaperExchange:
                 qty = min(level.quantity, order.remaining)
             if qty <= 0:
                 break
-            fills.append(self._fill(rules, order, level.price, qty, is_maker=False, ledger=ledger, now=now))
+            fills.append(cls._fill(rules, order, level.price, qty, is_maker=False, ledger=ledger, now=now))
             if spend_left is not None:
                 spend_left -= level.price * qty
             elif order.remaining <= 0:
                 break
         if order.type == OrderType.MARKET:
-            self._check_market_value(rules, order, fills)
+            cls._check_market_value(rules, order, fills)
         return fills
 
-    def _check_market_value(self, rules: SymbolRules, order: PaperOrder, fills: list[Fill]) -> None:
+    @staticmethod
+    def _check_market_value(rules: SymbolRules, order: PaperOrder, fills: list[Fill]) -> None:
         if not fills:
             raise OrderRejected("No liquidity in the order book for this market order", symbol=order.symbol)
         if order.quote_quantity is None and order.cum_quote < rules.min_notional_market:
@@ -443,8 +486,8 @@ class PaperExchange:
         ):
             raise AboveMaximum(symbol=order.symbol)
 
+    @staticmethod
     def _fill(
-        self,
         rules: SymbolRules,
         order: PaperOrder,
         price: Decimal,
@@ -490,11 +533,12 @@ class PaperExchange:
             time_ms=now,
         )
 
-    def _finish_placement(self, rules: SymbolRules, order: PaperOrder, ledger: Ledger) -> None:
+    @classmethod
+    def _finish_placement(cls, rules: SymbolRules, order: PaperOrder, ledger: Ledger) -> None:
         rests = order.type in (OrderType.LIMIT, OrderType.LIMIT_MAKER)
         if order.type != OrderType.MARKET and order.remaining > 0 and rests:
             order.status = OrderStatus.PARTIALLY_FILLED if order.executed else OrderStatus.NEW
-            self._lock(rules, order, ledger, sign=Decimal(1))
+            cls._lock(rules, order, ledger, sign=Decimal(1))
             return
         by_quote = order.type == OrderType.MARKET and order.quote_quantity is not None
         complete = by_quote or order.remaining <= 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import BruteError, Conflict, Forbidden, NotFound
@@ -46,11 +47,14 @@ from trading.exchange.types import (
 )
 from trading.exchange.types import Fill as FillValue
 from trading.exchanges import (
+    DjangoPaperStore,
     OrderChanged,
     exchange_builder,
     fills_store,
+    paper_book,
     paper_builder,
     run,
+    symbol_to_rules,
     userstream_alive,
 )
 from trading.models import (
@@ -320,7 +324,7 @@ def order_place(
     risk_check(user=user, symbol=order.symbol, side=order.side.value, notional=_estimated_notional(order))
     if account.mode == Mode.PAPER:
         _check_paper_funds(user, sym, order)
-        return _paper_place(user=user, order=order, source=source, client_order_id=client_order_id)
+        return _paper_place(user=user, sym=sym, order=order, source=source, client_order_id=client_order_id)
     row = _order_create(
         user=user, mode=account.mode, order=order, source=source, client_order_id=client_order_id
     )
@@ -379,11 +383,16 @@ def _order_create(
     return row
 
 
-def _paper_place(*, user: User, order: OrderInput, source: str, client_order_id: str | None) -> Order:
-    """A paper order in one write transaction: the paper exchange reads the book (over HTTP, before
-    any transaction), then its store writes the Order row, its fills and the balances together
-    (trading/exchanges.py). Nothing was placed until that commit, so there is no PENDING row to
-    reconcile: a refusal or an unreachable market records one REJECTED row instead."""
+def _paper_place(
+    *, user: User, sym: Symbol, order: OrderInput, source: str, client_order_id: str | None
+) -> Order:
+    """A paper order in one write transaction, on this thread, without an event loop: the book is
+    read first (the market feed's, or one REST request shared with concurrent orders, outside any
+    transaction), the fills are computed against the rules of `sym` (already checked by
+    `order_validate`, so not again), then the Order row, its fills, the balances and the fill
+    notification are written together (DjangoPaperStore.place). Nothing was placed until that commit,
+    so there is no PENDING row to reconcile: a refusal or an unreachable market records one REJECTED
+    row instead. The live events leave after the commit, without waiting (config/livebus.py)."""
     request = OrderRequest(
         symbol=order.symbol,
         side=order.side,
@@ -394,11 +403,22 @@ def _paper_place(*, user: User, order: OrderInput, source: str, client_order_id:
         price=order.price if order.type in PRICED_TYPES else None,
     )
 
-    async def place(exchange: Exchange) -> OrderState:
-        return await exchange.place_order(request)
+    def announce(row: Order) -> None:
+        row.user = user  # the notification's recipient, without reading the user again
+        _order_announce(row, notify=False)
+        try:
+            order_filled_notify(row)  # in a savepoint of its own, inside the order's transaction
+        except DatabaseError:
+            raise  # the transaction itself failed: it is retried whole or refused, never half
+        except Exception:
+            log.exception("order %s: the fill notification was not stored", row.client_order_id)
 
     try:
-        run(paper_builder(user.pk, source=source), place)
+        book = paper_book(order.symbol)
+        placed, fills, ledger = PaperExchange.placement(symbol_to_rules(sym), request, book, _now_ms())
+        return DjangoPaperStore(user.pk, source=source).place(placed, fills, ledger.changes, then=announce)
+    except IntegrityError:
+        raise Conflict("This client order id is already in use") from None
     except xerr.ExchangeError as exc:
         _order_create(
             user=user,
@@ -412,17 +432,19 @@ def _paper_place(*, user: User, order: OrderInput, source: str, client_order_id:
         if isinstance(exc, xerr.ExchangeUnavailable):
             raise refuse("exchange_unavailable", f"{exc}; nothing was placed", 503) from None
         raise exchange_refusal(exc) from None
-    row = Order.objects.get(client_order_id=request.client_order_id)
-    _order_announce(row)
-    return row
 
 
-def _order_announce(row: Order) -> None:
-    """Live events and the fill notification of a committed order change. They run after the
-    commit, and a failure of theirs is logged, never raised: the order stands either way."""
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _order_announce(row: Order, *, notify: bool = True) -> None:
+    """Live events and (`notify`) the fill notification of an order change. Inside a transaction
+    they wait for its commit; a failure of theirs is logged, never raised: the order stands."""
     realtime.order_changed(row)
     realtime.balance_changed(row.user_id, row.mode)
-    transaction.on_commit(lambda: order_filled_notify(row), robust=True)
+    if notify:
+        transaction.on_commit(lambda: order_filled_notify(row), robust=True)
 
 
 def _request_of(row: Order) -> OrderRequest:
