@@ -92,3 +92,19 @@ def test_trade_ids_stay_32_hex_digits_and_unique(sim_exchange):
     assert len(ids) >= 3
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[0-9a-f]{32}", str(i)) for i in ids), ids
+
+
+def test_manage_py_simexchange_serves_on_uvloop(monkeypatch):
+    from django.core.management import call_command
+
+    from trading.management.commands import simexchange as command
+
+    ran: list[str] = []
+
+    def run(coro):
+        ran.append(coro.__qualname__)
+        coro.close()  # not served: only which loop it was handed to is checked
+
+    monkeypatch.setattr(command.uvloop, "run", run)
+    call_command("simexchange", port=0)
+    assert ran == ["Command._serve"]
