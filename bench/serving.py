@@ -7,7 +7,12 @@ pages and the API ("web"), uvicorn for the WebSockets ("live"), against a tempor
 1. HTTP, 50 connections: a trivial Django view (default middleware, no database) on the web
    server is the baseline; then GET /api/v1/markets/SOLUSDT/ticker with a personal token and
    GET /api/v1/me with a JWT. Rate limits stay on (set high), so their counting is in every figure.
-   Load comes from wrk when installed, else from a small asyncio HTTP/1.1 client (bench/_load.py).
+   Each p99 is printed beside the trivial view's p99 of the same run and set-up, and the ticker's
+   against the 50 ms target. Load comes from wrk when installed (one thread), else from our own
+   HTTP/1.1 load client in a process of its own (bench/_load.py); both share the 2 cores with the
+   server, so the trivial view's figures are the machine's own ceiling for the set-up.
+1b. The trivial view and the ticker on other WEB_WORKERS x WEB_THREADS set-ups, started together
+   and measured in interleaved rounds (how config/gunicorn.py's default was chosen).
 2. One frame to 1,000 sockets: through the live process (an event handed to it the way other
    processes do, then its broadcaster), against a plain `websockets` server (on uvloop, as uvicorn
    runs) calling `websockets.broadcast` for 1,000 sockets of the same client; latency from the trigger to each
@@ -26,14 +31,13 @@ import json
 import os
 import resource
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -208,41 +212,100 @@ def _raise_fd_limit() -> None:
 # ---- 1. HTTP ----------------------------------------------------------------------------------------
 
 
+SETUPS = [(2, 4), (2, 2), (4, 1), (4, 2)]  # WEB_WORKERS x WEB_THREADS compared in part 1b
+P99_TARGET_MS = 50.0
+
+
+def _http_cases(access: str, pat: str) -> list[tuple[str, str, dict[str, str]]]:
+    return [
+        ("trivial Django view (baseline)", "/bench/trivial", {}),
+        (
+            "market ticker, personal token",
+            "/api/v1/markets/SOLUSDT/ticker",
+            {"Authorization": f"Bearer {pat}"},
+        ),
+        ("/api/v1/me, JWT", "/api/v1/me", {"Authorization": f"Bearer {access}"}),
+    ]
+
+
+def _measure_cases(
+    base: str, cases: list[tuple[str, str, dict[str, str]]], *, rounds: int, seconds: float
+) -> list[tuple[str, dict[str, float]]]:
+    for _label, path, headers in cases:  # warm every worker's caches and imports
+        _load.measure(base + path, headers, connections=CLIENTS, seconds=1)
+    # Interleaved rounds, the median of each case: other jobs on the machine come and go.
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in cases}
+    for _round in range(rounds):
+        for label, path, headers in cases:
+            runs[label].append(_load.measure(base + path, headers, connections=CLIENTS, seconds=seconds))
+    return [(label, _median_run(runs[label])) for label, _, _ in cases]
+
+
+def _setup_of(env: dict[str, str]) -> str:
+    from config import gunicorn as conf
+
+    workers = env.get("WEB_WORKERS") or str(conf.workers)
+    threads = env.get("WEB_THREADS") or str(conf.threads)
+    return f"{workers} workers x {threads} threads ({conf.worker_class.rsplit('.', 1)[-1]})"
+
+
 def _http(tmp: Path, tokens: list[str]) -> None:
     access, pat, _session = tokens
     port = _free_port()
     env = _env(tmp, PORT=str(port))
-    tool = "wrk" if shutil.which("wrk") else "bench/_load.py (no wrk installed)"
     print(
-        f"HTTP, {CLIENTS} connections, {SECONDS} s a run, median of {ROUNDS_HTTP} interleaved runs, load "
-        f"from {tool}; web = `make run`'s gunicorn"
+        f"HTTP, {CLIENTS} connections kept alive, {SECONDS} s a run, median of {ROUNDS_HTTP} interleaved "
+        f"runs, load from {_load.tool()}; web = `make run`'s gunicorn, {_setup_of(env)}"
     )
     with _serve(_command("web", port=port), env) as proc:
         base = f"http://127.0.0.1:{port}"
         _wait_for(f"{base}/bench/trivial", proc)
-        cases = [
-            ("trivial Django view (baseline)", "/bench/trivial", {}),
-            (
-                "market ticker, personal token",
-                "/api/v1/markets/SOLUSDT/ticker",
-                {"Authorization": f"Bearer {pat}"},
-            ),
-            ("/api/v1/me, JWT", "/api/v1/me", {"Authorization": f"Bearer {access}"}),
+        results = _measure_cases(base, _http_cases(access, pat), rounds=ROUNDS_HTTP, seconds=SECONDS)
+    baseline = results[0][1]
+    for label, result in results:
+        print(
+            f"  {label:<34} {result['rps']:8.0f} req/s  {result['rps'] / baseline['rps']:5.2f}x baseline   "
+            f"p50 {result['p50']:6.1f} ms   p99 {result['p99']:6.1f} ms "
+            f"({result['p99'] / baseline['p99']:4.2f}x baseline's)   non-2xx {result['errors']:.0f}   "
+            f"connections' means {result['conn_mean_min']:.0f}-{result['conn_mean_max']:.0f} ms"
+        )
+    ticker = results[1][1]
+    verdict = "met" if ticker["p99"] <= P99_TARGET_MS else "missed"
+    print(
+        f"  ticker p99 {ticker['p99']:.1f} ms against the {P99_TARGET_MS:.0f} ms target: {verdict}; "
+        f"the trivial view's own p99 on the same set-up and run: {baseline['p99']:.1f} ms"
+    )
+
+
+def _http_setups(tmp: Path, tokens: list[str]) -> None:
+    """1b. The same trivial view and ticker on other worker x thread set-ups, all started together and
+    measured in interleaved rounds, so each row sees the same machine (how the default was chosen)."""
+    access, pat, _session = tokens
+    cases = _http_cases(access, pat)[:2]
+    rounds, seconds = 2, 3.0
+    print(
+        f"\nHTTP set-ups (WEB_WORKERS x WEB_THREADS), {CLIENTS} connections, {seconds:.0f} s a run, "
+        f"median of {rounds} interleaved rounds"
+    )
+    with ExitStack() as stack:
+        bases = []
+        for workers, threads in SETUPS:
+            port = _free_port()
+            env = _env(tmp, PORT=str(port), WEB_WORKERS=str(workers), WEB_THREADS=str(threads))
+            proc = stack.enter_context(_serve(_command("web", port=port), env))
+            bases.append((f"{workers} x {threads}", f"http://127.0.0.1:{port}", proc))
+        for _label, base, proc in bases:
+            _wait_for(f"{base}/bench/trivial", proc)
+        rows = [
+            (label, _measure_cases(base, cases, rounds=rounds, seconds=seconds)) for label, base, _ in bases
         ]
-        for _label, path, headers in cases:  # warm every worker's caches and imports
-            _load.measure(base + path, headers, connections=CLIENTS, seconds=1)
-        # Interleaved rounds, the median of each case: other jobs on the machine come and go.
-        runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in cases}
-        for _round in range(ROUNDS_HTTP):
-            for label, path, headers in cases:
-                runs[label].append(_load.measure(base + path, headers, connections=CLIENTS, seconds=SECONDS))
-        results = [(label, _median_run(runs[label])) for label, _, _ in cases]
-        baseline = results[0][1]["rps"]
-        for label, result in results:
-            print(
-                f"  {label:<34} {result['rps']:8.0f} req/s  {result['rps'] / baseline:5.2f}x baseline   "
-                f"p50 {result['p50']:6.1f} ms   p99 {result['p99']:6.1f} ms   non-2xx {result['errors']:.0f}"
-            )
+    for label, results in rows:
+        (_, trivial), (_, ticker) = results
+        print(
+            f"  {label:<6} trivial {trivial['rps']:6.0f} req/s p99 {trivial['p99']:6.1f} ms   "
+            f"ticker {ticker['rps']:6.0f} req/s ({ticker['rps'] / trivial['rps']:4.2f}x) "
+            f"p50 {ticker['p50']:5.1f} ms p99 {ticker['p99']:6.1f} ms"
+        )
 
 
 def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -485,10 +548,12 @@ def run(only: str = "") -> None:
 
     django.setup()  # for runbrute's table and the bundled exchange; the servers use their own settings
     print(f"load average {os.getloadavg()[0]:.2f} (other jobs share this machine)")
+    print(f"machine: {os.cpu_count()} cores shared by the servers and the load generator")
     with tempfile.TemporaryDirectory(prefix="brute-bench-serving-") as name:
         tmp = Path(name)
         tokens = _prepare(tmp)
-        parts = {"http": _http, "websockets": _websockets, "price": _price_to_browser}
+        parts = {"http": _http, "setups": _http_setups, "websockets": _websockets, "price": _price_to_browser}
         for name, part in parts.items():
             if only in ("", name):
                 part(tmp, tokens)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")

@@ -359,13 +359,14 @@ def _bench(base: str) -> None:
                 floor: list[float] = []
                 handed: list[float] = []
                 late: list[float] = []
-                bought = total = limited = 0
+                bought = total = limited = not_open = 0
                 armed: list[float] = []
                 for _ in range(listings):
                     result = bench.armed_listing(bench.users[:users], per_user)
                     latencies += result["latencies"]
                     bought, total = bought + result["bought"], total + result["total"]
                     limited += result["limited"]
+                    not_open += result["not_open"]
                     armed.append(result["armed_s"] * 1000)
                     handed += result["handed"]
                     if result["late"] is not None:
@@ -387,7 +388,8 @@ def _bench(base: str) -> None:
                 last = f"{max(handed):.2f} ms" if handed else "none"
                 print(
                     f"  volleys left {', '.join(f'{x:.2f}' for x in late)} ms after the open (hub clock); "
-                    f"signal -> last request handed to its socket: {last} (worst)",
+                    f"signal -> last request handed to its socket: {last} (worst); 10007 answers (sent "
+                    f"before the exchange's open, probes included): {not_open}",
                     flush=True,
                 )
                 if floor:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,6 +20,9 @@ from trading.simexchange.rules import OrderRequest, check_open_order_cap, check_
 # MEXC order ids look like C02__505979017439002624115: a prefix and a 21-digit sequence.
 ORDER_ID_BASE = 505979017439002624000
 TAKER_PROTECTION = Decimal("0.02")
+# Trade ids: 32 random hex digits, as uuid4().hex gave, from a generator seeded once (uuid4 read the
+# kernel's random source per fill, tens of us each on this machine).
+_TRADE_IDS = random.Random(os.urandom(16))
 
 
 @dataclass
@@ -240,7 +244,7 @@ class Engine:
         self._move(account, got_asset, got - fee, ZERO, "ENTRUST", fill.time)
         trade = MyTrade(
             symbol=sym.name,
-            trade_id=uuid.uuid4().hex,
+            trade_id=f"{_TRADE_IDS.getrandbits(128):032x}",
             order=order,
             price=fill.price,
             qty=fill.qty,
@@ -261,11 +265,16 @@ class Engine:
     def tick(self, now: int, tick_seconds: float) -> None:
         self.open_due_listings(now)
         for sym in self.market.active():
-            sym.step_walk(tick_seconds)
-            self.tick_symbol(sym, now)
-            flow = sym.taker_flow(tick_seconds, self.taker_rate)
-            if flow is not None:
-                self._simulated_order(sym, flow[0], "MARKET", None, flow[1], now)
+            self.step(sym, now, tick_seconds)
+
+    def step(self, sym: SymbolState, now: int, tick_seconds: float) -> None:
+        """One symbol's share of a tick: its walk, its simulated quotes and its simulated taker flow.
+        The server runs the symbols of a tick one at a time, answering requests in between."""
+        sym.step_walk(tick_seconds)
+        self.tick_symbol(sym, now)
+        flow = sym.taker_flow(tick_seconds, self.taker_rate)
+        if flow is not None:
+            self._simulated_order(sym, flow[0], "MARKET", None, flow[1], now)
 
     def tick_symbol(self, sym: SymbolState, now: int) -> None:
         self._refresh_liquidity(sym, now)

@@ -106,9 +106,16 @@ class SimExchange:
             await self._runner.cleanup()
 
     async def _tick_loop(self) -> None:
+        tick = self.config.tick_seconds
         while True:
-            await asyncio.sleep(self.config.tick_seconds)
-            self.engine.tick(self.now(), self.config.tick_seconds)
+            await asyncio.sleep(tick)
+            self.engine.open_due_listings(self.now())
+            for sym in self.market.active():
+                # One symbol at a time, requests answered in between: a tick of every active symbol
+                # at once held the loop for tens of ms (26 symbols), and an order arriving meanwhile
+                # was accepted that much later; MEXC's market makers do not stop its matching engine.
+                await asyncio.sleep(0)
+                self.engine.step(sym, self.now(), tick)
 
     # --- scenarios: market -----------------------------------------------------------------------
     def add_listing(
@@ -127,6 +134,9 @@ class SimExchange:
         spec = listing_spec(symbol.upper(), base, quote_asset, places)
         sym = self.market.add_listing(spec, opens_at=opens_at, price=price)
         sym.api_market_disabled = not api_market_orders
+        # The opening book's level sizes, worked out now: the first order after the open builds the
+        # book (Engine.activate) and every order behind it waits for that.
+        sym.liquidity_targets(self.config.liquidity_levels)
         return sym
 
     def open_listing(self, symbol: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import uvloop
 from django.core.management.base import BaseCommand, CommandParser
 
 from trading.simexchange.config import SimConfig
@@ -24,7 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = SimConfig(seed=options["seed"], api_key=options["api_key"], api_secret=options["api_secret"])
-        asyncio.run(self._serve(config, options["host"], options["port"]))
+        # On uvloop, as uvicorn runs: less of the loop's own time per request in a burst of orders.
+        uvloop.run(self._serve(config, options["host"], options["port"]))
 
     async def _serve(self, config: SimConfig, host: str, port: int) -> None:
         sim = SimExchange(config)
