@@ -41,6 +41,7 @@ pytest: install system-deps
 test: lint typecheck pytest
 
 bench: install
+	@scripts/system-deps.sh bench
 	$(BIN)/python -m bench
 
 lock: install
