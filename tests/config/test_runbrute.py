@@ -3,6 +3,7 @@ for real: a killed child comes back, the others keep running, one SIGINT stops a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -72,6 +73,20 @@ def brute_env(tmp_path):
     return env
 
 
+def stop_leaving_no_orphans(process: subprocess.Popen[str]) -> None:
+    """After a failed test: stop runbrute the way a user would (Ctrl-C, then Ctrl-C again to kill
+    what is still stopping), so its children do not outlive the test; SIGKILL only as a last resort."""
+    for _ in range(2):
+        if process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
     port = free_port()
     process = subprocess.Popen(
@@ -108,9 +123,7 @@ def test_a_killed_child_is_restarted_and_one_sigint_stops_everything(brute_env):
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_leaving_no_orphans(process)
 
 
 def test_pages_and_the_api_go_to_gunicorn_and_the_sockets_to_one_uvicorn_live_process():
@@ -168,9 +181,7 @@ def test_in_shadow_mode_make_run_starts_the_shipper_and_healthz_sees_its_heartbe
         with pytest.raises(ProcessLookupError):
             os.kill(shipper, 0)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_leaving_no_orphans(process)
 
 
 def test_the_sniper_stops_cleanly_on_sigterm(brute_env):
