@@ -9,8 +9,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from hypothesis import settings as hypothesis_settings
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -88,3 +90,23 @@ def _fresh_process_memory() -> Iterator[None]:
         forget()
     yield
     auth_cache.clear()
+
+
+# channels' testing waits default to 1 s; a cold or loaded machine (a fresh CI clone, 2 cores) can
+# take longer to authenticate and join the groups over Redis. These are waits, never timings.
+WAIT_S = 30.0
+
+
+class Communicator(WebsocketCommunicator):  # type: ignore[misc]  # channels ships no type hints
+    """WebsocketCommunicator whose waits for something to arrive are generous (WAIT_S); a wait for
+    nothing to arrive (`receive_nothing`) keeps its own short timeout."""
+
+    # The parameters mirror channels' own signatures (hence ASYNC109).
+    async def connect(self, timeout: float = WAIT_S) -> Any:  # noqa: ASYNC109
+        return await super().connect(timeout)
+
+    async def receive_from(self, timeout: float = WAIT_S) -> Any:  # noqa: ASYNC109
+        return await super().receive_from(timeout)
+
+    async def receive_json_from(self, timeout: float = WAIT_S) -> Any:  # noqa: ASYNC109
+        return await super().receive_json_from(timeout)

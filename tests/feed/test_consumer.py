@@ -10,12 +10,12 @@ from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
 from config.realtime import FEED_CONTROL_GROUP, LIVE_TEXT, market_group, publish_text, user_group
 from config.routing import websocket_urlpatterns
+from tests.conftest import Communicator
 from tests.factories import UserFactory
 from trading.feed.service import WATCH_MESSAGE
 from trading.models import Symbol
@@ -42,17 +42,17 @@ def make_symbol(name: str) -> None:
     Symbol.objects.create(symbol=name, base_asset=name[:-4], quote_asset="USDT")
 
 
-async def connect(user: Any, query: str = "") -> WebsocketCommunicator:
+async def connect(user: Any, query: str = "") -> Communicator:
     cookie = await session_cookie_of(user)
     path = f"/ws/live/?{query}" if query else "/ws/live/"
-    communicator = WebsocketCommunicator(application, path, headers=[(b"cookie", cookie)])
+    communicator = Communicator(application, path, headers=[(b"cookie", cookie)])
     connected, _ = await communicator.connect()
     assert connected
     return communicator
 
 
 async def test_an_anonymous_socket_is_refused():
-    communicator = WebsocketCommunicator(application, "/ws/live/?groups=markets")
+    communicator = Communicator(application, "/ws/live/?groups=markets")
     connected, code = await communicator.connect()
     assert not connected
     assert code == 4401

@@ -42,7 +42,7 @@ async def test_the_feed_reaches_a_browser_socket_through_redis(redis_layer, make
 
     # The socket joins its groups before it answers "subscribed", so a market frame may come first.
     while subscribed is None:
-        message = json.loads(await communicator.receive_from(timeout=10))
+        message = json.loads(await communicator.receive_from())
         if message["type"] == "subscribed":
             subscribed = message["groups"]
         else:

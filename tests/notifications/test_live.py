@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from accounts.notifications.services import live_payload, notification_send
+from tests.conftest import Communicator
 from trading.consumers import LiveConsumer
 
 pytestmark = pytest.mark.django_db
@@ -18,14 +18,14 @@ def test_a_page_socket_receives_the_notification_payload(owner, other, django_ca
             return notification_send(user=user, kind="rule_fired", title="Rule fired", body="buy dip")
 
     async def scenario():
-        socket = WebsocketCommunicator(LiveConsumer.as_asgi(), "/ws/live/")
+        socket = Communicator(LiveConsumer.as_asgi(), "/ws/live/")
         socket.scope["user"] = owner
         connected, _ = await socket.connect()
         assert connected
-        assert (await socket.receive_json_from(timeout=5))["type"] == "subscribed"
+        assert (await socket.receive_json_from())["type"] == "subscribed"
         await sync_to_async(send)(other)
         mine = await sync_to_async(send)(owner)
-        frame = await socket.receive_json_from(timeout=5)
+        frame = await socket.receive_json_from()
         await socket.disconnect()
         return mine, frame
 
