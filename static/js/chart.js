@@ -54,12 +54,13 @@
         { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const body = await response.json();
-      candles.setData(body.candles.map(bar));
-      volume.setData(body.candles.map(vol));
-      chart.timeScale().fitContent();
       if (body.candles.length) {
+        candles.setData(body.candles.map(bar));
+        volume.setData(body.candles.map(vol));
+        chart.timeScale().fitContent();
         status.textContent = "";
       } else {
+        // No stored candles yet (a new listing): keep the live ones already drawn, ask again soon.
         status.textContent = "No candles yet: the feed is backfilling this market…";
         setTimeout(load, 2000);
       }
@@ -76,6 +77,8 @@
       root.querySelectorAll("[data-interval-link]").forEach((l) => l.removeAttribute("aria-current"));
       link.setAttribute("aria-current", "true");
       history.replaceState(null, "", link.href);
+      candles.setData([]);  // the other interval's bars go at once; the live ones are for this interval
+      volume.setData([]);
       load();
     });
   });
