@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPER = """
 import sys, signal, threading
 from pathlib import Path
-from config.shadow.core import Shadow
+from config.shadow.operations import Shadow
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 Shadow(Path(sys.argv[1]), token=sys.argv[2]).ship(until=stop.is_set)
@@ -193,7 +193,9 @@ def run() -> None:
     from django.db import connections
 
     from config.libsql.testing import SqldServers
-    from config.shadow.core import Shadow, lag, verify
+    from config.shadow.core import lag
+    from config.shadow.operations import Shadow
+    from config.shadow.verify import verify
 
     each = SECONDS / ROUNDS
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar, cast
 
@@ -13,7 +14,7 @@ State = TypeVar("State")
 GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 
-class AroundView(Generic[State]):
+class AroundView(ABC, Generic[State]):
     """A middleware that runs `before` the view and `after` it on the response, sync under WSGI and
     async under ASGI (no thread hop either way). `before` returns what `after` is handed back."""
 
@@ -26,11 +27,13 @@ class AroundView(Generic[State]):
         if self.is_async:
             markcoroutinefunction(self)
 
+    @abstractmethod
     def before(self, request: HttpRequest) -> State:
-        raise NotImplementedError
+        """Runs before the view; what it returns is handed to `after`."""
 
+    @abstractmethod
     def after(self, request: HttpRequest, response: HttpResponseBase, state: State) -> None:
-        raise NotImplementedError
+        """Runs on the view's response (or the next middleware's)."""
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:

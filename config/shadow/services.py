@@ -9,7 +9,8 @@ from django.conf import settings
 
 from config import metrics
 from config.shadow import state as state_file
-from config.shadow.core import Shadow, Verification, verify
+from config.shadow.operations import Shadow
+from config.shadow.verify import Verification, verify
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,10 @@ from django.db import connections, transaction
 from accounts.models import User
 from accounts.notifications.models import Kind, Notification
 from config.libsql.testing import wait_for_port
-from config.shadow.core import OWN_TABLES, Shadow, app_tables, q, verify
+from config.shadow.core import OWN_TABLES, app_tables, q
 from config.shadow.db import Db, open_db
+from config.shadow.operations import Shadow
+from config.shadow.verify import verify
 from tests.config.conftest import Sqld, database_alias, settings_for
 from trading.models import Balance, Fill, Order
 

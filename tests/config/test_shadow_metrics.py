@@ -16,8 +16,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.health import health_report
-from config.shadow.core import Shadow, verify
 from config.shadow.db import open_db
+from config.shadow.operations import Shadow
+from config.shadow.verify import verify
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from config.shadow.core import PositionMoved, Shadow, Shipper, prune, sync_schema, verify
+from config.shadow.core import PositionMoved, Shipper, prune, sync_schema
 from config.shadow.db import Db, StatementFailed, open_db
+from config.shadow.operations import Shadow
+from config.shadow.verify import verify
 from tests.config.conftest import Sqld
 
 pytestmark = pytest.mark.sqld
