@@ -1,4 +1,5 @@
-"""Trading data: the exchange's symbols and candles, and each user's account, keys, orders and balances."""
+"""Trading data: the exchange's symbols and candles, and each user's account, keys, orders, balances and
+risk limits."""
 
 from __future__ import annotations
 
@@ -354,3 +355,26 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RiskLimits(models.Model):
+    """Per-user limits checked before every buy (`trading.services.risk`); an empty field is no limit."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_limits"
+    )
+    max_order_value = money_or_none()
+    max_total_exposure = money_or_none()
+    max_open_positions = models.PositiveIntegerField(null=True, blank=True)
+    daily_loss_limit = money_or_none()
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        # Moved here from the sniper app with its table (trading 0006 / sniper 0005, state only): the
+        # rows stay where they are.
+        db_table = "sniper_risklimits"
+
+    def __str__(self) -> str:
+        return f"risk limits of user {self.user_id}"

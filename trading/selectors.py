@@ -17,6 +17,7 @@ from trading.models import (
     Fill,
     Mode,
     Order,
+    RiskLimits,
     Symbol,
     SymbolStatus,
     TradingAccount,
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 def trading_mode_for_user(*, user: User) -> str:
     account = TradingAccount.objects.filter(user=user).only("mode").first()
     return account.mode if account else Mode.PAPER
+
+
+def risk_limits_get(*, user: User) -> RiskLimits:
+    """The user's limits, or an unsaved empty set (no limits) for the form."""
+    return RiskLimits.objects.filter(user=user).first() or RiskLimits(user=user)
 
 
 def orders_for_user(

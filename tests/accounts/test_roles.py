@@ -72,7 +72,8 @@ def test_it_creates_the_first_operator_once_with_a_generated_password():
 
 
 def test_a_viewer_cannot_create_an_auto_buy_rule_or_change_risk_limits(client):
-    from trading.sniper.models import RiskLimits, Rule
+    from trading.models import RiskLimits
+    from trading.sniper.models import Rule
 
     viewer = UserFactory(role=Role.VIEWER)
     client.force_login(viewer)

@@ -12,8 +12,9 @@ from django.test import Client
 from accounts.models import User
 from tests.trading.conftest import make_symbol
 from trading.feed.store import snapshot_write
+from trading.models import RiskLimits
 from trading.sniper.forms import AlertForm, errors_in_words
-from trading.sniper.models import Position, PriceAlert, RiskLimits, Rule, RuleFiring
+from trading.sniper.models import Position, PriceAlert, Rule, RuleFiring
 
 pytestmark = pytest.mark.django_db
 LADDER = {"tp-TOTAL_FORMS": "2", "tp-INITIAL_FORMS": "0", "tp-MIN_NUM_FORMS": "0", "tp-MAX_NUM_FORMS": "10"}

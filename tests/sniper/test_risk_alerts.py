@@ -1,76 +1,24 @@
-"""Risk limits refuse buys with their reason (never sells); price alerts fire once until re-armed."""
+"""A rule refused by risk limits says why, and a rule's buy is checked once; price alerts fire once until
+re-armed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from config.errors import BruteError
 from tests.sniper.conftest import buys, open_now, rule_on
-from trading.models import Fill, Order
+from trading.models import RiskLimits
 from trading.simexchange.testing import SimExchangeThread
 from trading.sniper import services
-from trading.sniper.models import AppliedFill, Listing, Position, PriceAlert, RiskLimits
+from trading.sniper.models import Listing, PriceAlert, RuleFiring
+from trading.sniper.services.arming import listing_arm
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def refusal(user: User, symbol: str = "SOLUSDT", side: str = "BUY", notional: str = "100") -> str:
-    with pytest.raises(BruteError) as caught:
-        services.risk_check(user=user, symbol=symbol, side=side, notional=Decimal(notional))
-    assert caught.value.code == "risk_limit"
-    return caught.value.message
-
-
-def position(user: User, symbol: str, qty: str, entry: str) -> Position:
-    return Position.objects.create(
-        user=user,
-        mode="paper",
-        symbol=symbol,
-        qty=Decimal(qty),
-        peak_qty=Decimal(qty),
-        avg_entry=Decimal(entry),
-    )
-
-
-def test_each_risk_limit_refuses_a_buy_with_its_reason(trader: User) -> None:
-    RiskLimits.objects.create(user=trader, max_order_value=Decimal("500"))
-    assert refusal(trader, notional="600") == "Order value 600 is above your limit of 500"
-    services.risk_check(user=trader, symbol="SOLUSDT", side="BUY", notional=Decimal("400"))
-
-    RiskLimits.objects.filter(user=trader).update(max_order_value=None, max_open_positions=2)
-    position(trader, "AUSDT", "10", "1")
-    position(trader, "BUSDT", "10", "1")
-    assert refusal(trader) == "Already 2 open positions (limit 2)"
-    services.risk_check(user=trader, symbol="AUSDT", side="BUY", notional=Decimal("5"))  # adds to one
-
-    RiskLimits.objects.filter(user=trader).update(max_open_positions=None, max_total_exposure=Decimal("100"))
-    assert refusal(trader, notional="81") == "Total exposure would be 101, above your limit of 100"
-
-
-def test_the_daily_loss_limit_stops_buys_for_the_day_but_never_sells(trader: User) -> None:
-    RiskLimits.objects.create(user=trader, daily_loss_limit=Decimal("50"))
-    order = Order.objects.create(
-        user=trader,
-        mode="paper",
-        symbol="SOLUSDT",
-        side="SELL",
-        type="MARKET",
-        quantity=1,
-        client_order_id="x1",
-    )
-    for n, (loss, days_ago) in enumerate([("-30", 0), ("-25", 0), ("-500", 1)]):
-        fill = Fill.objects.create(order=order, trade_id=str(n), price=1, qty=1, quote_qty=1)
-        at = timezone.now() - timedelta(days=days_ago)
-        AppliedFill.objects.create(fill=fill, user=trader, realised=Decimal(loss), at=at)
-
-    assert refusal(trader, notional="1").startswith("Daily loss limit reached: 55 lost today (limit 50)")
-    services.risk_check(user=trader, symbol="SOLUSDT", side="SELL", notional=Decimal("1000"))
 
 
 def test_a_rule_refused_by_risk_limits_logs_the_reason_and_notifies(
@@ -90,6 +38,39 @@ def test_a_rule_refused_by_risk_limits_logs_the_reason_and_notifies(
     assert (
         live_trader.notifications.get(kind="risk_refused").body == "Order value 50 is above your limit of 20"
     )
+
+
+def test_a_rule_s_buy_checks_the_risk_limits_once(
+    mexc: SimExchangeThread, live_trader: User, listing_factory: Callable[..., Listing]
+) -> None:
+    RiskLimits.objects.create(user=live_trader, max_order_value=Decimal("1000"))
+    listing = listing_factory()
+    rule_on(live_trader, amount=Decimal("50"))
+    open_now(mexc, listing)
+
+    with CaptureQueriesContext(connection) as queries:
+        [firing] = services.listing_fire(listing=listing)
+
+    assert firing.status == "done"
+    assert len(buys(live_trader)) == 1
+    assert sum('FROM "sniper_risklimits"' in q["sql"] for q in queries.captured_queries) == 1
+
+
+def test_arming_checks_the_limits_of_a_listing_s_armed_orders_together(
+    mexc: SimExchangeThread, live_trader: User, listing_factory: Callable[..., Listing]
+) -> None:
+    RiskLimits.objects.create(user=live_trader, max_total_exposure=Decimal("50"))
+    listing = listing_factory()
+    rule_on(live_trader, amount=Decimal("30"))
+    rule_on(live_trader, amount=Decimal("30"))
+
+    plan = listing_arm(listing=listing, owner="p1")
+
+    assert plan is not None
+    assert (len(plan.orders), plan.refused) == (1, 1)
+    [refused] = RuleFiring.objects.filter(listing=listing, action=RuleFiring.Action.REFUSED)
+    assert refused.reason.endswith("Total exposure would be 60, above your limit of 50")
+    assert live_trader.notifications.get(kind="risk_refused").title == f"Rule will not buy {listing.symbol}"
 
 
 def test_a_price_alert_fires_once_until_it_is_rearmed(mexc: SimExchangeThread, live_trader: User) -> None:

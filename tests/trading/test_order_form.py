@@ -96,7 +96,7 @@ def test_the_preview_refuses_what_placing_would_refuse(
 
 
 def test_a_refusal_by_the_users_risk_limits_says_so_in_place(signed_in: Client, trader: User) -> None:
-    from trading.sniper.models import RiskLimits
+    from trading.models import RiskLimits
 
     RiskLimits.objects.create(user=trader, max_order_value=Decimal("20"))
     assert "above your limit" in _refusal(signed_in, _form(amount="25"))

@@ -305,7 +305,7 @@ def test_cancel_returns_to_the_page_it_came_from_but_never_off_site(signed_in, t
 
 
 def test_a_manual_order_is_checked_against_the_users_risk_limits(signed_in, trader):
-    from trading.sniper.models import RiskLimits
+    from trading.models import RiskLimits
 
     RiskLimits.objects.create(user=trader, max_order_value=Decimal("20"))
     response = signed_in.post("/markets/SOLUSDT/order", _order_form(amount="25"))

@@ -1,4 +1,5 @@
-"""Writes of the trading core: symbols sync, trading accounts and keys, orders and reconciliation.
+"""Writes of the trading core: symbols sync, trading accounts and keys, orders and reconciliation, risk
+limits.
 
 Callers import this package (`from trading import services`); the modules split it by subdomain.
 """
@@ -27,6 +28,7 @@ from trading.services.orders import (
     orders_reconcile,
     paper_orders_match,
 )
+from trading.services.risk import risk_check, risk_limits_save
 from trading.services.symbols import SymbolSyncResult, symbols_fetch, symbols_sync
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "paper_account_reset",
     "paper_orders_match",
     "refuse",
+    "risk_check",
+    "risk_limits_save",
     "symbols_fetch",
     "symbols_sync",
     "trading_account_get_or_create",

@@ -66,7 +66,7 @@ from trading.models import (
     TradeSides,
 )
 from trading.quotes import last_price
-from trading.sniper.services.risk import risk_check
+from trading.services.risk import risk_check
 
 if TYPE_CHECKING:
     from accounts.models import User

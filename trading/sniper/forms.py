@@ -12,8 +12,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from trading import quotes
-from trading.models import Symbol
-from trading.sniper.models import Listing, PriceAlert, RiskLimits, Rule
+from trading.models import RiskLimits, Symbol
+from trading.sniper.models import Listing, PriceAlert, Rule
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 HUNDRED = Decimal(100)

@@ -1,4 +1,4 @@
-"""New listings, auto-buy rules and their firings, positions with their exits, risk limits, price alerts."""
+"""New listings, auto-buy rules and their firings, positions with their exits, price alerts."""
 
 from __future__ import annotations
 
@@ -315,24 +315,6 @@ class AppliedFill(models.Model):
 
     def __str__(self) -> str:
         return f"fill {self.fill_id} applied"
-
-
-class RiskLimits(models.Model):
-    """Per-user limits checked before every order; an empty field is no limit."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_limits"
-    )
-    max_order_value = money_or_none()
-    max_total_exposure = money_or_none()
-    max_open_positions = models.PositiveIntegerField(null=True, blank=True)
-    daily_loss_limit = money_or_none()
-    updated = models.DateTimeField(auto_now=True)
-
-    objects = OwnedQuerySet.as_manager()
-
-    def __str__(self) -> str:
-        return f"risk limits of user {self.user_id}"
 
 
 class PriceAlert(models.Model):

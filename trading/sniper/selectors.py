@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.errors import get_owned_or_404
+from config.fields import exact_sum
 from trading import quotes
 from trading.models import Symbol
-from trading.sniper.models import Listing, Position, PriceAlert, RiskLimits, Rule, RuleFiring
+from trading.sniper.models import AppliedFill, Listing, Position, PriceAlert, Rule, RuleFiring
 
 
 def listings_upcoming(*, limit: int = 8) -> QuerySet[Listing]:
@@ -74,8 +75,17 @@ def alert_get(*, user: User, alert_id: int) -> PriceAlert:
     return get_owned_or_404(PriceAlert.objects.all(), user=user, pk=alert_id)
 
 
-def risk_limits_get(*, user: User) -> RiskLimits:
-    return RiskLimits.objects.filter(user=user).first() or RiskLimits(user=user)
+def realised_since(user: User, since: datetime) -> Decimal:
+    """The profit (negative: a loss) realised by the user's fills since `since`; risk limits read it."""
+    # Added in Python: exact decimal columns are text to SQL (config/fields.py).
+    rows = AppliedFill.objects.filter(user=user, at__gte=since).values_list("realised", flat=True)
+    return exact_sum(rows)
+
+
+def open_position_costs(user: User, mode: str) -> dict[str, Decimal]:
+    """The cost of each of the user's open positions on `mode`, by symbol; risk limits read it."""
+    positions = Position.objects.filter(user=user, mode=mode, status=Position.Status.OPEN)
+    return {p.symbol: p.cost for p in positions.only("symbol", "qty", "avg_entry")}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
 from config.errors import BruteError
+from trading import selectors as trading_selectors
+from trading import services as trading_services
 from trading.sniper import selectors, services
 from trading.sniper.forms import (
     AlertForm,
@@ -124,10 +126,10 @@ def position_close(request: Request, position_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def risk(request: Request) -> HttpResponse:
-    limits = selectors.risk_limits_get(user=request.user)
+    limits = trading_selectors.risk_limits_get(user=request.user)
     form = RiskLimitsForm(request.POST or None, instance=limits)
     if request.method == "POST" and form.is_valid():
-        save = partial(services.risk_limits_save, user=request.user, **form.cleaned_data)
+        save = partial(trading_services.risk_limits_save, user=request.user, **form.cleaned_data)
         if done := _saved(request, form, save, message="Risk limits saved", to="sniper:risk"):
             return done
     return render(request, "sniper/risk.html", {"form": form}, status=_status(form))

@@ -1,4 +1,4 @@
-"""Writes of the sniper: listings, rules and firings, positions and exits, risk limits, price alerts."""
+"""Writes of the sniper: listings, rules and firings, positions and exits, price alerts."""
 
 from trading.sniper.services.alerts import alert_create, alert_delete, alert_rearm, alerts_check
 from trading.sniper.services.listings import (
@@ -15,7 +15,6 @@ from trading.sniper.services.positions import (
     positions_monitor,
     positions_sync,
 )
-from trading.sniper.services.risk import risk_check, risk_limits_save
 from trading.sniper.services.rules import (
     firing_execute,
     firings_resume,
@@ -43,8 +42,6 @@ __all__ = [
     "position_protect",
     "positions_monitor",
     "positions_sync",
-    "risk_check",
-    "risk_limits_save",
     "rule_delete",
     "rule_save",
     "symbol_refresh",

@@ -2,9 +2,10 @@
 
 Arming (a few seconds to a minute before the open, `SNIPER_ARM_LEAD_S`): each enabled rule on the
 listing gets its firing claimed (unique `claim_key`, so a restart or a second process re-arms the
-same firing, never a second one), is checked against the user's risk limits and free balance
-(summed over the user's rules on this listing), and gets its PENDING Order row written with the
-client order id every attempt will carry (`snf<firing>a1`). The result is a plain `ArmPlan` whose
+same firing, never a second one), is checked against the user's free balance and, when it is armed
+as a live order, the user's risk limits (both summed over the user's rules on this listing), and
+gets its PENDING Order row written with the client order id every attempt will carry
+(`snf<firing>a1`). The result is a plain `ArmPlan` whose
 live orders carry everything the wire needs to pre-build the request; paper accounts and limit rules
 without a max price (which need the book at the open) are carried as slow firings, run through
 `firing_execute` after the signal.
@@ -43,10 +44,10 @@ from trading.exchange.types import OrderRequest, OrderState, OrderType, Side
 from trading.exchanges import exchange_builder, run
 from trading.models import ApiCredential, Balance, Mode, Order, Symbol, TradingAccount
 from trading.services.accounts import live_refusal, trading_account_get_or_create
+from trading.services.risk import risk_check
 from trading.sniper.models import Listing, Rule, RuleFiring
 from trading.sniper.services.listings import listing_transition, symbol_refresh
 from trading.sniper.services.positions import positions_sync
-from trading.sniper.services.risk import risk_check
 from trading.sniper.services.rules import firing_execute, rules_for_listing
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,14 @@ def _arm_new(state: _Arming, rule: Rule) -> None:
         if mode == Mode.LIVE and (problem := live_refusal(user)) is not None:
             raise _Refused(problem.message)
         spend = state.committed.get(user.pk, Decimal(0)) + rule.amount
-        _check_risk(user, state.symbol.symbol, spend)
+        slow = args is None or mode != Mode.LIVE
+        if not slow:  # an armed order skips `order_place`: this is its one risk check (a slow one's is there)
+            _check_risk(user, state.symbol.symbol, spend)
         _check_balance(user, mode, state.symbol.quote_asset, spend)
     except _Refused as exc:
         _arm_refused(state, rule, key, exc)
         return
     state.committed[user.pk] = spend
-    slow = args is None or mode != Mode.LIVE
     now = timezone.now()
     try:
         with transaction.atomic():

@@ -33,12 +33,12 @@ from config import metrics
 from config.errors import BruteError, Conflict
 from trading import services as trading
 from trading.models import Order, Symbol
+from trading.services.risk import RISK_CODE
 from trading.sniper import prices
 from trading.sniper.models import Listing, Rule, RuleFiring
 from trading.sniper.services.common import slippage, take_profit_clean
 from trading.sniper.services.listings import symbol_refresh
 from trading.sniper.services.positions import positions_sync
-from trading.sniper.services.risk import RISK_CODE, risk_check
 
 log = logging.getLogger(__name__)
 Status = RuleFiring.Status
@@ -258,12 +258,6 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
     if symbol is None or not (symbol.is_trading and symbol.api_allowed):
         raise _NotOpen
     order_args = _order_args(rule, symbol, plan)
-    notional = order_args.get("quote_quantity") or order_args["price"] * order_args["quantity"]
-    try:
-        risk_check(user=rule.user, symbol=symbol.symbol, side="BUY", notional=notional)
-    except BruteError as exc:
-        _notify_risk(rule, exc)
-        raise _Stop(exc.message, RuleFiring.Action.REFUSED) from None
     attempt = firing.attempts + 1
     now = timezone.now()
     # The lease is renewed with the attempt count: a stale executor stops here, before sending.
@@ -284,16 +278,17 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
     except Conflict:
         return None
     except BruteError as exc:
-        return _refused(exc, plan)
+        return _refused(exc, plan, rule)
 
 
-def _refused(exc: BruteError, plan: _Plan) -> Order | None:
+def _refused(exc: BruteError, plan: _Plan, rule: Rule) -> Order | None:
     if exc.code == "order_type_not_allowed" and plan.type == Rule.OrderType.MARKET:
         plan.type, plan.fallback = Rule.OrderType.LIMIT, True  # 30051: a bounded limit instead
         raise _Retry
     if exc.code in NOT_OPEN_CODES:
         raise _NotOpen
-    if exc.code == RISK_CODE:
+    if exc.code == RISK_CODE:  # `order_place` checked the user's limits: the one risk check of a rule's buy
+        _notify_risk(rule, exc)
         raise _Stop(exc.message, RuleFiring.Action.REFUSED)
     raise _Stop(f"refused: {exc.message}", RuleFiring.Action.REFUSED)
 

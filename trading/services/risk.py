@@ -1,0 +1,115 @@
+"""Per-user risk limits, checked by `order_place` before every buy, whoever places it (the order form,
+the API, a rule, an exit), and by the sniper when it arms a listing. Sells always pass: limits must
+never block an exit.
+
+Two limits need what the user holds: the day's realised loss and the open positions. Positions are
+folded from fills by the sniper (`trading/sniper/services/positions.py`), which builds on this core;
+so the core does not import it, the sniper registers its reads here when Django starts
+(`SniperConfig.ready`), and a check that needs them without that registration fails loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from decimal import Decimal
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import refuse
+from trading.models import RiskLimits
+from trading.selectors import trading_mode_for_user
+
+RISK_CODE = "risk_limit"
+
+
+@dataclass(frozen=True)
+class PositionReads:
+    """What risk limits read of a user's positions."""
+
+    # Realised profit (negative: a loss) of the user's fills since a moment.
+    realised_since: Callable[[User, datetime], Decimal]
+    # The cost of each open position of the user on an account mode, by symbol.
+    open_costs: Callable[[User, str], dict[str, Decimal]]
+
+
+_positions: PositionReads | None = None
+
+
+def risk_positions_register(reads: PositionReads) -> None:
+    # Set once, when the app that owns positions starts.
+    global _positions
+    _positions = reads
+
+
+def _position_reads() -> PositionReads:
+    if _positions is None:
+        raise ImproperlyConfigured("Risk limits need the positions' reads: trading.sniper registers them")
+    return _positions
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')).normalize():f}"
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+
+
+def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) -> None:
+    """Raise BruteError(code="risk_limit") with the reason when a BUY of `notional` (quote value; None
+    when unknown, e.g. a market buy by base quantity) would break one of the user's limits."""
+    if side.upper() != "BUY":
+        return
+    limits = RiskLimits.objects.filter(user=user).first()
+    if limits is None:
+        return
+    if limits.daily_loss_limit is not None:
+        loss = -_position_reads().realised_since(user, day_start())
+        if loss >= limits.daily_loss_limit:
+            raise refuse(
+                RISK_CODE,
+                f"Daily loss limit reached: {_fmt(loss)} lost today (limit {_fmt(limits.daily_loss_limit)}); "
+                "no new buys until 00:00 UTC",
+                403,
+            )
+    if notional is not None and limits.max_order_value is not None and notional > limits.max_order_value:
+        raise refuse(
+            RISK_CODE,
+            f"Order value {_fmt(notional)} is above your limit of {_fmt(limits.max_order_value)}",
+            403,
+        )
+    if limits.max_open_positions is None and limits.max_total_exposure is None:
+        return
+    costs = _position_reads().open_costs(user, trading_mode_for_user(user=user))
+    _check_positions(limits, costs, symbol, notional)
+
+
+def _check_positions(
+    limits: RiskLimits, costs: dict[str, Decimal], symbol: str, notional: Decimal | None
+) -> None:
+    count, most = len(costs), limits.max_open_positions
+    if most is not None and symbol.upper() not in costs and count >= most:
+        raise refuse(RISK_CODE, f"Already {count} open positions (limit {most})", 403)
+    if limits.max_total_exposure is not None:
+        exposure = sum(costs.values(), Decimal(0)) + (notional or Decimal(0))
+        if exposure > limits.max_total_exposure:
+            raise refuse(
+                RISK_CODE,
+                f"Total exposure would be {_fmt(exposure)}, above your limit of "
+                f"{_fmt(limits.max_total_exposure)}",
+                403,
+            )
+
+
+def risk_limits_save(*, user: User, **fields: object) -> RiskLimits:
+    limits, _ = RiskLimits.objects.get_or_create(user=user)
+    for name, value in fields.items():
+        setattr(limits, name, value)
+    limits.full_clean(exclude=["user"])
+    limits.save()
+    return limits
