@@ -107,10 +107,10 @@ class OrderForm(forms.Form):
                 "amount_in", f"No price yet to size a sell in {symbol.quote_asset}: give {symbol.base_asset}."
             )
         elif quantity <= 0:
-            step = Decimal(1).scaleb(-symbol.quantity_precision)
             self.add_error(
                 "amount",
-                f"{data['amount']} {symbol.quote_asset} is less than one lot ({step:f} {symbol.base_asset}).",
+                f"{data['amount']} {symbol.quote_asset} is less than one lot ({symbol.quantity_step:f} "
+                f"{symbol.base_asset}).",
             )
         else:
             self.quantity = quantity

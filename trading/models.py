@@ -90,6 +90,16 @@ class Symbol(models.Model):
     def api_allowed(self) -> bool:
         return self.api_tradable and self.spot_allowed
 
+    @property
+    def price_step(self) -> Decimal:
+        """The smallest step of a price or a quote amount: 10^-price_precision."""
+        return Decimal(1).scaleb(-self.price_precision)
+
+    @property
+    def quantity_step(self) -> Decimal:
+        """The smallest step of a base quantity: 10^-quantity_precision."""
+        return Decimal(1).scaleb(-self.quantity_precision)
+
 
 class SymbolEvent(models.Model):
     """A change `syncsymbols` noticed, kept for the listing watcher."""

@@ -288,7 +288,7 @@ def order_preview(
         if qty <= 0:
             return empty
         if quote_quantity is not None:
-            short = value < quote_quantity - Decimal(1).scaleb(-symbol.price_precision)
+            short = value < quote_quantity - symbol.price_step
             value = value if short else quote_quantity  # what MEXC's quoteOrderQty spends, exactly
         else:
             short = qty < (quantity or 0)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -46,9 +46,10 @@ from trading.models import ApiCredential, Balance, Mode, Order, Symbol, TradingA
 from trading.services.accounts import live_refusal, trading_account_get_or_create
 from trading.services.risk import risk_check
 from trading.sniper.models import Listing, Rule, RuleFiring
+from trading.sniper.services.common import rule_limit_buy, rule_quote_amount
 from trading.sniper.services.listings import listing_transition, symbol_refresh
 from trading.sniper.services.positions import positions_sync
-from trading.sniper.services.rules import firing_execute, rules_for_listing
+from trading.sniper.services.rules import firing_execute, firing_fail, rules_for_listing
 
 log = logging.getLogger(__name__)
 Status = RuleFiring.Status
@@ -277,11 +278,9 @@ def _armed_order(state: _Arming, firing: RuleFiring, user: User, args: dict[str,
 def armed_order_args(*, rule: Rule, symbol: Symbol) -> dict[str, Any] | None:
     """The order a rule sends at the open, or None when it needs the book first (a limit rule with no
     max price prices itself off the best ask, after the open). Raises _Refused when it cannot buy."""
-    price_step = Decimal(1).scaleb(-symbol.price_precision)
     if rule.max_price is not None:
-        price = rule.max_price.quantize(price_step, ROUND_DOWN)
-        qty = (rule.amount / price).quantize(Decimal(1).scaleb(-symbol.quantity_precision), ROUND_DOWN)
-        if price <= 0 or qty <= 0 or qty < symbol.min_quantity:
+        price, qty = rule_limit_buy(rule, symbol, rule.max_price)
+        if qty <= 0 or qty < symbol.min_quantity:
             raise _Refused(
                 f"{rule.amount.normalize():f} buys less than the minimum quantity at the max price"
             )
@@ -292,7 +291,7 @@ def armed_order_args(*, rule: Rule, symbol: Symbol) -> dict[str, Any] | None:
         return {"type": rule.max_price_order, "price": price, "quantity": qty}
     if rule.order_type == Rule.OrderType.LIMIT:
         return None
-    quote = rule.amount.quantize(price_step, ROUND_DOWN)
+    quote = rule_quote_amount(rule, symbol)
     if quote < symbol.min_notional_market:
         raise _Refused(
             f"{quote.normalize():f} is below {symbol.symbol}'s minimum market order of "
@@ -443,18 +442,8 @@ def _record_refused(
                 status=Status.CLAIMED, order_type=Rule.OrderType.LIMIT, detected_at=timezone.now(), **timeline
             )
             return [firing.pk]
-        RuleFiring.objects.filter(pk=firing.pk).update(
-            status=Status.FAILED, action=RuleFiring.Action.REFUSED, finished_at=timezone.now(),
-            reason=f"{firing.reason}; {reason}", lease_owner="", **timeline,
-        )  # fmt: skip
-        notification_send(
-            user=firing.rule.user,
-            kind="rule_fired",
-            title=f"Rule did not buy {firing.symbol}",
-            body=f"{firing.rule}: {reason}",
-            data={"rule": firing.rule_id, "firing": firing.pk},
-            level="warning",
-        )
+        refused = RuleFiring.Action.REFUSED
+        firing_fail(firing=firing, reason=reason, action=refused, lease_owner="", **timeline)
     return []
 
 

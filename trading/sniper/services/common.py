@@ -1,14 +1,31 @@
-"""What rules and positions share, below both: the take-profit ladder's cleaning (a rule's plan, then
-its position's) and the slippage a limit order allows when API market orders are off (a rule's buy,
-an exit's sell)."""
+"""What rules, arming and positions share, below them: the take-profit ladder's cleaning (a rule's
+plan, then its position's), the slippage a limit order allows when API market orders are off (a
+rule's buy, an exit's sell), and how much a rule's buy asks for (armed before the open or sent after
+it)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from trading.models import Symbol
+from trading.sniper.models import Rule
+
+
+def rule_quote_amount(rule: Rule, symbol: Symbol) -> Decimal:
+    """What a rule's market buy spends: its amount, rounded down to the symbol's price step."""
+    return rule.amount.quantize(symbol.price_step, ROUND_DOWN)
+
+
+def rule_limit_buy(rule: Rule, symbol: Symbol, price: Decimal) -> tuple[Decimal, Decimal]:
+    """A rule's limit buy at `price`: (the price, the quantity) rounded down to the symbol's steps, so
+    the order never costs more than the rule's amount; the quantity is 0 when the price rounds to 0."""
+    price = price.quantize(symbol.price_step, ROUND_DOWN)
+    qty = (rule.amount / price).quantize(symbol.quantity_step, ROUND_DOWN) if price > 0 else Decimal(0)
+    return price, qty
 
 
 def slippage() -> Decimal:

@@ -35,10 +35,6 @@ FAILED_EXIT_BACKOFF = timedelta(seconds=10)
 Kind = PositionExit.Kind
 
 
-def _step(places: int) -> Decimal:
-    return Decimal(1).scaleb(-places)
-
-
 # ---- fills into positions -------------------------------------------------------------------------
 
 
@@ -138,9 +134,8 @@ def _in_steps(value: Decimal, kind: str, symbol: str) -> str:
     decimals), trailing zeros dropped: what a notification should show."""
     row = Symbol.objects.filter(symbol=symbol).only(f"{kind}_precision").first()
     if row is not None:
-        places = int(getattr(row, f"{kind}_precision"))
         rounding = ROUND_DOWN if kind == "quantity" else ROUND_HALF_UP
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+        value = value.quantize(getattr(row, f"{kind}_step"), rounding=rounding)
     return f"{value.normalize():f}"
 
 
@@ -164,7 +159,7 @@ def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) 
 
 def _dust(qty: Decimal, price: Decimal | None, symbol: Symbol) -> bool:
     """Too little to sell on its own: under one step, the minimum quantity or the minimum value."""
-    left = qty.quantize(_step(symbol.quantity_precision), ROUND_DOWN)
+    left = qty.quantize(symbol.quantity_step, ROUND_DOWN)
     too_cheap = price is not None and left * price < symbol.min_notional
     return left <= 0 or left < symbol.min_quantity or too_cheap
 
@@ -301,7 +296,7 @@ def position_exit(
     symbol = Symbol.objects.filter(symbol=position.symbol).first()
     if symbol is None:
         return None
-    step = _step(symbol.quantity_precision)
+    step = symbol.quantity_step
     held = position.qty.quantize(step, ROUND_DOWN)
     qty = min(qty, held).quantize(step, ROUND_DOWN)
     if _dust(held - qty, price, symbol):
@@ -336,7 +331,7 @@ def _sell_order(position: Position, symbol: Symbol, qty: Decimal, client_order_i
     book = book_fetch(symbol.symbol)
     if book is None or book.best_bid is None:
         raise BruteError(f"No bid on {symbol.symbol} to sell into", code="no_liquidity")
-    price = (book.best_bid.price * (1 - slippage())).quantize(_step(symbol.price_precision), ROUND_DOWN)
+    price = (book.best_bid.price * (1 - slippage())).quantize(symbol.price_step, ROUND_DOWN)
     return trading.order_place(
         user=position.user, symbol=symbol.symbol, side="SELL", type="LIMIT", quantity=qty, price=price,
         source=Order.Source.POSITION, client_order_id=client_order_id[:29] + "L",

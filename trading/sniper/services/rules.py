@@ -18,7 +18,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +35,7 @@ from trading.models import Order, Symbol
 from trading.services.risk import RISK_CODE
 from trading.sniper import prices
 from trading.sniper.models import Listing, Rule, RuleFiring
-from trading.sniper.services.common import slippage, take_profit_clean
+from trading.sniper.services.common import rule_limit_buy, rule_quote_amount, slippage, take_profit_clean
 from trading.sniper.services.listings import symbol_refresh
 from trading.sniper.services.positions import positions_sync
 
@@ -220,14 +219,15 @@ def firing_execute(*, firing_id: int, max_attempts: int | None = None) -> RuleFi
             continue
         except _NotOpen:
             if timezone.now() >= deadline:
-                return _fail(firing, f"{firing.symbol} did not open to API orders within the retry window")
+                reason = f"{firing.symbol} did not open to API orders within the retry window"
+                return firing_fail(firing=firing, reason=reason)
             if time.monotonic() - last_refresh > 0.3:
                 symbol_refresh(symbol=firing.symbol)
                 last_refresh = time.monotonic()
             time.sleep(retry_interval())
             continue
         except _Stop as stop:
-            return _fail(firing, stop.reason, action=stop.action)
+            return firing_fail(firing=firing, reason=stop.reason, action=stop.action)
         if order is None:  # lost the lease: another executor has it
             firing.refresh_from_db()
             return firing
@@ -294,9 +294,8 @@ def _refused(exc: BruteError, plan: _Plan, rule: Rule) -> Order | None:
 
 
 def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
-    quote_step = Decimal(1).scaleb(-symbol.price_precision)
     if plan.type == Rule.OrderType.MARKET and rule.max_price is None:
-        return {"type": "MARKET", "quote_quantity": rule.amount.quantize(quote_step, ROUND_DOWN)}
+        return {"type": "MARKET", "quote_quantity": rule_quote_amount(rule, symbol)}
     book = prices.book_fetch(symbol.symbol)
     ask = book.best_ask.price if book is not None and book.best_ask is not None else None
     if ask is None:
@@ -308,12 +307,8 @@ def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
     # A max price is a hard cap: a limit at it (IOC or resting, as the rule says), never a market order,
     # which would walk a thin book past the cap (only the best ask is known here).
     order_type = rule.max_price_order if rule.max_price is not None else "LIMIT"
-    price = (
-        rule.max_price.quantize(quote_step, ROUND_DOWN)
-        if rule.max_price is not None
-        else (ask * (1 + slippage())).quantize(quote_step, ROUND_DOWN)
-    )
-    qty = (rule.amount / price).quantize(Decimal(1).scaleb(-symbol.quantity_precision), ROUND_DOWN)
+    at = rule.max_price if rule.max_price is not None else ask * (1 + slippage())
+    price, qty = rule_limit_buy(rule, symbol, at)
     if qty <= 0:
         raise _Stop(f"{rule.amount.normalize():f} buys less than one quantity step at {price.normalize():f}")
     return {"type": order_type, "price": price, "quantity": qty}
@@ -343,13 +338,18 @@ def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
     return firing
 
 
-def _fail(firing: RuleFiring, reason: str, *, action: str = RuleFiring.Action.BUY) -> RuleFiring:
+def firing_fail(
+    *, firing: RuleFiring, reason: str, action: str = RuleFiring.Action.BUY, **fields: Any
+) -> RuleFiring:
+    """Close a firing that did not buy, with the reason (and `fields`, more columns to set), and tell
+    the rule's owner: a rule's attempts here, an armed order the exchange refused in arming.py."""
     with transaction.atomic():
         RuleFiring.objects.filter(pk=firing.pk).update(
             status=Status.FAILED,
             action=action,
             reason=f"{firing.reason}; {reason}",
             finished_at=timezone.now(),
+            **fields,
         )
         notification_send(
             user=firing.rule.user,
