@@ -18,7 +18,6 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URL = "https://www.mexc.com/api/operation/new_coin_calendar"
 # The site refuses obvious scripts; a browser-like agent is what the public tools send.
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126 Safari/537.36"
 TICKER = re.compile(r"^[A-Z0-9]{1,20}$")
@@ -39,12 +38,12 @@ class CalendarCoin:
 
 
 def calendar_url() -> str:
-    return str(getattr(settings, "MEXC_CALENDAR_URL", DEFAULT_URL))
+    return str(settings.MEXC_CALENDAR_URL)
 
 
 def calendar_fetch(*, url: str | None = None, timeout: float | None = None) -> list[CalendarCoin] | None:
     """The calendar's coins, or None when the endpoint failed (already logged)."""
-    wait = timeout if timeout is not None else float(getattr(settings, "SNIPER_CALENDAR_TIMEOUT", 20.0))
+    wait = timeout if timeout is not None else settings.SNIPER_CALENDAR_TIMEOUT
     try:
         response = httpx.get(
             url or calendar_url(),

@@ -57,7 +57,7 @@ MARKET_DISABLED = 30051
 
 
 def arm_lead() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "SNIPER_ARM_LEAD_S", 30)))
+    return timedelta(seconds=settings.SNIPER_ARM_LEAD_S)
 
 
 @dataclass(frozen=True)

@@ -228,8 +228,8 @@ def listing_open_window(*, now: datetime | None = None) -> list[Listing]:
     """Listings the sniper should probe closely: not trading, expected to open within the lead time
     or past it within the retry window, or listed with no known time."""
     now = now or timezone.now()
-    lead = timedelta(seconds=float(getattr(settings, "SNIPER_PROBE_LEAD_S", 5.0)))
-    tail = timedelta(seconds=float(getattr(settings, "SNIPER_PROBE_TAIL_S", 120.0)))
+    lead = timedelta(seconds=settings.SNIPER_PROBE_LEAD_S)
+    tail = timedelta(seconds=settings.SNIPER_PROBE_TAIL_S)
     near = Q(expected_open__gte=now - tail, expected_open__lte=now + lead)
     return list(
         Listing.objects.filter(near | Q(state=State.LISTED, expected_open__isnull=True))

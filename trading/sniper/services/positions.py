@@ -200,7 +200,7 @@ def positions_monitor(*, view: MarketView | None = None) -> int:
 def exit_reprice_after() -> timedelta:
     """How long an exit order may rest unfilled before it is cancelled and sent again at the current
     book (SNIPER_EXIT_REPRICE_MS)."""
-    return timedelta(milliseconds=int(getattr(settings, "SNIPER_EXIT_REPRICE_MS", 5000)))
+    return timedelta(milliseconds=settings.SNIPER_EXIT_REPRICE_MS)
 
 
 def _stale_exit(pos: Position) -> PositionExit | None:
@@ -397,4 +397,4 @@ def position_close(*, user: User, position: Position, qty: Decimal | None = None
 
 
 def monitor_interval() -> float:
-    return float(getattr(settings, "SNIPER_MONITOR_MS", 300)) / 1000
+    return settings.SNIPER_MONITOR_MS / 1000

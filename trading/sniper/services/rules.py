@@ -46,11 +46,11 @@ NOT_OPEN_CODES = {"api_trading_disabled", "symbol_not_trading"}
 
 
 def retry_window() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "SNIPER_RETRY_S", 10.0)))
+    return timedelta(seconds=settings.SNIPER_RETRY_S)
 
 
 def retry_interval() -> float:
-    return float(getattr(settings, "SNIPER_RETRY_INTERVAL_MS", 75)) / 1000
+    return settings.SNIPER_RETRY_INTERVAL_MS / 1000
 
 
 # ---- saving rules ---------------------------------------------------------------------------------
