@@ -6,6 +6,7 @@ The walls of STYLE.md (what may import what) are `.importlinter`'s contracts, ru
 from __future__ import annotations
 
 import ast
+import configparser
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +104,16 @@ def test_an_import_inside_a_function_says_why() -> None:
     found = [place for place in _uncommented_function_imports() if not place.startswith(UNCOMMENTED_PENDING)]
 
     assert found == []
+
+
+def test_the_core_never_imports_sniper_contract_names_every_module_of_trading() -> None:
+    """A new module of trading/ must join the contract, or it could import the sniper unseen."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    listed = set(config["importlinter:contract:core-never-imports-sniper"]["source_modules"].split())
+    present = {
+        f"trading.{path.stem if path.suffix == '.py' else path.name}"
+        for path in (ROOT / "trading").iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").exists()
+    }
+    assert listed == present - {"trading.sniper", "trading.migrations"}

@@ -36,9 +36,9 @@ from trading.exchange.types import Fill as FillValue
 from trading.exchange.user_stream import MexcUserStream
 from trading.exchanges import USERSTREAM_FRESH_S, USERSTREAM_KEY, credential_keys, hub
 from trading.models import ApiCredential
+from trading.positions import position_book
 from trading.services.orders import orders_reconcile
 from trading.services.userstream import _live_order, balance_event_apply, fill_event_store, order_event_apply
-from trading.sniper.services.positions import position_apply_fill
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _apply_batch(
         elif _live_order(user_id, fill.client_order_id, fill.order_id) is None:
             orphans.append(fill)
     for row in stored:
-        position_apply_fill(fill=row)
+        position_book().apply_fill(row)
     for update in orders:
         order_event_apply(user_id=user_id, event=update)
     for balance in balances:

@@ -17,9 +17,8 @@ from accounts.models import User
 from config.errors import BruteError
 from config.fields import encode
 from tests.config.conftest import settings_for
-from trading import services
+from trading import positions, services
 from trading.models import Fill, Order, RiskLimits
-from trading.services import risk
 from trading.sniper.models import AppliedFill, Position
 
 
@@ -79,11 +78,11 @@ def test_the_daily_loss_limit_stops_buys_for_the_day_but_never_sells(trader: Use
 
 
 @pytest.mark.django_db
-def test_limits_on_positions_fail_loudly_without_the_sniper_s_reads(
+def test_limits_on_positions_fail_loudly_without_the_sniper_s_position_book(
     trader: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     RiskLimits.objects.create(user=trader, max_open_positions=1)
-    monkeypatch.setattr(risk, "_positions", None)
+    monkeypatch.setattr(positions, "_book", None)
     with pytest.raises(ImproperlyConfigured):
         services.risk_check(user=trader, symbol="SOLUSDT", side="BUY", notional=Decimal("1"))
 

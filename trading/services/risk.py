@@ -1,54 +1,23 @@
 """Per-user risk limits, checked by `order_place` before every buy, whoever places it (the order form,
 the API, a rule, an exit), and by the sniper when it arms a listing. Sells always pass: limits must
-never block an exit.
-
-Two limits need what the user holds: the day's realised loss and the open positions. Positions are
-folded from fills by the sniper (`trading/sniper/services/positions.py`), which builds on this core;
-so the core does not import it, the sniper registers its reads here when Django starts
-(`SniperConfig.ready`), and a check that needs them without that registration fails loudly.
+never block an exit. The day's realised loss and the open positions are read from the position book
+(`trading/positions.py`), which the sniper keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from accounts.models import User
 from config.errors import refuse
 from trading.models import RiskLimits
+from trading.positions import position_book
 from trading.selectors import trading_mode_for_user
 
 RISK_CODE = "risk_limit"
-
-
-@dataclass(frozen=True)
-class PositionReads:
-    """What risk limits read of a user's positions."""
-
-    # Realised profit (negative: a loss) of the user's fills since a moment.
-    realised_since: Callable[[User, datetime], Decimal]
-    # The cost of each open position of the user on an account mode, by symbol.
-    open_costs: Callable[[User, str], dict[str, Decimal]]
-
-
-_positions: PositionReads | None = None
-
-
-def risk_positions_register(reads: PositionReads) -> None:
-    # Set once, when the app that owns positions starts.
-    global _positions
-    _positions = reads
-
-
-def _position_reads() -> PositionReads:
-    if _positions is None:
-        raise ImproperlyConfigured("Risk limits need the positions' reads: trading.sniper registers them")
-    return _positions
 
 
 def _fmt(value: Decimal) -> str:
@@ -69,7 +38,7 @@ def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) 
     if limits is None:
         return
     if limits.daily_loss_limit is not None:
-        loss = -_position_reads().realised_since(user, day_start())
+        loss = -position_book().realised_since(user, day_start())
         if loss >= limits.daily_loss_limit:
             raise refuse(
                 RISK_CODE,
@@ -85,7 +54,7 @@ def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) 
         )
     if limits.max_open_positions is None and limits.max_total_exposure is None:
         return
-    costs = _position_reads().open_costs(user, trading_mode_for_user(user=user))
+    costs = position_book().open_costs(user, trading_mode_for_user(user=user))
     _check_positions(limits, costs, symbol, notional)
 
 

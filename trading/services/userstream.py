@@ -6,7 +6,7 @@ stream, the read-back after placing and reconcile lands once, in whatever order 
 - an order's state only advances (PENDING < NEW < PARTIALLY_FILLED < final), and its executed
   quantity never shrinks (`order_state_behind`);
 - a fill is stored once per (order, trade id); the stream's process (`trading/userstream.py`) then
-  folds each new one into its position (the sniper's `position_apply_fill`), which creates or grows
+  folds each new one into its position (the position book, `trading/positions.py`), which creates or grows
   the position and so arms its exits for the position monitor on its next tick;
 - balances are MEXC's absolute figures for the asset.
 

@@ -9,7 +9,13 @@ class SniperConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: models load only once the app registry is ready.
-        from trading.services.risk import PositionReads, risk_positions_register
+        from trading.positions import PositionBook, position_book_register
         from trading.sniper.selectors import open_position_costs, realised_since
+        from trading.sniper.services.positions import position_apply_fill
 
-        risk_positions_register(PositionReads(realised_since=realised_since, open_costs=open_position_costs))
+        book = PositionBook(
+            apply_fill=lambda fill: position_apply_fill(fill=fill),
+            realised_since=realised_since,
+            open_costs=open_position_costs,
+        )
+        position_book_register(book)
