@@ -15,7 +15,7 @@ class SniperConfig(AppConfig):
 
         book = PositionBook(
             apply_fill=lambda fill: position_apply_fill(fill=fill),
-            realised_since=realised_since,
-            open_costs=open_position_costs,
+            realised_since=lambda user, since: realised_since(user=user, since=since),
+            open_costs=lambda user, mode: open_position_costs(user=user, mode=mode),
         )
         position_book_register(book)

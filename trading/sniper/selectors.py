@@ -75,14 +75,14 @@ def alert_get(*, user: User, alert_id: int) -> PriceAlert:
     return get_owned_or_404(PriceAlert.objects.all(), user=user, pk=alert_id)
 
 
-def realised_since(user: User, since: datetime) -> Decimal:
+def realised_since(*, user: User, since: datetime) -> Decimal:
     """The profit (negative: a loss) realised by the user's fills since `since`; risk limits read it."""
     # Added in Python: exact decimal columns are text to SQL (config/fields.py).
     rows = AppliedFill.objects.filter(user=user, at__gte=since).values_list("realised", flat=True)
     return exact_sum(rows)
 
 
-def open_position_costs(user: User, mode: str) -> dict[str, Decimal]:
+def open_position_costs(*, user: User, mode: str) -> dict[str, Decimal]:
     """The cost of each of the user's open positions on `mode`, by symbol; risk limits read it."""
     positions = Position.objects.filter(user=user, mode=mode, status=Position.Status.OPEN)
     return {p.symbol: p.cost for p in positions.only("symbol", "qty", "avg_entry")}
