@@ -57,6 +57,12 @@ def _line(label: str, values: list[float], extra: str = "") -> str:
     )
 
 
+def _load() -> str:
+    """The machine's load average (1, 5, 15 min): the figures beside it are only as quiet as this."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -353,6 +359,7 @@ def _bench(base: str) -> None:
         bench = Bench(base)
         try:
             bench.users_with_accounts(100)
+            print(f"starting: {_load()} (2 cores shared with whatever else runs)", flush=True)
             handed_20: list[float] = []
             for label, users, per_user, listings in SCENARIOS:
                 latencies: list[float] = []
@@ -381,7 +388,7 @@ def _bench(base: str) -> None:
                         f"armed, {label}: open -> accepted at the exchange",
                         latencies,
                         f"bought {bought}/{total}, 429/418: {limited}, "
-                        f"arming took {statistics.median(armed):.0f} ms (median)",
+                        f"arming took {statistics.median(armed):.0f} ms (median); {_load()}",
                     ),
                     flush=True,
                 )

@@ -90,6 +90,8 @@ class CandleSeries:
     backfill: bool = True
     live: dict[str, dict[int, Candle]] = field(default_factory=dict)
     history: dict[str, list[Candle]] = field(default_factory=dict)
+    # Each interval's newest live candle.
+    _latest: dict[str, Candle] = field(default_factory=dict)
 
     def on_trade(self, time_ms: int, price: Decimal, qty: Decimal) -> None:
         for interval in WS_INTERVALS:
@@ -97,6 +99,11 @@ class CandleSeries:
 
     def current(self, interval: str, time_ms: int, fallback: Decimal) -> Candle:
         """The candle containing ``time_ms``, opened at the last close when no trade has hit it yet."""
+        # Nearly every trade falls in the interval's latest candle: found without working out the
+        # bucket (ten intervals per trade, the monthly one through datetime).
+        latest = self._latest.get(interval)
+        if latest is not None and latest.open_time <= time_ms < latest.close_time:
+            return latest
         open_time, close_time = bucket(time_ms, interval)
         live = self.live.setdefault(interval, {})
         candle = live.get(open_time)
@@ -104,6 +111,8 @@ class CandleSeries:
             previous = next(reversed(live.values()), None) if live else None
             price = previous.close if previous else fallback
             candle = live[open_time] = Candle(open_time, close_time, price, price, price, price)
+        if latest is None or candle.open_time >= latest.open_time:
+            self._latest[interval] = candle
         return candle
 
     def candles(self, interval: str, start: int | None, end: int | None, limit: int) -> list[Candle]:

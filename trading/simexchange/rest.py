@@ -313,6 +313,20 @@ ROUTES = [
 
 
 # --- dispatch -------------------------------------------------------------------------------------
+def form_pairs(raw: str) -> list[tuple[str, str]]:
+    """`parse_qsl(raw, keep_blank_values=True)`, without its per-pair unquoting when there is nothing
+    to unquote (no `%`, no `+`): a signed order's query is plain text, and parse_qsl's general path
+    was a tenth of the exchange's time per order in a burst."""
+    if "%" in raw or "+" in raw:
+        return parse_qsl(raw, keep_blank_values=True)
+    pairs = []
+    for part in raw.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
 def request_params(request: web.Request, raw_body: str) -> dict[str, str]:
     """Body parameters overlaid by the query string: the documented rule when a name is in both."""
     params: dict[str, str] = {}
@@ -322,8 +336,8 @@ def request_params(request: web.Request, raw_body: str) -> dict[str, str]:
         except (ValueError, AttributeError) as exc:
             raise errors.param_error("body is not valid JSON") from exc
     elif raw_body:
-        params.update(parse_qsl(raw_body, keep_blank_values=True))
-    params.update(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True))
+        params.update(form_pairs(raw_body))
+    params.update(form_pairs(request.rel_url.raw_query_string))
     return params
 
 
@@ -348,7 +362,9 @@ class Dispatcher:
 
     async def handle(self, request: web.Request) -> web.Response:
         sim, route = self.sim, self.route
-        fault = sim.faults.take(request.method, request.path, request.query.get("symbol"))
+        # The query is parsed for a fault's symbol only when a fault is queued at all.
+        queued = sim.faults.queued
+        fault = sim.faults.take(request.method, request.path, request.query.get("symbol")) if queued else None
         try:
             raw_body = await request.text()
             params = request_params(request, raw_body)

@@ -8,7 +8,6 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from trading.simexchange import frames
 from trading.simexchange.accounts import Account
 from trading.simexchange.candles import WS_INTERVALS
-from trading.simexchange.engine import BalanceEvent, DealEvent, Event, OrderEvent
+from trading.simexchange.engine import BalanceEvent, Event, OrderEvent
 
 if TYPE_CHECKING:
     from trading.simexchange.server import SimExchange
@@ -279,16 +278,22 @@ class Hub:
 
     def on_event(self, event: Event) -> None:
         """Private pushes for engine events, to the account's listen-key connections that asked for them."""
-        now = self.sim.now()
-        render: Callable[[], bytes]
         if isinstance(event, BalanceEvent):
-            channel, render = frames.PRIVATE_ACCOUNT, lambda: frames.private_account(event, now)
+            channel = frames.PRIVATE_ACCOUNT
         elif isinstance(event, OrderEvent):
-            channel, render = frames.PRIVATE_ORDERS, lambda: frames.private_order(event, now)
-        elif isinstance(event, DealEvent):
-            channel, render = frames.PRIVATE_DEALS, lambda: frames.private_deal(event.trade, now)
-        frame: bytes | None = None
-        for conn in self.subscribers.get(channel, ()):
-            if conn.account is event.account:
-                frame = frame or render()
-                conn.push(frame)
+            channel = frames.PRIVATE_ORDERS
+        else:
+            channel = frames.PRIVATE_DEALS
+        # Four or more events per order: nothing is worked out for a channel nobody listens to.
+        listeners = [c for c in self.subscribers.get(channel, ()) if c.account is event.account]
+        if not listeners:
+            return
+        now = self.sim.now()
+        if isinstance(event, BalanceEvent):
+            frame = frames.private_account(event, now)
+        elif isinstance(event, OrderEvent):
+            frame = frames.private_order(event, now)
+        else:
+            frame = frames.private_deal(event.trade, now)
+        for conn in listeners:
+            conn.push(frame)

@@ -9,7 +9,7 @@ import uvloop
 from django.core.management.base import BaseCommand, CommandParser
 
 from trading.simexchange.config import SimConfig
-from trading.simexchange.server import SimExchange
+from trading.simexchange.server import SimExchange, settle_heap
 
 
 class Command(BaseCommand):
@@ -31,6 +31,7 @@ class Command(BaseCommand):
     async def _serve(self, config: SimConfig, host: str, port: int) -> None:
         sim = SimExchange(config)
         bound = await sim.start(host, port)
+        settle_heap(sim)
         self.stdout.write(f"simulated MEXC on http://{host}:{bound} (ws://{host}:{bound}/ws)")
         self.stdout.write(f"demo key {config.api_key} secret {config.api_secret}")
         try:
