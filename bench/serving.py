@@ -16,7 +16,7 @@ pages and the API ("web"), uvicorn for the WebSockets ("live"), against a tempor
 2. One frame to 1,000 sockets: through the live process (an event handed to it the way other
    processes do, then its broadcaster), against a plain `websockets` server (on uvloop, as uvicorn
    runs) calling `websockets.broadcast` for 1,000 sockets of the same client; latency from the trigger to each
-   socket's receipt, p50/p99, and frames lost.
+   socket's receipt, p50/p99, and frames lost, after one untimed warm-up frame to each server.
 3. 1,000 simultaneous connects to each: how many were accepted.
 4. A price move on the bundled exchange to the first browser socket: each hop (exchange push,
    feed decode, apply, coalescing/publish, layer, socket write, browser) from a live process whose
@@ -403,6 +403,11 @@ async def _fanout(sockets: list[Any], trigger: Any) -> dict[str, Any]:
     readers = [asyncio.create_task(reader(ws)) for ws in sockets]
     latencies: list[float] = []
     pad = "x" * 900  # about the size of a book frame
+    # One untimed frame first, for both servers: the first trigger opens its connection (for Brute an
+    # HTTP request to the live process, 25-40 ms cold), which would otherwise be one round in ten and
+    # so the whole p99.
+    await trigger(json.dumps({"warm": True, "pad": pad}, separators=(",", ":")))
+    await asyncio.sleep(0.4)
     for n in range(ROUNDS):
         sent = time.perf_counter()
         await trigger(json.dumps({"bench": n, "pad": pad}, separators=(",", ":")))
