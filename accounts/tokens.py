@@ -7,7 +7,6 @@ be revoked; personal tokens are found by the sha256 of their secret, the only fo
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import secrets
 import uuid
@@ -186,7 +185,7 @@ def access_token_user(*, token: str) -> tuple[User, list[str]]:
     user, generation = cached
     if not isinstance(claims.get("gen"), str) or not constant_time_compare(claims["gen"], generation):
         raise NotAuthenticated("The access token has been revoked (signed out or password changed).")
-    return copy.copy(user), str(claims.get("scope", "")).split()
+    return auth_cache.own_copy(user), str(claims.get("scope", "")).split()
 
 
 # --- Personal API tokens.
@@ -277,6 +276,6 @@ def api_token_authenticate(*, secret: str) -> ApiToken:
 
 def _own_copy(token: ApiToken) -> ApiToken:
     """A copy of a cached token and its user for one request (see accounts/auth_cache.py)."""
-    mine = copy.copy(token)
-    mine.user = copy.copy(token.user)
+    mine = auth_cache.own_copy(token)
+    mine.user = auth_cache.own_copy(token.user)
     return mine

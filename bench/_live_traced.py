@@ -81,7 +81,7 @@ def main(port: int) -> None:
         host="127.0.0.1",
         port=port,
         lifespan="on",
-        ws="websockets-sansio",
+        ws="config.live_ws:LiveWebSocketProtocol",  # as runbrute starts it
         log_level="warning",
         access_log=False,
     )

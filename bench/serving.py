@@ -16,7 +16,7 @@ pages and the API ("web"), uvicorn for the WebSockets ("live"), against a tempor
 2. One frame to 1,000 sockets: through the live process (an event handed to it the way other
    processes do, then its broadcaster), against a plain `websockets` server (on uvloop, as uvicorn
    runs) calling `websockets.broadcast` for 1,000 sockets of the same client; latency from the trigger to each
-   socket's receipt, p50/p99, and frames lost.
+   socket's receipt, p50/p99, and frames lost, after one untimed warm-up frame to each server.
 3. 1,000 simultaneous connects to each: how many were accepted.
 4. A price move on the bundled exchange to the first browser socket: each hop (exchange push,
    feed decode, apply, coalescing/publish, layer, socket write, browser) from a live process whose
@@ -26,8 +26,10 @@ pages and the API ("web"), uvicorn for the WebSockets ("live"), against a tempor
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import json
+import math
 import os
 import resource
 import shlex
@@ -142,7 +144,8 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     }
     env.update(
         DJANGO_SETTINGS_MODULE="bench_serving_settings",
-        PYTHONPATH=os.pathsep.join([str(tmp), str(ROOT)]),
+        # The caller's PYTHONPATH last (a trial install of an optional server, e.g. granian).
+        PYTHONPATH=os.pathsep.join([str(tmp), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         BRUTE_VAR_DIR=str(tmp / "var"),
         DATABASE_URL=f"file:{tmp / 'bench.db'}",
         DJANGO_DEBUG="false",
@@ -231,14 +234,25 @@ def _http_cases(access: str, pat: str) -> list[tuple[str, str, dict[str, str]]]:
 def _measure_cases(
     base: str, cases: list[tuple[str, str, dict[str, str]]], *, rounds: int, seconds: float
 ) -> list[tuple[str, dict[str, float]]]:
-    for _label, path, headers in cases:  # warm every worker's caches and imports
-        _load.measure(base + path, headers, connections=CLIENTS, seconds=1)
-    # Interleaved rounds, the median of each case: other jobs on the machine come and go.
-    runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in cases}
+    return _measure_interleaved([base], cases, rounds=rounds, seconds=seconds)[0]
+
+
+def _measure_interleaved(
+    bases: list[str], cases: list[tuple[str, str, dict[str, str]]], *, rounds: int, seconds: float
+) -> list[list[tuple[str, dict[str, float]]]]:
+    """Each case on each server, in rounds that visit every server and case in turn (other jobs on the
+    machine come and go: each row then sees the same machine); the median run of each, per server."""
+    for base in bases:
+        for _label, path, headers in cases:  # warm every worker's caches and imports
+            _load.measure(base + path, headers, connections=CLIENTS, seconds=1)
+    runs: list[dict[str, list[dict[str, float]]]] = [{label: [] for label, _, _ in cases} for _ in bases]
     for _round in range(rounds):
-        for label, path, headers in cases:
-            runs[label].append(_load.measure(base + path, headers, connections=CLIENTS, seconds=seconds))
-    return [(label, _median_run(runs[label])) for label, _, _ in cases]
+        for n, base in enumerate(bases):
+            for label, path, headers in cases:
+                runs[n][label].append(
+                    _load.measure(base + path, headers, connections=CLIENTS, seconds=seconds)
+                )
+    return [[(label, _median_run(mine[label])) for label, _, _ in cases] for mine in runs]
 
 
 def _setup_of(env: dict[str, str]) -> str:
@@ -266,8 +280,8 @@ def _http(tmp: Path, tokens: list[str]) -> None:
         print(
             f"  {label:<34} {result['rps']:8.0f} req/s  {result['rps'] / baseline['rps']:5.2f}x baseline   "
             f"p50 {result['p50']:6.1f} ms   p99 {result['p99']:6.1f} ms "
-            f"({result['p99'] / baseline['p99']:4.2f}x baseline's)   non-2xx {result['errors']:.0f}   "
-            f"connections' means {result['conn_mean_min']:.0f}-{result['conn_mean_max']:.0f} ms"
+            f"({result['p99'] / baseline['p99']:4.2f}x baseline's)   non-2xx {result['errors']:.0f}"
+            f"{_spread(result)}"
         )
     ticker = results[1][1]
     verdict = "met" if ticker["p99"] <= P99_TARGET_MS else "missed"
@@ -277,12 +291,50 @@ def _http(tmp: Path, tokens: list[str]) -> None:
     )
 
 
+def _spread(result: dict[str, float]) -> str:
+    """The spread of the connections' mean latencies (a crowded worker shows as a wide one); wrk does
+    not report it per connection (NaN), so it is printed only from our own load client."""
+    low, high = result["conn_mean_min"], result["conn_mean_max"]
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return f"   connections' means {low:.1f}-{high:.1f} ms"
+
+
+def _granian(port: int, workers: int, threads: int) -> list[str] | None:
+    """granian (a Rust HTTP server with a WSGI interface) serving the same app, when importable: one
+    more set-up for part 1b, for comparison only (`make run` uses gunicorn)."""
+    if importlib.util.find_spec("granian") is None:
+        return None
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "config.wsgi:application",
+    ]
+
+
 def _http_setups(tmp: Path, tokens: list[str]) -> None:
     """1b. The same trivial view and ticker on other worker x thread set-ups, all started together and
-    measured in interleaved rounds, so each row sees the same machine (how the default was chosen)."""
+    measured in interleaved rounds (each round visits every set-up), so each row sees the same machine
+    (how the default was chosen)."""
     access, pat, _session = tokens
     cases = _http_cases(access, pat)[:2]
-    rounds, seconds = 2, 3.0
+    rounds, seconds = 3, 3.0
     print(
         f"\nHTTP set-ups (WEB_WORKERS x WEB_THREADS), {CLIENTS} connections, {seconds:.0f} s a run, "
         f"median of {rounds} interleaved rounds"
@@ -294,15 +346,19 @@ def _http_setups(tmp: Path, tokens: list[str]) -> None:
             env = _env(tmp, PORT=str(port), WEB_WORKERS=str(workers), WEB_THREADS=str(threads))
             proc = stack.enter_context(_serve(_command("web", port=port), env))
             bases.append((f"{workers} x {threads}", f"http://127.0.0.1:{port}", proc))
+        port = _free_port()
+        granian = _granian(port, *SETUPS[0])
+        if granian is not None:
+            proc = stack.enter_context(_serve(granian, _env(tmp, PORT=str(port))))
+            bases.append((f"granian {SETUPS[0][0]} x {SETUPS[0][1]}", f"http://127.0.0.1:{port}", proc))
         for _label, base, proc in bases:
             _wait_for(f"{base}/bench/trivial", proc)
-        rows = [
-            (label, _measure_cases(base, cases, rounds=rounds, seconds=seconds)) for label, base, _ in bases
-        ]
+        measured = _measure_interleaved([b for _, b, _ in bases], cases, rounds=rounds, seconds=seconds)
+        rows = [(label, results) for (label, _, _), results in zip(bases, measured, strict=True)]
     for label, results in rows:
         (_, trivial), (_, ticker) = results
         print(
-            f"  {label:<6} trivial {trivial['rps']:6.0f} req/s p99 {trivial['p99']:6.1f} ms   "
+            f"  {label:<14} trivial {trivial['rps']:6.0f} req/s p99 {trivial['p99']:6.1f} ms   "
             f"ticker {ticker['rps']:6.0f} req/s ({ticker['rps'] / trivial['rps']:4.2f}x) "
             f"p50 {ticker['p50']:5.1f} ms p99 {ticker['p99']:6.1f} ms"
         )
@@ -347,6 +403,11 @@ async def _fanout(sockets: list[Any], trigger: Any) -> dict[str, Any]:
     readers = [asyncio.create_task(reader(ws)) for ws in sockets]
     latencies: list[float] = []
     pad = "x" * 900  # about the size of a book frame
+    # One untimed frame first, for both servers: the first trigger opens its connection (for Brute an
+    # HTTP request to the live process, 25-40 ms cold), which would otherwise be one round in ten and
+    # so the whole p99.
+    await trigger(json.dumps({"warm": True, "pad": pad}, separators=(",", ":")))
+    await asyncio.sleep(0.4)
     for n in range(ROUNDS):
         sent = time.perf_counter()
         await trigger(json.dumps({"bench": n, "pad": pad}, separators=(",", ":")))

@@ -20,7 +20,7 @@ case "$role" in
     exec gunicorn -c python:config.gunicorn --bind "0.0.0.0:${PORT:-8000}" config.wsgi:application ;;
   live)
     exec uvicorn config.asgi:application --host 0.0.0.0 --port "${LIVE_WS_PORT:-8001}" --lifespan on \
-      --ws websockets-sansio --backlog 2048 --no-access-log --log-level warning \
+      --ws config.live_ws:LiveWebSocketProtocol --backlog 2048 --no-access-log --log-level warning \
       --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" ;;
   worker) exec celery -A config worker --loglevel INFO "$@" ;;
   beat) exec celery -A config beat --loglevel INFO --schedule "${BRUTE_VAR_DIR}/celerybeat-schedule" "$@" ;;

@@ -12,15 +12,17 @@ answer empty with `source: "none"`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, overload
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 from ninja.params.functions import Path, Query
+from ninja.responses import NinjaJSONEncoder
 
 from accounts.models import User
 from config.api_auth import request_principal, require_scope
@@ -173,23 +175,35 @@ def symbol_detail(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, 
 
 @router.get("/markets/{symbol}/ticker", response=TickerOut, tags=["markets"])
 @require_scope("read")
-def market_ticker(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, Any]:
+def market_ticker(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, Any] | HttpResponse:
     """Last price, 24 h change, high, low, volumes, bid and ask from the market feed; without the
     feed, the close of the last stored 1 m candle (`source: "candles"`), else nulls."""
     name = selectors.symbol_name_get(symbol=symbol)
     row = tickers_cached().get(name)
     if row and row.get("price") is not None:
-        fields = ("price", "high", "low", "volume", "quote_volume", "bid", "ask")
-        return {
-            "symbol": name,
-            "source": "feed",
-            "change_pct": row.get("change"),
-            **{f: row.get(f) for f in fields},
-        }
+        return HttpResponse(_feed_ticker_json(name, row), content_type=_JSON)
     last = selectors.candles_for(symbol=name, interval="1m", limit=1)
     if last:
         return {"symbol": name, "source": "candles", "price": last[0]["close"]}
     return {"symbol": name, "source": "none", "price": None}
+
+
+_JSON = "application/json; charset=utf-8"  # the NinjaAPI's own content type
+_TICKER_FIELDS = ("price", "high", "low", "volume", "quote_volume", "bid", "ask")
+# symbol -> (the feed's row, its answer rendered through TickerOut): a read renders again only when the
+# feed's snapshot changed (Ninja's validation and rendering were a tenth of a cached read, issue 18).
+_tickers_rendered: dict[str, tuple[dict[str, str | None], bytes]] = {}
+
+
+def _feed_ticker_json(name: str, row: dict[str, str | None]) -> bytes:
+    found = _tickers_rendered.get(name)
+    if found is not None and found[0] == row:
+        return found[1]
+    answer = {"symbol": name, "source": "feed", "change_pct": row.get("change")}
+    answer.update({f: row.get(f) for f in _TICKER_FIELDS})
+    body = json.dumps(TickerOut.model_validate(answer).model_dump(), cls=NinjaJSONEncoder).encode()
+    _tickers_rendered[name] = (dict(row), body)
+    return body
 
 
 @router.get("/markets/{symbol}/depth", response=DepthOut, tags=["markets"])

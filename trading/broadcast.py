@@ -6,11 +6,19 @@ process holds ONE layer channel per group it has sockets in; the `Hub` receives 
 once, encodes it once (the feed's frames arrive already encoded) and writes that same ASGI message to
 every local socket of the group.
 
-Writes do not wait on one another: a send that completes without suspending (the socket's buffer
-has room, the usual case) costs no task; a send that would wait (a client not reading, its buffer
-full) finishes in a task of its own while later frames for that socket queue behind it, and a socket
-that falls `MAX_BACKLOG` frames behind is closed (1013, "try again later") so the page reconnects
-and re-reads the current state instead of the process buffering without bound.
+On the live process's own server (uvicorn with config/live_ws.py's protocol) a frame is written
+straight to each socket's transport: the message is framed, and compressed when the socket
+negotiated permessage-deflate (without server context takeover, so the bytes are the same for every
+such socket), ONCE per group message; each socket then costs one `transport.write` of those bytes, no
+ASGI send, no coroutine, no middleware (`Wire`). Elsewhere (tests, another server) each frame goes
+through the socket's ASGI `send`.
+
+Writes do not wait on one another: a write to a socket whose transport has room (the usual case)
+completes at once; a socket whose transport is paused (a client not reading, its buffer past the
+high-water mark) gets the frame through its ASGI send, which waits in a task of its own while later
+frames for that socket queue behind it, and a socket that falls `MAX_BACKLOG` frames behind is
+closed (1013, "try again later") so the page reconnects and re-reads the current state instead of
+the process buffering without bound. Frames to one socket keep their order.
 
 The hub is bound to the event loop that created it (a test's loop, or the server's one loop).
 """
@@ -27,6 +35,9 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import Frame as WireFrame
+from websockets.frames import Opcode
 
 from trading.realtime import LIVE_TEXT
 
@@ -36,23 +47,108 @@ MAX_BACKLOG = 256
 # The flushes in progress: the loop keeps only weak references to tasks.
 _flushes: set[asyncio.Task[None]] = set()
 Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+# The scope key config/asgi.py keeps the server's own `send` under (before any middleware wraps it).
+SERVER_SEND = "brute.server_send"
+
+
+class Frame:
+    """One group message, encoded once: as an ASGI message, and as wire bytes per kind of socket."""
+
+    __slots__ = ("_wire", "data", "message")
+
+    def __init__(self, text: str) -> None:
+        self.message = {"type": "websocket.send", "text": text}
+        self.data = text.encode()
+        self._wire: dict[tuple[Any, ...], bytes] = {}
+
+    def wire(self, key: tuple[Any, ...], extensions: list[Any]) -> bytes:
+        """The frame's bytes for sockets that negotiated `extensions` (all stateless, named by `key`)."""
+        found = self._wire.get(key)
+        if found is None:
+            frame = WireFrame(Opcode.TEXT, self.data)
+            found = self._wire[key] = frame.serialize(mask=False, extensions=extensions)
+        return found
+
+
+class Wire:
+    """Writes to one connection of uvicorn's websockets-sansio protocol without its ASGI send.
+
+    `key` names the connection's outgoing encoding when it is the same for every message (no
+    extension, or permessage-deflate without server context takeover): its frames are the shared
+    bytes of `Frame.wire`. Otherwise (deflate with context takeover: plain `--ws websockets-sansio`)
+    the connection's own protocol frames and compresses each message, as `websockets.broadcast` does.
+    """
+
+    __slots__ = ("key", "proto")
+
+    def __init__(self, proto: Any, key: tuple[Any, ...] | None) -> None:
+        self.proto, self.key = proto, key
+
+    @classmethod
+    def of(cls, server_send: Any) -> Wire | None:
+        """The wire of the connection whose server `send` this is, or None on any other server."""
+        try:
+            from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+        except ImportError:  # pragma: no cover - uvicorn is a dependency of the live process
+            return None
+        proto = getattr(server_send, "__self__", None)
+        if not isinstance(proto, WebSocketsSansIOProtocol):
+            return None
+        extensions = list(proto.conn.extensions)
+        if not extensions:
+            return cls(proto, ())
+        deflate = extensions[0]
+        if len(extensions) == 1 and isinstance(deflate, PerMessageDeflate):
+            if not deflate.local_no_context_takeover:
+                return cls(proto, None)
+            return cls(proto, (deflate.local_max_window_bits, *sorted(deflate.compress_settings.items())))
+        return cls(proto, None)
+
+    def ready(self) -> bool:
+        """Open, and its transport takes more without waiting (uvicorn's flow control)."""
+        proto = self.proto
+        return bool(
+            proto.handshake_complete
+            and not proto.close_sent
+            and not proto.disconnected
+            and proto.writable.is_set()
+            and not proto.transport.is_closing()
+        )
+
+    def write(self, frame: Frame) -> None:
+        proto = self.proto
+        if self.key is None:
+            proto.conn.send_text(frame.data)
+            proto.transport.write(b"".join(proto.conn.data_to_send()))
+        else:
+            proto.transport.write(frame.wire(self.key, proto.conn.extensions))
 
 
 class Socket:
-    """One browser socket as the hub sees it: the server's ASGI `send`, and what is still queued."""
+    """One browser socket as the hub sees it: the server's ASGI `send`, the connection's `Wire` when
+    the server allows direct writes, and what is still queued."""
 
-    __slots__ = ("backlog", "closed", "flushing", "send")
+    __slots__ = ("backlog", "closed", "flushing", "send", "wire")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, wire: Wire | None = None) -> None:
         self.send = send
+        self.wire = wire
         self.backlog: collections.deque[dict[str, Any]] = collections.deque()
         self.flushing = False
         self.closed = False
 
-    def write(self, message: dict[str, Any]) -> None:
-        """Send `message` now if the socket takes it without waiting, else after what is queued."""
+    def write(self, frame: Frame) -> None:
+        """Write `frame` now if the socket takes it without waiting, else after what is queued."""
         if self.closed:
             return
+        wire = self.wire
+        if wire is not None and not self.flushing and wire.ready():
+            try:
+                wire.write(frame)
+            except Exception:  # the connection broke under the write; its disconnect cleans up
+                self.discard()
+            return
+        message = frame.message
         if self.flushing:
             if len(self.backlog) < MAX_BACKLOG:
                 self.backlog.append(message)
@@ -159,7 +255,7 @@ class Hub:
         members = self.groups.get(group)
         if not members:
             return 0
-        frame = {"type": "websocket.send", "text": encode(message)}
+        frame = Frame(encode(message))
         for socket in list(members):
             socket.write(frame)
         self.frames += 1

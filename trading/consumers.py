@@ -44,7 +44,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from config.realtime import ALL_MARKETS_GROUP, FEED_CONTROL_GROUP, market_group, user_group
-from trading.broadcast import Socket, hub
+from trading.broadcast import SERVER_SEND, Socket, Wire, hub
 from trading.feed.service import WATCH_MESSAGE, WATCH_RENEW_S
 from trading.feed.store import symbols_known
 
@@ -66,8 +66,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.private_group = user_group(user.pk)
         self.joined: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
-        self.socket = Socket(self.base_send)
         await self.accept()
+        # Frames from the broadcaster go straight to the connection where the server allows it.
+        self.socket = Socket(self.base_send, Wire.of(self.scope.get(SERVER_SEND)))
         await hub().join(self.private_group, self.socket)
         self.joined.add(self.private_group)
         query = parse_qs(self.scope.get("query_string", b"").decode())

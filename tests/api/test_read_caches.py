@@ -123,6 +123,23 @@ def test_a_request_cannot_change_the_cached_user_another_request_gets(api, owner
     assert api_token_authenticate(secret=secret).user.role == owner.role
 
 
+def test_a_request_copy_has_its_own_values_and_related_rows_and_still_saves(api, owner):
+    headers = pat_for(owner, "read")
+    from accounts.tokens import api_token_authenticate
+
+    secret = headers["Authorization"].removeprefix("Bearer ")
+    first = api_token_authenticate(secret=secret)
+    first.name = "changed by one request"
+    first.user = User(email="someone.else@example.com")
+    second = api_token_authenticate(secret=secret)
+    assert second.name != "changed by one request"
+    assert second.user.pk == owner.pk
+    assert not second._state.adding
+    second.user.display_name = "Saved"
+    second.user.save(update_fields=["display_name"])  # a copy is a normal row: it saves
+    assert User.objects.get(pk=owner.pk).display_name == "Saved"
+
+
 def test_a_market_read_checks_the_symbol_name_in_memory_and_still_finds_a_new_listing(api, owner):
     from trading.models import Symbol
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.api.conftest import access_for, assert_error, pat_for
 from trading import schemas
 from trading.exchange.types import Kline
-from trading.feed.store import candle_upsert_many, snapshot_write
+from trading.feed.store import candle_upsert_many, memo_clear, snapshot_write
 from trading.models import Balance, Fill, Interval, Order, PortfolioSnapshot, Symbol, TradingAccount
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
@@ -128,6 +128,19 @@ def test_the_ticker_comes_from_the_feed(api, viewer, feed):
         "bid": "127.39",
         "ask": "127.41",
     }
+
+
+def test_a_new_feed_snapshot_changes_the_rendered_ticker_at_once(api, viewer, feed):
+    headers = access_for(viewer)
+    first = api.get("/api/v1/markets/SOLUSDT/ticker", headers=headers)
+    assert first["Content-Type"] == "application/json; charset=utf-8"
+    assert api.get("/api/v1/markets/SOLUSDT/ticker", headers=headers).content == first.content
+    snapshot_write(
+        tickers={"SOLUSDT": {"price": "130.000", "change": "2", "bid": "129.9"}}, books={}, watched=[]
+    )
+    memo_clear()
+    moved = api.get("/api/v1/markets/SOLUSDT/ticker", headers=headers).json()
+    assert (moved["price"], moved["change_pct"], moved["bid"], moved["ask"]) == ("130", "2", "129.9", None)
 
 
 def test_without_the_feed_the_ticker_is_the_last_stored_candle_or_nothing(api, owner, sol):

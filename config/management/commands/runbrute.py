@@ -66,7 +66,7 @@ PROCESSES: tuple[Process, ...] = (
     Process(
         "live",
         "{python} -m uvicorn config.asgi:application --host {host} --port {live_port} --lifespan on"
-        " --ws websockets-sansio --backlog 2048 --no-access-log --log-level warning",
+        " --ws config.live_ws:LiveWebSocketProtocol --backlog 2048 --no-access-log --log-level warning",
         env=(("LIVE_FORWARD", "false"),),
     ),
     # With Redis the feed is its own process; else it runs inside "live" (trading/feed/inprocess.py).
