@@ -23,11 +23,13 @@ from typing import Any, TypeVar
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import DecimalField, Model, Q, QuerySet
 from django.utils import timezone
 
 from accounts.notifications.services import operator_notify
 from config.db import run_atomic_retry
+from config.prepared import PreparedInsert
 from trading import crypto
 from trading.exchange.base import Exchange
 from trading.exchange.errors import ExchangeUnavailable, InsufficientBalance, InvalidSymbol, OrderRejected
@@ -292,6 +294,34 @@ def symbol_to_rules(sym: Symbol) -> SymbolRules:
     )
 
 
+# Symbol rows (and their rules) by name, as last read in this process, each with the `updated` it had.
+_symbols: dict[str, tuple[object, Symbol, SymbolRules]] = {}
+_SYMBOL_STAMP = 'SELECT "updated" FROM {table} WHERE "symbol" = %s'
+
+
+def symbol_with_rules(name: str) -> tuple[Symbol, SymbolRules] | None:
+    """The Symbol row called `name` and its rules, or None. Every write to a Symbol row moves its
+    `updated` (auto_now, and the sync's bulk writes and offline marks set it too), so one indexed
+    read of that column tells whether the row this process read before is still current: the full
+    row is read (and its rules built) again only after a change. Read-only: callers share them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SYMBOL_STAMP.format(table=connection.ops.quote_name(Symbol._meta.db_table)), [name])
+        found = cursor.fetchone()
+    if found is None:
+        _symbols.pop(name, None)
+        return None
+    cached = _symbols.get(name)
+    if cached is not None and cached[0] == found[0]:
+        return cached[1], cached[2]
+    sym = Symbol.objects.filter(symbol=name).first()
+    if sym is None:
+        return None
+    rules = symbol_to_rules(sym)
+    # The stamp read first: a change committed between the two reads only makes the next call re-read.
+    _symbols[name] = (found[0], sym, rules)
+    return sym, rules
+
+
 @sync_to_async
 def rules_from_db(symbol: str) -> SymbolRules:
     sym = Symbol.objects.filter(symbol=symbol).first()
@@ -381,6 +411,46 @@ def as_stored(row: Model) -> None:
                 setattr(row, field.attname, value.quantize(quantum, context=_WIDE))
 
 
+_ORDER_INSERT = PreparedInsert(Order)
+_FILL_INSERT = PreparedInsert(Fill)
+_BALANCE_INSERT = PreparedInsert(Balance)
+
+
+def paper_balances(user_id: int, assets: list[str]) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """{asset: (row id, free, locked)} of the user's paper balances in `assets`."""
+    free: Any = Balance._meta.get_field("free")
+    locked: Any = Balance._meta.get_field("locked")
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('id')}, {quote('asset')}, {quote(free.column)}, {quote(locked.column)} "  # noqa: S608
+        f"FROM {quote(Balance._meta.db_table)} WHERE {quote('user_id')} = %s AND {quote('mode')} = %s "
+        f"AND {quote('asset')} IN ({', '.join(['%s'] * len(assets))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, Mode.PAPER.value, *assets])
+        rows = cursor.fetchall()
+    return {
+        asset: (pk, free.from_db_value(f, None, connection), locked.from_db_value(held, None, connection))
+        for pk, asset, f, held in rows
+    }
+
+
+def _balance_write(pk: int, free: Decimal, locked: Decimal, now: datetime) -> None:
+    """The new amounts of one balance row, stored as `save(update_fields=...)` would store them."""
+    fields: list[Any] = [Balance._meta.get_field(name) for name in ("free", "locked", "updated")]
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(Balance._meta.db_table)} SET "  # noqa: S608
+        + ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        + f" WHERE {quote('id')} = %s"
+    )
+    params = [
+        f.get_db_prep_save(value, connection) for f, value in zip(fields, (free, locked, now), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk])
+
+
 class OrderChanged(OrderRejected):
     """The order's row changed between the paper exchange's read and its write (a fill and a cancel
     raced); nothing of this step was written."""
@@ -461,7 +531,7 @@ class DjangoPaperStore:
         when the client order id is taken (a concurrent retry)."""
 
         def write() -> Order:
-            row = Order.objects.create(
+            row = Order(
                 user_id=self.user_id,
                 mode=Mode.PAPER,
                 symbol=order.symbol,
@@ -474,9 +544,10 @@ class DjangoPaperStore:
                 source=self.source,
                 **self._outcome(order),
             )
+            _ORDER_INSERT.insert(row)
             as_stored(row)
             self._apply(order.symbol, changes)
-            fills_store(row, fills)
+            _FILL_INSERT.insert_many([fill_row(row, fill) for fill in fills])  # a new order's: none stored
             if then is not None:
                 then(row)
             return row
@@ -485,27 +556,25 @@ class DjangoPaperStore:
 
     def _apply(self, symbol: str, changes: Mapping[str, tuple[Decimal, Decimal]]) -> None:
         # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
-        # new asset's row is inserted once with its final amounts. One read for every asset.
+        # new asset's row is inserted once with its final amounts. One read for every asset, in
+        # SQL written once (it runs on every paper order; config/prepared.py says why).
         if not changes:
             return
-        rows = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER, asset__in=list(changes))
-        held = {bal.asset: bal for bal in rows}
+        held = paper_balances(self.user_id, list(changes))
+        now = timezone.now()
         for asset, (free, locked) in sorted(changes.items()):
-            bal = held.get(asset)
-            had_free, had_locked = (bal.free, bal.locked) if bal else (Decimal(0), Decimal(0))
+            pk, had_free, had_locked = held.get(asset, (None, Decimal(0), Decimal(0)))
             if had_free + free < 0 or had_locked + locked < 0:
                 raise InsufficientBalance(
                     f"Not enough {asset}: {had_free.normalize():f} available, {(-free).normalize():f} needed",
                     symbol=symbol,
                 )
-            if bal is None:
-                Balance.objects.create(
-                    user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked
+            if pk is None:
+                _BALANCE_INSERT.insert(
+                    Balance(user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked)
                 )
-                continue
-            bal.free += free
-            bal.locked += locked
-            bal.save(update_fields=["free", "locked", "updated"])
+            else:
+                _balance_write(pk, had_free + free, had_locked + locked, now)
 
     @staticmethod
     def _outcome(order: PaperOrder) -> dict[str, Any]:
