@@ -13,7 +13,9 @@ the caller's transaction), and the action's MEXC calls hop onto the hub loop.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -57,6 +59,13 @@ from trading.models import ApiCredential, Balance, Fill, Mode, Order, Symbol
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# httpcore asks `import sniffio` on every lock it makes, several a request; where sniffio is not
+# installed each of those failed imports searched the whole sys.path again, about a quarter of the
+# hub thread's CPU for a paper order's depth request (issue 11). A None entry makes the import fail
+# at once, as Python documents for sys.modules; httpcore then assumes asyncio, as it did anyway.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 ExchangeBuilder = Callable[[], Exchange]
 UNPLACED = (Order.Status.PENDING, Order.Status.REJECTED)
 
@@ -411,6 +420,24 @@ def as_stored(row: Model) -> None:
                 setattr(row, field.attname, value.quantize(quantum, context=_WIDE))
 
 
+# The paper writes of this process take turns on this lock before their BEGIN IMMEDIATE. A thread
+# waiting on it wakes as soon as it is free (and waits without the GIL), where SQLite's busy handler
+# sleeps 1, 2, 5, ... up to 100 ms between tries: under load a writer slept on long after the
+# database was free, and the threads of one worker queued in no order (issue 11, the p99).
+_paper_writes = threading.Lock()
+
+
+def _in_turn(write: Callable[[], T]) -> T:
+    """`write` in its own transaction (config/db.py: retried whole when busy), one paper write of
+    this process at a time. Inside a caller's transaction it runs at once: that transaction may
+    hold the database's write lock already, and another thread waiting for it here would hold
+    this lock meanwhile."""
+    if connection.in_atomic_block:
+        return run_atomic_retry(write)
+    with _paper_writes:
+        return run_atomic_retry(write)
+
+
 _ORDER_INSERT = PreparedInsert(Order)
 _FILL_INSERT = PreparedInsert(Fill)
 _BALANCE_INSERT = PreparedInsert(Balance)
@@ -505,7 +532,7 @@ class DjangoPaperStore:
     ) -> None:
         # A busy database (sqld took the lock back, or the file's busy timeout ran out) rolled the
         # whole step back: it runs again whole, from its first read (config/db.py).
-        run_atomic_retry(lambda: self._commit(order, fills, changes))
+        _in_turn(lambda: self._commit(order, fills, changes))
 
     def _commit(
         self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
@@ -552,7 +579,7 @@ class DjangoPaperStore:
                 then(row)
             return row
 
-        return run_atomic_retry(write)
+        return _in_turn(write)
 
     def _apply(self, symbol: str, changes: Mapping[str, tuple[Decimal, Decimal]]) -> None:
         # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
