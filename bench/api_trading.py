@@ -65,6 +65,7 @@ with SimExchangeThread(config) as sim:
     sys.stdin.read()  # until the parent closes our stdin
 """
 SETUP = """
+from decimal import Decimal
 import django
 django.setup()
 from accounts.models import Role, User
@@ -74,6 +75,8 @@ from trading.feed.store import snapshot_write
 services.symbols_sync()
 user = User.objects.create_user("bench@example.com", "bench password 123", role=Role.TRADER)
 services.trading_account_get_or_create(user=user)
+# Enough for every order of the run: 10,000 USDT (the default) is 5,000 orders of 2 USDT.
+services.paper_account_reset(user=user, starting_balance=Decimal(10**9))
 snapshot_write(
     tickers={"SOLUSDT": {"price": "127.4", "change": "1.5", "high": "131", "low": "125",
                          "volume": "1000", "quote_volume": "127400", "bid": "127.39", "ask": "127.41"}},

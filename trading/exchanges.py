@@ -13,7 +13,9 @@ the caller's transaction), and the action's MEXC calls hop onto the hub loop.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,11 +25,13 @@ from typing import Any, TypeVar
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import DecimalField, Model, Q, QuerySet
 from django.utils import timezone
 
 from accounts.notifications.services import operator_notify
 from config.db import run_atomic_retry
+from config.prepared import PreparedInsert
 from trading import crypto
 from trading.exchange.base import Exchange
 from trading.exchange.errors import ExchangeUnavailable, InsufficientBalance, InvalidSymbol, OrderRejected
@@ -55,6 +59,13 @@ from trading.models import ApiCredential, Balance, Fill, Mode, Order, Symbol
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# httpcore asks `import sniffio` on every lock it makes, several a request; where sniffio is not
+# installed each of those failed imports searched the whole sys.path again, about a quarter of the
+# hub thread's CPU for a paper order's depth request (issue 11). A None entry makes the import fail
+# at once, as Python documents for sys.modules; httpcore then assumes asyncio, as it did anyway.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 ExchangeBuilder = Callable[[], Exchange]
 UNPLACED = (Order.Status.PENDING, Order.Status.REJECTED)
 
@@ -292,6 +303,34 @@ def symbol_to_rules(sym: Symbol) -> SymbolRules:
     )
 
 
+# Symbol rows (and their rules) by name, as last read in this process, each with the `updated` it had.
+_symbols: dict[str, tuple[object, Symbol, SymbolRules]] = {}
+_SYMBOL_STAMP = 'SELECT "updated" FROM {table} WHERE "symbol" = %s'
+
+
+def symbol_with_rules(name: str) -> tuple[Symbol, SymbolRules] | None:
+    """The Symbol row called `name` and its rules, or None. Every write to a Symbol row moves its
+    `updated` (auto_now, and the sync's bulk writes and offline marks set it too), so one indexed
+    read of that column tells whether the row this process read before is still current: the full
+    row is read (and its rules built) again only after a change. Read-only: callers share them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SYMBOL_STAMP.format(table=connection.ops.quote_name(Symbol._meta.db_table)), [name])
+        found = cursor.fetchone()
+    if found is None:
+        _symbols.pop(name, None)
+        return None
+    cached = _symbols.get(name)
+    if cached is not None and cached[0] == found[0]:
+        return cached[1], cached[2]
+    sym = Symbol.objects.filter(symbol=name).first()
+    if sym is None:
+        return None
+    rules = symbol_to_rules(sym)
+    # The stamp read first: a change committed between the two reads only makes the next call re-read.
+    _symbols[name] = (found[0], sym, rules)
+    return sym, rules
+
+
 @sync_to_async
 def rules_from_db(symbol: str) -> SymbolRules:
     sym = Symbol.objects.filter(symbol=symbol).first()
@@ -381,6 +420,72 @@ def as_stored(row: Model) -> None:
                 setattr(row, field.attname, value.quantize(quantum, context=_WIDE))
 
 
+# The paper writes of this process take turns on this lock before their BEGIN IMMEDIATE. A thread
+# waiting on it wakes as soon as it is free (and waits without the GIL), where SQLite's busy handler
+# sleeps 1, 2, 5, ... up to 100 ms between tries: under load a writer slept on long after the
+# database was free, and the threads of one worker queued in no order (issue 11, the p99).
+_paper_writes = threading.Lock()
+WRITE_SWITCH_S = 0.0002
+
+
+def _in_turn(write: Callable[[], T]) -> T:
+    """`write` in its own transaction (config/db.py: retried whole when busy), one paper write of
+    this process at a time. Inside a caller's transaction it runs at once: that transaction may
+    hold the database's write lock already, and another thread waiting for it here would hold
+    this lock meanwhile."""
+    if connection.in_atomic_block:
+        return run_atomic_retry(write)
+    with _paper_writes:
+        # The writer drops the GIL at every statement; while it holds the database, whichever thread
+        # took the GIL meanwhile hands it back within WRITE_SWITCH_S instead of Python's 5 ms.
+        usual = sys.getswitchinterval()
+        sys.setswitchinterval(min(usual, WRITE_SWITCH_S))
+        try:
+            return run_atomic_retry(write)
+        finally:
+            sys.setswitchinterval(usual)
+
+
+_ORDER_INSERT = PreparedInsert(Order)
+_FILL_INSERT = PreparedInsert(Fill)
+_BALANCE_INSERT = PreparedInsert(Balance)
+
+
+def paper_balances(user_id: int, assets: list[str]) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """{asset: (row id, free, locked)} of the user's paper balances in `assets`."""
+    free: Any = Balance._meta.get_field("free")
+    locked: Any = Balance._meta.get_field("locked")
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('id')}, {quote('asset')}, {quote(free.column)}, {quote(locked.column)} "  # noqa: S608
+        f"FROM {quote(Balance._meta.db_table)} WHERE {quote('user_id')} = %s AND {quote('mode')} = %s "
+        f"AND {quote('asset')} IN ({', '.join(['%s'] * len(assets))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, Mode.PAPER.value, *assets])
+        rows = cursor.fetchall()
+    return {
+        asset: (pk, free.from_db_value(f, None, connection), locked.from_db_value(held, None, connection))
+        for pk, asset, f, held in rows
+    }
+
+
+def _balance_write(pk: int, free: Decimal, locked: Decimal, now: datetime) -> None:
+    """The new amounts of one balance row, stored as `save(update_fields=...)` would store them."""
+    fields: list[Any] = [Balance._meta.get_field(name) for name in ("free", "locked", "updated")]
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(Balance._meta.db_table)} SET "  # noqa: S608
+        + ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        + f" WHERE {quote('id')} = %s"
+    )
+    params = [
+        f.get_db_prep_save(value, connection) for f, value in zip(fields, (free, locked, now), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk])
+
+
 class OrderChanged(OrderRejected):
     """The order's row changed between the paper exchange's read and its write (a fill and a cancel
     raced); nothing of this step was written."""
@@ -435,7 +540,7 @@ class DjangoPaperStore:
     ) -> None:
         # A busy database (sqld took the lock back, or the file's busy timeout ran out) rolled the
         # whole step back: it runs again whole, from its first read (config/db.py).
-        run_atomic_retry(lambda: self._commit(order, fills, changes))
+        _in_turn(lambda: self._commit(order, fills, changes))
 
     def _commit(
         self, order: PaperOrder, fills: Sequence[FillValue], changes: Mapping[str, tuple[Decimal, Decimal]]
@@ -461,7 +566,7 @@ class DjangoPaperStore:
         when the client order id is taken (a concurrent retry)."""
 
         def write() -> Order:
-            row = Order.objects.create(
+            row = Order(
                 user_id=self.user_id,
                 mode=Mode.PAPER,
                 symbol=order.symbol,
@@ -474,38 +579,37 @@ class DjangoPaperStore:
                 source=self.source,
                 **self._outcome(order),
             )
+            _ORDER_INSERT.insert(row)
             as_stored(row)
             self._apply(order.symbol, changes)
-            fills_store(row, fills)
+            _FILL_INSERT.insert_many([fill_row(row, fill) for fill in fills])  # a new order's: none stored
             if then is not None:
                 then(row)
             return row
 
-        return run_atomic_retry(write)
+        return _in_turn(write)
 
     def _apply(self, symbol: str, changes: Mapping[str, tuple[Decimal, Decimal]]) -> None:
         # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a
-        # new asset's row is inserted once with its final amounts. One read for every asset.
+        # new asset's row is inserted once with its final amounts. One read for every asset, in
+        # SQL written once (it runs on every paper order; config/prepared.py says why).
         if not changes:
             return
-        rows = Balance.objects.filter(user_id=self.user_id, mode=Mode.PAPER, asset__in=list(changes))
-        held = {bal.asset: bal for bal in rows}
+        held = paper_balances(self.user_id, list(changes))
+        now = timezone.now()
         for asset, (free, locked) in sorted(changes.items()):
-            bal = held.get(asset)
-            had_free, had_locked = (bal.free, bal.locked) if bal else (Decimal(0), Decimal(0))
+            pk, had_free, had_locked = held.get(asset, (None, Decimal(0), Decimal(0)))
             if had_free + free < 0 or had_locked + locked < 0:
                 raise InsufficientBalance(
                     f"Not enough {asset}: {had_free.normalize():f} available, {(-free).normalize():f} needed",
                     symbol=symbol,
                 )
-            if bal is None:
-                Balance.objects.create(
-                    user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked
+            if pk is None:
+                _BALANCE_INSERT.insert(
+                    Balance(user_id=self.user_id, mode=Mode.PAPER, asset=asset, free=free, locked=locked)
                 )
-                continue
-            bal.free += free
-            bal.locked += locked
-            bal.save(update_fields=["free", "locked", "updated"])
+            else:
+                _balance_write(pk, had_free + free, had_locked + locked, now)
 
     @staticmethod
     def _outcome(order: PaperOrder) -> dict[str, Any]:

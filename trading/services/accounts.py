@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.errors import BruteError
@@ -52,6 +52,21 @@ def trading_account_get_or_create(*, user: User) -> TradingAccount:
             defaults={"free": account.paper_starting_balance},
         )
     return account
+
+
+_ACCOUNT_MODE = 'SELECT "mode" FROM {table} WHERE "user_id" = %s'
+
+
+def trading_account_mode(*, user: User) -> str:
+    """The mode (paper or live) of the user's account, created as `trading_account_get_or_create`
+    does on first use: one indexed read of one column, for the order path."""
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(TradingAccount._meta.db_table)
+        cursor.execute(_ACCOUNT_MODE.format(table=table), [user.pk])
+        found = cursor.fetchone()
+    if found is None:
+        return str(trading_account_get_or_create(user=user).mode)
+    return str(found[0])
 
 
 def paper_account_reset(*, user: User, starting_balance: Decimal | None = None) -> TradingAccount:

@@ -43,6 +43,7 @@ from trading.exchange.types import (
     OrderState,
     OrderType,
     Side,
+    SymbolRules,
     Trade,
 )
 from trading.exchange.types import Fill as FillValue
@@ -51,15 +52,15 @@ from trading.exchanges import (
     OrderChanged,
     exchange_builder,
     fills_store,
+    paper_balances,
     paper_book,
     paper_builder,
     run,
-    symbol_to_rules,
+    symbol_with_rules,
     userstream_alive,
 )
 from trading.models import (
     ApiCredential,
-    Balance,
     Mode,
     Order,
     Symbol,
@@ -70,7 +71,12 @@ from trading.services.risk import risk_check
 
 if TYPE_CHECKING:
     from accounts.models import User
-from trading.services.accounts import balances_sync, live_refusal, trading_account_get_or_create
+from trading.services.accounts import (
+    balances_sync,
+    live_refusal,
+    trading_account_get_or_create,
+    trading_account_mode,
+)
 from trading.services.common import refuse
 from trading.services.userstream import order_filled_notify, order_state_write
 
@@ -200,7 +206,8 @@ def _notional(symbol: Symbol, order: OrderInput) -> tuple[Decimal | None, Decima
 
 
 def _check_paper_funds(user: User, symbol: Symbol, order: OrderInput) -> None:
-    """The paper store is local, so a shortfall is caught before anything is written."""
+    """The paper store is local, so a shortfall is caught before the market is read or anything is
+    written (the placement's transaction checks again, against the balances it then holds)."""
     if order.side == Side.BUY:
         asset = symbol.quote_asset
         needed = order.quote_quantity if order.quote_quantity is not None else None
@@ -210,8 +217,7 @@ def _check_paper_funds(user: User, symbol: Symbol, order: OrderInput) -> None:
         asset, needed = symbol.base_asset, order.quantity
     if needed is None:
         return
-    bal = Balance.objects.filter(user=user, mode=Mode.PAPER, asset=asset).first()
-    free = bal.free if bal else Decimal(0)
+    free = paper_balances(user.pk, [asset]).get(asset, (0, Decimal(0), Decimal(0)))[1]
     if free < needed:
         raise refuse(
             "insufficient_balance",
@@ -279,9 +285,10 @@ def order_check(
     rules, precisions and minimums), for a preview that must not promise what placing refuses.
     Raises BruteError; writes nothing."""
     order = _order_input(symbol, side, type, quantity, quote_quantity, price)
-    account = trading_account_get_or_create(user=user)
-    sym = Symbol.objects.filter(symbol=order.symbol).first()
-    order_validate(user=user, mode=account.mode, symbol=sym, order=order)
+    found = symbol_with_rules(order.symbol)
+    order_validate(
+        user=user, mode=trading_account_mode(user=user), symbol=found[0] if found else None, order=order
+    )
 
 
 def order_place(
@@ -317,17 +324,17 @@ def order_place(
                     code="client_order_id_reused",
                 )
             return replay  # a retry of an order we already have: the same order, never a second one
-    account = trading_account_get_or_create(user=user)
-    sym = Symbol.objects.filter(symbol=order.symbol).first()
-    order_validate(user=user, mode=account.mode, symbol=sym, order=order)
-    assert sym is not None
+    mode = trading_account_mode(user=user)
+    found = symbol_with_rules(order.symbol)
+    order_validate(user=user, mode=mode, symbol=found[0] if found else None, order=order)
+    assert found is not None
     risk_check(user=user, symbol=order.symbol, side=order.side.value, notional=_estimated_notional(order))
-    if account.mode == Mode.PAPER:
-        _check_paper_funds(user, sym, order)
-        return _paper_place(user=user, sym=sym, order=order, source=source, client_order_id=client_order_id)
-    row = _order_create(
-        user=user, mode=account.mode, order=order, source=source, client_order_id=client_order_id
-    )
+    if mode == Mode.PAPER:
+        _check_paper_funds(user, found[0], order)
+        return _paper_place(
+            user=user, rules=found[1], order=order, source=source, client_order_id=client_order_id
+        )
+    row = _order_create(user=user, mode=mode, order=order, source=source, client_order_id=client_order_id)
     return _order_submit(row)
 
 
@@ -384,11 +391,11 @@ def _order_create(
 
 
 def _paper_place(
-    *, user: User, sym: Symbol, order: OrderInput, source: str, client_order_id: str | None
+    *, user: User, rules: SymbolRules, order: OrderInput, source: str, client_order_id: str | None
 ) -> Order:
     """A paper order in one write transaction, on this thread, without an event loop: the book is
     read first (the market feed's, or one REST request shared with concurrent orders, outside any
-    transaction), the fills are computed against the rules of `sym` (already checked by
+    transaction), the fills are computed against the symbol's `rules` (already checked by
     `order_validate`, so not again), then the Order row, its fills, the balances and the fill
     notification are written together (DjangoPaperStore.place). Nothing was placed until that commit,
     so there is no PENDING row to reconcile: a refusal or an unreachable market records one REJECTED
@@ -415,7 +422,7 @@ def _paper_place(
 
     try:
         book = paper_book(order.symbol)
-        placed, fills, ledger = PaperExchange.placement(symbol_to_rules(sym), request, book, _now_ms())
+        placed, fills, ledger = PaperExchange.placement(rules, request, book, _now_ms())
         return DjangoPaperStore(user.pk, source=source).place(placed, fills, ledger.changes, then=announce)
     except IntegrityError:
         raise Conflict("This client order id is already in use") from None
