@@ -35,6 +35,7 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame as WireFrame
 from websockets.frames import Opcode
@@ -87,10 +88,6 @@ class Wire:
     @classmethod
     def of(cls, server_send: Any) -> Wire | None:
         """The wire of the connection whose server `send` this is, or None on any other server."""
-        try:
-            from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-        except ImportError:  # pragma: no cover - uvicorn is a dependency of the live process
-            return None
         proto = getattr(server_send, "__self__", None)
         if not isinstance(proto, WebSocketsSansIOProtocol):
             return None
