@@ -499,22 +499,18 @@ class PaperExchange:
     ) -> Fill:
         rate = rules.maker_commission if is_maker else rules.taker_commission
         quote = price * qty
-        base, quote_asset = rules.base_asset, rules.quote_asset
         if order.side == Side.BUY:
-            commission, commission_asset = qty * rate, base
-            # A resting buy pays from its lock, at its own price; a taker pays from free funds.
-            if is_maker:
-                ledger.add(quote_asset, locked=-quote)
-            else:
-                ledger.add(quote_asset, free=-quote)
-            ledger.add(base, free=qty - commission)
+            paid, paid_asset, got, got_asset = quote, rules.quote_asset, qty, rules.base_asset
         else:
-            commission, commission_asset = quote * rate, quote_asset
-            if is_maker:
-                ledger.add(base, locked=-qty)
-            else:
-                ledger.add(base, free=-qty)
-            ledger.add(quote_asset, free=quote - commission)
+            paid, paid_asset, got, got_asset = qty, rules.base_asset, quote, rules.quote_asset
+        # A resting order pays from its lock (a buy at its own price); a taker pays from free funds.
+        # The commission comes out of what the fill brings in.
+        commission = got * rate
+        if is_maker:
+            ledger.add(paid_asset, locked=-paid)
+        else:
+            ledger.add(paid_asset, free=-paid)
+        ledger.add(got_asset, free=got - commission)
         order.executed += qty
         order.cum_quote += quote
         order.update_ms = now
@@ -528,7 +524,7 @@ class PaperExchange:
             quantity=qty,
             quote_quantity=quote,
             commission=commission,
-            commission_asset=commission_asset,
+            commission_asset=got_asset,
             is_maker=is_maker,
             time_ms=now,
         )
