@@ -566,19 +566,7 @@ class DjangoPaperStore:
         when the client order id is taken (a concurrent retry)."""
 
         def write() -> Order:
-            row = Order(
-                user_id=self.user_id,
-                mode=Mode.PAPER,
-                symbol=order.symbol,
-                side=order.side.value,
-                type=order.type.value,
-                client_order_id=order.client_order_id,
-                quantity=order.quantity,
-                quote_quantity=order.quote_quantity,
-                price=order.price,
-                source=self.source,
-                **self._outcome(order),
-            )
+            row = Order(client_order_id=order.client_order_id, **self._asked(order), **self._outcome(order))
             _ORDER_INSERT.insert(row)
             as_stored(row)
             self._apply(order.symbol, changes)
@@ -611,6 +599,20 @@ class DjangoPaperStore:
             else:
                 _balance_write(pk, had_free + free, had_locked + locked, now)
 
+    def _asked(self, order: PaperOrder) -> dict[str, Any]:
+        """The columns of a new paper Order row that say what was asked (`_outcome`: what came of it)."""
+        return {
+            "user_id": self.user_id,
+            "mode": Mode.PAPER,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "type": order.type.value,
+            "quantity": order.quantity,
+            "quote_quantity": order.quote_quantity,
+            "price": order.price,
+            "source": self.source,
+        }
+
     @staticmethod
     def _outcome(order: PaperOrder) -> dict[str, Any]:
         return {
@@ -625,18 +627,7 @@ class DjangoPaperStore:
         fields = self._outcome(order)
         row, created = Order.objects.get_or_create(
             client_order_id=order.client_order_id,
-            defaults={
-                "user_id": self.user_id,
-                "mode": Mode.PAPER,
-                "symbol": order.symbol,
-                "side": order.side.value,
-                "type": order.type.value,
-                "quantity": order.quantity,
-                "quote_quantity": order.quote_quantity,
-                "price": order.price,
-                "source": self.source,
-                **fields,
-            },
+            defaults={**self._asked(order), **fields},
         )
         if row.user_id != self.user_id:
             raise InsufficientBalance("client order id belongs to another account")
