@@ -19,6 +19,7 @@ from config.fields import encode
 from tests.config.conftest import settings_for
 from trading import positions, services
 from trading.models import Fill, Order, RiskLimits
+from trading.simexchange.testing import SimExchangeThread
 from trading.sniper.models import AppliedFill, Position
 
 
@@ -123,3 +124,24 @@ def test_limits_saved_under_the_sniper_survive_the_move_to_the_core(
         3,
         None,
     )
+
+
+@pytest.mark.django_db
+def test_back_to_back_buys_cannot_pass_the_exposure_limit_before_the_periodic_sync(
+    synced: SimExchangeThread, trader: User
+) -> None:
+    # The trial's case: buys one after another, each under the limit alone; the fills of the first
+    # must count against the second at once, not when the sniper's periodic sync folds them in.
+    RiskLimits.objects.create(user=trader, max_total_exposure=Decimal("70"))
+    first = services.order_place(
+        user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="40"
+    )
+    assert first.status == "FILLED"
+    assert not AppliedFill.objects.filter(user=trader).exists()  # nothing folded it in yet
+
+    with pytest.raises(BruteError) as caught:
+        services.order_place(user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="40")
+
+    assert caught.value.code == "risk_limit"
+    assert caught.value.message.startswith("Total exposure would be 8")  # about 80 with fees, above 70
+    assert Order.objects.filter(user=trader).count() == 1

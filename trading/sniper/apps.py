@@ -1,4 +1,13 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class SniperConfig(AppConfig):
@@ -11,11 +20,22 @@ class SniperConfig(AppConfig):
         # Imported here: models load only once the app registry is ready.
         from trading.positions import PositionBook, position_book_register
         from trading.sniper.selectors import open_position_costs, realised_since
-        from trading.sniper.services.positions import position_apply_fill
+        from trading.sniper.services.positions import position_apply_fill, positions_sync
+
+        # Risk limits read positions right after the user's last order: its fills are folded in
+        # first (the periodic sync would fold them seconds later, and back-to-back buys would pass
+        # an exposure limit meanwhile).
+        def realised(user: User, since: datetime) -> Decimal:
+            positions_sync(user_id=user.pk)
+            return realised_since(user=user, since=since)
+
+        def open_costs(user: User, mode: str) -> dict[str, Decimal]:
+            positions_sync(user_id=user.pk)
+            return open_position_costs(user=user, mode=mode)
 
         book = PositionBook(
             apply_fill=lambda fill: position_apply_fill(fill=fill),
-            realised_since=lambda user, since: realised_since(user=user, since=since),
-            open_costs=lambda user, mode: open_position_costs(user=user, mode=mode),
+            realised_since=realised,
+            open_costs=open_costs,
         )
         position_book_register(book)

@@ -38,10 +38,15 @@ Kind = PositionExit.Kind
 # ---- fills into positions -------------------------------------------------------------------------
 
 
-def positions_sync(*, limit: int = 500) -> int:
-    """Apply every fill not yet applied, oldest first. Idempotent; returns how many were applied."""
-    fills = Fill.objects.filter(sniper_applied__isnull=True).select_related("order").order_by("time", "id")
-    return sum(position_apply_fill(fill=f) is not None for f in fills[:limit])
+def positions_sync(*, limit: int = 500, user_id: int | None = None) -> int:
+    """Apply every fill not yet applied (of one user when `user_id` is given), oldest first.
+    Idempotent, and safe beside another process doing the same (a fill is applied once: AppliedFill
+    is one-to-one with it); returns how many this call applied."""
+    fills = Fill.objects.filter(sniper_applied__isnull=True)
+    if user_id is not None:
+        fills = fills.filter(order__user_id=user_id)
+    ordered = fills.select_related("order").order_by("time", "id")
+    return sum(position_apply_fill(fill=f) is not None for f in ordered[:limit])
 
 
 def position_apply_fill(*, fill: Fill) -> AppliedFill | None:
