@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trading.simexchange import control, rest
+from trading.simexchange import calendar, control, rest
 from trading.simexchange.accounts import ALL_PERMISSIONS, DEMO_BALANCES, Account, Registry
 from trading.simexchange.config import SimConfig
 from trading.simexchange.engine import Engine
@@ -77,6 +77,7 @@ class SimExchange:
         app = web.Application()
         rest.add_routes(app, self)
         control.add_routes(app, self)
+        calendar.add_routes(app, self)
         app.router.add_get("/ws", self.hub.handle)
         return app
 

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -163,6 +164,8 @@ class Command(BaseCommand):
             env.update(
                 MEXC_BASE_URL=f"http://127.0.0.1:{sim_port}",
                 MEXC_WS_URL=f"ws://127.0.0.1:{sim_port}/ws",
+                # The bundled exchange serves the site's calendar on the same path (its scripted listings).
+                MEXC_CALENDAR_URL=f"http://127.0.0.1:{sim_port}{urlsplit(str(settings.MEXC_CALENDAR_URL)).path}",
                 MEXC_SIMULATED="true",
             )
             self.stdout.write(
