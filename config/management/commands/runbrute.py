@@ -166,6 +166,8 @@ class Command(BaseCommand):
                 MEXC_WS_URL=f"ws://127.0.0.1:{sim_port}/ws",
                 # The bundled exchange serves the site's calendar on the same path (its scripted listings).
                 MEXC_CALENDAR_URL=f"http://127.0.0.1:{sim_port}{urlsplit(str(settings.MEXC_CALENDAR_URL)).path}",
+                # On loopback it answers at once: read it every 30 s (the real site: every 5 minutes).
+                SNIPER_CALENDAR_EVERY_S=os.environ.get("SNIPER_CALENDAR_EVERY_S", "30"),
                 MEXC_SIMULATED="true",
             )
             self.stdout.write(
