@@ -91,6 +91,11 @@ def test_an_ioc_rule_on_a_price_trigger_buys_and_leaves_nothing_resting(
     assert (order.type, order.price) == (Order.Type.LIMIT, cap)
     assert not order.is_open
     assert order.executed_qty > 0
+    # Its timeline for the listings page: when it left, when the exchange took it, when it filled.
+    assert firing.sent_at is not None
+    assert firing.accepted_at is not None
+    assert firing.detected_at <= firing.sent_at <= firing.accepted_at
+    assert firing.filled_at is not None
 
 
 def test_an_ioc_rule_uses_the_exchanges_ioc_where_the_symbol_lists_it(

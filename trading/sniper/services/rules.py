@@ -274,8 +274,9 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
     ):
         return None
     firing.attempts = attempt
+    sent = timezone.now()
     try:
-        return trading.order_place(
+        order = trading.order_place(
             user=rule.user,
             symbol=symbol.symbol,
             side="BUY",
@@ -287,6 +288,10 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
         return None
     except BruteError as exc:
         return _refused(exc, plan, rule)
+    if order.status != Order.Status.REJECTED:  # the timeline: when it left, when the exchange took it
+        accepted = timezone.now() if order.status != Order.Status.PENDING else None
+        RuleFiring.objects.filter(pk=firing.pk).update(sent_at=sent, accepted_at=accepted)
+    return order
 
 
 def _refused(exc: BruteError, plan: _Plan, rule: Rule) -> Order | None:
@@ -383,10 +388,12 @@ def _quote(symbol: str) -> str:
 def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
     rule = firing.rule
     order = firing_rest_cancel(rule=rule, order=order)
+    last_fill = order.fills.order_by("-time").first() if order.executed_qty > 0 else None
     with transaction.atomic():
         RuleFiring.objects.filter(pk=firing.pk).update(
-            status=Status.DONE, order=order, finished_at=timezone.now(), lease_owner=""
-        )
+            status=Status.DONE, order=order, finished_at=timezone.now(), lease_owner="",
+            filled_at=last_fill.time if last_fill is not None else None,
+        )  # fmt: skip
         Rule.objects.filter(pk=rule.pk).update(last_fired_at=firing.detected_at)
         notification_send(
             user=rule.user,
