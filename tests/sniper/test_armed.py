@@ -219,7 +219,8 @@ def test_max_price_is_a_hard_cap_on_a_thin_book(
     flight.land(listing)
 
     [order] = buys(live_trader)
-    assert order.type == Order.Type.IMMEDIATE_OR_CANCEL
+    # The symbol lists no IOC orders (as no MEXC spot symbol does): a LIMIT whose rest is cancelled.
+    assert order.type == Order.Type.LIMIT
     assert order.price == cap
     fills = list(Fill.objects.filter(order=order))
     assert fills
@@ -228,6 +229,9 @@ def test_max_price_is_a_hard_cap_on_a_thin_book(
     assert order.status in (Order.Status.PARTIALLY_CANCELED, Order.Status.CANCELED)
     assert order.executed_qty < order.quantity  # type: ignore[operator]
     assert sum(f.quote_qty for f in fills) <= rule.amount
+    assert [o["status"] for o in exchange_orders(mexc, listing)] == [order.status]
+    note = live_trader.notifications.filter(kind="rule_fired").latest("pk").body
+    assert "a LIMIT at your max price 1.0007, its unfilled rest cancelled once accepted" in note
 
 
 def test_several_rules_on_one_listing_keep_every_protection(

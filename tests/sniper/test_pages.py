@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from tests.factories import UserFactory
-from trading.sniper.models import Listing, Position, Rule
+from trading.models import Order
+from trading.sniper.models import Listing, Position, Rule, RuleFiring
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +128,69 @@ def test_the_listings_page_shows_each_of_my_firings_timed_from_the_open(
     assert "filled T+3.0 ms" in page
     assert "sent on clock" in page
     assert "theirs" not in page
+
+
+def opened_listing(symbol: str = "NEWUSDT") -> Listing:
+    opens = timezone.now() - timedelta(seconds=5)
+    return Listing.objects.create(
+        symbol=symbol, base_asset="NEW", state=Listing.State.TRADING, expected_open=opens, opened_at=opens
+    )
+
+
+def test_the_listings_page_shows_a_refused_firing_with_its_reason(client_of: Client, trader: User) -> None:
+    listing = opened_listing()
+    rule = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"))
+    RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol="NEWUSDT", action="refused", status="failed",
+        finished_at=timezone.now(),
+        reason="NEWUSDT opened for trading; refused: The minimum order value on NEWUSDT is 5 USDT",
+    )  # fmt: skip
+
+    page = client_of.get("/sniper/listings/").content.decode()
+
+    assert 'data-outcome="refused"' in page
+    assert "refused: The minimum order value on NEWUSDT is 5 USDT" in page
+
+
+def test_the_listings_page_shows_what_a_firing_bought_with_its_steps_and_latencies(
+    client_of: Client, trader: User
+) -> None:
+    listing = opened_listing()
+    rule = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"))
+    order = Order.objects.create(
+        user=trader, mode="live", symbol="NEWUSDT", side="BUY", type="LIMIT", client_order_id="snf1a1",
+        status="FILLED", price=Decimal("0.52"), quantity=Decimal("38"), executed_qty=Decimal("38"),
+        cummulative_quote_qty=Decimal("19.38"), avg_price=Decimal("0.51"),
+    )  # fmt: skip
+    seen = timezone.now().replace(microsecond=0)
+    RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol="NEWUSDT", action="buy", status="done", order=order,
+        detected_at=seen, sent_at=seen + timedelta(microseconds=1500),
+        accepted_at=seen + timedelta(microseconds=4000), filled_at=seen + timedelta(microseconds=4000),
+    )  # fmt: skip
+
+    page = client_of.get("/sniper/listings/").content.decode()
+
+    assert 'data-outcome="bought"' in page
+    assert "38 at 0.51 (Limit at 0.52, order filled)" in page
+    assert f"detected {seen:%H:%M:%S}.000 UTC" in page
+    assert "+1.5 ms" in page  # detected -> sent
+    assert "+2.5 ms" in page  # sent -> accepted
+
+
+def test_the_rules_page_does_not_list_a_second_open_events_claim_as_a_firing(
+    client_of: Client, trader: User
+) -> None:
+    listing = opened_listing()
+    rule = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"))
+    RuleFiring.objects.create(rule=rule, listing=listing, symbol="NEWUSDT", action="buy", status="done")
+    RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol="NEWUSDT", action="duplicate", status="done",
+        reason="another open event already claimed this rule for this listing",
+    )  # fmt: skip
+
+    page = client_of.get("/sniper/rules/").content.decode()
+
+    assert "NEWUSDT" in page
+    assert "Duplicate event" not in page
+    assert "already claimed" not in page

@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import User
 from tests.sniper.conftest import open_now, rule_on
+from trading import services as trading
 from trading.models import Fill, Order, Symbol
 from trading.simexchange.testing import SimExchangeThread
 from trading.sniper import services
@@ -101,6 +102,33 @@ def test_a_stop_loss_sells_everything_when_the_price_falls_through_it(
     assert exit.order is not None
     assert exit.order.side == "SELL"
     assert live_trader.notifications.filter(kind="stop_loss_hit").count() == 1
+
+
+def test_a_stop_loss_notification_gives_the_fill_price_not_the_trigger_price(
+    mexc: SimExchangeThread, live_trader: User, listing_factory: Callable[..., Listing]
+) -> None:
+    mexc.set_balance("USDT", Decimal("100000"))
+    trading.balances_sync(user_id=live_trader.pk)
+    listing = listing_factory(price="1")
+    rule_on(live_trader, amount=Decimal("20000"), stop_loss_pct=Decimal("10"))
+    open_now(mexc, listing)
+    [firing] = services.listing_fire(listing=listing)
+    assert firing.status == "done"
+    pos = Position.objects.get(user=live_trader, symbol=listing.symbol, status="open")
+
+    # A sell this size walks the bids below the price that triggered the stop.
+    mexc.set_price(listing.symbol, pos.avg_entry * Decimal("0.8"))
+    assert tick()["exits"] == 1
+
+    [exit] = PositionExit.objects.filter(position=pos)
+    assert exit.order is not None
+    assert exit.order.avg_price is not None
+    assert exit.trigger_price is not None
+    assert exit.order.avg_price != exit.trigger_price
+    [note] = live_trader.notifications.filter(kind="stop_loss_hit")
+    sold = exit.order.executed_qty.normalize()
+    assert note.body.startswith(f"Sold {sold:f} {pos.symbol} at {exit.order.avg_price.normalize():f} ")
+    assert f"triggered at {exit.trigger_price.normalize():f}" in note.body
 
 
 def test_a_restart_mid_position_keeps_the_trailing_stop_and_its_high_watermark(

@@ -25,8 +25,8 @@ def listings_upcoming(*, limit: int = 8) -> QuerySet[Listing]:
 
 
 def listings_board(*, user: User | None = None) -> dict[str, list[Listing]]:
-    """The board; with a user, each listing carries `my_firings`: that user's buy firings on it (armed,
-    sent, accepted, filled), for the per-firing timeline."""
+    """The board; with a user, each listing carries `my_firings`: a `FiringRow` for each of that
+    user's firings on it that tried to buy (bought, refused or still on its way), for the timeline."""
     recent = timezone.now() - timedelta(days=7)
     board = {
         "upcoming": list(listings_upcoming(limit=100)),
@@ -36,15 +36,85 @@ def listings_board(*, user: User | None = None) -> dict[str, list[Listing]]:
     }  # fmt: skip
     if user is not None:
         listings = [listing for rows in board.values() for listing in rows]
-        firings: dict[int, list[RuleFiring]] = {}
-        mine = RuleFiring.objects.filter(
-            rule__user=user, listing__in=listings, action=RuleFiring.Action.BUY
-        ).select_related("rule")
+        firings: dict[int, list[FiringRow]] = {}
+        tried = [RuleFiring.Action.BUY, RuleFiring.Action.REFUSED]
+        mine = RuleFiring.objects.filter(rule__user=user, listing__in=listings, action__in=tried)
+        mine = mine.select_related("rule", "order")
         for firing in mine.order_by("pk"):
-            firings.setdefault(firing.listing_id or 0, []).append(firing)
+            firings.setdefault(firing.listing_id or 0, []).append(firing_row(firing=firing))
         for listing in listings:
             listing.my_firings = firings.get(listing.pk, [])  # type: ignore[attr-defined]
     return board
+
+
+@dataclass(frozen=True)
+class FiringStep:
+    name: str
+    when: str  # from the open it was armed for (`T+1.2 ms`), else the UTC clock time
+    gap: str  # since the step before (`+1.3 ms`), empty for the first
+
+
+@dataclass(frozen=True)
+class FiringRow:
+    """One firing as the listings page tells it: how it ended, why or what it bought, and its steps."""
+
+    firing: RuleFiring
+    outcome: str
+    detail: str
+    steps: list[FiringStep]
+
+
+def firing_row(*, firing: RuleFiring) -> FiringRow:
+    outcome, detail = _firing_outcome(firing)
+    return FiringRow(firing=firing, outcome=outcome, detail=detail, steps=_firing_steps(firing))
+
+
+def _firing_outcome(firing: RuleFiring) -> tuple[str, str]:
+    status = RuleFiring.Status
+    if firing.status == status.FAILED:
+        # The reason reads "<what fired>; <why it did not buy>": the second part is the news.
+        why = firing.reason.rsplit("; ", 1)[-1]
+        return ("refused" if firing.action == RuleFiring.Action.REFUSED else "not bought"), why
+    if firing.status == status.ARMED:
+        return "armed", "waiting for the open"
+    if firing.status in (status.CLAIMED, status.PLACING):
+        return "sending", f"attempt {firing.attempts}" if firing.attempts else "about to send"
+    order = firing.order
+    if order is None:
+        return "done", firing.reason
+    what = f"{order.get_type_display()}{_at(order.price)}, order {order.get_status_display().lower()}"
+    if order.executed_qty > 0:
+        return "bought", f"{order.executed_qty.normalize():f}{_at(order.avg_price)} ({what})"
+    return "order placed", what
+
+
+def _at(price: Decimal | None) -> str:
+    return f" at {price.normalize():f}" if price is not None else ""
+
+
+def _firing_steps(firing: RuleFiring) -> list[FiringStep]:
+    first = ("armed", firing.armed_at) if firing.armed_at else ("detected", firing.detected_at)
+    named = [first, ("sent", firing.sent_at), ("accepted", firing.accepted_at), ("filled", firing.filled_at)]
+    if firing.status == RuleFiring.Status.FAILED:
+        end = "refused" if firing.action == RuleFiring.Action.REFUSED else "failed"
+        named.append((end, firing.finished_at))
+    steps, before = [], None
+    for name, at in named:
+        if at is None:
+            continue
+        gap = "" if before is None else _span(at - before, "")
+        if firing.open_at is None:
+            when = f"{at:%H:%M:%S.%f}"[:-3] + " UTC"
+        else:
+            when = _span(at - firing.open_at, "T")
+        steps.append(FiringStep(name=name, when=when, gap=gap))
+        before = at
+    return steps
+
+
+def _span(delta: timedelta, prefix: str) -> str:
+    ms = delta.total_seconds() * 1000
+    return f"{prefix}{ms / 1000:+.2f} s" if abs(ms) >= 1000 else f"{prefix}{ms:+.1f} ms"
 
 
 def rule_list(*, user: User) -> QuerySet[Rule]:
@@ -56,7 +126,13 @@ def rule_get(*, user: User, rule_id: int) -> Rule:
 
 
 def firing_list(*, user: User, limit: int = 50) -> QuerySet[RuleFiring]:
-    return RuleFiring.objects.filter(rule__user=user).select_related("rule", "order")[:limit]
+    """The user's firings, without the bookkeeping rows of a second open event finding a rule already
+    claimed for its listing (nothing went wrong, nothing was bought twice)."""
+    return (
+        RuleFiring.objects.filter(rule__user=user)
+        .exclude(action=RuleFiring.Action.DUPLICATE)
+        .select_related("rule", "order")[:limit]
+    )
 
 
 def position_list(*, user: User) -> QuerySet[Position]:

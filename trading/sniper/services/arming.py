@@ -46,10 +46,17 @@ from trading.models import ApiCredential, Balance, Mode, Order, Symbol, TradingA
 from trading.services.accounts import live_refusal, trading_account_get_or_create
 from trading.services.risk import risk_check
 from trading.sniper.models import Listing, Rule, RuleFiring
-from trading.sniper.services.common import rule_limit_buy, rule_quote_amount
+from trading.sniper.services.common import rule_cap_order, rule_limit_buy, rule_quote_amount
 from trading.sniper.services.listings import listing_transition, symbol_refresh
 from trading.sniper.services.positions import positions_sync
-from trading.sniper.services.rules import firing_execute, firing_fail, rules_for_listing
+from trading.sniper.services.rules import (
+    firing_execute,
+    firing_fail,
+    firing_order_story,
+    firing_rest_cancel,
+    firing_title,
+    rules_for_listing,
+)
 
 log = logging.getLogger(__name__)
 Status = RuleFiring.Status
@@ -288,7 +295,7 @@ def armed_order_args(*, rule: Rule, symbol: Symbol) -> dict[str, Any] | None:
             raise _Refused(
                 f"The order value is below {symbol.symbol}'s minimum of {symbol.min_notional.normalize():f}"
             )
-        return {"type": rule.max_price_order, "price": price, "quantity": qty}
+        return {"type": rule_cap_order(rule, symbol), "price": price, "quantity": qty}
     if rule.order_type == Rule.OrderType.LIMIT:
         return None
     quote = rule_quote_amount(rule, symbol)
@@ -409,6 +416,7 @@ def _record_accepted(firing: RuleFiring, row: Order, result: ShotResult, timelin
         row.status = Order.Status.NEW
         row.error = ""
         row.save(update_fields=["exchange_order_id", "status", "error", "updated"])
+    row = firing_rest_cancel(rule=firing.rule, order=row)
     row = trading.order_refresh(user=firing.rule.user, order_id=row.pk)
     fills = list(row.fills.order_by("-time")[:1]) if row.status == Order.Status.FILLED else []
     now = timezone.now()
@@ -421,9 +429,8 @@ def _record_accepted(firing: RuleFiring, row: Order, result: ShotResult, timelin
         notification_send(
             user=firing.rule.user,
             kind="rule_fired",
-            title=f"Rule fired: bought {firing.symbol}",
-            body=f"{firing.rule}: armed order {row.client_order_id} {row.status.lower()} "
-            f"({row.get_type_display().lower()}, up to {firing.rule.amount.normalize():f})",
+            title=firing_title(symbol=firing.symbol, order=row),
+            body=f"{firing.rule}: armed for the open, sent {firing_order_story(rule=firing.rule, order=row)}",
             data={"rule": firing.rule_id, "firing": firing.pk, "order": row.pk},
             level="success",
         )

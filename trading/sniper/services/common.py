@@ -28,6 +28,20 @@ def rule_limit_buy(rule: Rule, symbol: Symbol, price: Decimal) -> tuple[Decimal,
     return price, qty
 
 
+def rule_cap_order(rule: Rule, symbol: Symbol) -> str:
+    """The order type of a capped buy (a LIMIT at max_price): the exchange's own IOC where the symbol
+    lists it; otherwise a plain LIMIT, whose remainder the sniper cancels as soon as it is accepted
+    (`rule_is_ioc` says so). MEXC spot symbols list only LIMIT, LIMIT_MAKER and MARKET."""
+    ioc = Rule.CapOrder.IOC
+    if rule.max_price_order == ioc and ioc not in symbol.order_types:
+        return Rule.CapOrder.RESTING
+    return rule.max_price_order
+
+
+def rule_is_ioc(rule: Rule) -> bool:
+    return rule.max_price is not None and rule.max_price_order == Rule.CapOrder.IOC
+
+
 def slippage() -> Decimal:
     """SNIPER_LIMIT_SLIPPAGE_PCT as a fraction: "2" is Decimal("0.02")."""
     return Decimal(str(settings.SNIPER_LIMIT_SLIPPAGE_PCT)) / 100

@@ -370,13 +370,17 @@ EXIT_KINDS = {
 
 
 def _exit_notify(position: Position, exit: PositionExit, order: Order) -> None:
-    at = f" at {exit.trigger_price.normalize():f}" if exit.trigger_price else ""
+    if order.executed_qty > 0 and order.avg_price is not None:
+        # What was sold and at what price the exchange filled it, not the price that triggered the exit.
+        done = f"Sold {order.executed_qty.normalize():f} {position.symbol} at {order.avg_price.normalize():f}"
+    else:
+        done = f"Selling {exit.qty.normalize():f} {position.symbol}"
+    trigger = f", triggered at {exit.trigger_price.normalize():f}" if exit.trigger_price else ""
     notification_send(
         user=position.user,
         kind=EXIT_KINDS[Kind(exit.kind)],
         title=f"{exit.get_kind_display()}: {position.symbol}",
-        body=f"Sold {exit.qty.normalize():f} {position.symbol}{at} (order {order.client_order_id}, "
-        f"{order.status.lower()})",
+        body=f"{done} (order {order.client_order_id}, {order.get_status_display().lower()}{trigger})",
         data={"position": position.pk, "order": order.pk},
         level="warning" if exit.kind in (Kind.STOP_LOSS, Kind.TRAILING) else "success",
     )

@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -35,7 +36,14 @@ from trading.models import Order, Symbol
 from trading.services.risk import RISK_CODE
 from trading.sniper import prices
 from trading.sniper.models import Listing, Rule, RuleFiring
-from trading.sniper.services.common import rule_limit_buy, rule_quote_amount, slippage, take_profit_clean
+from trading.sniper.services.common import (
+    rule_cap_order,
+    rule_is_ioc,
+    rule_limit_buy,
+    rule_quote_amount,
+    slippage,
+    take_profit_clean,
+)
 from trading.sniper.services.listings import symbol_refresh
 from trading.sniper.services.positions import positions_sync
 
@@ -266,8 +274,9 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
     ):
         return None
     firing.attempts = attempt
+    sent = timezone.now()
     try:
-        return trading.order_place(
+        order = trading.order_place(
             user=rule.user,
             symbol=symbol.symbol,
             side="BUY",
@@ -279,6 +288,10 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
         return None
     except BruteError as exc:
         return _refused(exc, plan, rule)
+    if order.status != Order.Status.REJECTED:  # the timeline: when it left, when the exchange took it
+        accepted = timezone.now() if order.status != Order.Status.PENDING else None
+        RuleFiring.objects.filter(pk=firing.pk).update(sent_at=sent, accepted_at=accepted)
+    return order
 
 
 def _refused(exc: BruteError, plan: _Plan, rule: Rule) -> Order | None:
@@ -294,42 +307,99 @@ def _refused(exc: BruteError, plan: _Plan, rule: Rule) -> Order | None:
 
 
 def _order_args(rule: Rule, symbol: Symbol, plan: _Plan) -> dict[str, Any]:
-    if plan.type == Rule.OrderType.MARKET and rule.max_price is None:
+    if rule.max_price is not None:
+        return _capped_args(rule, symbol, rule.max_price)
+    if plan.type == Rule.OrderType.MARKET:
         return {"type": "MARKET", "quote_quantity": rule_quote_amount(rule, symbol)}
+    return _limit_args(rule, symbol, "LIMIT", _best_ask(symbol) * (1 + slippage()))
+
+
+def _capped_args(rule: Rule, symbol: Symbol, cap: Decimal) -> dict[str, Any]:
+    """A max price is a hard cap: a LIMIT at it, never a market order, which would walk a thin book
+    past the cap. A resting one waits for sellers whatever the ask; an immediate one fills nothing
+    above the cap, so an ask above it ends the firing with the reason."""
+    if rule_is_ioc(rule):
+        ask = _best_ask(symbol)
+        if ask > cap:
+            raise _Stop(f"best ask {ask.normalize():f} is above the rule's max price {cap.normalize():f}")
+    return _limit_args(rule, symbol, rule_cap_order(rule, symbol), cap)
+
+
+def _best_ask(symbol: Symbol) -> Decimal:
     book = prices.book_fetch(symbol.symbol)
-    ask = book.best_ask.price if book is not None and book.best_ask is not None else None
-    if ask is None:
+    if book is None or book.best_ask is None:
         raise _NotOpen
-    if rule.max_price is not None and ask > rule.max_price:
-        raise _Stop(
-            f"best ask {ask.normalize():f} is above the rule's max price {rule.max_price.normalize():f}"
-        )
-    # A max price is a hard cap: a limit at it (IOC or resting, as the rule says), never a market order,
-    # which would walk a thin book past the cap (only the best ask is known here).
-    order_type = rule.max_price_order if rule.max_price is not None else "LIMIT"
-    at = rule.max_price if rule.max_price is not None else ask * (1 + slippage())
+    return book.best_ask.price
+
+
+def _limit_args(rule: Rule, symbol: Symbol, order_type: str, at: Decimal) -> dict[str, Any]:
     price, qty = rule_limit_buy(rule, symbol, at)
     if qty <= 0:
         raise _Stop(f"{rule.amount.normalize():f} buys less than one quantity step at {price.normalize():f}")
     return {"type": order_type, "price": price, "quantity": qty}
 
 
+def firing_rest_cancel(*, rule: Rule, order: Order) -> Order:
+    """An immediate-or-cancel buy sent as a plain LIMIT (the symbol lists no IOC orders): cancel what
+    is left of it as soon as the exchange has accepted it, so no remainder rests at the cap."""
+    if not (rule_is_ioc(rule) and order.type == Order.Type.LIMIT and order.is_open):
+        return order
+    try:
+        return trading.order_cancel(user=rule.user, order_id=order.pk)
+    except Conflict:  # filled (or cancelled) in the meantime: nothing rests
+        return trading.order_refresh(user=rule.user, order_id=order.pk)
+    except BruteError as exc:
+        log.warning("the rest of %s could not be cancelled: %s", order.client_order_id, exc)
+        return order
+
+
+def firing_order_story(*, rule: Rule, order: Order) -> str:
+    """What the rule sent and what came of it, in the words of the notification and the timeline."""
+    price = f"{order.price.normalize():f}" if order.price is not None else ""
+    if order.type == Order.Type.MARKET:
+        sent = f"a market buy of up to {rule.amount.normalize():f} {_quote(order.symbol)}"
+    elif rule.max_price is not None and order.type == Order.Type.IMMEDIATE_OR_CANCEL:
+        sent = f"an immediate-or-cancel LIMIT at your max price {price}"
+    elif rule_is_ioc(rule):
+        sent = f"a LIMIT at your max price {price}, its unfilled rest cancelled once accepted"
+    elif rule.max_price is not None:
+        sent = f"a resting LIMIT at your max price {price}"
+    elif rule.order_type == Rule.OrderType.MARKET:
+        sent = f"a LIMIT at {price}, best ask + slippage (API market orders are disabled on {order.symbol})"
+    else:
+        sent = f"a LIMIT at {price}, best ask + slippage"
+    done = f"order {order.client_order_id} {order.get_status_display().lower()}"
+    if order.executed_qty > 0 and order.avg_price is not None:
+        done += f", {order.executed_qty.normalize():f} bought at {order.avg_price.normalize():f} on average"
+    return f"{sent}; {done}"
+
+
+def firing_title(*, symbol: str, order: Order) -> str:
+    if order.executed_qty > 0:
+        return f"Rule fired: bought {symbol}"
+    return f"Rule fired: order for {symbol} {order.get_status_display().lower()}"
+
+
+def _quote(symbol: str) -> str:
+    row = Symbol.objects.filter(symbol=symbol).only("quote_asset").first()
+    return row.quote_asset if row is not None else ""
+
+
 def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
     rule = firing.rule
-    how = (
-        "a LIMIT at best ask + slippage (API market orders disabled)" if firing.order_type == "LIMIT" else ""
-    )
+    order = firing_rest_cancel(rule=rule, order=order)
+    last_fill = order.fills.order_by("-time").first() if order.executed_qty > 0 else None
     with transaction.atomic():
         RuleFiring.objects.filter(pk=firing.pk).update(
-            status=Status.DONE, order=order, finished_at=timezone.now(), lease_owner=""
-        )
+            status=Status.DONE, order=order, finished_at=timezone.now(), lease_owner="",
+            filled_at=last_fill.time if last_fill is not None else None,
+        )  # fmt: skip
         Rule.objects.filter(pk=rule.pk).update(last_fired_at=firing.detected_at)
         notification_send(
             user=rule.user,
             kind="rule_fired",
-            title=f"Rule fired: bought {firing.symbol}",
-            body=f"{rule}: {firing.reason}. Order {order.client_order_id} {order.status.lower()} "
-            f"for up to {rule.amount.normalize():f} {how}".strip(),
+            title=firing_title(symbol=firing.symbol, order=order),
+            body=f"{rule}: {firing.reason}. Sent {firing_order_story(rule=rule, order=order)}",
             data={"rule": rule.pk, "firing": firing.pk, "order": order.pk},
             level="success",
         )
