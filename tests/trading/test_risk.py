@@ -19,6 +19,7 @@ from config.fields import encode
 from tests.config.conftest import settings_for
 from trading import positions, services
 from trading.models import Fill, Order, RiskLimits
+from trading.services.risk import risk_limits_of
 from trading.sniper.models import AppliedFill, Position
 
 
@@ -123,3 +124,19 @@ def test_limits_saved_under_the_sniper_survive_the_move_to_the_core(
         3,
         None,
     )
+
+
+@pytest.mark.django_db
+def test_limits_are_read_exactly_and_at_once_for_their_own_user(trader: User, django_user_model: Any) -> None:
+    other = django_user_model.objects.create_user("other@example.com", "correct horse battery")
+    RiskLimits.objects.create(user=other, max_order_value=Decimal("1"))
+    services.risk_check(user=trader, symbol="SOLUSDT", side="BUY", notional=Decimal("5"))  # not theirs
+
+    # Written as another process would (no model save, no signal): the next check applies it.
+    RiskLimits.objects.create(user=trader)
+    RiskLimits.objects.filter(user=trader).update(max_order_value=Decimal("12345672.123456780000000001"))
+    assert risk_limits_of(trader.pk) == (Decimal("12345672.123456780000000001"), None, None, None)
+    services.risk_check(
+        user=trader, symbol="SOLUSDT", side="BUY", notional=Decimal("12345672.123456780000000001")
+    )
+    assert refusal(trader, notional="12345672.123456780000000002").startswith("Order value")
