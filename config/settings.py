@@ -65,21 +65,24 @@ INSTALLED_APPS = [
     "backups",
 ]
 
+# config.browser_middleware's Session, CsrfView, Authentication, Message, CSP and Htmx middleware are
+# Django's (django-csp's, django-htmx's), skipped by an API call authenticated by a Bearer token with no
+# session cookie (config/browser_middleware.py).
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "config.metrics_web.RequestMetricsMiddleware",
     "config.degraded.DegradedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.browser_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.browser_middleware.CsrfViewMiddleware",
+    "config.browser_middleware.AuthenticationMiddleware",
     "config.access.RoleMiddleware",  # roles for every HTML route, from one table (config/access.py)
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "config.browser_middleware.CSPMiddleware",
+    "config.browser_middleware.HtmxMiddleware",
     "accounts.htmx_login.HtmxLoginRedirectMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

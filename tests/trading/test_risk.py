@@ -19,6 +19,7 @@ from config.fields import encode
 from tests.config.conftest import settings_for
 from trading import positions, services
 from trading.models import Fill, Order, RiskLimits
+from trading.services.risk import risk_limits_of
 from trading.simexchange.testing import SimExchangeThread
 from trading.sniper.models import AppliedFill, Position
 
@@ -145,3 +146,18 @@ def test_back_to_back_buys_cannot_pass_the_exposure_limit_before_the_periodic_sy
     assert caught.value.code == "risk_limit"
     assert caught.value.message.startswith("Total exposure would be 8")  # about 80 with fees, above 70
     assert Order.objects.filter(user=trader).count() == 1
+
+
+def test_limits_are_read_exactly_and_at_once_for_their_own_user(trader: User, django_user_model: Any) -> None:
+    other = django_user_model.objects.create_user("other@example.com", "correct horse battery")
+    RiskLimits.objects.create(user=other, max_order_value=Decimal("1"))
+    services.risk_check(user=trader, symbol="SOLUSDT", side="BUY", notional=Decimal("5"))  # not theirs
+
+    # Written as another process would (no model save, no signal): the next check applies it.
+    RiskLimits.objects.create(user=trader)
+    RiskLimits.objects.filter(user=trader).update(max_order_value=Decimal("12345672.123456780000000001"))
+    assert risk_limits_of(trader.pk) == (Decimal("12345672.123456780000000001"), None, None, None)
+    services.risk_check(
+        user=trader, symbol="SOLUSDT", side="BUY", notional=Decimal("12345672.123456780000000001")
+    )
+    assert refusal(trader, notional="12345672.123456780000000002").startswith("Order value")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
@@ -29,12 +31,46 @@ def day_start(now: datetime | None = None) -> datetime:
     return datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
 
 
+class Limits(NamedTuple):
+    """A user's RiskLimits row as plain values (None: no limit)."""
+
+    max_order_value: Decimal | None
+    max_total_exposure: Decimal | None
+    max_open_positions: int | None
+    daily_loss_limit: Decimal | None
+
+
+_LIMIT_FIELDS: tuple[Any, ...] = tuple(RiskLimits._meta.get_field(name) for name in Limits._fields)
+
+
+def risk_limits_of(user_id: int) -> Limits | None:
+    """The user's limits, read from the database on every call (a limit saved by any process applies
+    to the very next order), in one SELECT written once: it runs before every buy, and most users
+    have no row (issue 11: the ORM query cost 0.8 ms of a 4.7 ms paper order)."""
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join(quote(f.column) for f in _LIMIT_FIELDS)} "  # noqa: S608
+        f"FROM {quote(RiskLimits._meta.db_table)} WHERE {quote('user_id')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Limits(*(_value(field, raw) for field, raw in zip(_LIMIT_FIELDS, row, strict=True)))
+
+
+def _value(field: Any, raw: Any) -> Any:
+    # The money columns decode their exact text (config/fields.py); the count is a plain integer.
+    return field.from_db_value(raw, None, connection) if hasattr(field, "from_db_value") else raw
+
+
 def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) -> None:
     """Raise BruteError(code="risk_limit") with the reason when a BUY of `notional` (quote value; None
     when unknown, e.g. a market buy by base quantity) would break one of the user's limits."""
     if side.upper() != "BUY":
         return
-    limits = RiskLimits.objects.filter(user=user).first()
+    limits = risk_limits_of(user.pk)
     if limits is None:
         return
     if limits.daily_loss_limit is not None:
@@ -59,7 +95,7 @@ def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) 
 
 
 def _check_positions(
-    limits: RiskLimits, costs: dict[str, Decimal], symbol: str, notional: Decimal | None
+    limits: Limits, costs: dict[str, Decimal], symbol: str, notional: Decimal | None
 ) -> None:
     count, most = len(costs), limits.max_open_positions
     if most is not None and symbol.upper() not in costs and count >= most:
