@@ -19,25 +19,12 @@ from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 from config.degraded import degraded_response, unavailable_cause
-from config.errors import BruteError, ErrorDetail
+from config.errors import ERROR_CODES, BruteError, ErrorDetail
 
 logger = logging.getLogger("brute.api")
 
-CODES: dict[str, str] = {
-    "validation_error": "The input did not validate; `details` names each field.",
-    "bad_request": "The request could not be understood (e.g. a malformed JSON body).",
-    "not_authenticated": "No credentials, or credentials that are invalid, expired or revoked.",
-    "forbidden": "Authenticated, but the role or the token's scopes do not allow this.",
-    "not_found": "No such object, or one that belongs to someone else.",
-    "method_not_allowed": "The path exists but not with this method.",
-    "conflict": "The request conflicts with the current state (or a duplicate is in flight).",
-    "idempotency_key_reused": "The Idempotency-Key was already used with a different request.",
-    "client_order_id_reused": "The client_order_id belongs to an order with other parameters.",
-    "rate_limited": "Too many requests; retry after the Retry-After header's seconds.",
-    "locked_out": "Too many failed logins; retry after the Retry-After header's seconds.",
-    "server_error": "An unexpected failure on the server; it has been logged.",
-    "service_unavailable": "A shared dependency (Redis, the database) is down; retry after Retry-After.",
-}
+# The docs list every code of the one registry (config/errors.py).
+CODES = ERROR_CODES
 
 _STATUS_CODES = {
     400: "bad_request",

@@ -11,6 +11,49 @@ from django.http import Http404
 
 M = TypeVar("M", bound=Model)
 
+# Every code the API can answer, and what it means: the one registry. The OpenAPI docs' code list
+# is generated from it (config/api_errors.py), and tests/config/test_error_codes.py fails when code
+# anywhere raises a code missing here, so the list cannot drift from what the API says.
+ERROR_CODES: dict[str, str] = {
+    # the request itself
+    "validation_error": "The input did not validate; `details` names each field.",
+    "bad_request": "The request could not be understood (e.g. a malformed JSON body).",
+    "not_authenticated": "No credentials, or credentials that are invalid, expired or revoked.",
+    "forbidden": "Authenticated, but the role or the token's scopes do not allow this.",
+    "not_found": "No such object, or one that belongs to someone else.",
+    "method_not_allowed": "The path exists but not with this method.",
+    "conflict": "The request conflicts with the current state (or a duplicate is in flight).",
+    "idempotency_key_reused": "The Idempotency-Key was already used with a different request (422).",
+    "client_order_id_reused": "The client_order_id belongs to an order with other parameters.",
+    "rate_limited": "Too many requests; retry after the Retry-After header's seconds.",
+    "locked_out": "Too many failed logins; retry after the Retry-After header's seconds.",
+    "server_error": "An unexpected failure on the server; it has been logged.",
+    "service_unavailable": "A shared dependency (Redis, the database) is down; retry after Retry-After.",
+    # an order's value, refused by a trading rule (422, VALUE_ERROR_CODES)
+    "too_many_decimals": "An amount or price has more decimal places than the symbol allows.",
+    "below_min_quantity": "The quantity is below the symbol's minimum.",
+    "below_min_notional": "The order's value is below the symbol's minimum.",
+    "above_max_notional": "The order's value is above the symbol's maximum.",
+    "price_out_of_range": "The price is outside the band the exchange accepts now.",
+    # an order refused for the moment, or by the account
+    "unknown_symbol": "No such MEXC spot symbol.",
+    "symbol_not_trading": "The symbol is not trading on MEXC right now.",
+    "api_trading_disabled": "MEXC does not allow API trading of this symbol.",
+    "order_type_not_allowed": "MEXC does not accept this order type on this symbol.",
+    "side_not_allowed": "MEXC accepts only one side (buy or sell) on this symbol for now.",
+    "insufficient_balance": "Not enough of the asset to pay for the order.",
+    "risk_limit": "The order breaks one of the user's risk limits (403).",
+    "viewer_cannot_trade": "The user's role is viewer: watching, not trading.",
+    "order_rejected": "The exchange refused the order; the message says why.",
+    "exchange_unavailable": "The exchange could not be reached; retry later.",
+    "live_requires_keys": "Live trading needs the user's MEXC API keys first.",
+    "invalid_api_key": "MEXC refused the API keys.",
+    "live_disabled_on_simulated_market": "Live trading is off while the market data is simulated.",
+    # a sniper position's exit
+    "no_liquidity": "No bid in the book to sell into.",
+    "exit_refused": "The position's exit could not be placed; the message says why.",
+}
+
 # The API's one rule for a refused value (README "API errors"): a value in the request that breaks a
 # rule, the API's own (the form of an amount, a zero amount, the order's shape) or the symbol's
 # (decimal places, minimums, maximums), answers 422 with that rule's code, whichever check found it
@@ -40,9 +83,7 @@ class BruteError(Exception):
     """A failure a caller can act on: a stable machine-readable `code`, a human `message` and the
     HTTP status the API answers with. Domain code raises it (or a subclass); it never builds responses.
 
-    Codes in use: validation_error, bad_request, not_authenticated, forbidden, not_found,
-    method_not_allowed, conflict, idempotency_key_reused, client_order_id_reused, rate_limited,
-    server_error, and the trading rules' own (unknown_symbol, too_many_decimals, risk_limit, ...).
+    Every code is one of ERROR_CODES (the registry the API docs list).
     A code of VALUE_ERROR_CODES always has the status 422, whatever `status` says.
     """
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from decimal import Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.core import checks
 from django.core.exceptions import FieldError
 from django.db import NotSupportedError, models
@@ -101,6 +102,18 @@ def refuse_sql_arithmetic(expression: Any) -> None:
             )
 
 
+class NormalizedDecimalField(forms.DecimalField):
+    """A form's decimal field that shows a value as the number it is: the columns keep 18 places, so
+    a stored 20 reads back as 20.000000000000000000, which an edit form must show as 20 (and 0.06,
+    30.5). What the user typed is shown back as typed. Every ExactDecimalField's model form field
+    is one of these; plain forms use it directly."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Decimal) and value.is_finite():
+            return f"{value.normalize():f}"
+        return value
+
+
 if TYPE_CHECKING:
     # The stubs' DecimalField is generic (set and get types); Django's class is not subscriptable at run time.
     _DecimalField = models.DecimalField[Any, Any]
@@ -128,6 +141,9 @@ class ExactDecimalField(_DecimalField):
                 )
             )
         return errors
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"form_class": NormalizedDecimalField, **kwargs})
 
     def get_internal_type(self) -> str:
         # Not "DecimalField": SQLite backends then attach their float-based decimal converter.

@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 
 from django import forms
 
+from config.fields import NormalizedDecimalField
 from trading import quotes
 from trading.models import Mode, Order, Symbol
 
@@ -21,7 +22,7 @@ class _Positive(TypedDict):
 POSITIVE: _Positive = {"min_value": Decimal("0"), "max_digits": 36, "decimal_places": 18}
 
 
-class PlainDecimalField(forms.DecimalField):
+class PlainDecimalField(NormalizedDecimalField):
     """A decimal written as digits with an optional point and sign, nothing else: Python's Decimal
     also reads "1e3" (1,000) or "Infinity", and an order form must not turn a typo into an order 40
     times the size meant. The API's amount rule (trading.schemas.AMOUNT_PATTERN) is as strict."""

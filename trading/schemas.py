@@ -51,7 +51,8 @@ AMOUNT_WORDS = 'Must be a positive decimal number written as a string, e.g. "0.2
 
 def _amount_in_words(value: str) -> str:
     """AMOUNT_PATTERN, refused in words (pydantic's own message would quote the regex)."""
-    if not _AMOUNT.fullmatch(value):
+    # A zero is refused here too, so its 422 names the field like any other malformed amount does.
+    if not _AMOUNT.fullmatch(value) or Decimal(value) == 0:
         raise PydanticCustomError("amount", AMOUNT_WORDS)
     return value
 

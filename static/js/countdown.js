@@ -1,6 +1,8 @@
 "use strict";
 /* Countdowns from data-open-at (epoch ms); without JS each shows its UTC time. Live listing frames
-   (pushed to the user's own group) update the row and ask the board to refresh. */
+   (pushed to the user's own group) update the row and ask the board to refresh. They arrive through
+   live.js's one socket as "brute:listing" events: a second socket here would double every user event
+   and, unlike live.js's, never reconnect after the live process restarts. */
 (function () {
   if (window.sniperCountdown) return; window.sniperCountdown = true;
   function fmt(ms) { var s = Math.max(0, Math.floor(ms / 1000)), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
@@ -9,10 +11,10 @@
     var left = Number(el.dataset.openAt) - Date.now(); if (!el.title) el.title = el.textContent;
     el.textContent = left > 0 ? "in " + fmt(left) : "opening / opened"; }); }
   setInterval(tick, 1000); document.addEventListener("DOMContentLoaded", tick);
-  var port = document.body && document.body.dataset.livePort;
-  try { var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + (port ? location.hostname + ":" + port : location.host) + "/ws/live/");
-    ws.onmessage = function (e) { var f; try { f = JSON.parse(e.data); } catch (_) { return; }
-      if (!f || f.type !== "listing") return;
-      document.querySelectorAll('[data-listing="' + f.symbol + '"] .listing-state').forEach(function (c) { c.textContent = f.state; });
-      document.body.dispatchEvent(new Event("sniper-listing")); }; } catch (_) {}
+  document.addEventListener("brute:listing", function (event) {
+    var f = event.detail;
+    if (!f || !f.symbol) return;
+    document.querySelectorAll('[data-listing="' + f.symbol + '"] .listing-state').forEach(function (c) { c.textContent = f.state; });
+    document.body.dispatchEvent(new Event("sniper-listing"));
+  });
 })();

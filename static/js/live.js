@@ -12,6 +12,8 @@
 //   #toasts               private events (orders, fills, balances, notifications)
 // Forming candles are re-dispatched as a "brute:candle" DOM event (detail = the candle message) for
 // the chart; every message is also dispatched as "brute:<type>" for page scripts.
+// Page scripts never open a socket of their own (one page, one socket, the one that reconnects): they
+// listen for "brute:<type>" on document (countdown.js: "brute:listing").
 // Message formats: see trading/consumers.py. window.bruteLive.subscribe([...]) / .unsubscribe([...])
 // change groups without reconnecting.
 (function () {

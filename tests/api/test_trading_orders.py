@@ -195,6 +195,9 @@ def test_a_retry_with_the_same_amounts_written_differently_replays(api, owner, s
         ({"quantity": "1e3"}, "quantity"),
         ({"quantity": 0.5}, "quantity"),
         ({"price": "-1"}, "price"),
+        ({"quantity": "0"}, "quantity"),
+        ({"price": "0.000"}, "price"),
+        ({"quote_quantity": "0"}, "quote_quantity"),
         ({"symbol": "SOL/USDT"}, "symbol"),
         ({"client_order_id": "no spaces allowed"}, "client_order_id"),
     ],
@@ -211,6 +214,17 @@ def test_a_negative_amount_is_refused_in_words_not_with_the_regex(api, owner):
     error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
     assert error["details"] == [
         {"field": "quantity", "message": 'Must be a positive decimal number written as a string, e.g. "0.25"'}
+    ]
+
+
+def test_a_zero_quote_amount_names_its_field(api, owner):
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "0"}
+    error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
+    assert error["details"] == [
+        {
+            "field": "quote_quantity",
+            "message": 'Must be a positive decimal number written as a string, e.g. "0.25"',
+        }
     ]
 
 

@@ -155,3 +155,27 @@ def test_positions_show_price_unrealised_pnl_and_protection(client_of: Client, t
     assert "Stop-loss -10 % (at 90.11)" in page
     assert "Take-profit +20 %: sell 50 % (at 120.15)" in page
     assert "data-confirm=" in page
+
+
+def test_edit_forms_show_stored_decimals_normalized_not_with_18_zeros(trader: User) -> None:
+    from tests.sniper.conftest import rule_on
+    from trading.sniper.forms import RiskLimitsForm, RuleForm
+
+    make_symbol("SOLUSDT")
+    stored = rule_on(trader, amount=Decimal("20"), max_price=Decimal("0.06"))
+    rule = Rule.objects.get(pk=stored.pk)  # read back: the column keeps 18 places
+    assert rule.amount == Decimal("20.000000000000000000")
+    rule_html = str(RuleForm(instance=rule))
+    assert 'value="20"' in rule_html
+    assert 'value="0.06"' in rule_html
+    assert "000000000" not in rule_html
+    RiskLimits.objects.create(user=trader, max_order_value=Decimal("30.5"))
+    risk_html = str(RiskLimitsForm(instance=RiskLimits.objects.get(user=trader)))
+    assert 'value="30.5"' in risk_html
+    assert "000000000" not in risk_html
+
+
+def test_a_bound_decimal_is_shown_back_as_typed() -> None:
+    from trading.sniper.forms import CloseForm
+
+    assert 'value="1.50"' in str(CloseForm(data={"quantity": "1.50"})["quantity"])

@@ -326,3 +326,29 @@ def test_a_filled_order_lands_in_the_inbox_once(signed_in, trader, django_captur
     notice = Notification.objects.get(user=trader, kind="order_filled")
     assert notice.title == "BUY SOLUSDT filled"
     assert "paper, market" in notice.body
+
+
+def test_the_order_form_shows_the_free_balance_cut_down_so_it_can_be_sold_as_typed(signed_in, trader):
+    for asset, free in (("SOL", "1.20564752963"), ("USDT", "10.999")):
+        Balance.objects.update_or_create(
+            user=trader, mode=Mode.PAPER, asset=asset, defaults={"free": Decimal(free), "locked": 0}
+        )
+    market = signed_in.get("/markets/SOLUSDT/").content.decode()
+    assert 'data-available="SOL">1.20</span>' in market
+    assert 'data-available="USDT">10.99</span>' in market
+    portfolio = signed_in.get("/portfolio/").content.decode()
+    assert ">1.20<" in portfolio
+    assert ">1.21<" not in portfolio
+
+
+def test_a_market_closed_to_api_trading_disables_the_order_button_with_the_reason_beside_it(signed_in):
+    body = signed_in.get("/markets/BTCUSDT/").content.decode()
+    assert 'data-place disabled aria-describedby="order-closed"' in body
+    assert 'id="order-closed" role="status">MEXC does not allow API trading of BTCUSDT' in body
+    assert 'data-book="BTCUSDT"' in body  # the market data stays
+
+
+def test_a_tradable_market_keeps_the_order_button_enabled(signed_in):
+    body = signed_in.get("/markets/SOLUSDT/").content.decode()
+    assert "data-place>Place order</button>" in body
+    assert 'id="order-closed"' not in body

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from config.fields import NormalizedDecimalField
 from trading import quotes
 from trading.models import RiskLimits, Symbol
 from trading.sniper.models import Listing, PriceAlert, Rule
@@ -168,7 +169,7 @@ class RuleForm(WordyModelForm):
 
 def _percent_field(label: str) -> forms.DecimalField:
     """An optional percent, as exact as the rules store it (`pct_or_none`: 9 digits, 4 decimals)."""
-    return forms.DecimalField(
+    return NormalizedDecimalField(
         label=label,
         required=False,
         max_digits=9,
@@ -233,7 +234,7 @@ def take_profit_formset(data: Any = None, *, rule: Rule | None = None) -> BaseTa
 
 
 class CloseForm(forms.Form):
-    quantity = forms.DecimalField(
+    quantity = NormalizedDecimalField(
         required=False,
         min_value=Decimal("0"),
         max_digits=36,

@@ -4,6 +4,9 @@
 - prices: the symbol's own price precision, grouped: `{{ p|fixed:symbol.price_precision }}`;
 - quantities: the symbol's lot precision (`fixed:symbol.quantity_precision`), or `{{ q|amount }}`
   (as many decimals as the value has, never scientific notation);
+- an amount the user may spend or sell (a free balance): `{{ free|available:places }}`, cut toward
+  zero, never rounded up: 1.2056 SOL at 2 places shows 1.20, which the exchange accepts, not 1.21,
+  which it refuses for lack of funds;
 - volumes: compact, `{{ v|compact }}` -> 1.23K / 4.56M / 7.89B;
 - a value that rounds to zero never shows a minus sign ("-0.00").
 
@@ -12,7 +15,7 @@ Decimal in, string out, without float rounding: Decimal('1E+4') shows as 10,000.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
@@ -30,11 +33,11 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _grouped(number: Decimal, places: int | str | None) -> str:
+def _grouped(number: Decimal, places: int | str | None, rounding: str = ROUND_HALF_UP) -> str:
     if places in (None, ""):
         places = None
     if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+        number = number.quantize(Decimal(1).scaleb(-int(places)), rounding=rounding)
     else:
         number = number.normalize()
     if number == 0:
@@ -60,6 +63,15 @@ def money(value: object) -> str:
 def fixed(value: object, places: int) -> str:
     """`{{ price|fixed:symbol.price_precision }}`: exactly `places` decimals, thousands grouped."""
     return amount(value, places)
+
+
+@register.filter
+def available(value: object, places: int) -> str:
+    """`{{ free|available:symbol.quantity_precision }}`: what can be spent, cut toward zero to `places`."""
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    return _grouped(number, places, ROUND_DOWN)
 
 
 @register.filter
