@@ -11,6 +11,10 @@ from django.conf import settings
 
 HARNESS = """
 const fs = require("fs");
+// Node 18 (Debian 12's nodejs) has EventTarget and Event but no global CustomEvent yet.
+globalThis.CustomEvent ??= class extends Event {
+  constructor(type, init) { super(type, init); this.detail = init?.detail; }
+};
 let sockets = 0;
 const cell = { textContent: "upcoming" };
 const document = new EventTarget();
