@@ -143,7 +143,10 @@ def test_a_pre_armed_order_is_sent_at_the_open_and_accepted_once(
     assert float(accepted["acceptedAt"]) >= float(accepted["openTime"])  # type: ignore[arg-type]
     firing.refresh_from_db()
     assert firing.status == RuleFiring.Status.DONE
-    assert volley.shots[0].signal in {"clock", "accepted", "retry", "probe"}
+    # Sent on time, by whichever signal came first: the clock at the open, or the exchange's own push
+    # showing the symbol trading (the bundled exchange opens a listing on time, so on a busy machine
+    # its push can beat the runner's timer by a few ms; both are the designed triggers).
+    assert volley.shots[0].signal in {"clock", "accepted", "retry", "probe", "stream"}
     assert firing.signal == volley.shots[0].signal
     assert firing.armed_at is not None
     assert firing.sent_at is not None
