@@ -1,6 +1,6 @@
 """The live process (config.asgi under uvicorn, as `make run` starts it) with its hops traced, for
-bench/serving.py's price-move figure. The bench moves the price to 700.7, 710.7, ... (markers "70",
-"71": the decade of the price); the first sighting of each marker at each hop prints one line
+bench/serving.py's price-move figure. The bench moves the price to 700.7, 710.7, ... (markers "700",
+"710": a price within 0.2 of it); the first sighting of each marker at each hop prints one line
 {"marker", "hop", "t"} (time.time(), comparable across processes on one machine):
 
   pushed     the exchange frame carrying it reached the feed (before decoding)
@@ -21,11 +21,11 @@ import sys
 import time
 from typing import Any
 
-# "700.7" however it is written ("700.70", "Decimal('700.7000')"), never "700.71".
-# A move's marker is the tens of its price ("70" for a move to 700.7): the bundled exchange's quotes sit
-# on a grid around the walk (700.68 / 700.74), so the first price of that decade in any frame is the
-# move arriving; SOL trades near 127 before the moves, so no earlier price reads as one.
-MARKER = re.compile(r"(?<![0-9.])(\d{2})\d\.\d+")
+# A move's marker is the whole part of its price ("700" for a move to 700.7): the bundled exchange's
+# quotes sit on a grid around the walk (700.68 / 700.74), so a price of 700.6x-700.8x in any frame is the
+# move arriving. Narrow on purpose: the all-symbols ticker frames carry 2,000 other prices, and a wider
+# pattern (any 70x.x) matched one of them before the move.
+MARKER = re.compile(r"(?<![0-9.])(\d{3})\.[678]\d*(?![0-9])")
 _seen: set[tuple[str, str]] = set()
 
 

@@ -506,10 +506,10 @@ async def _price_hops(
     try:
         await asyncio.sleep(3)  # the feed subscribes the symbol's book and trades
         for n in range(moves):
-            marker = f"{70 + n}"  # the move to 700.7, 710.7, ... shows as a price of that decade
+            marker = f"{700 + 10 * n}"  # the move to 700.7, 710.7, ... shows as a price of 700.6-700.8
             await asyncio.to_thread(lines.arm, marker)
             moved = time.time()
-            sim.set_price("SOLUSDT", Decimal(f"{marker}0.7"))
+            sim.set_price("SOLUSDT", Decimal(f"{marker}.7"))
             while True:
                 text = await asyncio.wait_for(ws.recv(), 30)
                 if marker in MARKER.findall(text):
