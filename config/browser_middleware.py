@@ -1,8 +1,11 @@
-"""The browser-only middleware (Django's sessions, CSRF, auth and messages, django-csp's CSP,
-django-htmx) as settings.MIDDLEWARE names them: each is skipped by a token-authenticated API call
-(`token_api_request`), and runs as before for every other request. Its own module, not
-config/middleware.py: these import the auth models, which config.logging's import (in LOGGING,
-before the apps are ready) must not."""
+"""The browser-only middleware (Django's sessions, auth and messages, django-csp's CSP, django-htmx)
+as settings.MIDDLEWARE names them: each is skipped by a token-authenticated API call
+(`token_api_request`), and runs as before for every other request. CSRF stays Django's own class,
+named as Django's deployment check (security.W003) looks for it: ninja's views are csrf_exempt and
+its session auth checks CSRF itself, so a token call costs it little.
+
+Its own module, not config/middleware.py: these import the auth models, which config.logging's
+import (in LOGGING, before the apps are ready) must not."""
 
 from __future__ import annotations
 
@@ -18,7 +21,6 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.middleware import csrf
 
 API_PREFIX = "/api/"
 
@@ -59,10 +61,6 @@ class BrowserOnly:
 
 
 class SessionMiddleware(BrowserOnly, sessions.SessionMiddleware):
-    pass
-
-
-class CsrfViewMiddleware(BrowserOnly, csrf.CsrfViewMiddleware):
     pass
 
 

@@ -76,7 +76,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.browser_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "config.browser_middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "config.browser_middleware.AuthenticationMiddleware",
     "config.access.RoleMiddleware",  # roles for every HTML route, from one table (config/access.py)
     "config.browser_middleware.MessageMiddleware",
