@@ -82,3 +82,64 @@ class PreparedInsert(Generic[M]):
         for row in rows:
             row._state.adding = False
             row._state.db = using
+
+
+class PreparedSelect:
+    """SELECTs of some columns of `model` rows matching `where` (column names, each `= %s`), with the
+    text built once per alias and each value decoded by its field (`from_db_value`: exact decimals,
+    JSON lists), as the ORM would return it. `order_by`: column names, ascending."""
+
+    def __init__(
+        self,
+        model: type[Model],
+        columns: Sequence[str],
+        *,
+        where: Sequence[str],
+        order_by: Sequence[str] = (),
+    ) -> None:
+        self.model = model
+        self.fields = [_field(model, name) for name in columns]
+        self._columns = [_column(model, name) for name in columns]
+        self._where = [_column(model, name) for name in where]
+        self._order_by = [_column(model, name) for name in order_by]
+        self._texts: dict[str, str] = {}
+
+    def _text(self, alias: str) -> str:
+        text = self._texts.get(alias)
+        if text is None:
+            quote = connections[alias].ops.quote_name
+            text = (
+                f"SELECT {', '.join(quote(column) for column in self._columns)} "  # noqa: S608
+                f"FROM {quote(self.model._meta.db_table)} "
+                f"WHERE {' AND '.join(f'{quote(column)} = %s' for column in self._where)}"
+            )
+            if self._order_by:
+                text += f" ORDER BY {', '.join(quote(column) for column in self._order_by)}"
+            self._texts[alias] = text
+        return text
+
+    def rows(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> list[tuple[Any, ...]]:
+        """The matching rows, each a tuple of the columns' values in the order asked for."""
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(self._text(using), list(values))
+            raw = cursor.fetchall()
+        decoders = [getattr(f, "from_db_value", None) for f in self.fields]
+        return [
+            tuple(d(v, None, connection) if d is not None else v for d, v in zip(decoders, row, strict=True))
+            for row in raw
+        ]
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def _column(model: type[Model], name: str) -> str:
+    column = _field(model, name).column
+    if column is None:
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return column

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -31,7 +31,7 @@ from accounts.notifications.models import (
 )
 from config.enqueue import task_queue
 from config.errors import BruteError, InvalidInput
-from config.prepared import PreparedInsert
+from config.prepared import PreparedInsert, PreparedSelect
 from config.realtime import LIVE_TEXT, send_now, user_group
 
 log = logging.getLogger(__name__)
@@ -79,19 +79,15 @@ _NOTIFICATION_INSERT = PreparedInsert(Notification)
 _DELIVERY_INSERT = PreparedInsert(Delivery)
 
 
+_CHANNELS_RECEIVING = PreparedSelect(
+    NotificationChannel, ["id", "kinds"], where=["user", "enabled"], order_by=["created", "id"]
+)
+
+
 def _channels_receiving(user_id: int, kind: str) -> list[int]:
     """The ids of the user's enabled channels that receive `kind`: one read of two columns (most
     users have none), without building the channels and their encrypted settings."""
-    kinds: Any = NotificationChannel._meta.get_field("kinds")
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {quote('id')}, {quote(kinds.column)} FROM {quote(NotificationChannel._meta.db_table)} "  # noqa: S608
-        f"WHERE {quote('user_id')} = %s AND {quote('enabled')} ORDER BY {quote('created')}, {quote('id')}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        rows = cursor.fetchall()
-    return [pk for pk, raw in rows if kind in (kinds.from_db_value(raw, None, connection) or [])]
+    return [pk for pk, kinds in _CHANNELS_RECEIVING.rows(user_id, True) if kind in (kinds or [])]
 
 
 def operator_notify(

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from config.prepared import PreparedInsert
+from config.prepared import PreparedInsert, PreparedSelect
 from tests.factories import UserFactory
 from trading.models import Balance, Fill, Mode, Order
 
@@ -50,3 +50,17 @@ def test_many_rows_in_batches_and_conflicts_ignored_when_asked() -> None:
     assert sorted({f.price for f in stored}) == sorted(EXACT)
     with pytest.raises(IntegrityError), transaction.atomic():
         PreparedInsert(Fill).insert_many([fill(1)])
+
+
+def test_a_select_returns_the_matching_rows_decoded_and_in_order() -> None:
+    user, other = UserFactory(), UserFactory()
+    for owner, asset, free in [(user, "SOL", "3.123456789012345678"), (user, "BTC", "0.000000011648")]:
+        Balance.objects.create(user=owner, mode=Mode.PAPER, asset=asset, free=Decimal(free))
+    Balance.objects.create(user=other, mode=Mode.PAPER, asset="ETH", free=Decimal(1))
+    select = PreparedSelect(Balance, ["asset", "free"], where=["user", "mode"], order_by=["asset"])
+
+    assert select.rows(user.pk, Mode.PAPER) == [
+        ("BTC", Decimal("0.000000011648")),
+        ("SOL", Decimal("3.123456789012345678")),
+    ]
+    assert select.rows(user.pk, Mode.LIVE) == []

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
 from config.errors import refuse
+from config.prepared import PreparedSelect
 from trading.models import RiskLimits
 from trading.positions import position_book
 from trading.selectors import trading_mode_for_user
@@ -40,29 +40,15 @@ class Limits(NamedTuple):
     daily_loss_limit: Decimal | None
 
 
-_LIMIT_FIELDS: tuple[Any, ...] = tuple(RiskLimits._meta.get_field(name) for name in Limits._fields)
+_LIMITS = PreparedSelect(RiskLimits, Limits._fields, where=["user"])
 
 
 def risk_limits_of(user_id: int) -> Limits | None:
     """The user's limits, read from the database on every call (a limit saved by any process applies
     to the very next order), in one SELECT written once: it runs before every buy, and most users
     have no row (issue 11: the ORM query cost 0.8 ms of a 4.7 ms paper order)."""
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {', '.join(quote(f.column) for f in _LIMIT_FIELDS)} "  # noqa: S608
-        f"FROM {quote(RiskLimits._meta.db_table)} WHERE {quote('user_id')} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return Limits(*(_value(field, raw) for field, raw in zip(_LIMIT_FIELDS, row, strict=True)))
-
-
-def _value(field: Any, raw: Any) -> Any:
-    # The money columns decode their exact text (config/fields.py); the count is a plain integer.
-    return field.from_db_value(raw, None, connection) if hasattr(field, "from_db_value") else raw
+    rows = _LIMITS.rows(user_id)
+    return Limits(*rows[0]) if rows else None
 
 
 def risk_check(*, user: User, symbol: str, side: str, notional: Decimal | None) -> None:
