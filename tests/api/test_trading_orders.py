@@ -391,3 +391,12 @@ def test_an_empty_symbol_never_cancels_every_order(client, owner, synced):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
     assert Order.objects.filter(user=owner, status="NEW").count() == 1
+
+
+def test_cancel_all_on_a_symbol_mexc_does_not_list_is_refused_and_cancels_nothing(api, owner, synced):
+    headers = access_for(owner)
+    resting = place(api, headers, resting_buy()).json()
+
+    assert_error(api.post(f"{ORDERS}/cancel-all?symbol=NOPEUSDT", headers=headers), 404, "unknown_symbol")
+
+    assert api.get(f"{ORDERS}/{resting['id']}", headers=headers).json()["status"] == "NEW"

@@ -588,10 +588,14 @@ def order_cancel(*, user: User, order_id: int) -> Order:
 
 
 def order_cancel_all(*, user: User, symbol: str | None = None) -> list[Order]:
-    """Cancel every open order of the user's current account (on one symbol, or all)."""
+    """Cancel every open order of the user's current account (on one symbol, or all). A symbol that
+    is not a MEXC spot symbol is refused (404 `unknown_symbol`, as order_place refuses it) rather than
+    answered "0 cancelled", which reads as success for a typo."""
     account = trading_account_get_or_create(user=user)
     rows = Order.objects.filter(user=user, mode=account.mode, status__in=Order.OPEN_STATUSES)
     if symbol:
+        if not Symbol.objects.filter(symbol=symbol.upper()).exists():
+            raise refuse("unknown_symbol", f"{symbol.upper()} is not a MEXC spot symbol", 404)
         rows = rows.filter(symbol=symbol.upper())
     if account.mode == Mode.PAPER:
         return _paper_cancel_all(user, list(rows.order_by("created")))
