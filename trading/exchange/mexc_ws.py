@@ -28,6 +28,11 @@ MAX_TOPICS_PER_CONNECTION = 30
 _REFUSED_MARKER = "Not Subscribed successfully"
 
 
+def _public(channel: str, *parts: str) -> str:
+    """One public topic: `spot@public.<channel>.v3.api.pb@<part>@<part>...`."""
+    return "@".join((f"spot@public.{channel}.v3.api.pb", *parts))
+
+
 class Topics:
     """Channel names. Note where the symbol goes: aggre.* put the interval before it, the others after."""
 
@@ -38,31 +43,31 @@ class Topics:
 
     @staticmethod
     def deals(symbol: str, speed: str = "100ms") -> str:
-        return f"spot@public.aggre.deals.v3.api.pb@{speed}@{symbol.upper()}"
+        return _public("aggre.deals", speed, symbol.upper())
 
     @staticmethod
     def depth(symbol: str, speed: str = "100ms") -> str:
-        return f"spot@public.aggre.depth.v3.api.pb@{speed}@{symbol.upper()}"
+        return _public("aggre.depth", speed, symbol.upper())
 
     @staticmethod
     def book_ticker(symbol: str, speed: str = "100ms") -> str:
-        return f"spot@public.aggre.bookTicker.v3.api.pb@{speed}@{symbol.upper()}"
+        return _public("aggre.bookTicker", speed, symbol.upper())
 
     @staticmethod
     def limit_depth(symbol: str, levels: int = 20) -> str:
-        return f"spot@public.limit.depth.v3.api.pb@{symbol.upper()}@{levels}"
+        return _public("limit.depth", symbol.upper(), str(levels))
 
     @staticmethod
     def kline(symbol: str, interval: str = "1m") -> str:
-        return f"spot@public.kline.v3.api.pb@{symbol.upper()}@{WS_INTERVALS.get(interval, interval)}"
+        return _public("kline", symbol.upper(), WS_INTERVALS.get(interval, interval))
 
     @staticmethod
     def mini_ticker(symbol: str, timezone: str = "24H") -> str:
-        return f"spot@public.miniTicker.v3.api.pb@{symbol.upper()}@{timezone}"
+        return _public("miniTicker", symbol.upper(), timezone)
 
     @staticmethod
     def mini_tickers(timezone: str = "24H") -> str:
-        return f"spot@public.miniTickers.v3.api.pb@{timezone}"
+        return _public("miniTickers", timezone)
 
 
 @dataclass
