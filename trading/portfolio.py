@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from trading import quotes
+from trading.exchange.parsing import dec
 from trading.models import Balance, Fill, Order, PortfolioSnapshot, Symbol, TradingAccount
 from trading.selectors import trading_mode_for_user
 
@@ -60,7 +61,7 @@ def _price_of(asset: str, tickers: dict[str, dict[str, Any]]) -> tuple[str | Non
     if asset == VALUE_ASSET:
         return None, Decimal(1)
     market = f"{asset}{VALUE_ASSET}"
-    price = quotes._decimal(tickers.get(market, {}).get("price"))
+    price = dec(tickers.get(market, {}).get("price"), None)
     return market, price
 
 

@@ -9,24 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from trading.exchange.parsing import dec
 from trading.feed.store import TICKERS_KEY, book_cached, book_key, tickers_cached  # noqa: F401  (re-exported: callers knew them here)
 from trading.models import Symbol
 
 MARKETS_PAGE_SIZE = 200
 BOOK_LEVELS = 10
 BOOK_DEPTHS = (5, 10, 20)  # levels a side the market page offers (the feed keeps 20)
-
-
-def _decimal(value: object) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def tickers_snapshot() -> dict[str, dict[str, Any]]:
@@ -53,7 +45,7 @@ class MarketRow:
 
 def _sort_key(sort: str, tickers: dict[str, dict[str, Any]]) -> Callable[[Symbol], Any]:
     def number(symbol: Symbol, field: str) -> Decimal:
-        return _decimal(tickers.get(symbol.symbol, {}).get(field)) or Decimal(-(10**30))
+        return dec(tickers.get(symbol.symbol, {}).get(field), None) or Decimal(-(10**30))
 
     if sort == "change":
         return lambda s: number(s, "change")
@@ -120,7 +112,7 @@ def ticker_for(symbol: str) -> dict[str, Any] | None:
 
 
 def last_price(symbol: str) -> Decimal | None:
-    return _decimal(tickers_snapshot().get(symbol, {}).get("price"))
+    return dec(tickers_snapshot().get(symbol, {}).get("price"), None)
 
 
 def _ladder(levels: list[list[str]], top: Decimal, depth: int) -> list[dict[str, Any]]:
@@ -171,7 +163,7 @@ def top_movers(*, limit: int = 8) -> list[dict[str, Any]]:
     rows = [
         (abs(change), symbol, row)
         for symbol, row in tickers_snapshot().items()
-        if (change := _decimal(row.get("change"))) is not None and _decimal(row.get("quote_volume") or 0)
+        if (change := dec(row.get("change"), None)) is not None and dec(row.get("quote_volume") or 0, None)
     ]
     rows.sort(key=lambda item: item[0], reverse=True)
     rows = rows[:limit]
