@@ -84,9 +84,13 @@ def fills_for_user(*, user: User, symbol: str | None = None, order_id: int | Non
 
 
 def symbol_get(*, symbol: str) -> Symbol:
-    found = Symbol.objects.filter(symbol=symbol.strip().upper()).first()
+    """The listed symbol named `symbol` (any case). A name MEXC does not list raises NotFound with the
+    code `unknown_symbol`, the one an order on it is refused with (404 on every /api/v1 endpoint; a
+    page's Http404)."""
+    name = symbol.strip().upper()
+    found = Symbol.objects.filter(symbol=name).first()
     if found is None:
-        raise NotFound("No such symbol.")
+        raise NotFound(f"{name} is not a MEXC spot symbol", code="unknown_symbol")
     return found
 
 

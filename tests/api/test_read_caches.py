@@ -151,4 +151,4 @@ def test_a_market_read_checks_the_symbol_name_in_memory_and_still_finds_a_new_li
     assert not any('"trading_symbol"' in q["sql"] for q in queries.captured_queries)
     Symbol.objects.create(symbol="NEWUSDT", base_asset="NEW", quote_asset="USDT")
     assert api.get("/api/v1/markets/NEWUSDT/trades", headers=headers).status_code == 200
-    assert_error(api.get("/api/v1/markets/NOPEUSDT/trades", headers=headers), 404, "not_found")
+    assert_error(api.get("/api/v1/markets/NOPEUSDT/trades", headers=headers), 404, "unknown_symbol")

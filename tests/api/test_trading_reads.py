@@ -102,9 +102,18 @@ def test_symbols_are_listed_with_their_rules_as_strings(api, viewer, sol):
     assert names("tradable=true") == ["BTCUSDC", "SOLUSDT"]
 
 
-def test_an_unknown_symbol_is_404(api, owner):
-    for path in ("/symbols/NOPEUSDT", "/markets/NOPEUSDT/ticker", "/markets/NOPEUSDT/depth"):
-        assert_error(api.get(f"/api/v1{path}", headers=access_for(owner)), 404, "not_found")
+def test_an_unknown_symbol_is_404_unknown_symbol_on_every_endpoint_as_for_an_order(api, owner):
+    headers = access_for(owner)
+    reads = (
+        "/symbols/NOPEUSDT",
+        "/markets/NOPEUSDT/ticker",
+        "/markets/NOPEUSDT/depth",
+        "/markets/NOPEUSDT/trades",
+        "/markets/NOPEUSDT/klines",
+    )
+    for path in reads:
+        error = assert_error(api.get(f"/api/v1{path}", headers=headers), 404, "unknown_symbol")
+        assert error["message"] == "NOPEUSDT is not a MEXC spot symbol"
 
 
 def test_market_data_needs_authentication(api, sol):
