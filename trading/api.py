@@ -30,6 +30,7 @@ from config.api_idempotency import idempotent
 from config.api_pagination import Page, paginate
 from config.errors import InvalidInput
 from trading import selectors, services
+from trading.feed.state import STATE, UNAVAILABLE
 from trading.feed.store import book_cached, tickers_cached
 from trading.models import Balance, Fill, Order, Symbol, SymbolStatus
 from trading.schemas import (
@@ -177,11 +178,14 @@ def symbol_detail(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, 
 @require_scope("read")
 def market_ticker(request: HttpRequest, symbol: str = SYMBOL_PATH) -> dict[str, Any] | HttpResponse:
     """Last price, 24 h change, high, low, volumes, bid and ask from the market feed; without the
-    feed, the close of the last stored 1 m candle (`source: "candles"`), else nulls."""
+    feed, the close of the last stored 1 m candle (`source: "candles"`), else nulls. A symbol the
+    feed saw the exchange stop listing answers nulls (`source: "none"`), never its last price."""
     name = selectors.symbol_name_get(symbol=symbol)
     row = tickers_cached().get(name)
     if row and row.get("price") is not None:
         return HttpResponse(_feed_ticker_json(name, row), content_type=_JSON)
+    if row and row.get(STATE) == UNAVAILABLE:
+        return {"symbol": name, "source": "none", "price": None}
     last = selectors.candles_for(symbol=name, interval="1m", limit=1)
     if last:
         return {"symbol": name, "source": "candles", "price": last[0]["close"]}

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from trading.exchange.parsing import dec
+from trading.feed.state import STATE, UNAVAILABLE
 from trading.feed.store import TICKERS_KEY, book_cached, book_key, tickers_cached  # noqa: F401  (re-exported: callers knew them here)
 from trading.models import Symbol
 
@@ -109,6 +110,12 @@ def ticker_for(symbol: str) -> dict[str, Any] | None:
         "quote_volume": row.get("quote_volume"),
         **row,
     }
+
+
+def ticker_unavailable(symbol: str) -> bool:
+    """True when the feed saw the exchange stop listing `symbol` (delisted, or restarted without it):
+    the page then says there is no live price instead of showing a blank as if one were coming."""
+    return tickers_snapshot().get(symbol, {}).get(STATE) == UNAVAILABLE
 
 
 def last_price(symbol: str) -> Decimal | None:

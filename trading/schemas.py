@@ -96,7 +96,7 @@ class TickerOut(Schema):
     source: MarketSource = Field(
         ...,
         description="`feed`: the market feed's live snapshot; `candles`: the last stored candle (the "
-        "feed is not running); `none`: no price known",
+        "feed is not running); `none`: no price known (also when the exchange no longer lists the symbol)",
     )
     price: Money | None
     change_pct: Money | None = Field(None, description="24 h change in percent")

@@ -112,6 +112,7 @@ def _market_context(
     return {
         "symbol": symbol,
         "ticker": quotes.ticker_for(symbol.symbol),
+        "ticker_unavailable": quotes.ticker_unavailable(symbol.symbol),
         "book": quotes.book_for(symbol.symbol, depth=_book_depth(request)),
         "book_depths": quotes.BOOK_DEPTHS,
         "trades": quotes.trades_for(symbol.symbol),

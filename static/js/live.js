@@ -144,12 +144,25 @@
   }
 
   function ticker(symbol, row) {
+    if (row.state === "unavailable") {
+      // The exchange no longer lists the symbol: no price at all rather than its last one, frozen.
+      lastSeen.set(symbol, 0);
+      each("data-price", symbol, (el) => {
+        el.textContent = "—";
+        el.classList.add("stale");
+        el.title = "No live price: the exchange no longer lists " + symbol;
+      });
+      each("data-change", symbol, (el) => (el.textContent = ""));
+      each("data-volume", symbol, (el) => (el.textContent = ""));
+      return;
+    }
     if (row.price != null) {
       lastSeen.set(symbol, Date.now());
       each("data-price", symbol, (el) => {
         const before = parseFloat(fmt ? fmt.parse(el.textContent) : el.textContent);
         const after = parseFloat(row.price);
         el.classList.remove("stale");
+        el.removeAttribute("title");
         const shown = price(row.price, el);
         if (el.textContent === shown) return;
         el.textContent = shown;

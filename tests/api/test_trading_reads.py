@@ -371,3 +371,13 @@ def test_every_trading_operation_documents_its_success_and_error_responses(api):
     assert create["x-required-scope"] == "trade"
     price = spec["components"]["schemas"]["OrderOut"]["properties"]["executed_quantity"]
     assert price["type"] == "string"
+
+
+def test_a_symbol_the_exchange_stopped_listing_has_no_price_not_its_last_one(api, viewer, sol):
+    candles(2)  # even with stored candles: their close is as frozen as the feed's last price
+    gone = {"price": None, "change": None, "bid": None, "ask": None, "state": "unavailable"}
+    snapshot_write(tickers={"SOLUSDT": gone}, books={}, watched=[])
+
+    ticker = api.get("/api/v1/markets/SOLUSDT/ticker", headers=access_for(viewer)).json()
+
+    assert (ticker["source"], ticker["price"], ticker["bid"]) == ("none", None, None)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -9,7 +10,8 @@ from django.core.cache import cache
 
 from config.health import MARKET_FEED_KEY
 from config.realtime import FEED_CONTROL_GROUP
-from tests.feed.conftest import listen, next_of, until
+from tests.feed.conftest import WAIT_S, listen, next_of, until
+from trading.exchange.events import StreamReconnected
 from trading.feed.service import WATCH_MESSAGE
 from trading.feed.store import book_cached, tickers_cached
 from trading.models import Candle
@@ -168,3 +170,35 @@ def test_pages_renew_a_watch_well_inside_the_feeds_lease():
 
     assert 3 * renew_every < FeedConfig().release_after_s
     assert 3 * renew_every < FeedConfig.from_settings().release_after_s
+
+
+async def test_a_symbol_the_exchange_stopped_listing_is_published_and_cached_as_unavailable(make_feed):
+    feed = await make_feed(rest_tickers_every_s=0.1)
+    await until(lambda: "BTCUSDT" in feed.state.tickers)
+    # What the feed kept from before the exchange restarted without GONEUSDT, shown on a page.
+    feed.state.tickers["GONEUSDT"] = {"price": "1.5", "change": "0.5", "bid": "1.4", "ask": "1.6"}
+    feed.state.watch("GONEUSDT")
+    page, markets_page = await listen(feed.layer, "market.GONEUSDT"), await listen(feed.layer, "markets")
+
+    pushed = await next_of(feed.layer, page, "ticker", "GONEUSDT", state="unavailable")
+    assert (pushed["price"], pushed["bid"], pushed["ask"]) == (None, None, None)
+    async with asyncio.timeout(WAIT_S):
+        while "GONEUSDT" not in (markets := await next_of(feed.layer, markets_page, "tickers"))["data"]:
+            pass
+    assert markets["data"]["GONEUSDT"]["state"] == "unavailable"
+    assert markets["data"]["GONEUSDT"]["price"] is None
+    await feed.write_snapshot()
+    tickers = await sync_to_async(tickers_cached)()
+    assert (tickers["GONEUSDT"]["price"], tickers["GONEUSDT"]["state"]) == (None, "unavailable")
+    assert Decimal(tickers["BTCUSDT"]["price"]) > 0  # what it still lists stays live
+
+
+async def test_a_reconnect_re_reads_the_listing_at_once_in_case_the_exchange_restarted(make_feed):
+    feed = await make_feed(rest_tickers_every_s=3600)
+    await until(lambda: feed.state.tickers.get("ETHUSDT", {}).get("bid") is not None)  # the first REST read
+    feed.state.tickers["GONEUSDT"] = {"price": "1.5", "change": "0.5", "bid": "1.4", "ask": "1.6"}
+
+    await feed.handle(StreamReconnected(topics=()))
+
+    await until(lambda: feed.state.tickers["GONEUSDT"].get("state") == "unavailable")
+    assert feed.state.tickers["GONEUSDT"]["price"] is None

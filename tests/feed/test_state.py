@@ -63,3 +63,42 @@ def test_a_repeated_ticker_with_the_same_price_is_not_republished():
     assert json.loads(state.take_tickers_payload() or "{}")["data"]["BTCUSDT"]["change"] == "1.23"
     state.on_ticker(event)
     assert state.take_tickers_payload() is None
+
+
+def test_a_symbol_the_exchange_no_longer_lists_turns_unavailable_in_the_snapshot_and_the_push():
+    from trading.exchange.events import TickerEvent
+
+    state = MarketState()
+    state.watch("SOLUSDT")
+    for symbol in ("BTCUSDT", "SOLUSDT"):
+        state.on_ticker(TickerEvent(symbol, D("100"), D("0.01"), D("101"), D("99"), D("5"), D("500"), T0))
+    state.take_tickers_payload(), state.take_symbol_payload("SOLUSDT")
+
+    assert state.on_listing({"BTCUSDT"}) == ["SOLUSDT"]  # the exchange restarted without SOLUSDT
+
+    gone = {"price": None, "change": None, "high": None, "low": None, "volume": None,
+            "quote_volume": None, "bid": None, "ask": None, "state": "unavailable"}  # fmt: skip
+    assert state.tickers_snapshot()["SOLUSDT"] == gone
+    assert json.loads(state.take_tickers_payload() or "{}")["data"] == {"SOLUSDT": gone}
+    assert json.loads(state.take_symbol_payload("SOLUSDT") or "{}") == {
+        "type": "ticker", "symbol": "SOLUSDT", **gone
+    }  # fmt: skip
+    assert state.tickers_snapshot()["BTCUSDT"]["price"] == "100"
+    assert state.on_listing({"BTCUSDT"}) == []  # said once, not on every listing
+    assert state.take_tickers_payload() is None
+
+
+def test_a_symbol_listed_again_is_live_again():
+    from trading.exchange.events import TickerEvent
+
+    state = MarketState()
+    event = TickerEvent("SOLUSDT", D("100"), D("0.01"), D("101"), D("99"), D("5"), D("500"), T0)
+    state.on_ticker(event)
+    state.on_listing(set())
+    state.take_tickers_payload()
+
+    state.on_ticker(event)  # the same figures as before it went: still news, it is back
+
+    row = json.loads(state.take_tickers_payload() or "{}")["data"]["SOLUSDT"]
+    assert row["price"] == "100"
+    assert "state" not in row

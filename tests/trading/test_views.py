@@ -352,3 +352,23 @@ def test_a_tradable_market_keeps_the_order_button_enabled(signed_in):
     body = signed_in.get("/markets/SOLUSDT/").content.decode()
     assert "data-place>Place order</button>" in body
     assert 'id="order-closed"' not in body
+
+
+def test_a_symbol_the_exchange_stopped_listing_shows_no_live_price_not_its_last_one(signed_in, settings):
+    from trading.feed.store import snapshot_write
+
+    # The snapshots stay in this test: the file cache under var/ would hand them to the next ones.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+    snapshot_write(tickers={"SOLUSDT": {"price": "142.5", "change": "1.2"}}, books={}, watched=[])
+    assert "142.50" in signed_in.get("/markets/SOLUSDT/").content.decode()
+    gone = {"price": None, "change": None, "bid": None, "ask": None, "state": "unavailable"}
+    snapshot_write(tickers={"SOLUSDT": gone}, books={}, watched=[])
+
+    page = signed_in.get("/markets/SOLUSDT/").content.decode()
+
+    before, after = page.split('data-price="SOLUSDT"', 1)
+    price = before.rsplit("<span", 1)[1] + after
+    assert 'class="big-price stale"' in price
+    assert "the exchange no longer lists SOLUSDT" in price.split("</span>")[0]
+    assert "142.5" not in page

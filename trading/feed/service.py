@@ -247,6 +247,9 @@ class MarketFeed:
         elif isinstance(event, StreamReconnected):
             for book in self.books.values():
                 await book.on_event(event)
+            # The exchange may have restarted with other symbols: re-read the listing now, not within
+            # rest_tickers_every_s, so a symbol it no longer has turns unavailable at once.
+            self._spawn(self._poll_tickers())
         elif isinstance(event, SubscriptionRefused):
             log.warning("exchange refused %s: %s", event.topic, event.reason)
 
@@ -407,6 +410,14 @@ class MarketFeed:
             self.state.on_rest_ticker(ticker)
             if ticker.symbol in self.state.symbols:
                 self.coalescer.mark(market_group(ticker.symbol))
+        # The answer lists every symbol the exchange has now. One the state still holds and it does not
+        # list was delisted, or the exchange restarted without it: miniTickers just stop naming it, so
+        # only this tells its frozen price from a quiet one. An empty answer is a hiccup, not a market.
+        gone = self.state.on_listing({t.symbol for t in tickers}) if tickers else []
+        for symbol in gone:
+            log.warning("market feed: %s is no longer listed; its ticker is unavailable", symbol)
+            if symbol in self.state.symbols:
+                self.coalescer.mark(market_group(symbol))
         self.coalescer.mark(ALL_MARKETS_GROUP)
 
     async def write_snapshot(self) -> None:

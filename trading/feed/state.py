@@ -27,6 +27,12 @@ INTERVAL_MS = {
 BOOK_LEVELS = 20
 SNAPSHOT_LEVELS = 10
 RECENT_TRADES = 50
+# A ticker row's marker for a symbol the exchange no longer lists (delisted, or a restarted exchange
+# without it): its figures are cleared and `STATE: UNAVAILABLE` says why, in the cache snapshot and
+# in the live push, so a frozen last price is never shown as live.
+STATE = "state"
+UNAVAILABLE = "unavailable"
+_FIGURES = ("price", "change", "high", "low", "volume", "quote_volume", "bid", "ask")
 _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 
@@ -52,7 +58,8 @@ def _day_stats(row: dict[str, Any], figures: TickerEvent | Ticker, *, change: st
     """Writes a symbol's rolling 24 h figures (from the stream or the REST ticker) into its ticker row;
     True when the price or the change moved (the only news browsers are told)."""
     price = num(figures.last_price)
-    moved = row.get("price") != price or row.get("change") != change
+    moved = row.get("price") != price or row.get("change") != change or STATE in row
+    row.pop(STATE, None)  # listed again (a restarted exchange that lists it after all)
     row["price"], row["change"] = price, change
     row["high"] = num(figures.high_price)
     row["low"] = num(figures.low_price)
@@ -171,6 +178,15 @@ class MarketState:
             self._ticker_changed(ticker.symbol)
         else:
             self.version += 1
+
+    def on_listing(self, symbols: set[str]) -> list[str]:
+        """`symbols` is everything the exchange lists now (its full 24 h ticker answer): a symbol with
+        a row but not among them has gone, and its row turns unavailable. Returns the newly gone ones."""
+        gone = [s for s, row in self.tickers.items() if s not in symbols and row.get(STATE) != UNAVAILABLE]
+        for symbol in gone:
+            self.tickers[symbol] = {**dict.fromkeys(_FIGURES), STATE: UNAVAILABLE}
+            self._ticker_changed(symbol)
+        return gone
 
     def on_book_ticker(self, event: BookTickerEvent) -> None:
         row = self.tickers.setdefault(event.symbol, {"price": None})
