@@ -83,6 +83,43 @@ class PreparedInsert(Generic[M]):
             row._state.adding = False
             row._state.db = using
 
+    def insert_keyed(self, rows: Sequence[M], *, key: str, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Inserts `rows`, BATCH a statement, and sets each one's primary key, matched by `key` (the
+        name of a unique text column, set on every row): read with RETURNING where the backend has
+        it, else with one SELECT of the new keys. Raises IntegrityError as `insert` does."""
+        if not rows:
+            return
+        connection = connections[using]
+        verb, values = self._head(using)
+        quote = connection.ops.quote_name
+        pk_column, key_column = quote(_column(self.model, "id")), quote(_column(self.model, key))
+        can_return = connection.features.can_return_rows_from_bulk_insert
+        found: dict[str, int] = {}
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), BATCH):
+                batch = rows[start : start + BATCH]
+                params = [
+                    f.get_db_prep_save(f.pre_save(r, True), connection) for r in batch for f in self.fields
+                ]
+                sql = verb + ", ".join([values] * len(batch))
+                if can_return:
+                    cursor.execute(f"{sql} RETURNING {pk_column}, {key_column}", params)
+                    found.update((k, pk) for pk, k in cursor.fetchall())
+                else:
+                    cursor.execute(sql, params)
+            if not can_return:
+                keys = [getattr(row, key) for row in rows]
+                cursor.execute(
+                    f"SELECT {pk_column}, {key_column} FROM {quote(self.model._meta.db_table)} "  # noqa: S608
+                    f"WHERE {key_column} IN ({', '.join(['%s'] * len(keys))})",
+                    keys,
+                )
+                found.update((k, pk) for pk, k in cursor.fetchall())
+        for row in rows:
+            row.pk = found[getattr(row, key)]
+            row._state.adding = False
+            row._state.db = using
+
 
 class PreparedSelect:
     """SELECTs of some columns of `model` rows matching `where` (column names, each `= %s`), with the
