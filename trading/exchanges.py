@@ -17,7 +17,8 @@ import importlib.util
 import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Any, TypeVar
@@ -428,26 +429,31 @@ _paper_writes = threading.Lock()
 WRITE_SWITCH_S = 0.0002
 
 
-def _in_turn(write: Callable[[], T]) -> T:
-    """`write` in its own transaction (config/db.py: retried whole when busy), one paper write of
-    this process at a time. Inside a caller's transaction it runs at once: that transaction may
-    hold the database's write lock already, and another thread waiting for it here would hold
-    this lock meanwhile."""
-    if connection.in_atomic_block:
-        return run_atomic_retry(write)
+@contextmanager
+def paper_write_turn() -> Iterator[None]:
+    """This process's turn to write paper orders, fills and balances (one writer at a time)."""
     with _paper_writes:
         # The writer drops the GIL at every statement; while it holds the database, whichever thread
         # took the GIL meanwhile hands it back within WRITE_SWITCH_S instead of Python's 5 ms.
         usual = sys.getswitchinterval()
         sys.setswitchinterval(min(usual, WRITE_SWITCH_S))
         try:
-            return run_atomic_retry(write)
+            yield
         finally:
             sys.setswitchinterval(usual)
 
 
-_ORDER_INSERT = PreparedInsert(Order)
-_FILL_INSERT = PreparedInsert(Fill)
+def _in_turn(write: Callable[[], T]) -> T:
+    """`write` in its own transaction (config/db.py: retried whole when busy), in this process's
+    paper write turn. Inside a caller's transaction it runs at once: that transaction may hold the
+    database's write lock already, and another thread waiting for it here would hold the turn
+    meanwhile."""
+    if connection.in_atomic_block:
+        return run_atomic_retry(write)
+    with paper_write_turn():
+        return run_atomic_retry(write)
+
+
 _BALANCE_INSERT = PreparedInsert(Balance)
 
 
@@ -548,34 +554,6 @@ class DjangoPaperStore:
         row = self._save_order(order, fills)
         self._apply(order.symbol, changes)
         fills_store(row, fills)
-
-    def place(
-        self,
-        order: PaperOrder,
-        fills: Sequence[FillValue],
-        changes: Mapping[str, tuple[Decimal, Decimal]],
-        *,
-        then: Callable[[Order], None] | None = None,
-    ) -> Order:
-        """Stores a new order's placement (`PaperExchange.placement`) in one IMMEDIATE write
-        transaction, retried whole when the database was busy: the Order row (inserted once, with its
-        outcome), the balance changes and the fills; `then(row)` runs last inside the same transaction
-        (the caller's notification row, on_commit live events). Returns the row.
-
-        Raises InsufficientBalance (nothing written) when a balance would go negative, IntegrityError
-        when the client order id is taken (a concurrent retry)."""
-
-        def write() -> Order:
-            row = Order(client_order_id=order.client_order_id, **self._asked(order), **self._outcome(order))
-            _ORDER_INSERT.insert(row)
-            as_stored(row)
-            self._apply(order.symbol, changes)
-            _FILL_INSERT.insert_many([fill_row(row, fill) for fill in fills])  # a new order's: none stored
-            if then is not None:
-                then(row)
-            return row
-
-        return _in_turn(write)
 
     def _apply(self, symbol: str, changes: Mapping[str, tuple[Decimal, Decimal]]) -> None:
         # Inside the IMMEDIATE transaction nobody else writes, so read-check-write is safe, and a

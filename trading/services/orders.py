@@ -48,7 +48,6 @@ from trading.exchange.types import (
 )
 from trading.exchange.types import Fill as FillValue
 from trading.exchanges import (
-    DjangoPaperStore,
     OrderChanged,
     exchange_builder,
     fills_store,
@@ -66,6 +65,7 @@ from trading.models import (
     Symbol,
     TradeSides,
 )
+from trading.paper_placements import Placement, paper_placement_store
 from trading.quotes import last_price
 from trading.services.risk import risk_check
 
@@ -397,9 +397,11 @@ def _paper_place(
     read first (the market feed's, or one REST request shared with concurrent orders, outside any
     transaction), the fills are computed against the symbol's `rules` (already checked by
     `order_validate`, so not again), then the Order row, its fills, the balances and the fill
-    notification are written together (DjangoPaperStore.place). Nothing was placed until that commit,
-    so there is no PENDING row to reconcile: a refusal or an unreachable market records one REJECTED
-    row instead. The live events leave after the commit, without waiting (config/livebus.py)."""
+    notification are written together, in one transaction with the other placements this process's
+    threads have queued meanwhile (trading/paper_placements.py); this returns once it has committed.
+    Nothing was placed until that commit, so there is no PENDING row to reconcile: a refusal or an
+    unreachable market records one REJECTED row instead. The live events leave after the commit,
+    without waiting (config/livebus.py)."""
     request = OrderRequest(
         symbol=order.symbol,
         side=order.side,
@@ -410,11 +412,10 @@ def _paper_place(
         price=order.price if order.type in PRICED_TYPES else None,
     )
 
-    def announce(row: Order) -> None:
+    def notify(row: Order) -> None:
         row.user = user  # the notification's recipient, without reading the user again
-        _order_announce(row, notify=False)
         try:
-            order_filled_notify(row)  # in a savepoint of its own, inside the order's transaction
+            order_filled_notify(row)  # inside the order's transaction: stored with it or not at all
         except DatabaseError:
             raise  # the transaction itself failed: it is retried whole or refused, never half
         except Exception:
@@ -423,7 +424,11 @@ def _paper_place(
     try:
         book = paper_book(order.symbol)
         placed, fills, ledger = PaperExchange.placement(rules, request, book, _now_ms())
-        return DjangoPaperStore(user.pk, source=source).place(placed, fills, ledger.changes, then=announce)
+        row = paper_placement_store(
+            Placement(
+                user_id=user.pk, source=source, order=placed, fills=fills, changes=ledger.changes, then=notify
+            )
+        )
     except IntegrityError:
         raise Conflict("This client order id is already in use") from None
     except xerr.ExchangeError as exc:
@@ -439,6 +444,8 @@ def _paper_place(
         if isinstance(exc, xerr.ExchangeUnavailable):
             raise refuse("exchange_unavailable", f"{exc}; nothing was placed", 503) from None
         raise exchange_refusal(exc) from None
+    _order_announce(row, notify=False)  # committed: the live events leave now (or at a caller's commit)
+    return row
 
 
 def _now_ms() -> int:
