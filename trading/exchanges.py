@@ -33,6 +33,7 @@ from django.utils import timezone
 from accounts.notifications.services import operator_notify
 from config.db import run_atomic_retry
 from config.prepared import PreparedInsert
+from config.sqlite.base import writer_turn
 from trading import crypto
 from trading.exchange.base import Exchange
 from trading.exchange.errors import ExchangeUnavailable, InsufficientBalance, InvalidSymbol, OrderRejected
@@ -431,8 +432,9 @@ WRITE_SWITCH_S = 0.0002
 
 @contextmanager
 def paper_write_turn() -> Iterator[None]:
-    """This process's turn to write paper orders, fills and balances (one writer at a time)."""
-    with _paper_writes:
+    """This process's turn to write paper orders, fills and balances (one writer at a time), and
+    on the embedded file the turn among processes (config/sqlite writer_turn)."""
+    with _paper_writes, writer_turn():
         # The writer drops the GIL at every statement; while it holds the database, whichever thread
         # took the GIL meanwhile hands it back within WRITE_SWITCH_S instead of Python's 5 ms.
         usual = sys.getswitchinterval()

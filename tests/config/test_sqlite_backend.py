@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connections, transaction
 
+from config.sqlite.base import writer_turn
 from tests.config.test_exact_decimals import alias_on
 
 
@@ -90,3 +93,24 @@ def test_a_read_then_write_transaction_waits_instead_of_failing(embedded: str) -
         cursor.execute("SELECT n FROM counter")
         assert cursor.fetchone()[0] == 100
     assert errors == []
+
+
+def test_the_writer_turn_is_one_process_at_a_time_on_a_private_lock_file(embedded: str) -> None:
+    # Another process (not a thread: flock is per open file) tries the lock while this one holds it.
+    lock = Path(f"{connections[embedded].settings_dict['NAME']}-writer.lock")
+    attempt = (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError: print('busy')\n"
+        "else: print('free')"
+    )
+
+    def other() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", attempt, str(lock)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    with writer_turn(embedded):
+        held = other()
+    assert (held, other()) == ("busy", "free")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
