@@ -327,7 +327,7 @@ def form_pairs(raw: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def request_params(request: web.Request, raw_body: str) -> dict[str, str]:
+def request_params(raw_query: str, raw_body: str) -> dict[str, str]:
     """Body parameters overlaid by the query string: the documented rule when a name is in both."""
     params: dict[str, str] = {}
     if raw_body.lstrip().startswith("{"):
@@ -337,8 +337,32 @@ def request_params(request: web.Request, raw_body: str) -> dict[str, str]:
             raise errors.param_error("body is not valid JSON") from exc
     elif raw_body:
         params.update(form_pairs(raw_body))
-    params.update(form_pairs(request.rel_url.raw_query_string))
+    params.update(form_pairs(raw_query))
     return params
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One /api/v3 request as the dispatcher needs it, from aiohttp or from `front.Front`: the raw
+    query string and body (signatures are checked on the raw text), the API key header (None when
+    absent) and the peer's address (the IP rate budget)."""
+
+    raw_query: str
+    raw_body: str
+    api_key: str | None
+    remote: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer: HTTP status, the JSON-able body and extra headers (Retry-After on a 429)."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] | None = None
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.body, separators=(",", ":")).encode()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -350,9 +374,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(exc: ApiError) -> web.Response:
+def error_answer(exc: ApiError) -> Answer:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitError) else None
-    return json_response(exc.body(), exc.status, headers)
+    return Answer(exc.status, exc.body(), headers)
 
 
 class Dispatcher:
@@ -361,47 +385,57 @@ class Dispatcher:
         self.route = route
 
     async def handle(self, request: web.Request) -> web.Response:
-        sim, route = self.sim, self.route
+        sim = self.sim
         # The query is parsed for a fault's symbol only when a fault is queued at all.
         queued = sim.faults.queued
         fault = sim.faults.take(request.method, request.path, request.query.get("symbol")) if queued else None
-        try:
-            raw_body = await request.text()
-            params = request_params(request, raw_body)
-            self._charge(request, params, fault)
-            if fault is not None and fault.status and not fault.after_processing:
-                return json_response(server_error_body(fault.status), fault.status)
-            if fault is not None and fault.unknown_order:
-                raise ApiError(-2013, "Order does not exist.")
-            call = Call(sim, params, sim.now())
-            if route.permission is not None:
-                call.key = self._verify(request, raw_body, params, call.now)
-            response = json_response(route.handler(call))
-        except ApiError as exc:
-            response = error_response(exc)
+        incoming = Incoming(
+            request.rel_url.raw_query_string,
+            await request.text(),
+            request.headers.get("X-MEXC-APIKEY"),
+            request.remote,
+        )
+        answer = self.answer(incoming, fault)
         if fault is not None and fault.move_to is not None:
             sim.set_price(*fault.move_to)
-        return await self._finish(response, fault)
+        return await self._finish(json_response(answer.body, answer.status, answer.headers), fault)
 
-    def _charge(self, request: web.Request, params: dict[str, str], fault: Fault | None) -> None:
+    def answer(self, incoming: Incoming, fault: Fault | None = None) -> Answer:
+        """The whole of a request's work, synchronous: limits, the fault taken for it, the signature
+        and the route's handler; an ApiError becomes its MEXC error answer."""
+        try:
+            params = request_params(incoming.raw_query, incoming.raw_body)
+            self._charge(incoming, params, fault)
+            if fault is not None and fault.status and not fault.after_processing:
+                return Answer(fault.status, server_error_body(fault.status))
+            if fault is not None and fault.unknown_order:
+                raise ApiError(-2013, "Order does not exist.")
+            call = Call(self.sim, params, self.sim.now())
+            if self.route.permission is not None:
+                call.key = self._verify(incoming, params, call.now)
+            return Answer(200, self.route.handler(call))
+        except ApiError as exc:
+            return error_answer(exc)
+
+    def _charge(self, incoming: Incoming, params: dict[str, str], fault: Fault | None) -> None:
         now = self.sim.monotonic()
         if fault is not None and fault.rate_limited:
             raise RateLimitError(429, "Too Many Requests", 429, 1)
-        ip = f"ip:{request.remote}"
-        key = self.sim.registry.keys.get(request.headers.get("X-MEXC-APIKEY", ""))
+        ip = f"ip:{incoming.remote}"
+        key = self.sim.registry.keys.get(incoming.api_key or "")
         identity = f"uid:{key.account.uid}" if key is not None and self.route.permission else ip
         endpoint = f"{self.route.method} {self.route.path}"
         self.sim.limiter.charge(identity, endpoint, self.route.weight(params), now)
         if self.route.ip_weight and identity != ip:
             self.sim.limiter.charge(ip, endpoint, self.route.ip_weight, now)
 
-    def _verify(self, request: web.Request, raw_body: str, params: dict[str, str], now: int) -> ApiKey:
+    def _verify(self, incoming: Incoming, params: dict[str, str], now: int) -> ApiKey:
         assert self.route.permission is not None
         return auth.verify(
             registry=self.sim.registry,
-            api_key=request.headers.get("X-MEXC-APIKEY"),
-            raw_query=request.rel_url.raw_query_string,
-            raw_body=raw_body,
+            api_key=incoming.api_key,
+            raw_query=incoming.raw_query,
+            raw_body=incoming.raw_body,
             params=params,
             permission=self.route.permission,
             now=now,
@@ -419,6 +453,11 @@ class Dispatcher:
         return response
 
 
-def add_routes(app: web.Application, sim: SimExchange) -> None:
-    for route in ROUTES:
-        app.router.add_route(route.method, f"/api/v3/{route.path}", Dispatcher(sim, route).handle)
+def dispatchers(sim: SimExchange) -> dict[tuple[str, str], Dispatcher]:
+    """One dispatcher per route, by (method, full path): what aiohttp and `front.Front` both call."""
+    return {(route.method, f"/api/v3/{route.path}"): Dispatcher(sim, route) for route in ROUTES}
+
+
+def add_routes(app: web.Application, table: dict[tuple[str, str], Dispatcher]) -> None:
+    for (method, path), dispatcher in table.items():
+        app.router.add_route(method, path, dispatcher.handle)

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trading.simexchange import calendar, control, rest
+from trading.simexchange import calendar, control, front, rest
 from trading.simexchange.accounts import ALL_PERMISSIONS, DEMO_BALANCES, Account, Registry
 from trading.simexchange.config import SimConfig
 from trading.simexchange.engine import Engine
@@ -58,6 +58,9 @@ class SimExchange:
         self.publisher = Publisher(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._fronts: set[front.Front] = set()
+        self.routes = rest.dispatchers(self)
         self.port = 0
         # Set by `settle_heap` in the exchange's own process: automatic garbage collection is off and
         # the tick loop collects between symbols instead (see there).
@@ -75,7 +78,7 @@ class SimExchange:
     # --- lifecycle -----------------------------------------------------------------------------
     def build_app(self) -> web.Application:
         app = web.Application()
-        rest.add_routes(app, self)
+        rest.add_routes(app, self.routes)
         control.add_routes(app, self)
         calendar.add_routes(app, self)
         app.router.add_get("/ws", self.hub.handle)
@@ -89,10 +92,14 @@ class SimExchange:
                 self.engine.activate(sym, now)
         self._runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
+        # The /api/v3 calls are read by `front.Front`; everything else goes on to aiohttp's handler.
+        aiohttp_protocol = self._runner.server
+        assert aiohttp_protocol is not None
+        writes = front.Writes()
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: front.Front(self, self.routes, aiohttp_protocol, writes, self._fronts), host, port
+        )
+        sockets = self._server.sockets
         self.port = sockets[0].getsockname()[1] if sockets else port
         config = self.config
         self._tasks = [
@@ -110,6 +117,11 @@ class SimExchange:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.hub.disconnect_all()
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self._fronts):
+                connection.close()
+            await self._server.wait_closed()
         if self._runner is not None:
             await self._runner.cleanup()
 
