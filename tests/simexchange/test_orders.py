@@ -103,7 +103,21 @@ def test_a_market_sell_by_quantity_pays_the_fee_in_quote(api, sim_exchange):
     assert "SOL" not in api.balances()
 
 
-def test_ioc_fills_what_it_can_and_cancels_the_rest(api):
+WITH_IOC_FOK = ["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL"]
+
+
+def test_ioc_and_fok_on_a_symbol_that_does_not_list_them_are_refused(api):
+    """Real symbols list LIMIT, MARKET, LIMIT_MAKER: an IOC or FOK there answers 30041, locks nothing."""
+    ask, ask_qty = best(api, "asks")
+    for kind in ("IMMEDIATE_OR_CANCEL", "FILL_OR_KILL"):
+        body = api.order(symbol=SYMBOL, side="BUY", type=kind, quantity=str(ask_qty), price=str(ask))
+        assert body.status_code == 400
+        assert body.json() == {"code": 30041, "msg": "current order type can not place order"}
+    assert api.balances()["USDT"] == (Decimal(10_000), Decimal(0))
+
+
+def test_ioc_fills_what_it_can_and_cancels_the_rest(api, sim_exchange):
+    sim_exchange.set_order_types(SYMBOL, WITH_IOC_FOK)
     ask, ask_qty = best(api, "asks")
     body = api.order(
         symbol=SYMBOL, side="BUY", type="IMMEDIATE_OR_CANCEL", quantity=str(ask_qty + 1), price=str(ask)
@@ -115,7 +129,8 @@ def test_ioc_fills_what_it_can_and_cancels_the_rest(api):
     assert api.balances()["USDT"][1] == 0
 
 
-def test_fok_that_cannot_fill_entirely_does_nothing(api):
+def test_fok_that_cannot_fill_entirely_does_nothing(api, sim_exchange):
+    sim_exchange.set_order_types(SYMBOL, WITH_IOC_FOK)
     ask, ask_qty = best(api, "asks")
     body = api.order(
         symbol=SYMBOL, side="BUY", type="FILL_OR_KILL", quantity=str(ask_qty + 1), price=str(ask)

@@ -105,9 +105,9 @@ def test_an_ioc_rule_uses_the_exchanges_ioc_where_the_symbol_lists_it(
     listing = listing_factory(price="1.0")
     rule_on(live_trader, amount=Decimal("40000"), max_price=CAP)
     open_now(mexc, listing)
-    Symbol.objects.filter(symbol=listing.symbol).update(
-        order_types=["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL"]
-    )
+    with_ioc = ["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL"]
+    mexc.set_order_types(listing.symbol, with_ioc)  # the exchange refuses IOC where it is not listed
+    Symbol.objects.filter(symbol=listing.symbol).update(order_types=with_ioc)
 
     [firing] = services.listing_fire(listing=listing)
 

@@ -85,7 +85,10 @@ def check_tradable(sym: SymbolState, req: OrderRequest, *, now: int) -> None:
         raise ApiError(30001, "current transaction direction not allowed")
     if req.type == "MARKET" and sym.api_market_disabled:
         raise ApiError(30051, "api market order is disabled")
-    if req.type == "MARKET" and "MARKET" not in sym.spec["orderTypes"]:
+    if req.type not in sym.spec["orderTypes"]:
+        # The symbol's exchangeInfo `orderTypes` is what it takes (API.md: "If MARKET is missing,
+        # market orders are rejected"); every captured symbol lists LIMIT, MARKET, LIMIT_MAKER at
+        # most, so IMMEDIATE_OR_CANCEL and FILL_OR_KILL are refused there with the same 30041.
         raise ApiError(30041, "current order type can not place order")
 
 

@@ -194,6 +194,11 @@ class SimExchange:
         ("4", None, "")."""
         self._symbol(symbol).spec["status"] = status
 
+    def set_order_types(self, symbol: str, order_types: list[str]) -> None:
+        """The order types ``symbol`` lists in exchangeInfo and takes; others are refused (30041).
+        Real MEXC symbols list LIMIT, MARKET and LIMIT_MAKER; this makes one that takes IOC or FOK."""
+        self._symbol(symbol).spec["orderTypes"] = list(order_types)
+
     def set_price(self, symbol: str, price: Decimal) -> None:
         """Moves the walk to ``price`` now; resting orders the new quotes cross are filled."""
         sym = self._symbol(symbol)

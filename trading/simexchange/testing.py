@@ -113,6 +113,10 @@ class SimExchangeThread:
     def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:
         self.call(lambda: self.sim.set_api_tradable(symbol, enabled=enabled))
 
+    def set_order_types(self, symbol: str, order_types: list[str]) -> None:
+        """``symbol`` lists and takes these order types (e.g. with IMMEDIATE_OR_CANCEL), others 30041."""
+        self.call(lambda: self.sim.set_order_types(symbol, order_types))
+
     def set_price(self, symbol: str, price: Decimal) -> None:
         self.call(lambda: self.sim.set_price(symbol, price))
 
