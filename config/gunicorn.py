@@ -33,7 +33,7 @@ from config.env import env
 
 bind = [f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"]
 workers = env.integer("WEB_WORKERS", os.cpu_count() or 2, minimum=1, maximum=64)
-threads = env.integer("WEB_THREADS", 4, minimum=1, maximum=64)
+threads = env.integer("WEB_THREADS", 16, minimum=1, maximum=64)
 worker_class = "config.gunicorn.FairThreadWorker"
 # A request line past 8 KB gets 414 (gunicorn's largest limit), a header line past 8 KB 431/400.
 limit_request_line = 8190
