@@ -58,16 +58,23 @@ def submit_batched(
     return answers
 
 
+def recording(
+    write: Callable[[Sequence[int]], list[Notification | Exception]], batches: list[list[int]]
+) -> Callable[[Sequence[int]], list[Notification | Exception]]:
+    """`write`, noting each batch it is given in `batches`."""
+
+    def recorded(user_ids: Sequence[int]) -> list[Notification | Exception]:
+        batches.append(list(user_ids))
+        return write(user_ids)
+
+    return recorded
+
+
 def test_queued_items_are_written_in_one_transaction_and_each_answered_committed() -> None:
     users: list[User] = [UserFactory() for _ in range(3)]
     batches: list[list[int]] = []
     turn = threading.Lock()
-
-    def write(user_ids: Sequence[int]) -> list[Notification | Exception]:
-        batches.append(list(user_ids))
-        return notify(user_ids)
-
-    group = GroupCommit(write, turn=lambda: turn)
+    group = GroupCommit(recording(notify, batches), turn=lambda: turn)
     answers = submit_batched(group, turn, [u.pk for u in users])
 
     assert batches == [[u.pk for u in users]]
@@ -81,12 +88,7 @@ def test_an_item_is_answered_only_after_its_commit_and_a_faulty_one_fails_alone(
     first, last = UserFactory(), UserFactory()
     batches: list[list[int]] = []
     turn = threading.Lock()
-
-    def write(user_ids: Sequence[int]) -> list[Notification | Exception]:
-        batches.append(list(user_ids))
-        return notify(user_ids)
-
-    group = GroupCommit(write, turn=lambda: turn)
+    group = GroupCommit(recording(notify, batches), turn=lambda: turn)
     answers = submit_batched(group, turn, [first.pk, MISSING_USER, last.pk])
 
     assert isinstance(answers[MISSING_USER], IntegrityError)
