@@ -5,6 +5,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Imported once the settings module is named (Django's own manage.py does the same).
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

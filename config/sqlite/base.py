@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.sqlite3 import base as sqlite
+from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteCreation
 from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from django.utils.asyncio import async_unsafe
 
@@ -55,8 +56,26 @@ class DatabaseOperations(SQLiteOperations):
         super().check_expression_support(expression)
 
 
+class DatabaseCreation(SQLiteCreation):
+    def destroy_test_db(
+        self,
+        old_database_name: str | None = None,
+        verbosity: int = 1,
+        keepdb: bool = False,
+        suffix: str | None = None,
+    ) -> None:
+        """Django removes the test database's file (unless `keepdb`); its writer lock goes with it."""
+        test = self.connection.settings_dict if suffix is None else self.get_test_db_clone_settings(suffix)
+        name = str(test["NAME"])
+        super().destroy_test_db(old_database_name, verbosity, keepdb, suffix)
+        path = None if keepdb or self.is_in_memory_db(name) else file_path(name)
+        if path is not None:
+            writer_lock_remove(path)
+
+
 class DatabaseWrapper(sqlite.DatabaseWrapper):
     ops_class = DatabaseOperations
+    creation_class = DatabaseCreation
 
     @async_unsafe
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
@@ -87,7 +106,7 @@ def writer_turn(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     if path is None:
         yield
         return
-    lock = Path(f"{path}-writer.lock")
+    lock = writer_lock_path(path)
     with _writer_files_lock:
         fd = _writer_files.get(lock)
         if fd is None:
@@ -97,3 +116,18 @@ def writer_turn(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def writer_lock_path(database: Path) -> Path:
+    return Path(f"{database}-writer.lock")
+
+
+def writer_lock_remove(database: Path) -> None:
+    """Close this process's handle on the database's writer lock and delete the file (the database
+    itself is gone: nobody can be waiting on it)."""
+    lock = writer_lock_path(database)
+    with _writer_files_lock:
+        fd = _writer_files.pop(lock, None)
+    if fd is not None:
+        os.close(fd)
+    lock.unlink(missing_ok=True)

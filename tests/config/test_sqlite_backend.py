@@ -114,3 +114,16 @@ def test_the_writer_turn_is_one_process_at_a_time_on_a_private_lock_file(embedde
         held = other()
     assert (held, other()) == ("busy", "free")
     assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+
+
+def test_destroying_a_test_database_removes_its_writer_lock(embedded: str) -> None:
+    connection = connections[embedded]
+    name = str(connection.settings_dict["NAME"])
+    connection.ensure_connection()
+    with writer_turn(embedded):
+        pass
+    connection.close()
+    assert Path(f"{name}-writer.lock").exists()
+    connection.creation.destroy_test_db(verbosity=0)
+    assert not Path(name).exists()
+    assert not Path(f"{name}-writer.lock").exists()
