@@ -1,14 +1,19 @@
-from django.urls import path
+from django.urls import include, path
 
 from trading.sniper import views
 
 app_name = "sniper"
+
+rule_urls = [
+    path("", views.rule_edit, name="rule_edit"),
+    path("delete/", views.rule_delete, name="rule_delete"),
+]
+
 urlpatterns = [
     path("listings/", views.listings, name="listings"),
     path("rules/", views.rules, name="rules"),
     path("rules/new/", views.rule_edit, name="rule_new"),
-    path("rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
-    path("rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),
+    path("rules/<int:rule_id>/", include(rule_urls)),
     path("positions/", views.positions, name="positions"),
     path("positions/<int:position_id>/close/", views.position_close, name="position_close"),
     path("risk/", views.risk, name="risk"),
