@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
 
@@ -84,11 +85,33 @@ class _PasswordChanged(_FormView):
 class PasswordChangeView(_PasswordChanged, auth_views.PasswordChangeView):
     form_class = PasswordChangeKeepForm
     extra_context = password_page("Change password", "Change your password", "Change password")
+    success_url = reverse_lazy("accounts:password_change_done")
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "accounts/password_change_done.html"
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = PASSWORD_FORM
+    extra_context = password_page("Reset password", "Reset your password", "Send reset link")
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
 
 
 class PasswordResetConfirmView(_PasswordChanged, auth_views.PasswordResetConfirmView):
     form_class = SetPasswordKeepForm
     extra_context = password_page("Choose a new password", "Choose a new password", "Set password")
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
 
 
 @login_required
