@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -80,6 +82,42 @@ def rebuild(
                 )
     _check_media(chain[-1], wanted, media)
     return Rebuilt(database=database, media=media, manifest=final)
+
+
+@contextmanager
+def rebuild_staged(
+    *,
+    store: BackupStore,
+    chain: list[Summary],
+    key: bytes | None,
+    database_beside: Path | None = None,
+    media_beside: Path | None = None,
+    progress: Progress | None = None,
+    on_step: StepCheck | None = None,
+) -> Iterator[Rebuilt]:
+    """`rebuild` into two fresh staging folders, removed with whatever is left in them on leaving.
+
+    Each folder is made inside `database_beside` / `media_beside` (the system's temporary folder when
+    None): beside its destination, a restore moves the result into place with a rename on one
+    filesystem, and a `.restore-*` folder a killed restore leaves there is swept by backup_prune.
+    """
+    stages: list[Path] = []
+    try:
+        for beside in (database_beside, media_beside):
+            prefix = ".restore-" if beside else "brute-rebuild-"
+            stages.append(Path(tempfile.mkdtemp(prefix=prefix, dir=beside)))
+        yield rebuild(
+            store=store,
+            chain=chain,
+            key=key,
+            database=stages[0] / "db.sqlite3",
+            media=stages[1] / "media",
+            progress=progress,
+            on_step=on_step,
+        )
+    finally:
+        for stage in stages:
+            remove_tree(stage)
 
 
 class _Handler:

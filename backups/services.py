@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,7 +35,7 @@ from backups.errors import BackupError, ChainStepError, UnauthenticatedError, Wr
 from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
 from backups.models import BackupRun
 from backups.notify import operator_notify
-from backups.rebuild import Rebuilt, file_sha256, rebuild, remove_tree
+from backups.rebuild import Rebuilt, file_sha256, rebuild_staged, remove_tree
 from backups.selectors import backup_chain, backup_list, backup_newest, backup_summaries
 from backups.snapshot import (
     applied_migrations,
@@ -375,17 +374,9 @@ def _verify_chain(
         text = f"the restored database fails its integrity check: {problem}" if problem else ""
         results[summary.id] = VerifyOutcome(summary.id, problem is None, text)
 
-    workdir = Path(tempfile.mkdtemp(prefix="brute-verify-"))
     try:
-        rebuild(
-            store=store,
-            chain=chain,
-            key=key,
-            database=workdir / "db.sqlite3",
-            media=workdir / "media",
-            progress=progress,
-            on_step=on_step,
-        )
+        with rebuild_staged(store=store, chain=chain, key=key, progress=progress, on_step=on_step):
+            pass  # rebuilding is the check: on_step has recorded each backup's outcome
     except BackupError as exc:
         broken = (
             exc.backup_id
@@ -395,8 +386,6 @@ def _verify_chain(
         results[broken] = VerifyOutcome(broken, False, str(exc))
         for later in chain[[s.id for s in chain].index(broken) + 1 :]:
             results[later.id] = VerifyOutcome(later.id, False, f"its chain is broken at {broken}: {exc}")
-    finally:
-        remove_tree(workdir)
     return results
 
 
@@ -441,22 +430,16 @@ def backup_restore(
         raise BackupError(f"{db_path} or {media_root} already exists; pass --yes to overwrite")
     for path in (db_path.parent, media_root.parent):
         path.mkdir(parents=True, exist_ok=True)
-    db_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=db_path.parent))
-    media_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=media_root.parent))
-    try:
-        rebuilt = rebuild(
-            store=store,
-            chain=chain,
-            key=key,
-            database=db_stage / "db.sqlite3",
-            media=media_stage / "media",
-            progress=progress,
-        )
+    with rebuild_staged(
+        store=store,
+        chain=chain,
+        key=key,
+        database_beside=db_path.parent,
+        media_beside=media_root.parent,
+        progress=progress,
+    ) as rebuilt:
         outcome = RestoreOutcome(backup_id=backup_id, database=str(db_path), media=str(media_root))
         _place(rebuilt, db_path, media_root, outcome)
-    finally:
-        remove_tree(db_stage)
-        remove_tree(media_stage)
     if target is None and is_django_default(name):
         call_command("migrate", interactive=False, verbosity=0)
         outcome.migrated = True
@@ -473,19 +456,12 @@ def _restore_remote(
     media_root = Path(settings.MEDIA_ROOT)
     media_root.parent.mkdir(parents=True, exist_ok=True)
     alias = database_alias_for(database_name())
-    workdir = Path(tempfile.mkdtemp(prefix="brute-restore-"))
-    media_stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=media_root.parent))
     outcome = RestoreOutcome(backup_id=chain[-1].id, database=database_name(), media=str(media_root))
-    try:
-        rebuilt = rebuild(
-            store=store, chain=chain, key=key, database=workdir / "db.sqlite3", media=media_stage / "media",
-            progress=progress,
-        )  # fmt: skip
+    with rebuild_staged(
+        store=store, chain=chain, key=key, media_beside=media_root.parent, progress=progress
+    ) as rebuilt:
         import_through_connection(alias=alias, source=rebuilt.database)
         _place_media(rebuilt.media, media_root, outcome, timezone.now().strftime("%Y%m%dT%H%M%SZ"))
-    finally:
-        remove_tree(workdir)
-        remove_tree(media_stage)
     call_command("migrate", database=alias, interactive=False, verbosity=0)
     outcome.migrated = True
     return outcome
