@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from tests.exchange.conftest import make_client
 from trading.exchange.base import Exchange
-from trading.exchange.types import OrderType, SymbolStatus
+from trading.exchange.types import KlineQuery, OrderType, SymbolStatus
 
 
 async def test_the_client_satisfies_the_exchange_interface(client):
@@ -56,7 +56,7 @@ async def test_it_reads_a_sorted_order_book(client):
 async def test_it_reads_trades_and_klines(client):
     trades = await client.trades("BTCUSDT", limit=10)
     assert all(t.price > 0 for t in trades)
-    klines = await client.klines("BTCUSDT", "1h", limit=5)
+    klines = await client.klines(KlineQuery("BTCUSDT", "1h", limit=5))
     assert klines
     # MEXC closeTime = openTime + interval (not -1 ms).
     assert all(k.close_time_ms - k.open_time_ms == 3_600_000 for k in klines)

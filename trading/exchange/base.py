@@ -14,6 +14,7 @@ from trading.exchange.types import (
     Balance,
     Fill,
     Kline,
+    KlineQuery,
     OrderBook,
     OrderRequest,
     OrderState,
@@ -39,17 +40,7 @@ class MarketData(Protocol):
 
     async def trades(self, symbol: str, *, limit: int = 500) -> list[Trade]: ...
 
-    async def klines(
-        self,
-        symbol: str,
-        interval: str,
-        *,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = 500,
-    ) -> list[Kline]:
-        """`interval` is Brute's name (1m 5m 15m 30m 1h 4h 1d 1w 1M); adapters translate it."""
-        ...
+    async def klines(self, query: KlineQuery) -> list[Kline]: ...
 
 
 @runtime_checkable

@@ -32,6 +32,7 @@ from trading.exchange.types import (
     Balance,
     Fill,
     Kline,
+    KlineQuery,
     OrderBook,
     OrderRequest,
     OrderState,
@@ -315,20 +316,14 @@ class MexcRestClient:
         body = await self._request("GET", "/api/v3/trades", params, symbol=symbol)
         return [parsing.trade(symbol, raw) for raw in body]
 
-    async def klines(
-        self,
-        symbol: str,
-        interval: str,
-        *,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = 500,
-    ) -> list[Kline]:
+    async def klines(self, query: KlineQuery) -> list[Kline]:
+        symbol, interval = query.symbol, query.interval
         if interval not in parsing.REST_INTERVALS:
             raise InvalidParameter(f"Unsupported kline interval {interval!r}")
         params: list[Param] = [("symbol", symbol), ("interval", parsing.REST_INTERVALS[interval])]
-        params += [(k, str(v)) for k, v in (("startTime", start_ms), ("endTime", end_ms)) if v is not None]
-        params.append(("limit", str(limit)))
+        bounds = (("startTime", query.start_ms), ("endTime", query.end_ms))
+        params += [(k, str(v)) for k, v in bounds if v is not None]
+        params.append(("limit", str(query.limit)))
         body = await self._request("GET", "/api/v3/klines", params, symbol=symbol)
         return [parsing.kline(symbol, interval, row) for row in body]
 

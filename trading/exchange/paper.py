@@ -41,6 +41,7 @@ from trading.exchange.types import (
     Balance,
     Fill,
     Kline,
+    KlineQuery,
     OrderBook,
     OrderRequest,
     OrderState,
@@ -323,16 +324,8 @@ class PaperExchange:
     async def trades(self, symbol: str, *, limit: int = 500) -> list[Trade]:
         return await self.market.trades(symbol, limit=limit)
 
-    async def klines(
-        self,
-        symbol: str,
-        interval: str,
-        *,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = 500,
-    ) -> list[Kline]:
-        return await self.market.klines(symbol, interval, start_ms=start_ms, end_ms=end_ms, limit=limit)
+    async def klines(self, query: KlineQuery) -> list[Kline]:
+        return await self.market.klines(query)
 
     # ---- trading ---------------------------------------------------------------------------------
 

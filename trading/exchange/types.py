@@ -164,6 +164,19 @@ class Kline:
 
 
 @dataclass(frozen=True, slots=True)
+class KlineQuery:
+    """One read of candles. `interval` is Brute's name (1m 5m 15m 30m 1h 4h 1d 1w 1M; adapters
+    translate it); `start_ms` and `end_ms` bound the candles' open times in epoch milliseconds; at most
+    `limit` candles, the newest (MEXC answers at most 1000)."""
+
+    symbol: str
+    interval: str
+    start_ms: int | None = None
+    end_ms: int | None = None
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     asset: str
     free: Decimal

@@ -43,7 +43,7 @@ from trading.exchange.events import (
 from trading.exchange.mexc import MexcExchange
 from trading.exchange.mexc_ws import MexcStream, Topics
 from trading.exchange.orderbook import LocalOrderBook
-from trading.exchange.types import Kline, Ticker
+from trading.exchange.types import Kline, KlineQuery, Ticker
 from trading.feed import store
 from trading.feed.coalesce import Coalescer
 from trading.feed.state import MarketState, model_interval
@@ -69,9 +69,7 @@ class FeedExchange(Protocol):
 
     async def tickers(self, symbols: Any = None) -> list[Ticker]: ...
 
-    async def klines(
-        self, symbol: str, interval: str, *, start_ms: int | None = ..., limit: int = ...
-    ) -> list[Kline]: ...
+    async def klines(self, query: KlineQuery) -> list[Kline]: ...
 
     async def aclose(self) -> None: ...
 
@@ -366,7 +364,9 @@ class MarketFeed:
         now_ms = int(time.time() * 1000)
         for interval in self.config.backfill_intervals:
             try:
-                klines = await self.exchange.klines(symbol, interval, limit=self.config.backfill_limit)
+                klines = await self.exchange.klines(
+                    KlineQuery(symbol, interval, limit=self.config.backfill_limit)
+                )
             except ExchangeError as exc:
                 log.warning("market feed: backfill %s %s failed: %s", symbol, interval, exc)
                 continue
@@ -385,7 +385,7 @@ class MarketFeed:
     async def _reread_closed(self, candle: Kline) -> None:
         try:
             klines = await self.exchange.klines(
-                candle.symbol, candle.interval, start_ms=candle.open_time_ms, limit=1
+                KlineQuery(candle.symbol, candle.interval, start_ms=candle.open_time_ms, limit=1)
             )
         except ExchangeError as exc:
             log.warning("market feed: re-reading %s %s failed: %s", candle.symbol, candle.interval, exc)

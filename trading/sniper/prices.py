@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 
 from trading.exchange import errors as xerr
 from trading.exchange.base import Exchange
-from trading.exchange.types import Kline, OrderBook, Ticker
+from trading.exchange.types import Kline, KlineQuery, OrderBook, Ticker
 from trading.exchanges import public_client, run
 from trading.feed.store import tickers_cached
 
@@ -123,7 +123,7 @@ def klines_recent(symbol: str, minutes: int) -> list[Kline]:
         return hit[1]
 
     async def fetch(exchange: Exchange) -> list[Kline]:
-        return list(await exchange.klines(symbol, "1m", limit=minutes + 1))
+        return list(await exchange.klines(KlineQuery(symbol, "1m", limit=minutes + 1)))
 
     try:
         found = run(public_client, fetch)
