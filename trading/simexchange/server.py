@@ -164,7 +164,8 @@ class SimExchange:
         quote_asset: str = "USDT",
         api_market_orders: bool = True,
     ) -> SymbolState:
-        """A new symbol, listed but closed (status "2", not API-tradable) until ``opens_at`` (ms)."""
+        """A new symbol, listed but closed (status "2", not API-tradable: orders get 10007) until
+        ``opens_at`` (ms), then open at ``price``."""
         quote_asset = quote_asset.upper()
         base = symbol.upper().removesuffix(quote_asset)
         places = max(0, 4 - math.floor(math.log10(price)))
@@ -184,6 +185,7 @@ class SimExchange:
         self.engine.open_due_listings(sym.opens_at)
 
     def set_api_market_orders(self, symbol: str, *, enabled: bool) -> None:
+        """``enabled=False`` makes MARKET orders on ``symbol`` fail with 30051."""
         self._symbol(symbol).api_market_disabled = not enabled
 
     def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:

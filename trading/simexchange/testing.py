@@ -18,17 +18,32 @@ tests/simexchange/conftest.py wraps this class.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from trading.simexchange.accounts import ALL_PERMISSIONS
 from trading.simexchange.config import SimConfig
 from trading.simexchange.server import SimExchange
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _applied(
+    scenario: Callable[Concatenate[SimExchange, P], object],
+) -> Callable[Concatenate[SimExchangeThread, P], None]:
+    """``scenario``, a `SimExchange` method, as a `SimExchangeThread` one with the same arguments and
+    docstring: it runs on the server's loop and returns once applied (whatever the server's method
+    returns stays on that loop)."""
+
+    @functools.wraps(scenario)
+    def on_server_loop(self: SimExchangeThread, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        self.call(lambda: scenario(self.sim, *args, **kwargs))
+
+    return on_server_loop
 
 
 class SimExchangeThread:
@@ -83,54 +98,19 @@ class SimExchangeThread:
         return self.sim.now()
 
     # --- scenarios (thread-safe) -------------------------------------------------------------------
-    def add_listing(
-        self,
-        symbol: str,
-        *,
-        opens_at: int,
-        price: Decimal,
-        quote_asset: str = "USDT",
-        api_market_orders: bool = True,
-    ) -> None:
-        """Lists ``symbol`` closed to trading (10007) until ``opens_at`` ms, then opens it at ``price``."""
-        self.call(
-            lambda: self.sim.add_listing(
-                symbol,
-                opens_at=opens_at,
-                price=price,
-                quote_asset=quote_asset,
-                api_market_orders=api_market_orders,
-            )
-        )
-
-    def open_listing(self, symbol: str) -> None:
-        self.call(lambda: self.sim.open_listing(symbol))
-
-    def set_api_market_orders(self, symbol: str, *, enabled: bool) -> None:
-        """``enabled=False`` makes MARKET orders on ``symbol`` fail with 30051."""
-        self.call(lambda: self.sim.set_api_market_orders(symbol, enabled=enabled))
-
-    def set_api_tradable(self, symbol: str, *, enabled: bool) -> None:
-        self.call(lambda: self.sim.set_api_tradable(symbol, enabled=enabled))
-
-    def set_order_types(self, symbol: str, order_types: list[str]) -> None:
-        """``symbol`` lists and takes these order types (e.g. with IMMEDIATE_OR_CANCEL), others 30041."""
-        self.call(lambda: self.sim.set_order_types(symbol, order_types))
-
-    def set_price(self, symbol: str, price: Decimal) -> None:
-        self.call(lambda: self.sim.set_price(symbol, price))
-
-    def set_symbol_status(self, symbol: str, status: str | None) -> None:
-        """exchangeInfo reports ``status`` for ``symbol``, also undocumented values ("4", None, "")."""
-        self.call(lambda: self.sim.set_symbol_status(symbol, status))
-
-    def move_after_next_book(self, symbol: str, price: Decimal) -> None:
-        """The next book read of ``symbol`` is answered, then the market moves to ``price``."""
-        self.call(lambda: self.sim.move_after_next_book(symbol, price))
-
-    def order_invisible_next(self, count: int = 1) -> None:
-        """The next ``count`` GET /api/v3/order answer -2013 although the order exists."""
-        self.call(lambda: self.sim.order_invisible_next(count))
+    add_listing = _applied(SimExchange.add_listing)
+    open_listing = _applied(SimExchange.open_listing)
+    set_api_market_orders = _applied(SimExchange.set_api_market_orders)
+    set_api_tradable = _applied(SimExchange.set_api_tradable)
+    set_order_types = _applied(SimExchange.set_order_types)
+    set_price = _applied(SimExchange.set_price)
+    set_symbol_status = _applied(SimExchange.set_symbol_status)
+    move_after_next_book = _applied(SimExchange.move_after_next_book)
+    order_invisible_next = _applied(SimExchange.order_invisible_next)
+    add_api_key = _applied(SimExchange.add_api_key)
+    fail_next = _applied(SimExchange.fail_next)
+    delay_next = _applied(SimExchange.delay_next)
+    rate_limit_next = _applied(SimExchange.rate_limit_next)
 
     def silence_websockets(self) -> int:
         """Every open WebSocket goes silent: no frames, no PONGs, no close frame."""
@@ -138,11 +118,6 @@ class SimExchangeThread:
 
     def set_balance(self, asset: str, free: Decimal) -> None:
         self.call(lambda: self.sim.set_balance(asset, free))
-
-    def add_api_key(
-        self, api_key: str, api_secret: str, permissions: frozenset[str] = ALL_PERMISSIONS
-    ) -> None:
-        self.call(lambda: self.sim.add_api_key(api_key, api_secret, permissions))
 
     def add_account(self, api_key: str, api_secret: str, balances: dict[str, Decimal]) -> str:
         """A further account with its own key and UID; returns the UID."""
@@ -156,27 +131,6 @@ class SimExchangeThread:
     def rate_limited(self) -> int:
         """How many requests the exchange has refused with 429 or 418 so far."""
         return self.call(lambda: self.sim.limiter.refused)
-
-    def fail_next(
-        self,
-        path: str,
-        *,
-        status: int = 503,
-        count: int = 1,
-        method: str | None = None,
-        after_processing: bool = False,
-    ) -> None:
-        self.call(
-            lambda: self.sim.fail_next(
-                path, status=status, count=count, method=method, after_processing=after_processing
-            )
-        )
-
-    def delay_next(self, path: str, *, seconds: float, count: int = 1, method: str | None = None) -> None:
-        self.call(lambda: self.sim.delay_next(path, seconds=seconds, count=count, method=method))
-
-    def rate_limit_next(self, count: int, *, path: str = "/api/v3/", method: str | None = None) -> None:
-        self.call(lambda: self.sim.rate_limit_next(count, path=path, method=method))
 
     def disconnect_websockets(self, *, abrupt: bool = False) -> int:
         """Closes every WebSocket (``abrupt``: drops TCP with no close frame); returns how many."""
