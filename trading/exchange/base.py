@@ -64,15 +64,10 @@ class Trading(Protocol):
 
     async def open_orders(self, symbol: str) -> list[OrderState]: ...
 
-    async def my_trades(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = 100,
-    ) -> list[Fill]: ...
+    async def my_trades(self, symbol: str, *, order_id: str | None = None) -> list[Fill]:
+        """This account's fills on `symbol` (only those of `order_id` when given), the newest 100 at
+        most: MEXC's myTrades answers no more."""
+        ...
 
 
 @runtime_checkable

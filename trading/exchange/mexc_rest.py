@@ -445,23 +445,11 @@ class MexcRestClient:
         body = await self._request("GET", "/api/v3/allOrders", params, signed=True, symbol=symbol)
         return [parsing.order_state(raw) for raw in body]
 
-    async def my_trades(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = 100,
-    ) -> list[Fill]:
+    async def my_trades(self, symbol: str, *, order_id: str | None = None) -> list[Fill]:
         params: list[Param] = [("symbol", symbol)]
-        extra = (
-            ("orderId", order_id),
-            ("startTime", start_ms),
-            ("endTime", end_ms),
-            ("limit", min(limit, 100)),
-        )
-        params += [(k, str(v)) for k, v in extra if v is not None]
+        if order_id is not None:
+            params.append(("orderId", order_id))
+        params.append(("limit", "100"))
         body = await self._request("GET", "/api/v3/myTrades", params, signed=True, symbol=symbol)
         return [parsing.fill(raw) for raw in body]
 

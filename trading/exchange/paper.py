@@ -633,18 +633,5 @@ class PaperExchange:
     async def open_orders(self, symbol: str) -> list[OrderState]:
         return [o.state() for o in await self.store.open_orders(symbol)]
 
-    async def my_trades(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        limit: int = 100,
-    ) -> list[Fill]:
-        fills = await self.store.fills(symbol, order_id=order_id, limit=limit)
-        return [
-            f
-            for f in fills
-            if (start_ms is None or f.time_ms >= start_ms) and (end_ms is None or f.time_ms <= end_ms)
-        ]
+    async def my_trades(self, symbol: str, *, order_id: str | None = None) -> list[Fill]:
+        return await self.store.fills(symbol, order_id=order_id, limit=100)
