@@ -133,9 +133,7 @@ class _StubExchange:
     async def tickers(self, symbols: Any = None) -> list[Any]:
         return []
 
-    async def klines(
-        self, symbol: str, interval: str, *, start_ms: Any = None, limit: int = 500
-    ) -> list[Any]:
+    async def klines(self, query: Any) -> list[Any]:
         return []
 
     async def aclose(self) -> None:
