@@ -297,17 +297,7 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
     and `price`. Refusals answer 4xx with the service's code (`unknown_symbol`, `below_min_notional`,
     `too_many_decimals`, `insufficient_balance`, `api_trading_disabled`, ...). An order the exchange
     could not confirm is returned `PENDING` and settled by reconciliation."""
-    order = services.order_place(
-        user=_user(request),
-        symbol=payload.symbol,
-        side=payload.side,
-        type=payload.type,
-        quantity=payload.quantity,
-        quote_quantity=payload.quote_quantity,
-        price=payload.price,
-        source=Order.Source.API,
-        client_order_id=payload.client_order_id,
-    )
+    order = services.order_place(user=_user(request), source=Order.Source.API, **payload.model_dump())
     return Status(201, order_out(order))
 
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -88,14 +88,78 @@ PENDING_GRACE = timedelta(seconds=60)
 # ---- order validation -----------------------------------------------------------------------------
 
 
+class OrderTerms(TypedDict, total=False):
+    """An order's terms as callers of `order_check` and `order_place` give them: strings or
+    Decimals (a form's, a JSON body's, a rule's), converted and checked by the service."""
+
+    symbol: Required[str]
+    side: Required[str]
+    type: Required[str]
+    quantity: Decimal | str | None
+    quote_quantity: Decimal | str | None
+    price: Decimal | str | None
+
+
 @dataclass(frozen=True)
 class OrderInput:
+    """An order's terms converted (upper-case symbol, enums, positive Decimals), not yet checked
+    against the symbol's rules (`order_validate`)."""
+
     symbol: str
     side: Side
     type: OrderType
     quantity: Decimal | None
     quote_quantity: Decimal | None
     price: Decimal | None
+
+    @classmethod
+    def of(cls, terms: OrderTerms) -> OrderInput:
+        """Refuses (422 `validation_error`) an unknown side or type and an amount that is not a
+        positive number."""
+        return cls(
+            symbol=terms["symbol"].strip().upper(),
+            side=Side(_enum(terms["side"], Side, "side")),
+            type=OrderType(_enum(terms["type"], OrderType, "type")),
+            quantity=_amount(terms.get("quantity"), "quantity"),
+            quote_quantity=_amount(terms.get("quote_quantity"), "quote amount"),
+            price=_amount(terms.get("price"), "price"),
+        )
+
+    @classmethod
+    def of_row(cls, row: Order) -> OrderInput:
+        """The terms a stored order was placed with (equal to another OrderInput of the same order:
+        Decimal equality ignores trailing zeros)."""
+        return cls(
+            symbol=row.symbol,
+            side=Side(row.side),
+            type=OrderType(row.type),
+            quantity=row.quantity,
+            quote_quantity=row.quote_quantity,
+            price=row.price,
+        )
+
+    def columns(self) -> dict[str, object]:
+        """The Order row's columns that hold these terms (`of_row` reads them back)."""
+        return {
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "type": self.type.value,
+            "quantity": self.quantity,
+            "quote_quantity": self.quote_quantity,
+            "price": self.price,
+        }
+
+    def request(self, client_order_id: str) -> OrderRequest:
+        """The exchange request placing these terms under `client_order_id`."""
+        return OrderRequest(
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            client_order_id=client_order_id,
+            quantity=self.quantity,
+            quote_quantity=self.quote_quantity,
+            price=self.price if self.type in PRICED_TYPES else None,
+        )
 
 
 def _enum(value: str, enum: type[Side] | type[OrderType], what: str) -> Side | OrderType:
@@ -253,38 +317,11 @@ def client_order_id_new() -> str:
     return "br" + uuid.uuid4().hex[: CLIENT_ORDER_ID_MAX - 2]
 
 
-def _order_input(
-    symbol: str,
-    side: str,
-    type: str,
-    quantity: Decimal | str | None,
-    quote_quantity: Decimal | str | None,
-    price: Decimal | str | None,
-) -> OrderInput:
-    return OrderInput(
-        symbol=symbol.strip().upper(),
-        side=Side(_enum(side, Side, "side")),
-        type=OrderType(_enum(type, OrderType, "type")),
-        quantity=_amount(quantity, "quantity"),
-        quote_quantity=_amount(quote_quantity, "quote amount"),
-        price=_amount(price, "price"),
-    )
-
-
-def order_check(
-    *,
-    user: User,
-    symbol: str,
-    side: str,
-    type: str,
-    quantity: Decimal | str | None = None,
-    quote_quantity: Decimal | str | None = None,
-    price: Decimal | str | None = None,
-) -> None:
+def order_check(*, user: User, **terms: Unpack[OrderTerms]) -> None:
     """The refusals `order_place` would give this order before anything is written (the symbol's
     rules, precisions and minimums), for a preview that must not promise what placing refuses.
     Raises BruteError; writes nothing."""
-    order = _order_input(symbol, side, type, quantity, quote_quantity, price)
+    order = OrderInput.of(terms)
     found = symbol_with_rules(order.symbol)
     order_validate(
         user=user, mode=trading_account_mode(user=user), symbol=found[0] if found else None, order=order
@@ -294,20 +331,15 @@ def order_check(
 def order_place(
     *,
     user: User,
-    symbol: str,
-    side: str,
-    type: str,
-    quantity: Decimal | str | None = None,
-    quote_quantity: Decimal | str | None = None,
-    price: Decimal | str | None = None,
     source: str = Order.Source.MANUAL,
     client_order_id: str | None = None,
+    **terms: Unpack[OrderTerms],
 ) -> Order:
     """Validate, record, place and settle one order on the user's current account (paper or live).
 
     Refusals raise BruteError with a code (see module doc). A transport failure whose outcome the
     exchange cannot confirm returns the order still PENDING; `orders_reconcile` settles it."""
-    order = _order_input(symbol, side, type, quantity, quote_quantity, price)
+    order = OrderInput.of(terms)
     if source not in Order.Source.values:
         raise refuse("validation_error", f"Unknown order source {source!r}", 422)
     if client_order_id is not None:
@@ -316,7 +348,7 @@ def order_place(
         if (replay := Order.objects.filter(client_order_id=client_order_id).first()) is not None:
             if replay.user_id != user.pk:
                 raise Conflict("This client order id is already in use")
-            if not _same_order(replay, order):
+            if OrderInput.of_row(replay) != order:
                 # A bot must not believe a different order was placed: only a true retry replays.
                 raise Conflict(
                     "This client order id was used for an order with other parameters "
@@ -336,18 +368,6 @@ def order_place(
         )
     row = _order_create(user=user, mode=mode, order=order, source=source, client_order_id=client_order_id)
     return _order_submit(row)
-
-
-def _same_order(row: Order, order: OrderInput) -> bool:
-    """Whether a stored order is the one `order` asks for (Decimal equality ignores trailing zeros)."""
-    return (row.symbol, row.side, row.type, row.quantity, row.quote_quantity, row.price) == (
-        order.symbol,
-        order.side.value,
-        order.type.value,
-        order.quantity,
-        order.quote_quantity,
-        order.price,
-    )
 
 
 def _estimated_notional(order: OrderInput) -> Decimal | None:
@@ -373,16 +393,11 @@ def _order_create(
             row = Order.objects.create(
                 user=user,
                 mode=mode,
-                symbol=order.symbol,
-                side=order.side.value,
-                type=order.type.value,
                 client_order_id=client_order_id or client_order_id_new(),
-                quantity=order.quantity,
-                quote_quantity=order.quote_quantity,
-                price=order.price,
                 source=source,
                 status=status,
                 error=error,
+                **order.columns(),
             )
             realtime.order_changed(row)
     except IntegrityError:
@@ -402,15 +417,7 @@ def _paper_place(
     Nothing was placed until that commit, so there is no PENDING row to reconcile: a refusal or an
     unreachable market records one REJECTED row instead. The live events leave after the commit,
     without waiting (config/livebus.py)."""
-    request = OrderRequest(
-        symbol=order.symbol,
-        side=order.side,
-        type=order.type,
-        client_order_id=client_order_id or client_order_id_new(),
-        quantity=order.quantity,
-        quote_quantity=order.quote_quantity,
-        price=order.price if order.type in PRICED_TYPES else None,
-    )
+    request = order.request(client_order_id or client_order_id_new())
 
     def notify(row: Order) -> None:
         row.user = user  # the notification's recipient, without reading the user again
@@ -461,21 +468,9 @@ def _order_announce(row: Order, *, notify: bool = True) -> None:
         transaction.on_commit(lambda: order_filled_notify(row), robust=True)
 
 
-def _request_of(row: Order) -> OrderRequest:
-    return OrderRequest(
-        symbol=row.symbol,
-        side=Side(row.side),
-        type=OrderType(row.type),
-        client_order_id=row.client_order_id,
-        quantity=row.quantity,
-        quote_quantity=row.quote_quantity,
-        price=row.price if row.type in PRICED_TYPES else None,
-    )
-
-
 @counted_orders
 def _order_submit(row: Order) -> Order:
-    request = _request_of(row)
+    request = OrderInput.of_row(row).request(row.client_order_id)
 
     async def place(exchange: Exchange) -> tuple[OrderState, list[FillValue]]:
         state = await exchange.place_order(request)
