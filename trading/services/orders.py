@@ -125,21 +125,8 @@ class OrderInput:
             price=_amount(terms.get("price"), "price"),
         )
 
-    @classmethod
-    def of_row(cls, row: Order) -> OrderInput:
-        """The terms a stored order was placed with (equal to another OrderInput of the same order:
-        Decimal equality ignores trailing zeros)."""
-        return cls(
-            symbol=row.symbol,
-            side=Side(row.side),
-            type=OrderType(row.type),
-            quantity=row.quantity,
-            quote_quantity=row.quote_quantity,
-            price=row.price,
-        )
-
     def columns(self) -> dict[str, object]:
-        """The Order row's columns that hold these terms (`of_row` reads them back)."""
+        """The Order row's columns that hold these terms."""
         return {
             "symbol": self.symbol,
             "side": self.side.value,
@@ -348,8 +335,9 @@ def order_place(
         if (replay := Order.objects.filter(client_order_id=client_order_id).first()) is not None:
             if replay.user_id != user.pk:
                 raise Conflict("This client order id is already in use")
-            if OrderInput.of_row(replay) != order:
-                # A bot must not believe a different order was placed: only a true retry replays.
+            # A bot must not believe a different order was placed: only a true retry replays (the
+            # stored terms equal to these; Decimal equality ignores trailing zeros).
+            if any(getattr(replay, column) != value for column, value in order.columns().items()):
                 raise Conflict(
                     "This client order id was used for an order with other parameters "
                     f"({replay.side} {replay.type} {replay.symbol})",
@@ -367,7 +355,7 @@ def order_place(
             user=user, rules=found[1], order=order, source=source, client_order_id=client_order_id
         )
     row = _order_create(user=user, mode=mode, order=order, source=source, client_order_id=client_order_id)
-    return _order_submit(row)
+    return _order_submit(row, order.request(row.client_order_id))
 
 
 def _estimated_notional(order: OrderInput) -> Decimal | None:
@@ -469,9 +457,7 @@ def _order_announce(row: Order, *, notify: bool = True) -> None:
 
 
 @counted_orders
-def _order_submit(row: Order) -> Order:
-    request = OrderInput.of_row(row).request(row.client_order_id)
-
+def _order_submit(row: Order, request: OrderRequest) -> Order:
     async def place(exchange: Exchange) -> tuple[OrderState, list[FillValue]]:
         state = await exchange.place_order(request)
         return state, await _fills_of(exchange, state)
