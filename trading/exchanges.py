@@ -408,6 +408,32 @@ def fill_value_of(row: Fill) -> FillValue:
     )
 
 
+def paper_columns(order: PaperOrder) -> dict[str, Any]:
+    """The columns of `order`'s paper Order row but its owner, mode and source: what was asked and
+    (`paper_outcome`) what came of it."""
+    return {
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "client_order_id": order.client_order_id,
+        "quantity": order.quantity,
+        "quote_quantity": order.quote_quantity,
+        "price": order.price,
+        **paper_outcome(order),
+    }
+
+
+def paper_outcome(order: PaperOrder) -> dict[str, Any]:
+    """The columns of a paper Order row that a fill or a cancel changes."""
+    return {
+        "exchange_order_id": order.order_id,
+        "status": order.status.value,
+        "executed_qty": order.executed,
+        "cummulative_quote_qty": order.cum_quote,
+        "avg_price": order.state().average_price,
+    }
+
+
 _WIDE = Context(prec=80)
 
 
@@ -579,35 +605,16 @@ class DjangoPaperStore:
             else:
                 _balance_write(pk, had_free + free, had_locked + locked, now)
 
-    def _asked(self, order: PaperOrder) -> dict[str, Any]:
-        """The columns of a new paper Order row that say what was asked (`_outcome`: what came of it)."""
-        return {
-            "user_id": self.user_id,
-            "mode": Mode.PAPER,
-            "symbol": order.symbol,
-            "side": order.side.value,
-            "type": order.type.value,
-            "quantity": order.quantity,
-            "quote_quantity": order.quote_quantity,
-            "price": order.price,
-            "source": self.source,
-        }
-
-    @staticmethod
-    def _outcome(order: PaperOrder) -> dict[str, Any]:
-        return {
-            "exchange_order_id": order.order_id,
-            "status": order.status.value,
-            "executed_qty": order.executed,
-            "cummulative_quote_qty": order.cum_quote,
-            "avg_price": order.state().average_price,
-        }
-
     def _save_order(self, order: PaperOrder, fills: Sequence[FillValue]) -> Order:
-        fields = self._outcome(order)
+        fields = paper_outcome(order)
         row, created = Order.objects.get_or_create(
             client_order_id=order.client_order_id,
-            defaults={**self._asked(order), **fields},
+            defaults={
+                "user_id": self.user_id,
+                "mode": Mode.PAPER,
+                "source": self.source,
+                **paper_columns(order),
+            },
         )
         if row.user_id != self.user_id:
             raise InsufficientBalance("client order id belongs to another account")
