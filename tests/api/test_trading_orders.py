@@ -12,6 +12,8 @@ from tests.api.conftest import access_for, assert_error, pat_for
 from trading.exchange.types import OrderBook
 from trading.exchanges import public_client, run
 from trading.models import Order
+from trading.schemas import OrderIn
+from trading.services.orders import OrderTerms
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.testapi")]
 
@@ -113,6 +115,13 @@ def test_a_market_order_has_its_fills_on_the_order_and_in_the_fills_list(api, ow
     listed = api.get(f"/api/v1/fills?order_id={order['id']}", headers=headers).json()
     assert [f["id"] for f in listed["items"]] == [f["id"] for f in detail["fills"]]
     assert listed["count"] == len(detail["fills"])
+
+
+def test_an_order_body_has_exactly_the_keywords_order_place_takes():
+    # The endpoint passes the validated body to order_place as keywords: a field the service does
+    # not take would fail every order, one it takes but the body lacks could never be sent.
+    terms = OrderTerms.__required_keys__ | OrderTerms.__optional_keys__
+    assert set(OrderIn.model_fields) == terms | {"client_order_id"}
 
 
 # ---- idempotency ----------------------------------------------------------------------------------
