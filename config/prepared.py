@@ -1,15 +1,21 @@
-"""Rows inserted without the ORM's per-call SQL compilation, for the few writes on a hot path.
+"""Rows read and written without the ORM's per-call SQL compilation, for the few queries on a hot path.
 
 `Model.objects.create()` builds the same INSERT again on every call: a query object, a compiler, the
 quoted column list, each value through the field's preparation. On a paper order (issue 11) that
-was about half of the web process's CPU for the order's three inserts. `PreparedInsert(Model)`
-builds the statement's text once per database alias and only prepares the values each time, with
-the model's own fields (`pre_save` for auto_now and the like, `get_db_prep_save` for the column's
-form, exact decimals included), so what is stored is what `save()` would store.
+was about half of the web process's CPU for the order's three inserts. Here each statement's text is
+built once per database alias (and per list length or row count where it has one) and only the
+values are prepared each time, by the model's own fields: `pre_save` for auto_now and the like and
+`get_db_prep_save` for the column's form, exact decimals included, so what is stored is what
+`save()` would store; what is read is decoded by the field's `from_db_value`, as the ORM returns it.
 
-What it skips, on purpose: model signals (none of the models it is used for has receivers) and
-`full_clean` (neither does `create()`). It runs on the caller's connection, inside the caller's
-transaction; triggers (shadow mode's capture) see it like any other INSERT.
+- `PreparedInsert(Model)`: one row, many rows (BATCH a statement), or many with their new keys;
+- `PreparedSelect(Model, columns, where=..., where_in=...)`: rows matching `= %s` and `IN (...)`;
+- `PreparedUpdate(Model, columns)`: many saved rows' columns in one statement (`CASE pk WHEN`).
+
+This module is the one place that writes raw SQL for such paths. What it skips, on purpose: model
+signals (none of the models it is used for has receivers) and `full_clean` (neither does
+`create()`). It runs on the caller's connection, inside the caller's transaction; triggers (shadow
+mode's capture) see it like any other statement.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class PreparedInsert(Generic[M]):
         ]
         self.ignore_conflicts = ignore_conflicts
         self._heads: dict[str, tuple[str, str]] = {}
+        self._keyed: dict[str, PreparedSelect] = {}  # key column -> the read-back of new keys
 
     def _head(self, alias: str) -> tuple[str, str]:
         """("INSERT ... VALUES ", "(%s, ...)") for the alias's backend, built once."""
@@ -92,7 +99,7 @@ class PreparedInsert(Generic[M]):
         connection = connections[using]
         verb, values = self._head(using)
         quote = connection.ops.quote_name
-        pk_column, key_column = quote(_column(self.model, "id")), quote(_column(self.model, key))
+        returning = f" RETURNING {quote(_column(self.model, 'pk'))}, {quote(_column(self.model, key))}"
         can_return = connection.features.can_return_rows_from_bulk_insert
         found: dict[str, int] = {}
         with connection.cursor() as cursor:
@@ -103,18 +110,15 @@ class PreparedInsert(Generic[M]):
                 ]
                 sql = verb + ", ".join([values] * len(batch))
                 if can_return:
-                    cursor.execute(f"{sql} RETURNING {pk_column}, {key_column}", params)
+                    cursor.execute(sql + returning, params)
                     found.update((k, pk) for pk, k in cursor.fetchall())
                 else:
                     cursor.execute(sql, params)
-            if not can_return:
-                keys = [getattr(row, key) for row in rows]
-                cursor.execute(
-                    f"SELECT {pk_column}, {key_column} FROM {quote(self.model._meta.db_table)} "  # noqa: S608
-                    f"WHERE {key_column} IN ({', '.join(['%s'] * len(keys))})",
-                    keys,
-                )
-                found.update((k, pk) for pk, k in cursor.fetchall())
+        if not can_return:
+            keyed = self._keyed.get(key)
+            if keyed is None:
+                keyed = self._keyed[key] = PreparedSelect(self.model, ["pk", key], where_in=[key])
+            found.update((k, pk) for pk, k in keyed.rows([getattr(row, key) for row in rows], using=using))
         for row in rows:
             row.pk = found[getattr(row, key)]
             row._state.adding = False
@@ -122,44 +126,64 @@ class PreparedInsert(Generic[M]):
 
 
 class PreparedSelect:
-    """SELECTs of some columns of `model` rows matching `where` (column names, each `= %s`), with the
-    text built once per alias and each value decoded by its field (`from_db_value`: exact decimals,
-    JSON lists), as the ORM would return it. `order_by`: column names, ascending."""
+    """SELECTs of some columns of `model` rows matching every filter: `where` (field names, each
+    `= %s`) and `where_in` (field names, each `IN (%s, ...)` over a list of values). The text is built
+    once per alias and list lengths (callers' batches bound those), and each value is decoded by its
+    field (`from_db_value`: exact decimals, JSON lists), as the ORM would return it. `order_by`: field
+    names, ascending. Raises ValueError without any filter."""
 
     def __init__(
         self,
         model: type[Model],
         columns: Sequence[str],
         *,
-        where: Sequence[str],
+        where: Sequence[str] = (),
+        where_in: Sequence[str] = (),
         order_by: Sequence[str] = (),
     ) -> None:
+        if not where and not where_in:
+            raise ValueError("PreparedSelect needs at least one filter")
         self.model = model
         self.fields = [_field(model, name) for name in columns]
         self._columns = [_column(model, name) for name in columns]
         self._where = [_column(model, name) for name in where]
+        self._where_in = [_column(model, name) for name in where_in]
         self._order_by = [_column(model, name) for name in order_by]
-        self._texts: dict[str, str] = {}
+        self._texts: dict[tuple[str, tuple[int, ...]], str] = {}
 
-    def _text(self, alias: str) -> str:
-        text = self._texts.get(alias)
+    def _text(self, alias: str, lengths: tuple[int, ...]) -> str:
+        text = self._texts.get((alias, lengths))
         if text is None:
             quote = connections[alias].ops.quote_name
+            tests = [f"{quote(column)} = %s" for column in self._where] + [
+                f"{quote(column)} IN ({_marks(length)})"
+                for column, length in zip(self._where_in, lengths, strict=True)
+            ]
             text = (
                 f"SELECT {', '.join(quote(column) for column in self._columns)} "  # noqa: S608
-                f"FROM {quote(self.model._meta.db_table)} "
-                f"WHERE {' AND '.join(f'{quote(column)} = %s' for column in self._where)}"
+                f"FROM {quote(self.model._meta.db_table)} WHERE {' AND '.join(tests)}"
             )
             if self._order_by:
                 text += f" ORDER BY {', '.join(quote(column) for column in self._order_by)}"
-            self._texts[alias] = text
+            self._texts[(alias, lengths)] = text
         return text
 
     def rows(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> list[tuple[Any, ...]]:
-        """The matching rows, each a tuple of the columns' values in the order asked for."""
+        """The matching rows, each a tuple of the columns' values in the order asked for. `values`: one
+        value per `where` field, then one sequence per `where_in` field (an empty one matches nothing:
+        no statement is run)."""
+        plain = values[: len(self._where)]
+        lists: tuple[Sequence[Any], ...] = values[len(self._where) :]
+        if len(lists) != len(self._where_in):
+            raise TypeError(f"expected {len(self._where)} values and {len(self._where_in)} lists")
+        if not all(lists):
+            return []
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(self._text(using), list(values))
+            cursor.execute(
+                self._text(using, tuple(len(each) for each in lists)),
+                [*plain, *(value for each in lists for value in each)],
+            )
             raw = cursor.fetchall()
         decoders = [getattr(f, "from_db_value", None) for f in self.fields]
         return [
@@ -168,8 +192,50 @@ class PreparedSelect:
         ]
 
 
+class PreparedUpdate(Generic[M]):
+    """UPDATEs of some columns of existing `model` rows, any number of rows in ONE statement (each
+    column `CASE <pk> WHEN %s THEN %s ... END`, the rows picked by `<pk> IN (...)`), as Django's
+    `bulk_update` builds it but with the text built once per alias and row count. Each value is
+    prepared as `row.save(update_fields=columns)` would prepare it: `pre_save` (an auto_now column is
+    stamped now), then `get_db_prep_save` (exact decimals)."""
+
+    def __init__(self, model: type[M], columns: Sequence[str]) -> None:
+        self.model = model
+        self.fields = [_field(model, name) for name in columns]
+        self._pk = _field(model, "pk")
+        self._texts: dict[tuple[str, int], str] = {}
+
+    def _text(self, alias: str, count: int) -> str:
+        text = self._texts.get((alias, count))
+        if text is None:
+            quote = connections[alias].ops.quote_name
+            pk = quote(str(self._pk.column))
+            cases = " ".join(["WHEN %s THEN %s"] * count)
+            text = (
+                f"UPDATE {quote(self.model._meta.db_table)} SET "  # noqa: S608
+                + ", ".join(f"{quote(str(f.column))} = CASE {pk} {cases} END" for f in self.fields)
+                + f" WHERE {pk} IN ({_marks(count)})"
+            )
+            self._texts[(alias, count)] = text
+        return text
+
+    def update_many(self, rows: Sequence[M], *, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Writes the columns of every row of `rows` (each saved before, each once) in one statement;
+        none for no rows."""
+        if not rows:
+            return
+        connection = connections[using]
+        keys = [self._pk.get_db_prep_value(row.pk, connection) for row in rows]
+        params: list[Any] = []
+        for f in self.fields:
+            for key, row in zip(keys, rows, strict=True):
+                params += (key, f.get_db_prep_save(f.pre_save(row, False), connection))
+        with connection.cursor() as cursor:
+            cursor.execute(self._text(using, len(rows)), params + keys)
+
+
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
-    field = model._meta.get_field(name)
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
     if not isinstance(field, Field):
         raise TypeError(f"{model.__name__}.{name} is not a column")
     return field
@@ -180,3 +246,7 @@ def _column(model: type[Model], name: str) -> str:
     if column is None:
         raise TypeError(f"{model.__name__}.{name} has no column")
     return column
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
