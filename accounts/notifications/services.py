@@ -1,7 +1,8 @@
 """Notifications: the one way the rest of Brute tells a person something.
 
-Other apps call `notification_send` (or `operator_notify`); it stores the notification, pushes it to
-the user's open pages and queues one delivery per chosen channel, all after the transaction commits.
+Other apps call `notification_send` (`notification_send_many` for several at once, or
+`operator_notify`); it stores the notification, pushes it to the user's open pages and queues one
+delivery per chosen channel, all after the transaction commits.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -54,24 +55,59 @@ def notification_send(
 ) -> Notification:
     """Notify `user`: stored for the notification centre, pushed live to their open pages, and sent
     by each enabled channel that subscribes to `kind`, by Celery with retries. Safe inside a caller's
-    transaction: nothing leaves the process unless it commits."""
-    if kind not in Kind.values:
-        raise InvalidInput(f"Unknown notification kind {kind!r}.")
-    if level not in Level.values:
-        raise InvalidInput(f"Unknown notification level {level!r}.")
+    transaction: nothing leaves the process unless it commits. Raises InvalidInput for an unknown
+    kind or level."""
+    draft = NotificationDraft(user=user, kind=kind, title=title, body=body, data=data, level=level)
+    return notification_send_many(drafts=[draft])[0]
+
+
+@dataclass(frozen=True)
+class NotificationDraft:
+    """One notification to send: the arguments of `notification_send`."""
+
+    user: User
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any] | None = None
+    level: str = Level.INFO
+
+
+def notification_send_many(*, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+    """`notification_send` for each of `drafts`, in one transaction (a savepoint inside a caller's)
+    with one read of the channels of all their users: the stored notifications, in order. The live
+    push and the channel deliveries of each leave after the commit, as `notification_send`'s do.
+    Raises InvalidInput for an unknown kind or level, before anything is written."""
+    for draft in drafts:
+        if draft.kind not in Kind.values:
+            raise InvalidInput(f"Unknown notification kind {draft.kind!r}.")
+        if draft.level not in Level.values:
+            raise InvalidInput(f"Unknown notification level {draft.level!r}.")
+    notifications = []
     with transaction.atomic():
-        notification = _NOTIFICATION_INSERT.insert(
-            Notification(user=user, kind=kind, title=title[:200], body=body, data=data or {}, level=level)
-        )
-        deliveries = [
-            _DELIVERY_INSERT.insert(Delivery(notification=notification, channel_id=channel))
-            for channel in _channels_receiving(user.pk, kind)
-        ]
-        # robust: a broker that is down must not turn the caller's committed work into an error.
-        _after_commit(_push_live, notification)
-        for delivery in deliveries:
-            _after_commit(_queue_delivery, delivery.pk)
-    return notification
+        channels_of = _channels_enabled(sorted({draft.user.pk for draft in drafts}))
+        for draft in drafts:
+            notification = _NOTIFICATION_INSERT.insert(
+                Notification(
+                    user=draft.user,
+                    kind=draft.kind,
+                    title=draft.title[:200],
+                    body=draft.body,
+                    data=draft.data or {},
+                    level=draft.level,
+                )
+            )
+            deliveries = [
+                _DELIVERY_INSERT.insert(Delivery(notification=notification, channel_id=channel))
+                for channel, kinds in channels_of.get(draft.user.pk, [])
+                if draft.kind in kinds
+            ]
+            # robust: a broker that is down must not turn the caller's committed work into an error.
+            _after_commit(_push_live, notification)
+            for delivery in deliveries:
+                _after_commit(_queue_delivery, delivery.pk)
+            notifications.append(notification)
+    return notifications
 
 
 # Every order that fills writes a notification (issue 11): its rows go in with SQL written once.
@@ -79,15 +115,23 @@ _NOTIFICATION_INSERT = PreparedInsert(Notification)
 _DELIVERY_INSERT = PreparedInsert(Delivery)
 
 
-_CHANNELS_RECEIVING = PreparedSelect(
-    NotificationChannel, ["id", "kinds"], where=["user", "enabled"], order_by=["created", "id"]
+_CHANNELS_ENABLED = PreparedSelect(
+    NotificationChannel,
+    ["user", "id", "kinds"],
+    where=["enabled"],
+    where_in=["user"],
+    order_by=["created", "id"],
 )
 
 
-def _channels_receiving(user_id: int, kind: str) -> list[int]:
-    """The ids of the user's enabled channels that receive `kind`: one read of two columns (most
-    users have none), without building the channels and their encrypted settings."""
-    return [pk for pk, kinds in _CHANNELS_RECEIVING.rows(user_id, True) if kind in (kinds or [])]
+def _channels_enabled(user_ids: list[int]) -> dict[int, list[tuple[int, list[str]]]]:
+    """{user id: [(channel id, kinds it receives)]} of the users' enabled channels, oldest first: one
+    read of three columns (most users have none), without building the channels and their
+    encrypted settings."""
+    found: dict[int, list[tuple[int, list[str]]]] = {}
+    for user_id, pk, kinds in _CHANNELS_ENABLED.rows(True, user_ids):
+        found.setdefault(user_id, []).append((pk, kinds or []))
+    return found
 
 
 def operator_notify(
@@ -95,10 +139,12 @@ def operator_notify(
 ) -> list[Notification]:
     """Notify every active operator (admin role), e.g. of a failed backup."""
     operators = User.objects.filter(role=Role.ADMIN, is_active=True)
-    return [
-        notification_send(user=user, kind=kind, title=title, body=body, data=data, level=level)
-        for user in operators
-    ]
+    return notification_send_many(
+        drafts=[
+            NotificationDraft(user=user, kind=kind, title=title, body=body, data=data, level=level)
+            for user in operators
+        ]
+    )
 
 
 def notification_mark_read(*, notification: Notification) -> Notification:

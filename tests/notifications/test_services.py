@@ -6,17 +6,20 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from accounts.notifications import tasks
 from accounts.notifications.channels import ConfigError, mask
 from accounts.notifications.models import Delivery, Notification, NotificationChannel
 from accounts.notifications.services import (
+    NotificationDraft,
     channel_create,
     delivery_attempt,
     notification_mark_all_read,
     notification_send,
+    notification_send_many,
     operator_notify,
 )
 from config.errors import InvalidInput
@@ -84,6 +87,37 @@ def test_it_queues_one_delivery_per_enabled_subscribed_channel(
 
     assert [d.channel for d in notification.deliveries.all()] == [wanted]
     assert len(callbacks) == 2  # the live push and one delivery task
+
+
+def test_several_are_sent_in_order_with_one_read_of_channels_and_deliveries_after_commit(
+    owner, other, receiver, django_capture_on_commit_callbacks
+):
+    wanted = webhook(owner, receiver, kinds=["order_filled"])
+    webhook(other, receiver, kinds=["position_closed"])
+    drafts = [
+        NotificationDraft(user=owner, kind="order_filled", title="one", body=""),
+        NotificationDraft(user=other, kind="order_filled", title="two", body=""),
+        NotificationDraft(user=owner, kind="error", title="three", body="", level="error"),
+    ]
+
+    with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as queries:
+        sent = notification_send_many(drafts=drafts)
+
+    assert [(n.user, n.title, n.level) for n in sent] == [(d.user, d.title, d.level) for d in drafts]
+    assert [q["sql"].split()[0] for q in queries].count("SELECT") == 1
+    assert [d.channel for n in sent for d in n.deliveries.all()] == [wanted]
+    assert len(callbacks) == 4  # three live pushes and one delivery task
+    assert Notification.objects.filter(pk__in=[n.pk for n in sent]).count() == 3
+
+
+def test_several_with_one_unknown_kind_write_nothing(owner):
+    drafts = [
+        NotificationDraft(user=owner, kind="error", title="fine", body=""),
+        NotificationDraft(user=owner, kind="nope", title="unknown", body=""),
+    ]
+    with pytest.raises(InvalidInput):
+        notification_send_many(drafts=drafts)
+    assert not Notification.objects.exists()
 
 
 def test_data_with_decimals_is_stored_as_json(owner):
