@@ -7,7 +7,8 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from tests.config.test_group_commit import wait_until
@@ -129,3 +130,16 @@ def test_balances_of_several_users_in_one_batch_are_each_exact() -> None:
     assert balances(two)["USDT"] == (Decimal("30"), Decimal(0))  # "d" overdrew and was refused
     assert balances(one)["SOL"] == (Decimal("0.5") - Decimal("0.0005"), Decimal(0))
     assert not Order.objects.filter(client_order_id="d").exists()
+
+
+def test_a_batch_costs_the_same_few_statements_whatever_its_size() -> None:
+    one, two = funded("100"), funded("100")
+    Balance.objects.create(user=one, mode=Mode.PAPER, asset="SOL", free=Decimal(1))  # two's SOL is new
+    for size in (2, 8):
+        batch = [buy(user, f"{user.pk}-{size}-{n}", "1") for n in range(size // 2) for user in (one, two)]
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            placements_write(batch)
+        verbs = [q["sql"].split()[0] for q in queries]
+        statements = [verb for verb in verbs if verb in {"SELECT", "INSERT", "UPDATE", "DELETE"}]
+        assert statements == ["SELECT", "SELECT", "INSERT", "INSERT", "UPDATE"] + ["INSERT"] * (size == 2)
+    assert balances(two)["SOL"][0] == Decimal("0.05") - Decimal("0.00005")
