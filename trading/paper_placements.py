@@ -27,7 +27,7 @@ from config.prepared import PreparedInsert, PreparedSelect, PreparedUpdate
 from trading.exchange.errors import InsufficientBalance
 from trading.exchange.paper import PaperOrder
 from trading.exchange.types import Fill as FillValue
-from trading.exchanges import as_stored, fill_row, paper_write_turn
+from trading.exchanges import as_stored, fill_row, paper_columns, paper_write_turn
 from trading.models import Balance, Fill, Mode, Order
 
 
@@ -95,23 +95,8 @@ _PLACEMENTS: GroupCommit[Placement, Order] = GroupCommit(placements_write, turn=
 
 
 def _order_row(placement: Placement) -> Order:
-    order = placement.order
     return Order(
-        user_id=placement.user_id,
-        mode=Mode.PAPER,
-        symbol=order.symbol,
-        side=order.side.value,
-        type=order.type.value,
-        client_order_id=order.client_order_id,
-        quantity=order.quantity,
-        quote_quantity=order.quote_quantity,
-        price=order.price,
-        source=placement.source,
-        exchange_order_id=order.order_id,
-        status=order.status.value,
-        executed_qty=order.executed,
-        cummulative_quote_qty=order.cum_quote,
-        avg_price=order.state().average_price,
+        user_id=placement.user_id, mode=Mode.PAPER, source=placement.source, **paper_columns(placement.order)
     )
 
 
