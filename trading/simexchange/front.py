@@ -3,19 +3,24 @@
 Why: in a burst of orders at a listing's open, each order waited for every order before it, and
 aiohttp's own work per request (its parser, a task per request, the request and response objects,
 the router) was a third of the exchange's time per order, measured by cProfile of 20-order bursts.
-This protocol reads a request, hands it to the same `rest.Dispatcher` (same limits, signature check,
-engine and answers), and queues the answer's bytes.
+This protocol reads a request with httptools (llhttp, the parser uvicorn uses), hands it to the same
+`rest.Dispatcher` (same limits, signature check, engine and answers), and queues the answer's bytes.
 
 The answers of every request read in one pass of the event loop are written together right after
 it (one `call_soon`): the engine accepts the orders of a burst back to back, as MEXC's matching
 engine does behind its gateways, and no order waits for the socket writes of the answers before it.
 Every answer still leaves in the order its connection's requests came, and right after the pass.
 
-A connection goes to aiohttp for good (``transport.set_protocol``, with the bytes not yet handled)
-on the first request that is not a plain /api/v3 route call: the WebSocket, /_sim, the calendar, an
-unknown path or method, chunked bodies, ``Expect``, ``Connection: close``, HTTP/1.0, anything
-malformed, and every request while a scenario fault is queued (faults delay and move prices, which
-aiohttp's handler does). aiohttp then answers it exactly as before.
+A connection goes to aiohttp for good (``transport.set_protocol``) on the first request that is not
+a plain /api/v3 route call: the WebSocket, /_sim, the calendar, an unknown path or method, chunked
+bodies, ``Expect``, ``Connection: close``, HTTP/1.0, a body over `MAX_BODY` or not UTF-8, a head
+still incomplete past `MAX_HEAD`, anything llhttp finds malformed, and every request while a
+scenario fault is queued (faults delay and move prices, which aiohttp's handler does). aiohttp gets
+that request's bytes from its first one, unparsed, and everything after; it answers exactly as before.
+
+llhttp reads a whole chunk of bytes at once and tells neither where a request began nor where it
+ended, so the protocol keeps the bytes from the start of the request being read (`Front.raw`) and
+finds a completed request's end itself (`Front._request_end`): the hand-off needs it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
+
+import httptools
 
 from trading.simexchange.rest import Answer, Dispatcher, Incoming
 from trading.simexchange.scenarios import server_error_body
@@ -40,28 +47,16 @@ MAX_BODY = 1024 * 1024
 HAND_OFF_HEADERS = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 
 
+class HandOff(Exception):
+    """Raised in a parser callback: the request being read, from its first byte, is aiohttp's."""
+
+
 def status_line(status: int) -> bytes:
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
     return f"HTTP/1.1 {status} {phrase}\r\n".encode()
-
-
-def header_fields(lines: list[bytes]) -> tuple[int, str | None]:
-    """The body's length and the API key header (None when absent); length -1 when the request is
-    one for aiohttp's handler (see `HAND_OFF_HEADERS`, ``Connection: close``, a malformed line)."""
-    length, api_key = 0, None
-    for line in lines:
-        name, sep, value = line.partition(b":")
-        name = name.strip().lower()
-        if not sep or name in HAND_OFF_HEADERS or (name == b"connection" and b"close" in value.lower()):
-            return -1, None
-        if name == b"content-length":
-            length = int(value) if value.strip().isdigit() else -1
-        elif name == b"x-mexc-apikey":
-            api_key = value.strip().decode("latin-1")
-    return length, api_key
 
 
 def encoded(answer: Answer) -> bytes:
@@ -92,7 +87,8 @@ class Writes:
 
 class Front(asyncio.Protocol):
     """One client connection: ``routes`` maps (method, path) to the dispatcher; ``fallback`` builds
-    aiohttp's protocol for a connection handed over."""
+    aiohttp's protocol for a connection handed over. The ``on_*`` methods are httptools' callbacks;
+    each raises `HandOff` for a request that is aiohttp's."""
 
     def __init__(
         self,
@@ -109,9 +105,22 @@ class Front(asyncio.Protocol):
         self.live = live
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
-        self.buffer = b""
+        self.parser = httptools.HttpRequestParser(self)
+        # The bytes received from the start of the request being read (or of the empty lines before
+        # it); `start` is where that request begins once llhttp has finished the ones before it.
+        self.raw = b""
+        self.start = 0
+        self.head_done = False
         self.out: list[bytes] = []
-        self.handed_off = False
+        self._new_request()
+
+    def _new_request(self) -> None:
+        self.url = b""
+        self.length = 0
+        self.api_key: str | None = None
+        self.body: list[bytes] = []
+        self.route: Dispatcher | None = None
+        self.path = self.query = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not an asyncio.Transport subclass; a stream server hands one.
@@ -126,50 +135,77 @@ class Front(asyncio.Protocol):
         self.out.clear()
 
     def data_received(self, data: bytes) -> None:
-        self.buffer = self.buffer + data if self.buffer else data
-        while self.buffer and not self.handed_off:
-            if not self._one_request():
-                return
+        self.raw = self.raw + data if self.raw else data
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:  # a `HandOff` from a callback, or a malformed request
+            handing_off = True
+        else:
+            self.raw, self.start = self.raw[self.start :], 0
+            handing_off = not self.head_done and len(self.raw) > MAX_HEAD
+        if handing_off:  # out of the except block: aiohttp's own errors are not chained to llhttp's
+            self._hand_off()
 
-    def _one_request(self) -> bool:
-        """Answers the request at the head of the buffer; False when it is not all here yet or the
-        connection was handed to aiohttp."""
-        buffer = self.buffer
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffer) > MAX_HEAD:
-                self._hand_off()
-            return False
-        lines = buffer[:end].split(b"\r\n")
-        parts = lines[0].split(b" ")
-        if len(parts) != 3 or parts[2] != b"HTTP/1.1" or self.sim.faults.queued:
-            self._hand_off()
-            return False
-        method, target = parts[0].decode("latin-1"), parts[1].decode("latin-1")
-        path, _, query = target.partition("?")
-        dispatcher = self.routes.get((method, path))
-        length, api_key = header_fields(lines[1:])
-        if dispatcher is None or "%" in path or not 0 <= length <= MAX_BODY:
-            self._hand_off()
-            return False
-        start = end + 4
-        if len(buffer) < start + length:
-            return False
+    def on_message_begin(self) -> None:
+        self._new_request()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url  # llhttp hands a URL split across reads in parts
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name in HAND_OFF_HEADERS:
+            raise HandOff
+        if name == b"content-length":
+            self.length = int(value)  # llhttp refused anything but one run of digits
+        elif name == b"x-mexc-apikey":
+            self.api_key = value.strip().decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.path, _, self.query = self.url.decode("latin-1").partition("?")
+        self.route = self.routes.get((parser.get_method().decode("latin-1"), self.path))
+        if (
+            self.route is None
+            or "%" in self.path
+            or self.length > MAX_BODY
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or self.sim.faults.queued
+        ):
+            raise HandOff
+        self.head_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        raw_body = b"".join(self.body)
         try:
-            body = buffer[start : start + length].decode()
+            body = raw_body.decode()
         except UnicodeDecodeError:
-            self._hand_off()
-            return False
-        self.buffer = buffer[start + length :]
+            raise HandOff from None
+        self.head_done = False
+        self.start = self._request_end(len(raw_body))
+        route = self.route
+        assert route is not None
         try:
-            answer = dispatcher.answer(Incoming(query, body, api_key, self.remote))
+            answer = route.answer(Incoming(self.query, body, self.api_key, self.remote))
         except Exception:  # a fault of the exchange itself: a 500, as aiohttp's handler answers it
-            logger.exception("simexchange: %s %s failed", method, path)
+            logger.exception("simexchange: %s %s failed", self.parser.get_method().decode(), self.path)
             answer = Answer(500, server_error_body(500))
         if not self.out:
             self.writes.queue(self)
         self.out.append(encoded(answer))
-        return True
+
+    def _request_end(self, body_length: int) -> int:
+        """Where, in `raw`, the request llhttp has just completed ends: llhttp passes over empty lines
+        before a request and refuses a bare CR or LF within a head, so the head ends at the first
+        blank line after them."""
+        raw, head = self.raw, self.start
+        while raw[head] in b"\r\n":
+            head += 1
+        return raw.index(b"\r\n\r\n", head) + 4 + body_length
 
     def write_out(self) -> None:
         if self.out and self.transport is not None and not self.transport.is_closing():
@@ -177,17 +213,16 @@ class Front(asyncio.Protocol):
         self.out.clear()
 
     def _hand_off(self) -> None:
-        """From this request on, the connection is aiohttp's: the answers queued so far are written
-        first, so the client reads them in order."""
+        """From the request being read on, the connection is aiohttp's: the answers queued so far are
+        written first, so the client reads them in order."""
         transport = self.transport
         assert transport is not None
         self.write_out()
-        self.handed_off = True
         self.live.discard(self)
         protocol = self.fallback()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        rest, self.buffer = self.buffer, b""
+        rest, self.raw = self.raw[self.start :], b""
         if rest:
             protocol.data_received(rest)
 
