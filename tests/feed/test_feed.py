@@ -202,3 +202,38 @@ async def test_a_reconnect_re_reads_the_listing_at_once_in_case_the_exchange_res
 
     await until(lambda: feed.state.tickers["GONEUSDT"].get("state") == "unavailable")
     assert feed.state.tickers["GONEUSDT"]["price"] is None
+
+
+async def test_a_symbol_the_exchange_stopped_listing_loses_its_book_in_memory_and_in_the_cache(make_feed):
+    from trading.exchange.orderbook import LocalOrderBook
+    from trading.exchange.types import BookLevel, OrderBook, Side, Trade
+    from trading.feed import local_books
+
+    feed = await make_feed(rest_tickers_every_s=0.1)
+    await until(lambda: "BTCUSDT" in feed.state.tickers and feed.state.symbols["BTCUSDT"].book is not None)
+    page = await listen(feed.layer, "market.GONEUSDT")
+    # GONEUSDT as the feed held it before the exchange restarted without it: a book in sync, trades.
+    bid, ask = BookLevel(Decimal("1.4"), Decimal(5)), BookLevel(Decimal("1.6"), Decimal(5))
+    book = OrderBook("GONEUSDT", 7, bids=(bid,), asks=(ask,))
+    held = LocalOrderBook("GONEUSDT", lambda: asyncio.sleep(0, book))
+    held.state.load(book)
+    feed.books["GONEUSDT"] = held
+    watched = feed.state.watch("GONEUSDT")
+    watched.book = book
+    watched.trades.append(Trade("GONEUSDT", Decimal("1.5"), Decimal(1), 1, Side.BUY))
+    feed.state.tickers["GONEUSDT"] = {"price": "1.5", "change": "0.5", "bid": "1.4", "ask": "1.6"}
+    await feed.write_snapshot()
+    assert (await sync_to_async(book_cached)("GONEUSDT"))["bids"] == [["1.4", "5"]]
+
+    pushed = await next_of(feed.layer, page, "book", "GONEUSDT", state="unavailable")
+
+    assert (pushed["bids"], pushed["asks"]) == ([], [])
+    local_books.serve(feed.books)
+    try:
+        assert local_books.book("GONEUSDT", 100) is None  # a paper order gets no frozen book to fill against
+    finally:
+        local_books.serve(None)
+    assert list(feed.state.symbols["GONEUSDT"].trades) == []
+    await feed.write_snapshot()
+    assert await sync_to_async(book_cached)("GONEUSDT") is None
+    assert await sync_to_async(book_cached)("BTCUSDT") is not None  # what it still lists keeps its book

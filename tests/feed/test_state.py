@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from trading.exchange.events import TickerEvent
 from trading.exchange.types import Kline
 from trading.feed.state import MarketState
 
@@ -80,12 +81,38 @@ def test_a_symbol_the_exchange_no_longer_lists_turns_unavailable_in_the_snapshot
             "quote_volume": None, "bid": None, "ask": None, "state": "unavailable"}  # fmt: skip
     assert state.tickers_snapshot()["SOLUSDT"] == gone
     assert json.loads(state.take_tickers_payload() or "{}")["data"] == {"SOLUSDT": gone}
-    assert json.loads(state.take_symbol_payload("SOLUSDT") or "{}") == {
-        "type": "ticker", "symbol": "SOLUSDT", **gone
-    }  # fmt: skip
+    assert json.loads(state.take_symbol_payload("SOLUSDT") or "{}")["messages"] == [
+        {"type": "ticker", "symbol": "SOLUSDT", **gone},
+        {"type": "book", "symbol": "SOLUSDT", "version": 0, "bids": [], "asks": [], "state": "unavailable"},
+    ]
     assert state.tickers_snapshot()["BTCUSDT"]["price"] == "100"
     assert state.on_listing({"BTCUSDT"}) == []  # said once, not on every listing
     assert state.take_tickers_payload() is None
+
+
+def test_a_symbol_the_exchange_no_longer_lists_loses_its_book_and_trades_with_its_price():
+    from trading.exchange.types import BookLevel, OrderBook, Side, Trade
+
+    state = MarketState()
+    watched = state.watch("SOLUSDT")
+    book = OrderBook("SOLUSDT", 7, bids=(BookLevel(D("99"), D("2")),), asks=(BookLevel(D("101"), D("3")),))
+    watched.book_view = lambda: book
+    state.on_book(book)
+    state.on_trades("SOLUSDT", (Trade("SOLUSDT", D("100"), D("1"), T0, Side.BUY),))
+    state.on_ticker(TickerEvent("SOLUSDT", D("100"), D("0.01"), D("101"), D("99"), D("5"), D("500"), T0))
+    state.take_symbol_payload("SOLUSDT")
+    assert state.book_snapshot("SOLUSDT") is not None
+
+    state.on_listing({"BTCUSDT"})
+
+    assert (watched.book, watched.book_view, list(watched.trades)) == (None, None, [])
+    assert state.book_snapshot("SOLUSDT") is None  # so the feed deletes the cached one
+    messages = json.loads(state.take_symbol_payload("SOLUSDT") or "{}")["messages"]
+    assert [m for m in messages if m["type"] == "book"] == [
+        {"type": "book", "symbol": "SOLUSDT", "version": 0, "bids": [], "asks": [], "state": "unavailable"}
+    ]
+    assert not any(m["type"] == "trades" for m in messages)
+    assert state.take_symbol_payload("SOLUSDT") is None  # the empty book is said once
 
 
 def test_a_symbol_listed_again_is_live_again():

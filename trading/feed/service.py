@@ -305,15 +305,19 @@ class MarketFeed:
         self.leases[symbol] = time.monotonic() + self.config.release_after_s
         if symbol in self.state.symbols:
             return True
-        book = self.exchange.order_book(symbol, snapshot_depth=self.config.snapshot_depth)
-        self.books[symbol] = book
-        watched = self.state.watch(symbol)
-        levels = self.config.book_levels
-        watched.book_view = lambda: book.view(levels)
+        self._open_book(symbol)
         await self.stream.subscribe(self._topics(symbol))
         self._spawn(self.backfill(symbol))
         log.info("market feed: watching %s", symbol)
         return True
+
+    def _open_book(self, symbol: str) -> None:
+        """A fresh local book for `symbol` (it snapshots over REST at its first depth push), served to
+        this process's paper exchange (local_books) and cut into the page's ladder once in sync."""
+        book = self.exchange.order_book(symbol, snapshot_depth=self.config.snapshot_depth)
+        self.books[symbol] = book
+        levels = self.config.book_levels
+        self.state.watch(symbol).book_view = lambda: book.view(levels) if book.synced else None
 
     async def release(self, symbol: str) -> None:
         self.leases.pop(symbol, None)
@@ -415,15 +419,18 @@ class MarketFeed:
         # only this tells its frozen price from a quiet one. An empty answer is a hiccup, not a market.
         gone = self.state.on_listing({t.symbol for t in tickers}) if tickers else []
         for symbol in gone:
-            log.warning("market feed: %s is no longer listed; its ticker is unavailable", symbol)
+            log.warning("market feed: %s is no longer listed; its ticker and book are unavailable", symbol)
             if symbol in self.state.symbols:
+                # The old book stayed "in sync" with nothing more coming: paper orders would fill against
+                # it. A fresh one is served nothing until the exchange lists the symbol again.
+                self._open_book(symbol)
                 self.coalescer.mark(market_group(symbol))
         self.coalescer.mark(ALL_MARKETS_GROUP)
 
     async def write_snapshot(self) -> None:
         version = self.state.version
         tickers = self.state.tickers_snapshot() if version != self._snapshot_version else None
-        books = {s: b for s in self.state.symbols if (b := self.state.book_snapshot(s)) is not None}
+        books = {s: self.state.book_snapshot(s) for s in self.state.symbols}
         watched = sorted(self.state.symbols)
         await sync_to_async(store.snapshot_write, thread_sensitive=False)(
             tickers=tickers, books=books, watched=watched

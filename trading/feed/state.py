@@ -126,8 +126,8 @@ class SymbolState:
     book: OrderBook | None = None
     book_dirty: bool = False
     # Sorting the whole local book costs more than applying a push, so the ladder is cut from the
-    # maintainer only when a publish needs it.
-    book_view: Callable[[], OrderBook] | None = None
+    # maintainer only when a publish needs it; None while the maintainer is not in sync.
+    book_view: Callable[[], OrderBook | None] | None = None
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=RECENT_TRADES))
     fresh_trades: list[Trade] = field(default_factory=list)
     forming: dict[str, Kline] = field(default_factory=dict)
@@ -144,6 +144,14 @@ class SymbolState:
             "ask": num(ask.price) if ask else None,
             "ask_qty": num(ask.quantity) if ask else None,
         }
+
+    def delist(self) -> None:
+        """The exchange stopped listing the symbol: its ladder and trades go with its price (the feed
+        gives it a fresh, unsynced book), and browsers hear an empty book at the next publish."""
+        self.book, self.book_view = None, None
+        self.trades.clear()
+        self.fresh_trades = []
+        self.book_dirty = True
 
 
 class MarketState:
@@ -181,10 +189,13 @@ class MarketState:
 
     def on_listing(self, symbols: set[str]) -> list[str]:
         """`symbols` is everything the exchange lists now (its full 24 h ticker answer): a symbol with
-        a row but not among them has gone, and its row turns unavailable. Returns the newly gone ones."""
+        a row but not among them has gone: its row turns unavailable, and a watched one loses its book
+        and trades, so neither a page nor a paper order goes on using them. Returns the newly gone ones."""
         gone = [s for s, row in self.tickers.items() if s not in symbols and row.get(STATE) != UNAVAILABLE]
         for symbol in gone:
             self.tickers[symbol] = {**dict.fromkeys(_FIGURES), STATE: UNAVAILABLE}
+            if symbol in self.symbols:
+                self.symbols[symbol].delist()
             self._ticker_changed(symbol)
         return gone
 
@@ -306,8 +317,8 @@ class MarketState:
         if watched is None:
             return None
         messages: list[dict[str, Any]] = []
-        if watched.book_dirty and watched.book_view is not None:
-            self.on_book(watched.book_view())
+        if watched.book_dirty and watched.book_view is not None and (view := watched.book_view()) is not None:
+            self.on_book(view)
         if watched.ticker_dirty and symbol in self.tickers:
             messages.append({"type": "ticker", "symbol": symbol, **self.tickers[symbol]})
         if watched.book_dirty and watched.book is not None:
@@ -319,6 +330,10 @@ class MarketState:
                     "bids": _levels(watched.book.bids),
                     "asks": _levels(watched.book.asks),
                 }
+            )
+        elif watched.book_dirty:  # delisted: the ladder a page shows is emptied, not left frozen
+            messages.append(
+                {"type": "book", "symbol": symbol, "version": 0, "bids": [], "asks": [], STATE: UNAVAILABLE}
             )
         if watched.fresh_trades:
             trades = [

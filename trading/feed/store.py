@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,12 +85,20 @@ def candle_upsert_many(*, klines: Sequence[Kline]) -> int:
     return len(rows)
 
 
-def snapshot_write(*, tickers: dict[str, Any] | None, books: dict[str, Any], watched: list[str]) -> None:
-    values: dict[str, Any] = {book_key(sym): book for sym, book in books.items()}
+def snapshot_write(
+    *, tickers: dict[str, Any] | None, books: Mapping[str, dict[str, Any] | None], watched: list[str]
+) -> None:
+    """Writes the tickers (None: unchanged since the last write), each symbol's book snapshot, and the
+    watched list. A book given as None is deleted: the symbol has no book now (delisted, or not yet in
+    sync), and a page or order must not be served its last one until the TTL runs out."""
+    values: dict[str, Any] = {book_key(sym): book for sym, book in books.items() if book is not None}
     values[WATCHED_KEY] = watched
     if tickers is not None:
         values[TICKERS_KEY] = tickers
     cache.set_many(values, timeout=SNAPSHOT_TTL_S)
+    bookless = [book_key(sym) for sym, book in books.items() if book is None]
+    if bookless:
+        cache.delete_many(bookless)
     memo_clear()
 
 
