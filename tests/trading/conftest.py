@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -14,6 +16,19 @@ from trading import services
 from trading.models import Symbol
 from trading.simexchange.config import SimConfig
 from trading.simexchange.testing import SimExchangeThread
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings: Any, tmp_path: Path) -> None:
+    """Each test starts from an empty cache of the real kind (a file cache), in its own directory: the
+    shared one under var/ handed feed snapshots (a SOLUSDT book) from one test to the next, and pytest-
+    xdist's workers share it, so clearing it would empty another worker's mid-test."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import User
@@ -18,13 +17,6 @@ from trading.simexchange.testing import SimExchangeThread
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/markets/SOLUSDT/"}
-
-
-@pytest.fixture(autouse=True)
-def _no_snapshot_from_an_earlier_test() -> None:
-    """The cache (a file under var/ in tests) outlives a test and a run: a book one test fed stays for
-    SNAPSHOT_TTL_S, so a test that forgot to feed its own passed only when an earlier one had."""
-    cache.clear()
 
 
 @pytest.fixture

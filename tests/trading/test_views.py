@@ -134,14 +134,6 @@ def test_preview_shows_price_fee_and_total_without_placing(signed_in, trader):
     assert 'aria-label="Preview"' in body
     assert "data-preview-pay>100 USDT<" in body
     assert "data-preview-fee>0 SOL<" in body  # a resting limit buy pays SOL's maker fee, 0
-    # No feed has run in this test: a book an earlier test left in the shared cache must not count.
-    from django.core.cache import cache
-
-    from trading.feed.store import memo_clear
-    from trading.quotes import book_key
-
-    cache.delete(book_key("SOLUSDT"))
-    memo_clear()  # and what this process read of it
     market = signed_in.post("/markets/SOLUSDT/order", _order_form(action="preview", amount="100"))
     assert "No order book yet to price this order." in market.content.decode()  # the feed has not run
     assert not Order.objects.filter(user=trader).exists()
@@ -354,11 +346,8 @@ def test_a_tradable_market_keeps_the_order_button_enabled(signed_in):
     assert 'id="order-closed"' not in body
 
 
-def test_a_symbol_the_exchange_stopped_listing_shows_no_live_price_not_its_last_one(signed_in, settings):
+def test_a_symbol_the_exchange_stopped_listing_shows_no_live_price_not_its_last_one(signed_in):
     from trading.feed.store import snapshot_write
-
-    # The snapshots stay in this test: the file cache under var/ would hand them to the next ones.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
     snapshot_write(tickers={"SOLUSDT": {"price": "142.5", "change": "1.2"}}, books={}, watched=[])
     assert "142.50" in signed_in.get("/markets/SOLUSDT/").content.decode()
