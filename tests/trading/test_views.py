@@ -361,3 +361,5 @@ def test_a_symbol_the_exchange_stopped_listing_shows_no_live_price_not_its_last_
     assert 'class="big-price stale"' in price
     assert "the exchange no longer lists SOLUSDT" in price.split("</span>")[0]
     assert "142.5" not in page
+    assert "No order book: the exchange no longer lists SOLUSDT." in page
+    assert "No order book yet" not in page
