@@ -18,7 +18,7 @@ from django.urls import URLPattern, path
 from ninja import NinjaAPI
 
 from accounts.api import router as accounts_router
-from config.api_auth import API_AUTH
+from config.api_auth import API_AUTH, scope_check
 from config.api_errors import document_errors, error_response, install_error_handlers
 from config.api_idempotency import IdempotentReplay, replay_response
 from config.api_input import StrictParser
@@ -28,6 +28,14 @@ from config.api_throttling import default_throttles
 class BruteAPI(NinjaAPI):
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         return document_errors(super().get_openapi_schema(**kwargs))
+
+    def create_temporal_response(self, request: HttpRequest) -> HttpResponse:
+        # ninja's Operation.run (sync and async) calls this right after its checks (authentication,
+        # then the rate limits) and right before it reads the input: the one point where a scope
+        # refusal has been counted like any request and still comes before a 422 about the body.
+        # Raised here, inside run's try, it becomes the usual 403 through the error handlers.
+        scope_check(request)
+        return super().create_temporal_response(request)
 
     @property
     def urls(self) -> Any:
@@ -101,13 +109,16 @@ api = build_api(
         "Inputs: a JSON body over 64 KiB or nested deeper than 20 levels answers 400; text holding "
         "NUL or another control character answers 422; a query parameter given twice answers 422 "
         "unless it is a list; unknown query parameters are ignored. "
-        "Statuses: 401 no valid credentials; 403 the caller may not (checked before the body is read, "
-        "so a read token gets 403 whatever it sends); 404 no such object (someone else's looks the "
+        "Checks run in this order: credentials, rate limits, scope, input. "
+        "Statuses: 401 no valid credentials; 403 the caller may not (checked after the rate limits, "
+        "so a refusal counts against them, and before the body is read, so a read token gets 403 "
+        "whatever it sends); 404 no such object (someone else's looks the "
         "same); 422 a value is refused, by its form (`validation_error`) or by a trading rule "
         "(`too_many_decimals`, `below_min_quantity`, `below_min_notional`, `above_max_notional`, "
         "`price_out_of_range`), whichever check found it; 400 a body that cannot be read, or a "
         "refusal of the moment (`symbol_not_trading`, `insufficient_balance`, ...); 409 a conflict; "
-        "429 rate limited; 503 a dependency is down."
+        "429 rate limited (every authenticated request counts, refused or not; Retry-After); "
+        "503 a dependency is down."
     ),
 )
 api.add_router("/", accounts_router)

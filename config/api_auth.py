@@ -4,7 +4,11 @@ Three ways in, tried in order: `Authorization: Bearer <JWT access token>`, `Auth
 brute_pat_...` (a personal API token), and the browser's session cookie (with CSRF on unsafe
 methods). Each yields a `Principal` on `request.auth`; `request.user` is the same user.
 
-Endpoints declare what they need with `@require_scope("read")` or `@require_scope("trade")`.
+Endpoints declare what they need with `@require_scope("read")` or `@require_scope("trade")`. The
+checks run in the order GitHub's and Stripe's APIs use: who is calling (401), then the rate limits
+(429, config/api_throttling.py), then the scope (403, `scope_check`), then the input (422): a
+refusal spends the caller's budget like any other request, so a read token cannot hammer a write
+endpoint for free.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class BearerAuth(HttpBearer):
             user, scopes = access_token_user(token=token)
             principal = Principal(user, "access", frozenset(scopes))
         request.user = principal.user
-        return _admit(request, principal)
+        return principal
 
 
 class BrowserSessionAuth(SessionAuth):
@@ -73,13 +77,7 @@ class BrowserSessionAuth(SessionAuth):
         user = request.user
         if key is None or not user.is_authenticated or not user.is_active:
             return None
-        return _admit(request, Principal(user, "session", frozenset(ALL_SCOPES)))
-
-
-def _admit(request: HttpRequest, principal: Principal) -> Principal:
-    """The principal, once it holds the scope its endpoint names (`require_scope`), else 403."""
-    scope = getattr(request, "brute_scope", None)
-    return _holding(principal, scope) if scope is not None else principal
+        return Principal(user, "session", frozenset(ALL_SCOPES))
 
 
 API_AUTH = [BearerAuth(), BrowserSessionAuth()]
@@ -95,6 +93,15 @@ def request_principal(request: HttpRequest) -> Principal:
 def principal_require(request: HttpRequest, scope: str) -> Principal:
     """The caller's Principal, or 401/403 `forbidden` if it may not act with `scope`."""
     return _holding(request_principal(request), scope)
+
+
+def scope_check(request: HttpRequest) -> None:
+    """401/403 `forbidden` unless the caller holds the scope its endpoint names (`require_scope`);
+    nothing for an endpoint that names none. BruteAPI calls it once ninja has authenticated and
+    counted the request against the rate limits, before it reads the input."""
+    scope = getattr(request, "brute_scope", None)
+    if scope is not None:
+        principal_require(request, scope)
 
 
 def _holding(principal: Principal, scope: str) -> Principal:
@@ -137,9 +144,10 @@ def require_scope(scope: str) -> Callable[[F], F]:
 
 def _scope_on_request(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A run decorator (ninja's `decorate_view`, kept when an operation is cloned): names the
-    endpoint's scope on the request before ninja authenticates, so the authenticators refuse a
-    principal without it (`_admit`) before ninja reads the input: a read token gets its 403 before
-    any 422 about a body it may not send."""
+    endpoint's scope on the request before ninja runs its checks, so `scope_check` can refuse a
+    principal without it after the rate limits and before ninja reads the input: a read token's
+    refusal counts against its limit, and it gets its 403 before any 422 about a body it may not
+    send."""
 
     def decorator(run: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(run):

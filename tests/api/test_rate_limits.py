@@ -107,3 +107,81 @@ def test_with_redis_every_process_counts_in_one_shared_window(api, owner, settin
     keys = redis.Redis.from_url(redis_url).keys("brute:rl:token:*")
     assert len(keys) == 1
     assert 0 < redis.Redis.from_url(redis_url).ttl(keys[0]) <= 61
+
+
+def refused_order(api, headers, body=None):
+    """A read token POSTing an order: refused for its scope, 403, before the body is read."""
+    body = (
+        {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"}
+        if body is None
+        else body
+    )
+    return api.post("/api/v1/orders", body, content_type="application/json", headers=headers)
+
+
+def test_scope_refusals_count_against_the_tokens_limit(api, owner, settings):
+    settings.API_RATE_LIMIT_TOKEN = "3/min"
+    headers = pat_for(owner, "read")
+    for _ in range(3):
+        assert_error(refused_order(api, headers), 403, "forbidden")
+    response = refused_order(api, headers)
+    error = assert_error(response, 429, "rate_limited")
+    assert error["details"] == []
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert_error(api.get("/api/v1/me", headers=headers), 429, "rate_limited")
+
+
+def test_refusals_and_allowed_requests_share_one_budget(api, owner, settings):
+    settings.API_RATE_LIMIT_TOKEN = "3/min"
+    headers = pat_for(owner, "read")
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    assert_error(refused_order(api, headers), 403, "forbidden")
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    assert_error(refused_order(api, headers), 429, "rate_limited")
+
+
+def test_over_the_limit_the_429_comes_before_the_scope_and_the_body(api, owner, settings):
+    settings.API_RATE_LIMIT_TOKEN = "1/min"
+    headers = pat_for(owner, "read")
+    assert_error(refused_order(api, headers, {"side": "HOLD"}), 403, "forbidden")
+    assert_error(refused_order(api, headers, {"side": "HOLD"}), 429, "rate_limited")
+
+
+def test_a_refused_tokens_spent_budget_leaves_another_tokens_alone(api, owner, settings):
+    settings.API_RATE_LIMIT_TOKEN = "2/min"
+    read = pat_for(owner, "read", name="read")
+    trade = pat_for(owner, "trade", name="trade")
+    for _ in range(2):
+        assert_error(refused_order(api, read), 403, "forbidden")
+    assert_error(refused_order(api, read), 429, "rate_limited")
+    assert api.get("/api/v1/me", headers=trade).status_code == 200
+    assert api.get("/api/v1/me", headers=access_for(owner)).status_code == 200
+
+
+def test_scope_refusals_count_against_the_ip_limit(api, owner, other, settings):
+    settings.API_RATE_LIMIT_IP = "2/min"
+    assert_error(refused_order(api, pat_for(owner, "read")), 403, "forbidden")
+    assert_error(refused_order(api, pat_for(other, "read")), 403, "forbidden")
+    response = api.get("/api/v1/me", headers=pat_for(owner, "trade", name="trade"))
+    assert_error(response, 429, "rate_limited")
+    assert "Retry-After" in response
+
+
+@pytest.mark.parametrize("path", ["/t/orders", "/t/async-orders"])
+def test_a_role_refusal_counts_too_on_sync_and_async_endpoints(api, viewer, settings, path):
+    settings.API_RATE_LIMIT_TOKEN = "1/min"
+    headers = access_for(viewer)
+    body = {"symbol": "X", "qty": 1}
+    assert_error(api.post(path, body, content_type="application/json", headers=headers), 403, "forbidden")
+    response = api.post(path, body, content_type="application/json", headers=headers)
+    assert_error(response, 429, "rate_limited")
+    assert "Retry-After" in response
+
+
+def test_bad_credentials_still_get_401(api, owner, settings):
+    settings.API_RATE_LIMIT_TOKEN = "1/min"
+    headers = pat_for(owner, "read")
+    assert api.get("/api/v1/me", headers=headers).status_code == 200
+    assert_error(api.get("/api/v1/me", headers=headers), 429, "rate_limited")
+    assert_error(api.get("/api/v1/me", headers=bearer("brute_pat_not-a-token")), 401, "not_authenticated")
+    assert_error(refused_order(api, bearer("not-a-jwt")), 401, "not_authenticated")
