@@ -8,13 +8,14 @@ Endpoints declare what they need with `@require_scope("read")` or `@require_scop
 checks run in the order GitHub's and Stripe's APIs use: who is calling (401), then the rate limits
 (429, config/api_throttling.py), then the scope (403, `scope_check`), then the input (422): a
 refusal spends the caller's budget like any other request, so a read token cannot hammer a write
-endpoint for free.
+endpoint for free. A bearer token that fails authentication spends its client IP's budget.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -22,12 +23,14 @@ from typing import Any, Literal, TypeVar, cast
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.decorators import decorate_view
+from ninja.errors import Throttled
 from ninja.security import HttpBearer, SessionAuth
 from ninja.signature.utils import get_typed_signature
 from ninja.utils import contribute_operation_callback
 
 from accounts.models import ApiScope, ApiToken, User
 from accounts.tokens import ALL_SCOPES, NotAuthenticated, access_token_user, api_token_authenticate
+from config.api_throttling import IpRateThrottle
 from config.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,14 +57,32 @@ class Principal:
 
 class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Principal:
-        if token.startswith(ApiToken.PREFIX):
-            pat = api_token_authenticate(secret=token)
-            principal = Principal(pat.user, "pat", frozenset(pat.scope_list), pat.pk)
-        else:
-            user, scopes = access_token_user(token=token)
-            principal = Principal(user, "access", frozenset(scopes))
+        try:
+            principal = _bearer_principal(token)
+        except NotAuthenticated:
+            _failure_count(request)
+            raise
         request.user = principal.user
         return principal
+
+
+def _bearer_principal(token: str) -> Principal:
+    if token.startswith(ApiToken.PREFIX):
+        pat = api_token_authenticate(secret=token)
+        return Principal(pat.user, "pat", frozenset(pat.scope_list), pat.pk)
+    user, scopes = access_token_user(token=token)
+    return Principal(user, "access", frozenset(scopes))
+
+
+_IP_LIMIT = IpRateThrottle()
+
+
+def _failure_count(request: HttpRequest) -> None:
+    """A bearer token that fails spends its client IP's budget like any request (ninja answers 401
+    before it runs the throttles, so nothing else counts a stream of bad tokens); 429 once over."""
+    if not _IP_LIMIT.allow_request(request):
+        wait = _IP_LIMIT.wait()
+        raise Throttled(wait=None if wait is None else math.ceil(wait))
 
 
 class BrowserSessionAuth(SessionAuth):

@@ -7,6 +7,7 @@ stable `code`; clients branch on the code, never on the message.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -132,9 +133,13 @@ def install_error_handlers(api: NinjaAPI) -> None:  # noqa: C901  (ten one-branc
         )
 
     def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-        # ninja sets Retry-After on the returned response from the throttle's wait().
+        # ninja's throttle check sets Retry-After again on what this returns; a Throttled raised
+        # elsewhere (a failed bearer token over its IP's limit, config/api_auth.py) relies on this one.
         message = "Too many requests. Retry after the number of seconds in Retry-After."
-        return error_response(api, request, status=429, code="rate_limited", message=message)
+        response = error_response(api, request, status=429, code="rate_limited", message=message)
+        if exc.wait is not None:
+            response["Retry-After"] = str(math.ceil(exc.wait))
+        return response
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if isinstance(exc.__cause__, BruteError):  # the body parser's own refusal, wrapped by ninja

@@ -185,3 +185,15 @@ def test_bad_credentials_still_get_401(api, owner, settings):
     assert_error(api.get("/api/v1/me", headers=headers), 429, "rate_limited")
     assert_error(api.get("/api/v1/me", headers=bearer("brute_pat_not-a-token")), 401, "not_authenticated")
     assert_error(refused_order(api, bearer("not-a-jwt")), 401, "not_authenticated")
+
+
+def test_bad_bearer_tokens_spend_their_ips_budget(api, owner, settings):
+    settings.API_RATE_LIMIT_IP = "2/min"
+    for bad in ("brute_pat_not-a-token", "not-a-jwt"):
+        assert_error(api.get("/api/v1/me", headers=bearer(bad)), 401, "not_authenticated")
+    response = api.get("/api/v1/me", headers=bearer("not-a-jwt"))
+    assert_error(response, 429, "rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert_error(api.get("/api/v1/me", headers=pat_for(owner, "read")), 429, "rate_limited")
+    elsewhere = api.get("/api/v1/me", headers=bearer("not-a-jwt"), REMOTE_ADDR="10.0.0.9")
+    assert_error(elsewhere, 401, "not_authenticated")
