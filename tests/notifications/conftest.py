@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from accounts.models import Role
-from config.celery import app as celery_app
 from tests.factories import UserFactory
 
 
@@ -90,13 +89,14 @@ def _notification_settings(settings: Any) -> None:
 
 
 @pytest.fixture
-def eager() -> Iterator[None]:
+def eager(settings: Any) -> None:
     """Celery runs tasks in-process, retries included (countdowns are ignored). Not propagating, since
-    eager mode would raise the Retry itself; tests check outcomes on the Delivery rows instead."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
+    eager mode would raise the Retry itself; tests check outcomes on the Delivery rows instead.
+
+    Through Django's setting, which Celery's app reads on every access, never `celery_app.conf.x = ...`:
+    that stores the value in Celery's own overrides for the rest of the process, where it shadows the
+    setting, so a later test's `override_settings(CELERY_TASK_ALWAYS_EAGER=True)` did nothing."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture
