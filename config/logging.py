@@ -26,6 +26,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class RefusalWithoutTraceback(logging.Filter):
+    """On django.request: a 403 (a PermissionDenied, e.g. a trader opening the backups page) is a
+    routine refusal, logged as its one line; Django attaches the exception, whose traceback says
+    nothing the line does not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class RepeatFilter(logging.Filter):
     """Lets the first `burst` records of a kind through per `window_s` seconds and drops the rest;
     the next record of that kind let through says how many were dropped.

@@ -446,6 +446,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "config.logging.RequestIdFilter"},
         "repeats": {"()": "config.logging.RepeatFilter", "window_s": 10.0, "burst": 3},
+        "refusal": {"()": "config.logging.RefusalWithoutTraceback"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"},
@@ -464,6 +465,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's defaults give "django" a console handler of its own (and mail_admins): with DEBUG on,
+        # every line of Django's went to stderr twice. Here its lines go to the root's handler only.
+        "django": {"handlers": []},
+        "django.request": {"filters": ["refusal"]},
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
