@@ -33,7 +33,8 @@ def index(request: Request) -> HttpResponse:
         "page": page.get_page(request.GET.get("page")),
         "unread": selectors.notification_unread_count(user=request.user),
     }
-    template = "notifications/index.html#list" if request.htmx else "notifications/index.html"
+    # htmx (a page, or the list after marking read) also gets the header's badge, swapped out of band.
+    template = "notifications/index.html#update" if request.htmx else "notifications/index.html"
     return render(request, template, context)
 
 

@@ -68,6 +68,49 @@ def test_mark_read_with_htmx_ends_in_the_list_partial(signed_in, owner):
     assert "All read" in page
 
 
+def oob_badge(page):
+    """The unread badge the response swaps into the page header (out of band), or None."""
+    start = page.find('<span id="unread-badge"')
+    if start < 0:
+        return None
+    badge = page[start:].split("\n", 1)[0]  # the badge template is one line
+    assert 'hx-swap-oob="true"' in badge
+    return badge
+
+
+def test_mark_read_with_htmx_also_updates_the_header_badge(signed_in, owner):
+    first = notify(owner, "First")
+    second = notify(owner, "Second")
+
+    response = signed_in.post(reverse("notifications:mark_read", args=[first.pk]), follow=True, **HX)
+    badge = oob_badge(response.content.decode())
+    assert badge is not None
+    assert '<span class="tag">1</span>' in badge
+
+    response = signed_in.post(reverse("notifications:mark_read", args=[second.pk]), follow=True, **HX)
+    badge = oob_badge(response.content.decode())
+    assert badge is not None
+    assert 'class="tag"' not in badge
+
+
+def test_mark_all_read_with_htmx_empties_the_header_badge(signed_in, owner):
+    notify(owner, "a")
+    notify(owner, "b")
+    response = signed_in.post(reverse("notifications:mark_all_read"), follow=True, **HX)
+    page = response.content.decode()
+    assert "All read" in page
+    badge = oob_badge(page)
+    assert badge is not None
+    assert 'class="tag"' not in badge
+
+
+def test_the_full_page_has_one_badge_and_swaps_nothing_out_of_band(signed_in, owner):
+    notify(owner, "a")
+    page = signed_in.get(reverse("notifications:index")).content.decode()
+    assert page.count('id="unread-badge"') == 1
+    assert "hx-swap-oob" not in page
+
+
 def test_mark_all_read(signed_in, owner):
     notify(owner, "a")
     notify(owner, "b")
