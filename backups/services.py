@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("backups")
+NO_PARENT_NOTE = "No backup yet to build an incremental on: took a full backup instead."
 Progress = Callable[[str, int, int], None]
 
 
@@ -79,14 +80,21 @@ def backup_create(
     encrypt: bool | None = None,
     note: str = "",
     progress: Progress | None = None,
+    full_if_no_parent: bool = False,
 ) -> Summary:
-    """A full backup, or an incremental one on top of the newest backup; returns its summary."""
+    """A full backup, or an incremental one on top of the newest backup; returns its summary. An
+    incremental with no usable backup to build on is refused, or with `full_if_no_parent` taken as a
+    full backup (the summary's kind says which)."""
     progress = progress or _quiet
     store = backup_store()
     encrypt = settings.BACKUP_ENCRYPT if encrypt is None else encrypt
     parent = backup_newest(store=store) if incremental else None
     if incremental and parent is None:
-        raise BackupError("there is no usable backup to build an incremental on; create a full backup first")
+        if not full_if_no_parent:
+            raise BackupError(
+                "there is no usable backup to build an incremental on; create a full backup first"
+            )
+        logger.info("Incremental backup: %s", NO_PARENT_NOTE)
     # An incremental of an encrypted chain stays encrypted, whatever the setting says today.
     encrypt = encrypt or (parent is not None and parent.encrypted)
     signing_key = key_from_settings() if encrypt or key_configured() else None
@@ -593,8 +601,10 @@ def backup_run_request(
     return run
 
 
-def backup_run_execute(*, run_id: int) -> BackupRun:
-    """Runs a queued BackupRun once (a redelivered task finds it claimed and does nothing)."""
+def backup_run_execute(*, run_id: int, full_if_no_parent: bool = False) -> BackupRun:
+    """Runs a queued BackupRun once (a redelivered task finds it claimed and does nothing). With
+    `full_if_no_parent`, an incremental with nothing to build on becomes a full backup, and the run
+    records it: `incremental` off, the reason in `result["note"]`."""
     claimed = BackupRun.objects.filter(pk=run_id, status=BackupRun.Status.QUEUED).update(
         status=BackupRun.Status.RUNNING, started_at=timezone.now()
     )
@@ -605,9 +615,17 @@ def backup_run_execute(*, run_id: int) -> BackupRun:
     try:
         if run.action == BackupRun.Action.CREATE:
             summary = backup_create(
-                incremental=run.incremental, encrypt=run.encrypt, note=run.note, progress=progress
+                incremental=run.incremental,
+                encrypt=run.encrypt,
+                note=run.note,
+                progress=progress,
+                full_if_no_parent=full_if_no_parent,
             )
-            _finish(run_id, backup_id=summary.id, result={"size": summary.size, "kind": summary.kind})
+            result: dict[str, Any] = {"size": summary.size, "kind": summary.kind}
+            if run.incremental and summary.kind == FULL:
+                result["note"] = NO_PARENT_NOTE
+                BackupRun.objects.filter(pk=run_id).update(incremental=False)
+            _finish(run_id, backup_id=summary.id, result=result)
         elif run.action == BackupRun.Action.VERIFY:
             outcomes = backup_verify(all_backups=True, progress=progress)
             _finish_verify(run_id, outcomes)
@@ -623,9 +641,11 @@ def backup_run_execute(*, run_id: int) -> BackupRun:
 
 
 def backup_run_now(*, action: str, incremental: bool = False) -> BackupRun:
-    """A run started by the scheduler: recorded, then executed in the calling worker."""
+    """A run started by the scheduler: recorded, then executed in the calling worker. A scheduled
+    incremental before any backup exists (a fresh install, or after the full ones were pruned or
+    damaged) takes a full backup instead of failing every hour until the nightly full one."""
     run = BackupRun.objects.create(action=action, incremental=incremental)
-    return backup_run_execute(run_id=run.pk)
+    return backup_run_execute(run_id=run.pk, full_if_no_parent=True)
 
 
 def _finish(run_id: int, *, backup_id: str = "", result: dict[str, Any]) -> None:

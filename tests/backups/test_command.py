@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -9,6 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.backups.conftest import Site
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def backup(*args: str) -> str:
@@ -51,6 +56,24 @@ def test_a_failure_is_one_line_and_a_non_zero_exit(site: Site) -> None:
     assert caught.value.returncode == 1
     assert "\n" not in str(caught.value)
     assert "no backup 20990101T000000Z-000000" in str(caught.value)
+
+
+def test_an_incremental_with_no_backup_yet_is_one_line_and_exit_1(site: Site, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "manage.py", "backup", "create", "--incremental"],
+        cwd=ROOT,
+        env={**os.environ, "BACKUP_DATABASE": str(site.db), "BACKUP_DIR": str(tmp_path / "empty")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.splitlines() == [
+        "CommandError: there is no usable backup to build an incremental on; create a full backup first"
+    ]
+    assert not any((tmp_path / "empty").glob("*.json"))
 
 
 def test_a_failed_verification_exits_non_zero(site: Site) -> None:

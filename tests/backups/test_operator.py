@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.models import Role
-from backups import services, tasks
+from backups import selectors, services, tasks
 from backups.models import BackupRun
 from config.schedule import beat_schedule
 from tests.backups.conftest import Site
@@ -115,12 +115,50 @@ def test_scheduled_tasks_run_the_services(site: Site) -> None:
 def test_a_failed_scheduled_backup_emails_the_operators(site: Site) -> None:
     UserFactory(role=Role.ADMIN, email="ops@example.com")
     UserFactory(role=Role.TRADER, email="trader@example.com")
+    site.db.unlink()
 
-    assert tasks.backup_scheduled_incremental() == "failed"  # nothing to build on yet
+    assert tasks.backup_scheduled_full() == "failed"
 
     [message] = mail.outbox
     assert message.to == ["ops@example.com"]
-    assert "create a full backup first" in message.body
+    assert f"the database file {site.db} does not exist" in message.body
+
+
+def test_a_scheduled_incremental_with_no_backup_yet_takes_a_full_one_and_says_so(
+    operator_client: Client, site: Site
+) -> None:
+    UserFactory(role=Role.ADMIN, email="ops@example.com")
+
+    assert tasks.backup_scheduled_incremental() == "succeeded"
+
+    run = BackupRun.objects.get()
+    [listed] = selectors.backup_list()
+    assert listed.summary is not None
+    assert listed.summary.kind == "full"
+    assert run.backup_id == listed.id
+    assert not run.incremental
+    assert run.result["kind"] == "full"
+    assert run.result["note"] == "No backup yet to build an incremental on: took a full backup instead."
+    assert run.result["note"] in operator_client.get(reverse("backups:run", args=[run.pk])).content.decode()
+    assert mail.outbox == []
+
+    assert tasks.backup_scheduled_incremental() == "succeeded"
+    newest = BackupRun.objects.order_by("-pk").first()
+    assert newest is not None
+    assert newest.incremental
+    assert newest.result == {"size": newest.result["size"], "kind": "incremental"}
+
+
+def test_an_incremental_started_by_hand_with_no_backup_yet_still_fails(
+    operator_client: Client, site: Site, django_capture_on_commit_callbacks: object
+) -> None:
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True), django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        operator_client.post(reverse("backups:start"), {"kind": "incremental"})
+
+    run = BackupRun.objects.get()
+    assert run.status == BackupRun.Status.FAILED
+    assert "create a full backup first" in run.error
+    assert selectors.backup_list() == []
 
 
 def test_a_damaged_backup_found_by_the_weekly_verify_is_reported(site: Site, tmp_path: Path) -> None:
@@ -157,7 +195,8 @@ def test_a_failed_backup_also_reaches_the_operators_inbox(site: Site) -> None:
     from accounts.notifications.models import Notification
 
     admin = UserFactory(role=Role.ADMIN, email="ops2@example.com")
-    assert tasks.backup_scheduled_incremental() == "failed"
+    site.db.unlink()
+    assert tasks.backup_scheduled_full() == "failed"
     notice = Notification.objects.get(user=admin)
     assert notice.kind == "backup_failed"
-    assert "create a full backup first" in notice.body
+    assert "does not exist" in notice.body
