@@ -391,8 +391,10 @@ NOTIFY_MAX_ATTEMPTS = env.integer("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFY_RETRY_BACKOFF = float(env.integer("NOTIFY_RETRY_BACKOFF", 10, minimum=1))
 NOTIFY_RETRY_BACKOFF_MAX = float(env.integer("NOTIFY_RETRY_BACKOFF_MAX", 900, minimum=1))
 NOTIFY_HTTP_TIMEOUT = float(env.integer("NOTIFY_HTTP_TIMEOUT", 10, minimum=1))
-# Webhooks and Slack URLs on private or loopback addresses are refused in production (no probing our network).
-NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", not PRODUCTION)
+# Webhook, Slack and Telegram destinations that are or resolve to loopback, private, link-local or other
+# non-public addresses are refused (a URL a user types must not reach the server's own network), in every
+# environment unless this is on: a receiver on the LAN, or tests posting to a local server.
+NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", False)
 
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")

@@ -73,12 +73,31 @@ class ConfigError(ValueError):
 
 # --- Settings validation ------------------------------------------------------------------------
 
+MAX_URL_LENGTH = 2048
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
 
 def _http_url(value: str, field: str) -> str:
     value = (value or "").strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if len(value) > MAX_URL_LENGTH:
+        raise ConfigError(
+            field, f"This URL has {len(value)} characters; at most {MAX_URL_LENGTH} are allowed."
+        )
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError(field, "A URL cannot contain spaces or control characters.")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number from 0 to 65535)
+    except ValueError:
+        raise ConfigError(
+            field, "Enter a full http:// or https:// URL (its host or port is malformed)."
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(field, "Enter a full http:// or https:// URL.")
+    if not parts.hostname or not valid_hostname(parts.hostname):
+        raise ConfigError(field, "The URL's host is not a valid host name or IP address.")
     if not _public_host(parts.hostname):
         raise ConfigError(
             field, "This address is on a private network, which this installation does not allow."
@@ -86,22 +105,61 @@ def _http_url(value: str, field: str) -> str:
     return value
 
 
+def valid_hostname(hostname: str) -> bool:
+    """An IP address, or a DNS name (internationalised names allowed) whose labels are letters, digits
+    and inner hyphens, whose last label is not all digits (so "127.1" or "2130706433", which resolvers
+    read as addresses, are not names)."""
+    try:
+        ipaddress.ip_address(hostname)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = hostname.encode("idna").decode("ascii").lower().removesuffix(".")
+    except UnicodeError:
+        return False
+    labels = name.split(".")
+    return len(name) <= 253 and all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+
+
 def _private_allowed() -> bool:
-    # Users type these URLs; in production a private address would let one probe the server's network.
+    # Users type these URLs; a private address would let one probe or reach the server's own network.
     return settings.NOTIFY_ALLOW_PRIVATE_URLS
 
 
+def public_address(address: IPAddress) -> bool:
+    """Whether `address` is on the public internet. An IPv6 address that carries an IPv4 one
+    (IPv4-mapped ::ffff:a.b.c.d, 6to4, NAT64) is judged by that IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return public_address(embedded)
+    return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+def _ip_literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _address(text: str) -> IPAddress:
+    return ipaddress.ip_address(text.split("%", 1)[0])  # a link-local IPv6 address may carry a %zone
+
+
 def _public_host(hostname: str) -> bool:
-    """False for a host that is or resolves to a loopback, private or link-local address, unless
-    NOTIFY_ALLOW_PRIVATE_URLS. An unresolvable name counts as public here: sending will fail on it."""
+    """At input: False for a host that is or resolves to a non-public address, unless
+    NOTIFY_ALLOW_PRIVATE_URLS. An unresolvable name passes here; each send resolves it again (_resolve)."""
     if _private_allowed():
         return True
     try:
         infos = socket.getaddrinfo(hostname, None)
     except (OSError, UnicodeError):
         return True
-    addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
-    return all(address.is_global for address in addresses)
+    return all(public_address(_address(str(info[4][0]))) for info in infos)
 
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
@@ -194,13 +252,49 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
-def _post(url: str, *, content: bytes, headers: dict[str, str], secrets: list[str]) -> httpx.Response:
-    if not _public_host(urlsplit(url).hostname or ""):
+def _resolve(url: httpx.URL) -> list[IPAddress]:
+    """The addresses to connect to for `url`, looked up once: each send connects only to these, so a
+    name cannot pass the check and then resolve elsewhere for the connection (DNS rebinding). Raises
+    DeliveryError for a name that does not resolve, or (unless NOTIFY_ALLOW_PRIVATE_URLS) one with any
+    non-public address."""
+    literal = _ip_literal(url.host)
+    if literal is not None:
+        addresses = [literal]
+    else:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            infos = socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            temporary = exc.errno == socket.EAI_AGAIN  # the resolver failed, not the name
+            reason = "could not be looked up just now" if temporary else "does not resolve"
+            raise DeliveryError(f"the receiver's host name {reason}", retryable=temporary) from None
+        except (OSError, UnicodeError):
+            raise DeliveryError("the receiver's host name does not resolve", retryable=False) from None
+        addresses = list(dict.fromkeys(_address(str(info[4][0])) for info in infos))
+    if not _private_allowed() and not all(public_address(address) for address in addresses):
         raise DeliveryError("the address is on a private network, which is not allowed", retryable=False)
-    headers = {"Content-Type": "application/json", "User-Agent": "Brute-Notifications/1", **headers}
+    return addresses
+
+
+def _post(url: str, *, content: bytes, headers: dict[str, str], secrets: list[str]) -> httpx.Response:
     try:
-        with httpx.Client(timeout=_timeout(), follow_redirects=False) as client:
-            response = client.post(url, content=content, headers=headers)
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise DeliveryError("the receiver's URL is malformed", retryable=False) from None
+    addresses = _resolve(target)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Brute-Notifications/1",
+        **headers,
+        "Host": target.netloc.decode("ascii"),
+    }
+    # TLS is for the name: SNI and the certificate check use it, though the connection goes to an address.
+    named = target.scheme == "https" and _ip_literal(target.host) is None
+    extensions = {"sni_hostname": target.host} if named else {}
+    try:
+        # No proxy from the environment: the connection goes to the address that was checked.
+        with httpx.Client(timeout=_timeout(), follow_redirects=False, trust_env=False) as client:
+            response = _post_to_first(client, target, addresses, content, headers, extensions)
     except httpx.HTTPError as exc:
         detail = redact(str(exc), secrets)
         raise DeliveryError(f"network error ({type(exc).__name__}): {detail}", retryable=True) from None
@@ -212,6 +306,30 @@ def _post(url: str, *, content: bytes, headers: dict[str, str], secrets: list[st
     if response.status_code >= 300:
         raise DeliveryError(f"HTTP {response.status_code}: {_reason(response, secrets)}", retryable=False)
     return response
+
+
+MAX_ADDRESSES_TRIED = 3
+
+
+def _post_to_first(
+    client: httpx.Client,
+    target: httpx.URL,
+    addresses: list[IPAddress],
+    content: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+) -> httpx.Response:
+    """POST to the first of `addresses` that accepts a connection (a name with an IPv6 address on a
+    host without IPv6, say). Only a refused or timed-out connection moves on: nothing was sent."""
+    tried = addresses[:MAX_ADDRESSES_TRIED]
+    for n, address in enumerate(tried, start=1):
+        pinned = target.copy_with(host=str(address))
+        try:
+            return client.post(pinned, content=content, headers=headers, extensions=extensions)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            if n == len(tried):
+                raise
+    raise AssertionError("unreachable: _resolve returns at least one address")
 
 
 def _reason(response: httpx.Response, secrets: list[str]) -> str:

@@ -61,6 +61,26 @@ def test_a_malformed_variable_stops_start_up_with_its_name(tmp_path):
     assert "DJANGO_DEBUG must be true or false" in result.stderr
 
 
+def test_notification_destinations_are_public_only_by_default(tmp_path):
+    code = "from django.conf import settings as s; print(s.NOTIFY_ALLOW_PRIVATE_URLS)"
+    development = {"DJANGO_ENV": "development"}
+    result = _manage("shell", "--no-imports", "-c", code, env=development, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("NOTIFY_ALLOW_PRIVATE_URLS", "sometimes", "NOTIFY_ALLOW_PRIVATE_URLS must be true or false"),
+    ],
+)
+def test_a_malformed_notification_setting_stops_start_up(tmp_path, name, value, expected):
+    result = _manage("check", env={name: value}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
 def test_production_requires_a_secret_key(tmp_path):
     result = _manage("check", env={"DJANGO_ENV": "production"}, tmp_path=tmp_path)
     assert result.returncode != 0

@@ -41,7 +41,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(settings: Any) -> Iterator[Receiver]:
+    """The receiver listens on loopback, which channels refuse unless NOTIFY_ALLOW_PRIVATE_URLS: a test
+    that uses it turns that on."""
     state = Receiver(url="")
     lock = threading.Lock()
 
@@ -65,6 +67,7 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -85,7 +88,6 @@ def _notification_settings(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.NOTIFY_RETRY_BACKOFF = 0.0
-    settings.NOTIFY_ALLOW_PRIVATE_URLS = True  # the receivers listen on loopback
 
 
 @pytest.fixture
