@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -395,6 +396,10 @@ NOTIFY_HTTP_TIMEOUT = float(env.integer("NOTIFY_HTTP_TIMEOUT", 10, minimum=1))
 # non-public addresses are refused (a URL a user types must not reach the server's own network), in every
 # environment unless this is on: a receiver on the LAN, or tests posting to a local server.
 NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", False)
+# Every Slack channel's URL must start with this (scheme, host, port and path prefix).
+SLACK_WEBHOOK_BASE = env.url("SLACK_WEBHOOK_BASE", "https://hooks.slack.com/", schemes=("http", "https"))
+if not urlsplit(SLACK_WEBHOOK_BASE).hostname or not SLACK_WEBHOOK_BASE.endswith("/"):
+    raise env.fail("SLACK_WEBHOOK_BASE", f"must be a URL with a host, ending in /: {SLACK_WEBHOOK_BASE!r}")
 
 # --- Backups.
 BACKUP_DIR = env.path("BACKUP_DIR", VAR_DIR / "backups")

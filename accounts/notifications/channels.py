@@ -162,6 +162,18 @@ def _public_host(hostname: str) -> bool:
     return all(public_address(_address(str(info[4][0]))) for info in infos)
 
 
+def _slack_url(url: str) -> bool:
+    """Whether `url` is under SLACK_WEBHOOK_BASE: the same scheme, host and port, the path below."""
+    base, parts = urlsplit(settings.SLACK_WEBHOOK_BASE), urlsplit(url)
+    return (
+        parts.scheme == base.scheme
+        and parts.hostname == base.hostname
+        and parts.port == base.port
+        and parts.username is None
+        and parts.path.startswith(base.path or "/")
+    )
+
+
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
 _TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,40})$")
 
@@ -194,7 +206,10 @@ def validate_telegram(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_slack(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {"url": _http_url(str(config.get("url") or ""), "url")}
+    url = _http_url(str(config.get("url") or ""), "url")
+    if not _slack_url(url):
+        raise ConfigError("url", f"A Slack incoming-webhook URL starts with {settings.SLACK_WEBHOOK_BASE}")
+    return {"url": url}
 
 
 # --- Masking for display ------------------------------------------------------------------------
@@ -360,6 +375,10 @@ def send_webhook(config: Mapping[str, Any], message: Message) -> None:
 
 
 def send_slack(config: Mapping[str, Any], message: Message) -> None:
+    if not _slack_url(config["url"]):  # saved before SLACK_WEBHOOK_BASE changed
+        raise DeliveryError(
+            "the Slack URL is not under this installation's Slack webhook base", retryable=False
+        )
     text = f"*{message.title}*\n{message.body}".strip()
     _post(config["url"], content=_json({"text": text}), headers={}, secrets=_secrets(config))
 

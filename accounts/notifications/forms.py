@@ -4,6 +4,8 @@ import secrets
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.utils.html import escape
 
 from accounts.notifications.models import ChannelType, Kind
 
@@ -42,13 +44,13 @@ class ChannelForm(forms.Form):
     telegram_chat_id = forms.CharField(
         required=False, label="Telegram chat id", help_text="Telegram only. Message the bot first."
     )
-    slack_url = forms.CharField(
-        required=False, label="Slack incoming-webhook URL", help_text="Slack only. https://hooks.slack.com/…"
-    )
+    slack_url = forms.CharField(required=False, label="Slack incoming-webhook URL")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["webhook_secret"].initial = "whsec_" + secrets.token_urlsafe(24)
+        # help_text is shown unescaped (it holds markup, see webhook_secret).
+        self.fields["slack_url"].help_text = f"Slack only. {escape(settings.SLACK_WEBHOOK_BASE)}…"
 
     def config(self) -> dict[str, str]:
         fields = CONFIG_FIELDS[self.cleaned_data["type"]]

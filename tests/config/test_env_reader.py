@@ -61,18 +61,21 @@ def test_a_malformed_variable_stops_start_up_with_its_name(tmp_path):
     assert "DJANGO_DEBUG must be true or false" in result.stderr
 
 
-def test_notification_destinations_are_public_only_by_default(tmp_path):
-    code = "from django.conf import settings as s; print(s.NOTIFY_ALLOW_PRIVATE_URLS)"
+def test_notification_destinations_are_public_only_and_slack_by_default(tmp_path):
+    code = "from django.conf import settings as s; print(s.NOTIFY_ALLOW_PRIVATE_URLS, s.SLACK_WEBHOOK_BASE)"
     development = {"DJANGO_ENV": "development"}
     result = _manage("shell", "--no-imports", "-c", code, env=development, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False"]
+    assert result.stdout.split() == ["False", "https://hooks.slack.com/"]
 
 
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
         ("NOTIFY_ALLOW_PRIVATE_URLS", "sometimes", "NOTIFY_ALLOW_PRIVATE_URLS must be true or false"),
+        ("SLACK_WEBHOOK_BASE", "ftp://hooks.slack.com/", "SLACK_WEBHOOK_BASE must start with one of http:"),
+        ("SLACK_WEBHOOK_BASE", "https://hooks.slack.com", "SLACK_WEBHOOK_BASE must be a URL with a host"),
+        ("SLACK_WEBHOOK_BASE", "https:///services/", "SLACK_WEBHOOK_BASE must be a URL with a host"),
     ],
 )
 def test_a_malformed_notification_setting_stops_start_up(tmp_path, name, value, expected):

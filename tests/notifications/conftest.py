@@ -43,7 +43,7 @@ class Receiver:
 @pytest.fixture
 def receiver(settings: Any) -> Iterator[Receiver]:
     """The receiver listens on loopback, which channels refuse unless NOTIFY_ALLOW_PRIVATE_URLS: a test
-    that uses it turns that on."""
+    that uses it turns that on, and takes it as the Slack webhook base."""
     state = Receiver(url="")
     lock = threading.Lock()
 
@@ -68,6 +68,7 @@ def receiver(settings: Any) -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     settings.NOTIFY_ALLOW_PRIVATE_URLS = True
+    settings.SLACK_WEBHOOK_BASE = f"{state.url}/"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -262,6 +262,58 @@ def test_an_international_host_name_is_accepted(owner, dns):
     assert webhook_to(owner, "https://bücher.example/hook").config["url"] == "https://bücher.example/hook"
 
 
+# --- Slack: only under SLACK_WEBHOOK_BASE ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com.evil.example/services/T0/B0/X",
+        "http://hooks.slack.com/services/T0/B0/X",
+        "https://hooks.slack.com:8443/services/T0/B0/X",
+        "https://someone@hooks.slack.com/services/T0/B0/X",
+        "https://evil.example/hooks.slack.com/services/T0/B0/X",
+    ],
+)
+def test_a_slack_url_outside_the_slack_base_is_a_form_error_naming_it(signed_in, dns, url):
+    dns.table["hooks.slack.com"] = [["52.0.0.1"]]
+    dns.table["hooks.slack.com.evil.example"] = [["52.0.0.2"]]
+    dns.table["evil.example"] = [["52.0.0.3"]]
+
+    page = add_channel(signed_in, type="slack", slack_url=url)
+
+    assert "A Slack incoming-webhook URL starts with https://hooks.slack.com/" in page
+
+
+def test_a_slack_url_under_the_base_is_accepted(owner, dns, settings):
+    dns.table["hooks.slack.com"] = [["52.0.0.1"]]
+    hook = channel(owner, "slack", {"url": "https://hooks.slack.com/services/T0/B0/X"})
+    assert hook.config["url"] == "https://hooks.slack.com/services/T0/B0/X"
+
+
+def test_the_slack_base_is_a_setting(owner, dns, settings):
+    dns.table["slack.internal.example"] = [["52.0.0.1"]]
+    settings.SLACK_WEBHOOK_BASE = "https://slack.internal.example/hooks/"
+
+    with pytest.raises(ConfigError) as caught:
+        channel(owner, "slack", {"url": "https://hooks.slack.com/services/T0/B0/X"})
+    assert caught.value.message == (
+        "A Slack incoming-webhook URL starts with https://slack.internal.example/hooks/"
+    )
+    assert channel(owner, "slack", {"url": "https://slack.internal.example/hooks/T0"}).pk
+
+
+def test_a_slack_channel_saved_under_an_older_base_is_not_sent_to(owner, receiver, settings):
+    channel(owner, "slack", {"url": f"{receiver.url}/services/T0/B0/X"})
+    settings.SLACK_WEBHOOK_BASE = "https://hooks.slack.com/"
+
+    delivery = attempt(owner)
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.last_error == "the Slack URL is not under this installation's Slack webhook base"
+    assert receiver.requests == []
+
+
 def test_channel_create_refuses_what_the_form_refuses(owner):
     with pytest.raises(ConfigError) as caught:
         channel_create(
