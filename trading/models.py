@@ -49,6 +49,15 @@ class TradeSides(models.TextChoices):
     CLOSED = "4", "Closed"
 
 
+class SymbolQuerySet(models.QuerySet["Symbol"]):
+    def open_to_api_orders(self) -> SymbolQuerySet:
+        """The symbols an order from Brute can be placed on now: `is_trading` and `api_allowed`, as a
+        filter (the one definition of "open to API orders" for pages, forms and the API)."""
+        return self.filter(status=SymbolStatus.ONLINE, api_tradable=True, spot_allowed=True).exclude(
+            trade_sides=TradeSides.CLOSED
+        )
+
+
 class Symbol(models.Model):
     """One MEXC spot pair as `exchangeInfo` describes it; refreshed by `syncsymbols`."""
 
@@ -73,6 +82,8 @@ class Symbol(models.Model):
     first_seen = models.DateTimeField(default=timezone.now)
     listed_at = models.DateTimeField(null=True, blank=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = SymbolQuerySet.as_manager()
 
     class Meta:
         ordering = ["symbol"]

@@ -19,7 +19,6 @@ from trading.models import (
     Order,
     RiskLimits,
     Symbol,
-    SymbolStatus,
     TradingAccount,
 )
 
@@ -132,7 +131,7 @@ def symbols_list(
         term = search.strip().upper()
         symbols = symbols.filter(Q(symbol__contains=term) | Q(base_asset__contains=term))
     if tradable_only:
-        symbols = symbols.filter(status=SymbolStatus.ONLINE, spot_allowed=True, api_tradable=True)
+        symbols = symbols.open_to_api_orders()
     return symbols
 
 

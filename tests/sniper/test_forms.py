@@ -12,7 +12,7 @@ from django.test import Client
 from accounts.models import User
 from tests.trading.conftest import make_symbol
 from trading.feed.store import snapshot_write
-from trading.models import RiskLimits
+from trading.models import RiskLimits, Symbol
 from trading.sniper.forms import AlertForm, errors_in_words
 from trading.sniper.models import Position, PriceAlert, Rule, RuleFiring
 
@@ -71,6 +71,60 @@ def test_a_rule_for_a_coin_not_listed_yet_is_fine_when_it_waits_for_the_listing(
     response = client_of.post("/sniper/rules/new/", _rule(symbol="newcoinusdt", trigger="listing_opens"))
     assert response.status_code == 302
     assert Rule.objects.get().symbol == "NEWCOINUSDT"
+
+
+@pytest.mark.parametrize(
+    ("symbol", "state"),
+    [
+        ("BTCUSDT", {"api_tradable": False}),  # online, but MEXC takes its orders only on its website
+        ("SPOTOFFUSDT", {"spot_allowed": False}),
+        ("PAUSEDUSDT", {"status": "2"}),
+        ("CLOSEDUSDT", {"trade_sides": "4"}),
+    ],
+)
+def test_a_price_rule_on_a_symbol_closed_to_api_orders_is_refused_in_words(
+    client_of: Client, symbol: str, state: dict[str, object]
+) -> None:
+    make_symbol(symbol, **state)
+
+    response = client_of.post("/sniper/rules/new/", _rule(symbol=symbol))
+
+    assert response.status_code == 400
+    words = f"{symbol} is not open to API orders on MEXC, so a rule cannot buy it."
+    assert words in response.content.decode()
+    assert not Rule.objects.exists()
+
+
+def test_a_listing_rule_on_a_symbol_already_trading_is_refused_in_words(client_of: Client) -> None:
+    response = client_of.post("/sniper/rules/new/", _rule(symbol="SOLUSDT", trigger="listing_opens"))
+
+    assert response.status_code == 400
+    assert "SOLUSDT is already trading: “Listing opens” would never fire." in response.content.decode()
+    assert not Rule.objects.exists()
+
+
+def test_a_listing_rule_on_a_listed_symbol_not_open_yet_is_saved(client_of: Client) -> None:
+    make_symbol("SOONUSDT", status="2", api_tradable=False)  # listed in exchangeInfo, opening later
+
+    response = client_of.post("/sniper/rules/new/", _rule(symbol="SOONUSDT", trigger="listing_opens"))
+
+    assert response.status_code == 302
+    assert Rule.objects.get().symbol == "SOONUSDT"
+
+
+def test_open_to_api_orders_is_what_the_symbol_itself_says() -> None:
+    rows = [
+        make_symbol("OPENUSDT"),
+        make_symbol("BTCUSDT", api_tradable=False),
+        make_symbol("SELLONLYUSDT", trade_sides="3"),
+        make_symbol("CLOSEDUSDT", trade_sides="4"),
+        make_symbol("OFFUSDT", status="3"),
+    ]
+
+    open_now = set(Symbol.objects.open_to_api_orders().values_list("symbol", flat=True))
+
+    assert open_now == {"OPENUSDT", "SELLONLYUSDT"}
+    assert open_now == {row.symbol for row in rows if row.is_trading and row.api_allowed}
 
 
 @pytest.mark.parametrize(

@@ -160,11 +160,29 @@ class RuleForm(WordyModelForm):
         if not raw.strip():
             self.add_error("symbol", "Choose a symbol, or any new listing.")
             return data
+        listing = data.get("trigger") == Rule.Trigger.LISTING_OPENS
         try:
-            data["symbol"] = clean_symbol(raw, future_ok=data.get("trigger") == Rule.Trigger.LISTING_OPENS)
+            data["symbol"] = symbol = clean_symbol(raw, future_ok=listing)
+            _check_open_to_api_orders(symbol, listing=listing)
         except ValidationError as exc:
             self.add_error("symbol", exc)
         return data
+
+
+def _check_open_to_api_orders(symbol: str, *, listing: bool) -> None:
+    """A rule buys through the API: on a price or volume trigger its symbol must be open to API orders
+    now, and "Listing opens" waits for a symbol that is not open yet (one that is never opens again)."""
+    is_open = Symbol.objects.open_to_api_orders().filter(symbol=symbol).exists()
+    if listing and is_open:
+        raise ValidationError(
+            f"{symbol} is already trading: “Listing opens” would never fire. Choose a price, percent or "
+            "volume trigger for it."
+        )
+    if not listing and not is_open:
+        raise ValidationError(
+            f"{symbol} is not open to API orders on MEXC, so a rule cannot buy it. Choose another symbol, "
+            "or “Listing opens” if it has not opened yet."
+        )
 
 
 def _percent_field(label: str) -> forms.DecimalField:
