@@ -178,6 +178,63 @@ def test_the_listings_page_shows_what_a_firing_bought_with_its_steps_and_latenci
     assert "+2.5 ms" in page  # sent -> accepted
 
 
+def _step_names(page: str, *names: str) -> list[str]:
+    """`names` in the order the page shows their timeline tags."""
+    return sorted(names, key=lambda name: page.index(f'<span class="tag">{name} '))
+
+
+def test_a_firings_steps_are_shown_by_time_to_the_millisecond_then_in_logical_order(
+    client_of: Client, trader: User
+) -> None:
+    opens = timezone.now().replace(microsecond=0) - timedelta(seconds=5)  # so exchange stamps are whole ms
+    listing = Listing.objects.create(
+        symbol="NEWUSDT", base_asset="NEW", state=Listing.State.TRADING, expected_open=opens, opened_at=opens
+    )
+    rule = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"))
+    ms = timedelta(milliseconds=1)
+    # The exchange stamps its fill in whole milliseconds on its clock: 2 ms after the open, before our
+    # clock saw its answer (2.6 ms), and a millisecond before the next firing's acceptance (4.4 ms).
+    same_ms = RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol="NEWUSDT", action="buy", status="done", open_at=opens,
+        armed_at=opens - 30 * ms, sent_at=opens + 1.2 * ms, accepted_at=opens + 2.6 * ms,
+        filled_at=opens + 2 * ms,
+    )  # fmt: skip
+    earlier_ms = RuleFiring.objects.create(
+        rule=rule, listing=listing, symbol="NEWUSDT", action="buy", status="done", open_at=opens,
+        armed_at=opens - 30 * ms, sent_at=opens + 1.2 * ms, accepted_at=opens + 4.4 * ms,
+        filled_at=opens + 3 * ms,
+    )  # fmt: skip
+
+    assert [name for name, _ in same_ms.steps] == ["armed", "sent", "accepted", "filled"]
+    assert [name for name, _ in earlier_ms.steps] == ["armed", "sent", "filled", "accepted"]
+    page = client_of.get("/sniper/listings/").content.decode()
+    [first_row, second_row] = page.split('<tr class="firing-timeline"')[1:]
+    assert _step_names(first_row, "sent", "accepted", "filled") == ["sent", "accepted", "filled"]
+    assert _step_names(second_row, "sent", "filled", "accepted") == ["sent", "filled", "accepted"]
+    assert 'filled T+3.0 ms</span> <span class="muted">+1.8 ms' in page  # the gap from "sent"
+
+
+def test_a_listings_firings_are_listed_as_they_happened_not_as_stored(
+    client_of: Client, trader: User
+) -> None:
+    listing = opened_listing()
+    early = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"), name="early")
+    late = Rule.objects.create(user=trader, any_new_listing=True, amount=Decimal("20"), name="late")
+    now = timezone.now()
+    # Stored in the other order (the later-armed firing's row written first).
+    RuleFiring.objects.create(rule=late, listing=listing, symbol="NEWUSDT", action="buy", at=now)
+    RuleFiring.objects.create(
+        rule=early, listing=listing, symbol="NEWUSDT", action="buy", at=now - timedelta(seconds=1)
+    )
+
+    listings_page = client_of.get("/sniper/listings/").content.decode()
+    rules_page = client_of.get("/sniper/rules/").content.decode()
+
+    assert listings_page.index("“early”") < listings_page.index("“late”")  # a timeline: oldest first
+    firings = rules_page[rules_page.index("<h2>Firings</h2>") :]
+    assert firings.index("<td>late") < firings.index("<td>early")  # the history: newest first
+
+
 def test_the_rules_page_does_not_list_a_second_open_events_claim_as_a_firing(
     client_of: Client, trader: User
 ) -> None:

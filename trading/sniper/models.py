@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -170,8 +171,9 @@ class RuleFiring(models.Model):
     detected_at = models.DateTimeField(default=timezone.now)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # The timeline of an armed buy (all on the local clock, microseconds): the open it was armed for,
-    # when it was armed, when the deciding request left, when the exchange accepted it, when it filled.
+    # The timeline of a buy (see `steps`): the open it was armed for, when it was armed, when the
+    # deciding request left and when the exchange's acceptance came back (our clock, microseconds), and
+    # when it filled (the fill's time as the exchange stamped it: its clock, whole milliseconds).
     open_at = models.DateTimeField(null=True, blank=True)
     armed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -195,27 +197,27 @@ class RuleFiring(models.Model):
     def client_order_prefix(self) -> str:
         return f"snf{self.pk}a"
 
+    # Where a step falls when two share a millisecond: the order one firing goes through them.
+    STEP_ORDER = ("detected", "armed", "sent", "accepted", "filled", "refused", "failed")
+
     @property
-    def timeline(self) -> list[tuple[str, str]]:
-        """The steps this firing reached, each timed from the open it was armed for when known
-        (`T-29.95 s`, `T+3.2 ms`), else by its UTC clock time."""
-        steps = [
-            ("armed", self.armed_at),
-            ("sent", self.sent_at),
-            ("accepted", self.accepted_at),
-            ("filled", self.filled_at),
-        ]
-        shown = []
-        for name, at in steps:
-            if at is None:
-                continue
-            if self.open_at is None:
-                shown.append((name, f"{at:%H:%M:%S.%f}"[:-3] + " UTC"))
-                continue
-            ms = (at - self.open_at).total_seconds() * 1000
-            text = f"T{ms / 1000:+.2f} s" if abs(ms) >= 1000 else f"T{ms:+.1f} ms"
-            shown.append((name, text))
-        return shown
+    def steps(self) -> list[tuple[str, datetime]]:
+        """The steps this firing reached, as every page shows them: sorted by the key (the time to the
+        millisecond, then STEP_ORDER). The times are not all from one clock: "filled" is the fill's
+        time as the exchange stamps it (MEXC: its own clock, in whole milliseconds), the others are
+        ours (microseconds). At the millisecond both compare at the same grain, so a fill stamped in
+        the millisecond our answer arrived sorts after "accepted", not before it on a rounding; a fill
+        stamped a millisecond earlier (the exchange filled, then its answer travelled) comes first."""
+        first = ("armed", self.armed_at) if self.armed_at else ("detected", self.detected_at)
+        named = [first, ("sent", self.sent_at), ("accepted", self.accepted_at), ("filled", self.filled_at)]
+        if self.status == self.Status.FAILED:
+            named.append(("refused" if self.action == self.Action.REFUSED else "failed", self.finished_at))
+        reached = [(name, at) for name, at in named if at is not None]
+        return sorted(reached, key=lambda step: (_to_the_ms(step[1]), self.STEP_ORDER.index(step[0])))
+
+
+def _to_the_ms(at: datetime) -> datetime:
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 class Position(models.Model):

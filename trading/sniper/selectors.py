@@ -40,7 +40,7 @@ def listings_board(*, user: User | None = None) -> dict[str, list[Listing]]:
         tried = [RuleFiring.Action.BUY, RuleFiring.Action.REFUSED]
         mine = RuleFiring.objects.filter(rule__user=user, listing__in=listings, action__in=tried)
         mine = mine.select_related("rule", "order")
-        for firing in mine.order_by("pk"):
+        for firing in mine.order_by("at", "pk"):  # as they happened on our clock, then as created
             firings.setdefault(firing.listing_id or 0, []).append(firing_row(firing=firing))
         for listing in listings:
             listing.my_firings = firings.get(listing.pk, [])  # type: ignore[attr-defined]
@@ -93,15 +93,8 @@ def _at(price: Decimal | None) -> str:
 
 
 def _firing_steps(firing: RuleFiring) -> list[FiringStep]:
-    first = ("armed", firing.armed_at) if firing.armed_at else ("detected", firing.detected_at)
-    named = [first, ("sent", firing.sent_at), ("accepted", firing.accepted_at), ("filled", firing.filled_at)]
-    if firing.status == RuleFiring.Status.FAILED:
-        end = "refused" if firing.action == RuleFiring.Action.REFUSED else "failed"
-        named.append((end, firing.finished_at))
     steps, before = [], None
-    for name, at in named:
-        if at is None:
-            continue
+    for name, at in firing.steps:
         gap = "" if before is None else _span(at - before, "")
         if firing.open_at is None:
             when = f"{at:%H:%M:%S.%f}"[:-3] + " UTC"
@@ -131,7 +124,8 @@ def firing_list(*, user: User, limit: int = 50) -> QuerySet[RuleFiring]:
     return (
         RuleFiring.objects.filter(rule__user=user)
         .exclude(action=RuleFiring.Action.DUPLICATE)
-        .select_related("rule", "order")[:limit]
+        .select_related("rule", "order")
+        .order_by("-at", "-pk")[:limit]
     )
 
 
