@@ -180,6 +180,23 @@ def test_a_limit_order_rests_and_is_cancelled_from_the_orders_page(signed_in, tr
     assert Balance.objects.get(user=trader, mode=Mode.PAPER, asset="USDT").locked == 0
 
 
+def test_cancel_all_asks_first_with_the_count_the_live_list_shows(signed_in, trader):
+    limit = _order_form(type="LIMIT", amount_in="base", amount="1", price="50")
+    signed_in.post("/markets/SOLUSDT/order", limit)
+    assert 'data-confirm="Cancel all 1 open order?"' in signed_in.get("/orders/").content.decode()
+
+    signed_in.post("/markets/SOLUSDT/order", limit)
+    live = signed_in.get("/orders/", **HX, HTTP_HX_TARGET="open-orders").content.decode()
+    # The form rides in the live fragment: a fill or a new order elsewhere updates the question too.
+    assert live.strip().startswith('<div id="open-orders"')
+    assert f'action="{reverse("trading:order_cancel_all")}"' in live
+    assert 'data-confirm="Cancel all 2 open orders?"' in live
+
+    assert signed_in.post(reverse("trading:order_cancel_all")).status_code == 302
+    assert not Order.objects.filter(user=trader, status="NEW").exists()
+    assert "Cancel all" not in signed_in.get("/orders/").content.decode()
+
+
 def test_another_users_order_looks_missing(client, trader, other_trader, synced):
     client.force_login(trader)
     client.post("/markets/SOLUSDT/order", _order_form())
