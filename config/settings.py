@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "config.browser_middleware.HtmxMiddleware",
     "accounts.htmx_login.HtmxLoginRedirectMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.method_page.MethodNotAllowedPageMiddleware",  # innermost: a bare 405 becomes a page
 ]
 
 ROOT_URLCONF = "config.urls"
