@@ -103,6 +103,18 @@ def test_a_listing_rule_on_a_symbol_already_trading_is_refused_in_words(client_o
     assert not Rule.objects.exists()
 
 
+def test_a_listing_rule_whose_coin_has_opened_can_still_be_saved_disabled(client_of: Client) -> None:
+    """An old "Listing opens" rule outlives its listing: switching it off must not need a new trigger."""
+    data = _rule(symbol="SOLUSDT", trigger="listing_opens")
+    del data["enabled"]
+
+    response = client_of.post("/sniper/rules/new/", data)
+
+    assert response.status_code == 302
+    rule = Rule.objects.get()
+    assert (rule.symbol, rule.enabled) == ("SOLUSDT", False)
+
+
 def test_a_listing_rule_on_a_listed_symbol_not_open_yet_is_saved(client_of: Client) -> None:
     make_symbol("SOONUSDT", status="2", api_tradable=False)  # listed in exchangeInfo, opening later
 

@@ -163,15 +163,17 @@ class RuleForm(WordyModelForm):
         listing = data.get("trigger") == Rule.Trigger.LISTING_OPENS
         try:
             data["symbol"] = symbol = clean_symbol(raw, future_ok=listing)
-            _check_open_to_api_orders(symbol, listing=listing)
+            if data.get("enabled"):  # a disabled rule never fires: it may be kept, whatever its symbol does
+                _check_open_to_api_orders(symbol, listing=listing)
         except ValidationError as exc:
             self.add_error("symbol", exc)
         return data
 
 
 def _check_open_to_api_orders(symbol: str, *, listing: bool) -> None:
-    """A rule buys through the API: on a price or volume trigger its symbol must be open to API orders
-    now, and "Listing opens" waits for a symbol that is not open yet (one that is never opens again)."""
+    """An enabled rule buys through the API: on a price or volume trigger its symbol must be open to API
+    orders now, and "Listing opens" waits for a symbol that is not open yet (one that is open never
+    opens again)."""
     is_open = Symbol.objects.open_to_api_orders().filter(symbol=symbol).exists()
     if listing and is_open:
         raise ValidationError(
