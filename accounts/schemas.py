@@ -7,17 +7,19 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from config.api_input import InputSchema
 
-class TokenObtainIn(Schema):
+
+class TokenObtainIn(InputSchema):
     email: str = Field(..., min_length=1, max_length=254)
     password: str = Field(..., min_length=1, max_length=4096)
 
 
-class TokenRefreshIn(Schema):
+class TokenRefreshIn(InputSchema):
     refresh: str = Field(..., min_length=1, max_length=4096)
 
 
-class TokenRevokeIn(Schema):
+class TokenRevokeIn(InputSchema):
     token: str = Field(
         ..., min_length=1, max_length=4096, description="A refresh token or a personal API token"
     )
@@ -45,7 +47,7 @@ class MeOut(Schema):
     auth: AuthOut
 
 
-class ApiTokenIn(Schema):
+class ApiTokenIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=80)
     scopes: list[Literal["read", "trade"]] = Field(..., min_length=1, max_length=2)
     expires_at: datetime | None = None

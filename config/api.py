@@ -107,8 +107,9 @@ api = build_api(
         "`Authorization: Bearer brute_pat_...` (a personal API token), or with the browser session. "
         'Every error has the shape `{"error": {"code", "message", "details"}}`. '
         "Inputs: a JSON body over 64 KiB or nested deeper than 20 levels answers 400; text holding "
-        "NUL or another control character answers 422; a query parameter given twice answers 422 "
-        "unless it is a list; unknown query parameters are ignored. "
+        "NUL or another control character answers 422; a body field the endpoint does not take "
+        "answers 422 naming it; a query parameter given twice answers 422 unless it is a list; "
+        "unknown query parameters are ignored. "
         "Checks run in this order: credentials, rate limits, scope, input. "
         "Statuses: 401 no valid credentials; 403 the caller may not (checked after the rate limits, "
         "so a refusal counts against them, and before the body is read, so a read token gets 403 "

@@ -6,6 +6,8 @@ Behaviour, documented in the API description:
   `validation_error` naming the field.
 - A query parameter given more than once answers 422 `validation_error`, unless the parameter
   is a list; unknown query parameters are ignored.
+- A JSON body field the endpoint does not take answers 422 `validation_error` naming it: every body
+  schema derives from `InputSchema`, so a typo (`quantitty`) is never silently dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any, cast
 
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from ninja import Schema
 from ninja.parser import Parser
+from pydantic import ConfigDict
 
 from config.errors import BruteError, ErrorDetail, InvalidInput
 from config.input_limits import (
@@ -23,6 +27,12 @@ from config.input_limits import (
     find_control_characters,
     json_loads_bounded,
 )
+
+
+class InputSchema(Schema):
+    """The base of every request body schema: a field it does not declare is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class StrictParser(Parser):

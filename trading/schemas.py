@@ -16,6 +16,8 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from config.api_input import InputSchema
+
 if TYPE_CHECKING:
     from trading.models import Order
 
@@ -152,7 +154,7 @@ class KlinesOut(Schema):
 # ---- orders and fills -----------------------------------------------------------------------------
 
 
-class OrderIn(Schema):
+class OrderIn(InputSchema):
     symbol: str = Field(..., min_length=2, max_length=30, pattern=r"^[A-Za-z0-9]+$", examples=["SOLUSDT"])
     side: OrderSide
     type: OrderType
