@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path
 from ninja import NinjaAPI
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.errors import ValidationErrorContext
 
 from accounts.api import router as accounts_router
 from config.api_auth import API_AUTH, scope_check
@@ -36,6 +38,21 @@ class BruteAPI(NinjaAPI):
         # Raised here, inside run's try, it becomes the usual 403 through the error handlers.
         scope_check(request)
         return super().create_temporal_response(request)
+
+    def validation_error_from_error_contexts(
+        self, error_contexts: list[ValidationErrorContext[Any]]
+    ) -> NinjaValidationError:
+        """ninja's errors, each located as the client wrote it: a body read whole into one schema
+        parameter drops that parameter's name (`payload.quantity` is `quantity`, and `payload` alone,
+        the body as a whole, is the empty location)."""
+        errors: list[dict[str, Any]] = []
+        for context in error_contexts:
+            found = super().validation_error_from_error_contexts([context]).errors
+            if getattr(context.model, "__read_from_single_attr__", None):
+                for error in found:
+                    error["loc"] = error["loc"][:1] + error["loc"][2:]
+            errors.extend(found)
+        return NinjaValidationError(errors)
 
     @property
     def urls(self) -> Any:

@@ -1,7 +1,8 @@
 """The API's one error shape, the handlers that produce it, and its place in the OpenAPI schema.
 
 Every failure answers `{"error": {"code", "message", "details": [{"field", "message"}]}}` with a
-stable `code`; clients branch on the code, never on the message.
+stable `code`; clients branch on the code, never on the message. A detail's `field` is the field
+as the client sent it (`quantity`, `scopes.0`, a query parameter); "" is the body as a whole.
 """
 
 from __future__ import annotations
@@ -78,16 +79,24 @@ def error_response(
     return response
 
 
+# pydantic's words for a body that is missing or not an object, said as the client would.
+_WHOLE_BODY = {
+    "missing": "A JSON body is required.",
+    "model_attributes_type": "The body must be a JSON object.",
+    "model_type": "The body must be a JSON object.",
+}
+
+
 def _ninja_details(errors: Sequence[dict[str, Any]]) -> list[ErrorDetail]:
     details = []
     for err in errors:
-        loc = [str(part) for part in err.get("loc", ())]
-        # loc is (source, [body parameter name,] field...): keep only the client's field path.
-        if loc[:1] == ["body"] and len(loc) > 2:
-            loc = loc[2:]
-        elif loc:
-            loc = loc[1:]
-        details.append(ErrorDetail(field=".".join(loc), message=str(err.get("msg", "Invalid value."))))
+        # loc is (source, field...), the field as the client sent it (BruteAPI drops the name of a
+        # body parameter); the empty field is the body (or the query) as a whole.
+        field = ".".join(str(part) for part in err.get("loc", ())[1:])
+        message = str(err.get("msg", "Invalid value."))
+        if not field:
+            message = _WHOLE_BODY.get(str(err.get("type")), message)
+        details.append(ErrorDetail(field=field, message=message))
     return details
 
 

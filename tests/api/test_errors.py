@@ -15,6 +15,62 @@ def test_validation_error_names_each_field(api, owner):
     assert error["details"] == [{"field": "password", "message": "Field required"}]
 
 
+def post(api, path, body, headers=None):
+    return api.post(path, body, content_type="application/json", headers=headers or {})
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/orders",
+            {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "x"},
+            "quantity",
+        ),
+        ("/api/v1/orders", {"side": "BUY", "type": "MARKET", "quantity": "1"}, "symbol"),
+        ("/api/v1/auth/tokens", {"name": "bot", "scopes": ["admin"]}, "scopes.0"),
+        ("/api/v1/auth/tokens", {"name": "bot", "scopes": ["read"], "expires_at": "soon"}, "expires_at"),
+    ],
+)
+def test_a_field_is_named_as_the_client_sent_it_without_the_body_parameters_name(
+    api, owner, path, body, field
+):
+    error = assert_error(post(api, path, body, access_for(owner)), 422, "validation_error")
+    assert [d["field"] for d in error["details"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "A JSON body is required."),
+        ("[]", "The body must be a JSON object."),
+        ("1", "The body must be a JSON object."),
+        ('"SOLUSDT"', "The body must be a JSON object."),
+    ],
+    ids=["empty", "list", "number", "string"],
+)
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/auth/token", "/api/v1/auth/tokens"])
+def test_an_error_with_the_body_as_a_whole_has_the_empty_field(api, owner, path, body, message):
+    error = assert_error(post(api, path, body, access_for(owner)), 422, "validation_error")
+    assert error["details"] == [{"field": "", "message": message}]
+
+
+def test_no_error_detail_names_a_body_parameter(api, owner):
+    bodies = ["", "[]", "{}", '{"symbol": 1, "side": [], "type": {}, "price": null, "x": 1}']
+    for body in bodies:
+        error = assert_error(post(api, "/api/v1/orders", body, access_for(owner)), 422, "validation_error")
+        fields = [d["field"] for d in error["details"]]
+        assert fields
+        assert not [f for f in fields if f.split(".")[0] in ("payload", "body")], (body, fields)
+
+
+def test_a_query_parameter_is_named_by_itself(api, owner):
+    error = assert_error(
+        api.get("/api/v1/orders?side=UP", headers=access_for(owner)), 422, "validation_error"
+    )
+    assert [d["field"] for d in error["details"]] == ["side"]
+
+
 def test_a_malformed_body_is_a_bad_request(api, db):
     assert_error(api.post("/api/v1/auth/token", "{oops", content_type="application/json"), 400, "bad_request")
 
