@@ -77,6 +77,12 @@ def _user(request: HttpRequest) -> User:
     return request_principal(request).user
 
 
+def _listed(symbol: str | None) -> str | None:
+    """A list filter's symbol, refused (404 `unknown_symbol`) unless MEXC lists it, so a typo is not
+    mistaken for a market where you have no orders; an absent or empty one filters nothing."""
+    return selectors.symbol_name_get(symbol=symbol) if symbol else None
+
+
 class _Page(Sequence[dict[str, Any]]):
     """A queryset for the Page paginator, each row mapped by `out`; an offset past the end is an
     empty page rather than an OFFSET the database may not be able to represent."""
@@ -278,12 +284,12 @@ def order_list(
     side: OrderSide | None = SIDE_QUERY,
     mode: TradingMode | None = MODE_QUERY,
 ) -> _Page:
-    """Your orders, newest first."""
+    """Your orders, newest first. A `symbol` MEXC does not list answers 404 `unknown_symbol`."""
     statuses: str | list[str] | None = status
     if open_only:
         statuses = [s for s in Order.OPEN_STATUSES if status in (None, s)]
     orders = selectors.orders_for_user(
-        user=_user(request), status=statuses, symbol=symbol, side=side, mode=mode
+        user=_user(request), status=statuses, symbol=_listed(symbol), side=side, mode=mode
     )
     return _Page(orders if statuses != [] else orders.none(), order_out)
 
@@ -343,8 +349,10 @@ def fill_list(
     symbol: str | None = Query(None, max_length=30),
     order_id: int | None = Query(None, ge=1, le=ID_MAX),
 ) -> _Page:
-    """Your trades (the fills of your orders, paper and live), newest first."""
-    return _Page(selectors.fills_for_user(user=_user(request), symbol=symbol, order_id=order_id), _fill_out)
+    """Your trades (the fills of your orders, paper and live), newest first. A `symbol` MEXC does not
+    list answers 404 `unknown_symbol`."""
+    fills = selectors.fills_for_user(user=_user(request), symbol=_listed(symbol), order_id=order_id)
+    return _Page(fills, _fill_out)
 
 
 @router.get("/balances", response=BalancesOut, tags=["portfolio"])

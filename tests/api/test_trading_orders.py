@@ -11,7 +11,7 @@ from accounts.models import IdempotencyKey
 from tests.api.conftest import access_for, assert_error, pat_for
 from trading.exchange.types import OrderBook
 from trading.exchanges import public_client, run
-from trading.models import Order
+from trading.models import Order, Symbol, SymbolStatus
 from trading.schemas import OrderIn
 from trading.services.orders import OrderTerms
 
@@ -376,6 +376,7 @@ def test_the_order_list_is_paginated_newest_first(api, owner, other):
 
 
 def test_the_order_list_filters_by_status_symbol_side_and_open(api, owner):
+    Symbol.objects.create(symbol="XRPUSDT", base_asset="XRP", quote_asset="USDT")
     rows = seed_orders(owner, 8)
     headers = access_for(owner)
 
@@ -390,6 +391,25 @@ def test_the_order_list_filters_by_status_symbol_side_and_open(api, owner):
     assert ids("mode=live") == set()
     error = assert_error(api.get(f"{ORDERS}?status=DONE", headers=headers), 422, "validation_error")
     assert error["details"][0]["field"] == "status"
+
+
+def test_the_order_list_of_a_symbol_mexc_does_not_list_is_unknown_symbol_not_empty(api, owner):
+    Symbol.objects.create(symbol="XRPUSDT", base_asset="XRP", quote_asset="USDT")
+    seed_orders(owner, 2)
+    headers = access_for(owner)
+
+    error = assert_error(api.get(f"{ORDERS}?symbol=NOPE", headers=headers), 404, "unknown_symbol")
+
+    assert "NOPE" in error["message"]
+    assert api.get(f"{ORDERS}?symbol=xrpusdt", headers=headers).json()["count"] == 1
+    assert api.get(f"{ORDERS}?symbol=", headers=headers).json()["count"] == 2
+
+
+def test_the_orders_of_a_symbol_mexc_stopped_listing_are_still_listed(api, owner):
+    Symbol.objects.create(symbol="XRPUSDT", base_asset="XRP", quote_asset="USDT", status=SymbolStatus.OFFLINE)
+    seed_orders(owner, 2)
+
+    assert api.get(f"{ORDERS}?symbol=XRPUSDT", headers=access_for(owner)).json()["count"] == 1
 
 
 def test_an_empty_symbol_never_cancels_every_order(client, owner, synced):

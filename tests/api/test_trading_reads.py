@@ -271,7 +271,7 @@ def test_balances_are_the_current_accounts_non_zero_ones(api, owner, other):
     assert api.get("/api/v1/balances", headers=access_for(other)).json() == {"mode": "paper", "balances": []}
 
 
-def test_fills_are_listed_for_their_owner_only(api, owner, other):
+def test_fills_are_listed_for_their_owner_only(api, owner, other, sol):
     order = holdings(owner)
     body = api.get("/api/v1/fills?symbol=solusdt", headers=access_for(owner)).json()
     assert body["count"] == 1
@@ -289,6 +289,16 @@ def test_fills_are_listed_for_their_owner_only(api, owner, other):
         "count": 0,
         "next": None,
     }
+
+
+def test_the_fills_of_a_symbol_mexc_does_not_list_are_unknown_symbol_not_empty(api, owner, sol):
+    holdings(owner)
+    headers = access_for(owner)
+
+    error = assert_error(api.get("/api/v1/fills?symbol=NOPE", headers=headers), 404, "unknown_symbol")
+
+    assert "NOPE" in error["message"]
+    assert api.get("/api/v1/fills?symbol=SOLUSDT", headers=headers).json()["count"] == 1
 
 
 def test_the_portfolio_values_holdings_at_feed_prices_with_equity_history(api, owner, feed):
