@@ -124,7 +124,8 @@ api = build_api(
         "`Authorization: Bearer brute_pat_...` (a personal API token), or with the browser session. "
         'Every error has the shape `{"error": {"code", "message", "details"}}`. '
         "Inputs: a JSON body over 64 KiB or nested deeper than 20 levels answers 400; text holding "
-        "NUL or another control character answers 422; a body field the endpoint does not take "
+        "NUL or another control character answers 422; an empty body is no body (an optional one "
+        "reads as left out); a body field the endpoint does not take "
         "answers 422 naming it; a query parameter given twice answers 422 unless it is a list; "
         "unknown query parameters are ignored. "
         "Checks run in this order: credentials, rate limits, scope, input. "

@@ -6,6 +6,8 @@ Behaviour, documented in the API description:
   `validation_error` naming the field.
 - A query parameter given more than once answers 422 `validation_error`, unless the parameter
   is a list; unknown query parameters are ignored.
+- An empty body is no body (whitespace, or a form post without a field, counts as empty): an
+  optional body left out reads as its defaults, a required one answers 422 naming what it lacks.
 - A JSON body field the endpoint does not take answers 422 `validation_error` naming it: every body
   schema derives from `InputSchema`, so a typo (`quantitty`) is never silently dropped.
 """
@@ -35,8 +37,18 @@ class InputSchema(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+def _empty_form(request: HttpRequest) -> bool:
+    """A form post without a field: what many clients send for a POST "without a body" (a multipart
+    body is never empty, it holds its closing boundary). It reads as `{}`, an optional body's "none"."""
+    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return False
+    return not request.POST and not request.FILES
+
+
 class StrictParser(Parser):
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.body.strip() or _empty_form(request):
+            return {}
         # ninja turns any exception here into a 400 whose cause the error handler unwraps.
         try:
             data = json_loads_bounded(request.body)

@@ -28,13 +28,15 @@ from accounts.models import User
 from config.api_auth import request_principal, require_scope
 from config.api_idempotency import idempotent
 from config.api_pagination import Page, paginate
-from config.errors import InvalidInput
+from config.errors import ErrorDetail, InvalidInput
 from trading import selectors, services
 from trading.feed.state import STATE, UNAVAILABLE
 from trading.feed.store import book_cached, tickers_cached
 from trading.models import Balance, Fill, Order, Symbol, SymbolStatus
 from trading.schemas import (
+    CANCEL_ALL_SYMBOL_WORDS,
     BalancesOut,
+    CancelAllIn,
     CancelAllOut,
     DepthOut,
     FillOut,
@@ -312,13 +314,24 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
 def order_cancel_all(
     request: HttpRequest,
     symbol: str | None = Query(None, min_length=2, max_length=30, description="Only this symbol's orders"),
+    payload: CancelAllIn | None = None,
 ) -> dict[str, Any]:
-    """Cancels every open order of your current account, or those on one `symbol`."""
+    """Cancels every open order of your current account, or those on one `symbol`, given in the query
+    or in an optional JSON body (`{"symbol": "SOLUSDT"}`); given in both, they must agree. An empty
+    body is no body."""
     if symbol is None and "symbol" in request.GET:
         # An empty `symbol=` is a mistake, never a request to cancel everything.
-        raise InvalidInput("symbol must name a market, or be left out to cancel every open order")
-    canceled = services.order_cancel_all(user=_user(request), symbol=symbol)
+        raise InvalidInput(CANCEL_ALL_SYMBOL_WORDS, details=[ErrorDetail("symbol", CANCEL_ALL_SYMBOL_WORDS)])
+    canceled = services.order_cancel_all(user=_user(request), symbol=_one_symbol(symbol, payload))
     return {"count": len(canceled), "orders": [order_out(o) for o in canceled]}
+
+
+def _one_symbol(query: str | None, body: CancelAllIn | None) -> str | None:
+    given = body.symbol if body is not None else None
+    if query is not None and given is not None and query.strip().upper() != given.strip().upper():
+        message = f"symbol is {query} in the query but {given} in the body; give it once"
+        raise InvalidInput(message, details=[ErrorDetail("symbol", message)])
+    return query if query is not None else given
 
 
 @router.get("/orders/{order_id}", response=OrderDetailOut, tags=["orders"])

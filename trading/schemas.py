@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, PlainSerializer, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from config.api_input import InputSchema
@@ -240,6 +240,28 @@ def order_json(order: Order) -> dict[str, Any]:
 
 class OrderDetailOut(OrderOut):
     fills: list[FillOut]
+
+
+CANCEL_ALL_SYMBOL_WORDS = "symbol must name a market, or be left out to cancel every open order"
+
+
+class CancelAllIn(InputSchema):
+    symbol: str | None = Field(
+        None,
+        min_length=2,
+        max_length=30,
+        description="Only this symbol's orders (as the `symbol` query parameter; both must agree). "
+        "Leave it out to cancel every open order: null and an empty string are refused.",
+        examples=["SOLUSDT"],
+    )
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol_named(cls, value: object) -> object:
+        # An explicit null is a mistake (a bot's unset variable), never a request to cancel everything.
+        if value is None:
+            raise PydanticCustomError("symbol_null", CANCEL_ALL_SYMBOL_WORDS)
+        return value
 
 
 class CancelAllOut(Schema):

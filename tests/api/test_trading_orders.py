@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -99,6 +100,91 @@ def test_cancel_all_cancels_only_the_open_orders_asked_for(api, owner, synced):
     assert body["count"] == 2
     assert {o["id"] for o in body["orders"]} == {first["id"], second["id"]}
     assert {o["status"] for o in body["orders"]} == {"CANCELED"}
+
+
+def cancel_all(api: Any, headers: dict[str, str], body: Any = None, query: str = "") -> Any:
+    """POST cancel-all with `body` as JSON text (None: no data at all, as most clients send it)."""
+    if body is None:
+        return api.post(f"{ORDERS}/cancel-all{query}", headers=headers)
+    text = body if isinstance(body, str) else json.dumps(body)
+    return api.post(f"{ORDERS}/cancel-all{query}", text, content_type="application/json", headers=headers)
+
+
+def open_ids(owner: Any) -> set[int]:
+    return set(Order.objects.filter(user=owner, status=Order.Status.NEW).values_list("pk", flat=True))
+
+
+def test_cancel_all_takes_the_symbol_from_a_json_body(api, owner, synced):
+    headers = access_for(owner)
+    ids = {place(api, headers, resting_buy()).json()["id"] for _ in range(2)}
+
+    assert cancel_all(api, headers, {"symbol": "XRPUSDT"}).json() == {"count": 0, "orders": []}
+    assert open_ids(owner) == ids
+    body = cancel_all(api, headers, {"symbol": "solusdt"}).json()
+    assert {o["id"] for o in body["orders"]} == ids
+    assert open_ids(owner) == set()
+
+
+def test_cancel_all_with_the_same_symbol_in_query_and_body_cancels_it(api, owner, synced):
+    headers = access_for(owner)
+    order = place(api, headers, resting_buy()).json()
+
+    response = cancel_all(api, headers, {"symbol": "SolUsdt"}, query="?symbol=SOLUSDT")
+
+    assert response.status_code == 200, response.content
+    assert [o["id"] for o in response.json()["orders"]] == [order["id"]]
+
+
+def test_cancel_all_with_different_symbols_in_query_and_body_is_refused(api, owner, synced):
+    headers = access_for(owner)
+    order = place(api, headers, resting_buy()).json()
+
+    for query, body in (
+        ("?symbol=SOLUSDT", {"symbol": "XRPUSDT"}),
+        ("?symbol=XRPUSDT", {"symbol": "SOLUSDT"}),
+    ):
+        error = assert_error(cancel_all(api, headers, body, query=query), 422, "validation_error")
+        assert [d["field"] for d in error["details"]] == ["symbol"]
+        assert "SOLUSDT" in error["message"]
+        assert "XRPUSDT" in error["message"]
+    assert open_ids(owner) == {order["id"]}
+
+
+@pytest.mark.parametrize(
+    "body", [None, "", "  \n", "{}", "null"], ids=["no-data", "empty", "blank", "{}", "null"]
+)
+def test_cancel_all_with_an_empty_body_cancels_every_open_order(api, owner, synced, body):
+    headers = access_for(owner)
+    order = place(api, headers, resting_buy()).json()
+
+    response = cancel_all(api, headers, body)
+
+    assert response.status_code == 200, response.content
+    assert [o["id"] for o in response.json()["orders"]] == [order["id"]]
+    assert open_ids(owner) == set()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"symbol": None}, "symbol"), ({"symbol": ""}, "symbol"), ({"symbl": "SOLUSDT"}, "symbl"), ("[]", "")],
+    ids=["null", "empty", "typo", "not-an-object"],
+)
+def test_a_cancel_all_body_that_names_no_market_cancels_nothing(api, owner, synced, body, field):
+    headers = access_for(owner)
+    order = place(api, headers, resting_buy()).json()
+
+    error = assert_error(cancel_all(api, headers, body), 422, "validation_error")
+
+    assert [d["field"] for d in error["details"]] == [field]
+    assert open_ids(owner) == {order["id"]}
+
+
+def test_cancel_all_on_an_unknown_symbol_in_the_body_is_refused(api, owner, synced):
+    headers = access_for(owner)
+    order = place(api, headers, resting_buy()).json()
+
+    assert_error(cancel_all(api, headers, {"symbol": "NOPEUSDT"}), 404, "unknown_symbol")
+    assert open_ids(owner) == {order["id"]}
 
 
 def test_a_market_order_has_its_fills_on_the_order_and_in_the_fills_list(api, owner, synced):
