@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from accounts.models import IdempotencyKey
+from config.errors import BruteError
 from tests.api.conftest import access_for, assert_error, pat_for
+from trading import services
 from trading.exchange.types import OrderBook
 from trading.exchanges import public_client, run
 from trading.models import Order, Symbol, SymbolStatus
@@ -333,6 +335,45 @@ def test_every_refused_value_answers_422_whichever_rule_refuses_it(api, owner, s
     }
     for code, body in bodies.items():
         assert_error(place(api, access_for(owner), body), 422, code)
+
+
+@pytest.mark.parametrize(
+    ("terms", "fields"),
+    [
+        ({"type": "LIMIT", "quantity": "0.5"}, ["price"]),
+        ({"type": "LIMIT_MAKER", "quantity": "0.5"}, ["price"]),
+        ({"type": "LIMIT", "price": "100"}, ["quantity"]),
+        ({"type": "LIMIT"}, ["quantity", "price"]),
+        ({"type": "LIMIT", "quantity": "0.5", "price": "100", "quote_quantity": "50"}, ["quote_quantity"]),
+        ({"type": "MARKET"}, ["quantity", "quote_quantity"]),
+        ({"type": "MARKET", "quantity": "0.5", "quote_quantity": "50"}, ["quantity", "quote_quantity"]),
+        ({"type": "MARKET", "quote_quantity": "50", "price": "100"}, ["price"]),
+        ({"type": "MARKET", "side": "SELL", "quote_quantity": "50"}, ["quantity", "quote_quantity"]),
+    ],
+    ids=[
+        "limit-no-price",
+        "limit-maker-no-price",
+        "limit-no-quantity",
+        "limit-no-amounts",
+        "limit-with-quote",
+        "market-no-amount",
+        "market-both-amounts",
+        "market-with-price",
+        "market-sell-by-quote",
+    ],
+)
+def test_an_order_of_the_wrong_shape_names_its_fields_with_the_services_words(
+    api, owner, synced, terms, fields
+):
+    body = {"symbol": "SOLUSDT", "side": "BUY", **terms}
+    with pytest.raises(BruteError) as refused:
+        services.order_check(user=owner, **body)
+
+    error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
+
+    assert error["message"] == refused.value.message
+    assert error["details"] == [{"field": field, "message": refused.value.message} for field in fields]
+    assert not Order.objects.exists()
 
 
 def test_a_missing_field_is_named(api, owner):
