@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import combinations
-from typing import Any, cast, overload
+from typing import Any, overload
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -30,7 +28,7 @@ from accounts.models import User
 from config.api_auth import request_principal, require_scope
 from config.api_idempotency import idempotent
 from config.api_pagination import Page, paginate
-from config.errors import BruteError, ErrorDetail, InvalidInput
+from config.errors import ErrorDetail, InvalidInput
 from trading import selectors, services
 from trading.feed.state import STATE, UNAVAILABLE
 from trading.feed.store import book_cached, tickers_cached
@@ -56,11 +54,6 @@ from trading.schemas import (
     TradingMode,
     order_out,
 )
-
-# The service's own check of an order's shape (private to it), asked again to name the fields it
-# refuses: the service's refusal names none, and the API must not restate the rules.
-from trading.services.orders import OrderInput, OrderTerms
-from trading.services.orders import _validate_shape as validate_shape
 
 router = Router(tags=["trading"])
 
@@ -313,55 +306,8 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
     amounts at fault. Refusals answer 4xx with the service's code (`unknown_symbol`, `below_min_notional`,
     `too_many_decimals`, `insufficient_balance`, `api_trading_disabled`, ...). An order the exchange
     could not confirm is returned `PENDING` and settled by reconciliation."""
-    try:
-        order = services.order_place(user=_user(request), source=Order.Source.API, **payload.model_dump())
-    except BruteError as exc:
-        if exc.code == "validation_error" and not exc.details:
-            exc.details = [ErrorDetail(field, exc.message) for field in _shape_fields(payload)]
-        raise
+    order = services.order_place(user=_user(request), source=Order.Source.API, **payload.model_dump())
     return Status(201, order_out(order))
-
-
-_AMOUNT_FIELDS = ("quantity", "quote_quantity", "price")
-
-
-def _shape_fields(payload: OrderIn) -> list[str]:
-    """The fields the service's shape check (which amounts each order type takes) refuses, for a
-    refusal that words its rule for people and names no field: the fields of the smallest changes
-    (each amount filled or cleared) that it would accept. Asking the check keeps its rules in one
-    place; none when the terms pass it (the refusal was another one)."""
-    terms = OrderInput.of(cast(OrderTerms, payload.model_dump(exclude={"client_order_id"})))
-    for size in range(len(_AMOUNT_FIELDS) + 1):
-        fixes = [
-            changed
-            for changed in combinations(_AMOUNT_FIELDS, size)
-            if _shape_accepts(_toggled(terms, changed))
-        ]
-        if fixes:
-            return [f for f in _AMOUNT_FIELDS if any(f in changed for changed in fixes)]
-    return []
-
-
-def _toggled(terms: OrderInput, fields: tuple[str, ...]) -> OrderInput:
-    def toggle(field: str, amount: Decimal | None) -> Decimal | None:
-        if field not in fields:
-            return amount
-        return None if amount is not None else Decimal(1)
-
-    return replace(
-        terms,
-        quantity=toggle("quantity", terms.quantity),
-        quote_quantity=toggle("quote_quantity", terms.quote_quantity),
-        price=toggle("price", terms.price),
-    )
-
-
-def _shape_accepts(terms: OrderInput) -> bool:
-    try:
-        validate_shape(terms)
-    except BruteError:
-        return False
-    return True
 
 
 @router.post("/orders/cancel-all", response=CancelAllOut, tags=["orders"])
@@ -373,7 +319,11 @@ def order_cancel_all(
 ) -> dict[str, Any]:
     """Cancels every open order of your current account, or those on one `symbol`, given in the query
     or in an optional JSON body (`{"symbol": "SOLUSDT"}`); given in both, they must agree. An empty
-    body is no body."""
+    body is no body. Any other query parameter (a misspelt `symbl=`) is refused: 422, nothing cancelled."""
+    if unknown := sorted(set(request.GET) - {"symbol"}):
+        # A misspelt `symbl=` must not widen the cancel to every market.
+        words = f"cancel-all takes only the query parameter symbol, not {', '.join(unknown)}"
+        raise InvalidInput(words, details=[ErrorDetail(name, words) for name in unknown])
     if symbol is None and "symbol" in request.GET:
         # An empty `symbol=` is a mistake, never a request to cancel everything.
         raise InvalidInput(CANCEL_ALL_SYMBOL_WORDS, details=[ErrorDetail("symbol", CANCEL_ALL_SYMBOL_WORDS)])

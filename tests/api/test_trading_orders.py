@@ -181,6 +181,17 @@ def test_a_cancel_all_body_that_names_no_market_cancels_nothing(api, owner, sync
     assert open_ids(owner) == {order["id"]}
 
 
+@pytest.mark.parametrize("query", ["?symbl=SOLUSDT", "?symbol=SOLUSDT&sid=BUY"])
+def test_cancel_all_with_a_query_parameter_it_does_not_take_cancels_nothing(api, owner, synced, query):
+    headers = access_for(owner)
+    order = place(api, headers, resting_buy()).json()
+
+    error = assert_error(cancel_all(api, headers, query=query), 422, "validation_error")
+
+    assert [d["field"] for d in error["details"]] == [query.rsplit("&", 1)[-1].lstrip("?").split("=")[0]]
+    assert open_ids(owner) == {order["id"]}
+
+
 def test_cancel_all_on_an_unknown_symbol_in_the_body_is_refused(api, owner, synced):
     headers = access_for(owner)
     order = place(api, headers, resting_buy()).json()

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import BruteError, Conflict, Forbidden, NotFound
+from config.errors import BruteError, Conflict, ErrorDetail, Forbidden, NotFound
 from config.metrics import counted_orders
 from trading import realtime
 from trading.exchange import errors as xerr
@@ -204,17 +204,34 @@ def _validate_symbol(symbol: Symbol, order: OrderInput) -> None:
 
 
 def _validate_shape(order: OrderInput) -> None:
+    """Which amounts each order type takes (MEXC Spot v3 `POST /api/v3/order`: MARKET takes `quantity`
+    or, buying, `quoteOrderQty`; every other type `quantity` and `price`). The refusal is 422
+    `validation_error` whose details name the amounts at fault: the fields to fill or clear."""
     if order.type == OrderType.MARKET:
         if (order.quantity is None) == (order.quote_quantity is None):
-            raise refuse(
-                "validation_error", "A market order takes a quantity or a quote amount (one of them)", 422
-            )
+            words = "A market order takes a quantity or a quote amount (one of them)"
+            raise _shape_refusal(words, "quantity", "quote_quantity")
         if order.price is not None:
-            raise refuse("validation_error", "A market order takes no price", 422)
+            raise _shape_refusal("A market order takes no price", "price")
         if order.quote_quantity is not None and order.side == Side.SELL:
-            raise refuse("validation_error", "A market sell takes a quantity, not a quote amount", 422)
-    elif order.quantity is None or order.price is None or order.quote_quantity is not None:
-        raise refuse("validation_error", f"A {order.type.value} order takes a quantity and a price", 422)
+            words = "A market sell takes a quantity, not a quote amount"
+            raise _shape_refusal(words, "quantity", "quote_quantity")
+        return
+    wrong = [
+        field
+        for field, fits in (
+            ("quantity", order.quantity is not None),
+            ("quote_quantity", order.quote_quantity is None),
+            ("price", order.price is not None),
+        )
+        if not fits
+    ]
+    if wrong:
+        raise _shape_refusal(f"A {order.type.value} order takes a quantity and a price", *wrong)
+
+
+def _shape_refusal(message: str, *fields: str) -> BruteError:
+    return BruteError(message, code="validation_error", details=[ErrorDetail(f, message) for f in fields])
 
 
 def _validate_amounts(symbol: Symbol, order: OrderInput) -> None:
