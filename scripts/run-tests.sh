@@ -16,7 +16,8 @@ PYTEST=.venv/bin/pytest
 # Branch coverage of the app code ([tool.coverage] in pyproject.toml): the first run starts the data file
 # afresh, the browser run adds to it, and the report at the end covers both.
 status=0
-"$PYTEST" -q --cov --cov-report= "$@" || status=1
+# --durations: the 20 slowest tests, so a run that grows slower shows where.
+"$PYTEST" -q --cov --cov-report= --durations=20 "$@" || status=1
 echo "== tests/browser/"
 "$PYTEST" -o addopts="-ra --strict-markers -p no:cacheprovider" -q --cov --cov-append --cov-report= \
   tests/browser || status=1
