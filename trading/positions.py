@@ -1,8 +1,9 @@
 """Positions as the trading core sees them: kept by the sniper, which builds on the core.
 
 The sniper folds every fill into a position (`trading/sniper/services/positions.py`). The core needs
-three things of them: the user-data stream hands each new fill over at once, and risk limits read
-the day's realised profit and the open positions. The core does not import the sniper; the sniper
+four things of them: the user-data stream hands each new fill over at once, risk limits read the
+day's realised profit and the open positions, and a paper account reset clears the paper positions
+(with their exit plans) in its own transaction. The core does not import the sniper; the sniper
 registers its functions here when Django starts (`SniperConfig.ready`), and a use without that
 registration fails loudly rather than skipping positions.
 """
@@ -30,6 +31,10 @@ class PositionBook:
     realised_since: Callable[[User, datetime], Decimal]
     # The cost of each open position of the user on an account mode, by symbol.
     open_costs: Callable[[User, str], dict[str, Decimal]]
+    # Close the user's open positions on an account mode and drop their exit plans (stop-loss,
+    # trailing stop, take-profit ladder), inside the caller's transaction: the coins they held are
+    # gone. Fills not folded in yet are settled as applied, so none reopens a position afterwards.
+    clear: Callable[[User, str], object]
 
 
 _book: PositionBook | None = None

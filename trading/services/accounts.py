@@ -30,6 +30,7 @@ from trading.models import (
     Order,
     TradingAccount,
 )
+from trading.positions import position_book
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -70,7 +71,8 @@ def trading_account_mode(*, user: User) -> str:
 
 
 def paper_account_reset(*, user: User, starting_balance: Decimal | None = None) -> TradingAccount:
-    """Back to a clean paper account: open paper orders cancelled, balances replaced by the start amount."""
+    """Back to a clean paper account: open paper orders cancelled, paper positions closed with their
+    exit plans dropped (they would sell the fresh balance), balances replaced by the start amount."""
     if starting_balance is not None and starting_balance < 0:
         raise refuse("validation_error", "The starting balance cannot be negative", 422)
     with transaction.atomic():
@@ -81,6 +83,7 @@ def paper_account_reset(*, user: User, starting_balance: Decimal | None = None) 
         account.save()
         open_orders = Order.objects.filter(user=user, mode=Mode.PAPER, status__in=Order.OPEN_STATUSES)
         open_orders.update(status=Order.Status.CANCELED, error="Paper account reset", updated=timezone.now())
+        position_book().clear(user, Mode.PAPER)
         Balance.objects.filter(user=user, mode=Mode.PAPER).delete()
         Balance.objects.create(
             user=user,

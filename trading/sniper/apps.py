@@ -20,7 +20,7 @@ class SniperConfig(AppConfig):
         # Imported here: models load only once the app registry is ready.
         from trading.positions import PositionBook, position_book_register
         from trading.sniper.selectors import open_position_costs, realised_since
-        from trading.sniper.services.positions import position_apply_fill, positions_sync
+        from trading.sniper.services.positions import position_apply_fill, positions_clear, positions_sync
 
         # Risk limits read positions right after the user's last order: its fills are folded in
         # first (the periodic sync would fold them seconds later, and back-to-back buys would pass
@@ -37,5 +37,6 @@ class SniperConfig(AppConfig):
             apply_fill=lambda fill: position_apply_fill(fill=fill),
             realised_since=realised,
             open_costs=open_costs,
+            clear=lambda user, mode: positions_clear(user=user, mode=mode),
         )
         position_book_register(book)

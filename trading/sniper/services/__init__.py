@@ -12,6 +12,7 @@ from trading.sniper.services.positions import (
     position_apply_fill,
     position_close,
     position_protect,
+    positions_clear,
     positions_monitor,
     positions_sync,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "position_apply_fill",
     "position_close",
     "position_protect",
+    "positions_clear",
     "positions_monitor",
     "positions_sync",
     "rule_delete",

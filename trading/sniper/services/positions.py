@@ -74,6 +74,33 @@ def position_apply_fill(*, fill: Fill) -> AppliedFill | None:
     return applied
 
 
+def positions_clear(*, user: User, mode: str) -> int:
+    """Close the user's open positions on `mode` with nothing held and no exit plan left, and settle
+    every fill of that mode not folded in yet as applied to no position; returns how many closed.
+
+    For a paper account reset (`trading.positions.PositionBook.clear`), in its transaction: the coins
+    are gone, so an exit would sell the fresh balance, and an old fill folded in later would reopen
+    a position with the old entry. `exit_seq` moves on, so a monitor holding the old row claims
+    nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        pending = Fill.objects.filter(order__user=user, order__mode=mode, sniper_applied__isnull=True)
+        AppliedFill.objects.bulk_create(
+            [AppliedFill(fill=fill, user=user, at=fill.time) for fill in pending.only("id", "time")],
+            ignore_conflicts=True,
+        )
+        return Position.objects.filter(user=user, mode=mode, status=Position.Status.OPEN).update(
+            status=Position.Status.CLOSED,
+            closed_at=now,
+            qty=Decimal(0),
+            stop_loss_pct=None,
+            trailing_pct=None,
+            take_profit=[],
+            exit_seq=F("exit_seq") + 1,
+            updated=now,
+        )
+
+
 def _rule_of(order: Order) -> Rule | None:
     match = FIRING_ID.match(order.client_order_id)
     firing = RuleFiring.objects.select_related("rule").filter(pk=match.group(1)).first() if match else None
