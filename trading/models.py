@@ -200,6 +200,11 @@ class TradingAccount(models.Model):
     def __str__(self) -> str:
         return f"account of user {self.user_id} ({self.mode})"
 
+    @property
+    def paper_start_amount(self) -> Decimal:
+        """The USDT a paper account starts (and starts again after a reset) with."""
+        return self.paper_starting_balance or DEFAULT_PAPER_BALANCE
+
 
 class ApiCredential(models.Model):
     """A user's MEXC API key. The secret is Fernet-encrypted (see trading/crypto.py) and never shown again."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from trading import quotes
 from trading.exchange.parsing import dec
-from trading.models import Balance, Fill, Order, PortfolioSnapshot, Symbol, TradingAccount
+from trading.models import Balance, Fill, Mode, Order, PortfolioSnapshot, Symbol, TradingAccount
 from trading.selectors import trading_mode_for_user
+from trading.services.risk import day_start
 
 VALUE_ASSET = "USDT"
 CENTS = Decimal("0.01")
@@ -47,6 +48,8 @@ class Portfolio:
     holdings: list[Holding] = field(default_factory=list)
     unrealized_pnl: Decimal = Decimal(0)
     day_pnl: Decimal | None = None
+    # What the day's P&L is measured from, as the page says it after "since".
+    day_since: str = "00:00 UTC"
 
     @property
     def unrealized_negative(self) -> bool:
@@ -123,18 +126,37 @@ def portfolio_for_user(*, user: Any) -> Portfolio:
     holdings.sort(key=lambda h: h.value or Decimal(0), reverse=True)
     result = Portfolio(VALUE_ASSET, total.quantize(CENTS), holdings)
     result.unrealized_pnl = sum((h.pnl for h in holdings if h.pnl is not None), Decimal(0))
-    result.day_pnl = _day_change(user=user, mode=mode, now_value=result.total_value)
+    result.day_pnl, result.day_since = _day_change(user=user, mode=mode, now_value=result.total_value)
     return result
 
 
-def _day_change(*, user: Any, mode: str, now_value: Decimal) -> Decimal | None:
-    midnight = timezone.make_aware(datetime.combine(timezone.now().date(), time.min))
-    first = PortfolioSnapshot.objects.filter(user=user, mode=mode, at__gte=midnight).order_by("at").first()
-    if first is None:
-        first = (
-            PortfolioSnapshot.objects.filter(user=user, mode=mode, at__lt=midnight).order_by("-at").first()
-        )
-    return None if first is None else (now_value - first.value).quantize(CENTS)
+def _day_change(*, user: Any, mode: str, now_value: Decimal) -> tuple[Decimal | None, str]:
+    """The value now against the value at 00:00 UTC: the last snapshot at or before midnight, or, when
+    the paper account was reset after that snapshot (today, or yesterday after the last snapshot), the
+    balance the reset started it with. An account first valued today is measured from its first
+    snapshot. With what it is measured from, for the page."""
+    midnight = day_start()
+    mine = PortfolioSnapshot.objects.filter(user=user, mode=mode)
+    baseline = mine.filter(at__lte=midnight).order_by("-at", "-id").first()
+    reset = _paper_reset(user=user, mode=mode)
+    if reset is not None and (baseline is None or reset[0] > baseline.at):
+        since = f"the reset at {reset[0]:%H:%M} UTC" if reset[0] > midnight else "00:00 UTC"
+        return (now_value - reset[1]).quantize(CENTS), since
+    if baseline is None:
+        baseline = mine.filter(at__gt=midnight).order_by("at", "id").first()
+    if baseline is None:
+        return None, "00:00 UTC"
+    return (now_value - baseline.value).quantize(CENTS), "00:00 UTC"
+
+
+def _paper_reset(*, user: Any, mode: str) -> tuple[datetime, Decimal] | None:
+    """When the user's paper account was last reset, and the balance it started again with."""
+    if mode != Mode.PAPER:
+        return None
+    account = TradingAccount.objects.filter(user=user, paper_reset_at__isnull=False).first()
+    if account is None or account.paper_reset_at is None:
+        return None
+    return account.paper_reset_at, account.paper_start_amount
 
 
 def equity_points(*, user: Any, limit: int = 2000) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ from trading.exchanges import (
     run,
 )
 from trading.models import (
-    DEFAULT_PAPER_BALANCE,
     PAPER_QUOTE_ASSET,
     ApiCredential,
     Balance,
@@ -89,7 +88,7 @@ def paper_account_reset(*, user: User, starting_balance: Decimal | None = None) 
             user=user,
             mode=Mode.PAPER,
             asset=PAPER_QUOTE_ASSET,
-            free=account.paper_starting_balance or DEFAULT_PAPER_BALANCE,
+            free=account.paper_start_amount,
         )
         realtime.balance_changed(user.pk, Mode.PAPER)
         realtime.account_changed(user.pk)
