@@ -111,11 +111,13 @@ def portfolio_for_user(*, user: Any) -> Portfolio:
         elif balance.asset == VALUE_ASSET:
             holding.qty_decimals = 2
         if price is not None:
-            holding.value = (balance.total * price).quantize(CENTS)
+            # Exact, as is the P&L: the pages cut them for display (the `money` filter), so a holding
+            # worth 0.0063 USDT shows that, not a rounded 0.01 it is not worth.
+            holding.value = balance.total * price
         avg = costs.get(balance.asset)
         if avg and price is not None:
             holding.avg_cost = avg.quantize(Decimal("0.00000001")).normalize()
-            holding.pnl = ((price - avg) * balance.total).quantize(CENTS)
+            holding.pnl = (price - avg) * balance.total
             holding.pnl_pct = ((price / avg - 1) * 100).quantize(CENTS)
         holdings.append(holding)
     total = sum((h.value for h in holdings if h.value is not None), Decimal(0))
@@ -124,7 +126,7 @@ def portfolio_for_user(*, user: Any) -> Portfolio:
             (h.value / total * 100).quantize(Decimal("0.1")) if total and h.value else Decimal(0)
         )
     holdings.sort(key=lambda h: h.value or Decimal(0), reverse=True)
-    result = Portfolio(VALUE_ASSET, total.quantize(CENTS), holdings)
+    result = Portfolio(VALUE_ASSET, total, holdings)
     result.unrealized_pnl = sum((h.pnl for h in holdings if h.pnl is not None), Decimal(0))
     result.day_pnl, result.day_since = _day_change(user=user, mode=mode, now_value=result.total_value)
     return result
@@ -141,12 +143,12 @@ def _day_change(*, user: Any, mode: str, now_value: Decimal) -> tuple[Decimal | 
     reset = _paper_reset(user=user, mode=mode)
     if reset is not None and (baseline is None or reset[0] > baseline.at):
         since = f"the reset at {reset[0]:%H:%M} UTC" if reset[0] > midnight else "00:00 UTC"
-        return (now_value - reset[1]).quantize(CENTS), since
+        return now_value - reset[1], since
     if baseline is None:
         baseline = mine.filter(at__gt=midnight).order_by("at", "id").first()
     if baseline is None:
         return None, "00:00 UTC"
-    return (now_value - baseline.value).quantize(CENTS), "00:00 UTC"
+    return now_value - baseline.value, "00:00 UTC"
 
 
 def _paper_reset(*, user: Any, mode: str) -> tuple[datetime, Decimal] | None:

@@ -57,6 +57,65 @@
     return (negative && !zero ? "-" : "") + group(intPart) + (decimals > 0 ? "." + fracPart : "");
   }
 
+  // Cut toward zero to `decimals` places: what the user has, never more (`available`, `money`).
+  function cut(text, decimals) {
+    const value = toPlain(text);
+    if (!/^-?\d*(\.\d*)?$/.test(value) || value === "" || value === "-") return String(text);
+    const negative = value.startsWith("-");
+    let [whole, frac = ""] = (negative ? value.slice(1) : value).split(".");
+    whole = whole.replace(/^0+(?=\d)/, "") || "0";
+    frac = (frac + "0".repeat(decimals)).slice(0, decimals);
+    const zero = /^0*$/.test(whole + frac);
+    return (negative && !zero ? "-" : "") + group(whole) + (decimals > 0 ? "." + frac : "");
+  }
+
+  // The `money` filter's rule (trading/templatetags/money.py): cut toward zero, two decimals from 1
+  // up, four significant digits below 1 with at least two decimals (0.0063291 -> 0.006329).
+  const MONEY_DIGITS = 4;
+  function money(text) {
+    const value = toPlain(text);
+    if (!/^-?\d*(\.\d*)?$/.test(value) || value === "" || value === "-") return String(text);
+    const [whole, frac = ""] = value.replace(/^-/, "").split(".");
+    const first = frac.search(/[1-9]/);
+    if (/[1-9]/.test(whole) || first < 0) return cut(value, 2);
+    const shown = cut(value, Math.max(2, first + MONEY_DIGITS));
+    const [head, tail] = shown.split(".");
+    return head + "." + tail.replace(/0+$/, "").padEnd(2, "0");
+  }
+
+  // Exact decimal arithmetic on decimal strings (BigInt scaled by a power of ten), so a sum of
+  // price x quantity matches the server's Decimal digit for digit before it is cut for display.
+  function scaled(text) {
+    const value = toPlain(text);
+    if (!/^-?\d*(\.\d*)?$/.test(value) || !/\d/.test(value)) return null;
+    const [whole, frac = ""] = value.replace(/^-/, "").split(".");
+    const units = BigInt((whole || "0") + frac);
+    return { units: value.startsWith("-") ? -units : units, scale: frac.length };
+  }
+
+  function plain(number) {
+    const negative = number.units < 0n;
+    const digits = (negative ? -number.units : number.units).toString().padStart(number.scale + 1, "0");
+    const cutAt = digits.length - number.scale;
+    const text = number.scale ? digits.slice(0, cutAt) + "." + digits.slice(cutAt) : digits;
+    return (negative ? "-" : "") + text;
+  }
+
+  function times(a, b) {
+    const x = scaled(a);
+    const y = scaled(b);
+    return x && y ? plain({ units: x.units * y.units, scale: x.scale + y.scale }) : "NaN";
+  }
+
+  function plus(a, b) {
+    const x = scaled(a);
+    const y = scaled(b);
+    if (!x || !y) return "NaN";
+    const scale = Math.max(x.scale, y.scale);
+    const up = (n) => n.units * 10n ** BigInt(scale - n.scale);
+    return plain({ units: up(x) + up(y), scale });
+  }
+
   function compact(text) {
     const number = Number(toPlain(text));
     if (!Number.isFinite(number)) return String(text);
@@ -74,7 +133,10 @@
 
   window.bruteFormat = {
     price: (text, decimals) => fixed(text, decimals),
-    money: (text) => fixed(text, 2),
+    money: money,
+    available: (text, decimals) => cut(text, decimals),
+    times: times,
+    plus: plus,
     compact: compact,
     // A number as shown on the page ("12,345.6") back to a plain decimal string.
     parse: (text) => String(text).replace(/,/g, "").trim(),

@@ -208,18 +208,19 @@
   }
 
   function ladderRows(levels, side, maxTotal, container) {
-    let total = 0;
+    // Summed exactly on the decimal strings, as the server does, so the cut figure is the same.
+    let total = "0";
     return levels.map(([level, amount]) => {
-      total += parseFloat(level) * parseFloat(amount);
+      total = fmt ? fmt.plus(total, fmt.times(level, amount)) : String(parseFloat(total) + parseFloat(level) * parseFloat(amount));
       const tr = document.createElement("tr");
       tr.className = side;
       const colour = side === "ask" ? "down" : "up";
-      tr.append(cell(price(level, container), colour), cell(qty(amount, container)), cell(fmt ? fmt.money(String(total)) : total.toFixed(2)));
+      tr.append(cell(price(level, container), colour), cell(qty(amount, container)), cell(fmt ? fmt.money(total) : parseFloat(total).toFixed(2)));
       const bar = document.createElement("meter");
       bar.className = "depth " + colour;
       bar.min = 0;
       bar.max = 100;
-      bar.value = maxTotal ? (100 * total) / maxTotal : 0;
+      bar.value = maxTotal ? (100 * parseFloat(total)) / maxTotal : 0;
       const td = document.createElement("td");
       td.append(bar);
       tr.append(td);

@@ -12,6 +12,7 @@ from django.test import Client
 
 from accounts.models import User
 from trading import services
+from trading.feed.store import snapshot_write
 from trading.models import Balance, PortfolioSnapshot, TradingAccount
 from trading.portfolio import portfolio_for_user
 
@@ -118,3 +119,17 @@ def test_a_paper_reset_today_does_not_move_the_live_baseline(paper: User) -> Non
     TradingAccount.objects.filter(user=paper).update(mode="live")
 
     assert portfolio_for_user(user=paper).day_pnl == Decimal("20.00")
+
+
+def test_a_dust_holding_shows_its_value_cut_not_rounded_up_to_a_cent(paper: User) -> None:
+    snapshot_write(tickers={"PEPEUSDT": {"price": "0.0000063291"}}, books={}, watched=[])
+    Balance.objects.create(user=paper, mode="paper", asset="PEPE", free=Decimal("1000"))
+    holding_usdt(paper, "0.999")
+    client = Client()
+    client.force_login(paper)
+
+    page = client.get("/portfolio/").content.decode()
+
+    assert '<td class="num">0.006329</td>' in page  # 1000 x 0.0000063291, not 0.01
+    assert '<td class="num">0.999</td>' in page  # not 1.00, which the user does not have
+    assert '<div class="big-price">1.00 <span' in page  # 1.0053291, cut

@@ -1,6 +1,9 @@
 """The one number format of the pages, the same rule as `window.bruteFormat` in static/js/app.js.
 
-- money (values, P&L, totals): two decimals, thousands grouped: `{{ x|amount:2 }}` / `{{ x|money }}`;
+- money (values, P&L, totals), `{{ x|money }}`: cut toward zero, never rounded, so it never shows
+  more than there is: two decimals from 1 up (1,234.56), and 4 significant digits below 1, with at
+  least two decimals (0.0063291 -> 0.006329, 0.5 -> 0.50, 0.99999 -> 0.9999), so a small value is
+  never "0.00"; `{{ x|amount:2 }}` is exactly two decimals, rounded half up;
 - prices: the symbol's own price precision, grouped: `{{ p|fixed:symbol.price_precision }}`;
 - quantities: the symbol's lot precision (`fixed:symbol.quantity_precision`), or `{{ q|amount }}`
   (as many decimals as the value has, never scientific notation);
@@ -20,6 +23,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from django import template
 
 register = template.Library()
+MONEY_DIGITS = 4  # significant digits of a money value below 1
 COMPACT = ((Decimal("1e12"), "T"), (Decimal("1e9"), "B"), (Decimal("1e6"), "M"), (Decimal("1e3"), "K"))
 
 
@@ -56,7 +60,22 @@ def amount(value: object, places: int | None = None) -> str:
 
 @register.filter
 def money(value: object) -> str:
-    return amount(value, 2)
+    number = _decimal(value)
+    if number is None:
+        return "—" if value in (None, "") else str(value)
+    return money_text(number)
+
+
+def money_text(number: Decimal) -> str:
+    """The `money` format of one Decimal (see the module's docstring); `bruteFormat.money` in
+    static/js/app.js is the same rule for live updates."""
+    if abs(number) >= 1 or number == 0:
+        return _grouped(number, 2, ROUND_DOWN)
+    # adjusted(): the power of ten of the first significant digit (0.0063 -> -3).
+    places = max(2, MONEY_DIGITS - 1 - number.adjusted())
+    text = _grouped(number, places, ROUND_DOWN)
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 @register.filter
