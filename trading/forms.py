@@ -20,19 +20,70 @@ class _Positive(TypedDict):
 
 
 POSITIVE: _Positive = {"min_value": Decimal("0"), "max_digits": 36, "decimal_places": 18}
+WHOLE_DIGITS = POSITIVE["max_digits"] - POSITIVE["decimal_places"]
 
 
 class PlainDecimalField(NormalizedDecimalField):
     """A decimal written as digits with an optional point and sign, nothing else: Python's Decimal
     also reads "1e3" (1,000) or "Infinity", and an order form must not turn a typo into an order 40
-    times the size meant. The API's amount rule (trading.schemas.AMOUNT_PATTERN) is as strict."""
+    times the size meant. The API's amount rule (trading.schemas.AMOUNT_PATTERN) is as strict.
 
-    PLAIN = re.compile(r"^\s*-?[0-9]*\.?[0-9]+\s*$|^\s*-?[0-9]+\.\s*$")
+    A text input, not type=number: a browser empties a number field it cannot read ("0,5") before
+    sending it, so the user would lose what they typed and get "Enter an amount" for it. Thousands
+    commas as the pages show them ("10,000.50", copied from a balance) are read; anything else
+    gets its own words (`what` names the field in them) and is shown back as typed."""
+
+    PLAIN = re.compile(r"^-?[0-9]*\.?[0-9]+$|^-?[0-9]+\.$")
+    GROUPED = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")
+    EXPONENT = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE]([-+]?[0-9]+)$")
+    DECIMAL_COMMA = re.compile(r"^-?[0-9]*,[0-9]+$")
+
+    def __init__(self, *, what: str, **kwargs: Any) -> None:
+        self.what = what
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # the stubs type it as IntegerField.to_python
-        if isinstance(value, str) and value.strip() and not self.PLAIN.match(value):
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if self.GROUPED.match(text):
+                text = text.replace(",", "")
+            self._refuse_unplain(text)
+            value = text
+        number: Decimal | None = super().to_python(value)
+        if number is not None:
+            self._refuse_too_long(number)
+        return number
+
+    def _refuse_unplain(self, text: str) -> None:
+        if (written := self.EXPONENT.match(text)) is not None:
+            # Spelled out only when short: "1e999999999" must not become a billion zeros.
+            power = written.group(2).lstrip("+-")
+            short = len(text) <= 24 and len(power) <= 2 and int(power) <= 12
+            hint = f": type {Decimal(text):f}, not “{text}”." if short else "."
+            raise forms.ValidationError(
+                f"Write the {self.what} in full, without an exponent{hint}", code="exponent"
+            )
+        if self.DECIMAL_COMMA.match(text):
+            example = f": {text.replace(',', '.')}, not {text}" if len(text) <= 24 else ", not a comma"
+            raise forms.ValidationError(f"Use a point for decimals{example}.", code="decimal_comma")
+        if not self.PLAIN.match(text):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
+
+    def _refuse_too_long(self, number: Decimal) -> None:
+        digits, exponent = number.as_tuple().digits, number.as_tuple().exponent
+        assert isinstance(exponent, int)  # finite: super() refuses NaN and infinities
+        places, whole = max(0, -exponent), max(0, len(digits) + exponent)
+        if whole > WHOLE_DIGITS:
+            raise forms.ValidationError(
+                f"That {self.what} is too large: at most {WHOLE_DIGITS} digits before the decimal point.",
+                code="too_large",
+            )
+        if places > (most := POSITIVE["decimal_places"]):
+            raise forms.ValidationError(
+                f"The {self.what} has too many decimals: at most {most} after the point.",
+                code="too_many_decimals",
+            )
 
 
 AMOUNT_ERRORS = {
@@ -56,8 +107,9 @@ class OrderForm(forms.Form):
         choices=[("quote", "Quote (e.g. USDT)"), ("base", "Base (the coin)")],
         initial="quote",
     )
-    amount = PlainDecimalField(label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)
+    amount = PlainDecimalField(what="amount", label="Amount", error_messages=AMOUNT_ERRORS, **POSITIVE)
     price = PlainDecimalField(
+        what="limit price",
         label="Limit price",
         required=False,
         error_messages={

@@ -183,7 +183,8 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
             if action == "preview" or (live and not form.cleaned_data["confirmed"]):
                 # The preview refuses what placing would refuse (precision, minimums), never promises it.
                 services.order_check(user=request.user, symbol=market.symbol, **args)
-                extra["preview"] = quotes.order_preview(symbol=market, **args)
+                balances = selectors.balances_by_asset(user=request.user)
+                extra["preview"] = quotes.order_preview(symbol=market, available=balances, **args)
                 extra["needs_confirmation"] = live and action == "place"
             else:
                 order = services.order_place(user=request.user, symbol=market.symbol, source="manual", **args)

@@ -50,10 +50,10 @@ def _refusal(client: Client, data: dict[str, str]) -> str:
         (_form(amount=""), "Enter an amount."),
         (_form(amount="0"), "Enter an amount above zero."),
         (_form(amount="-5"), "Enter an amount above zero."),
-        (_form(amount="1e3"), "Enter the amount as a number"),
-        (_form(amount="1e30"), "Enter the amount as a number"),
+        (_form(amount="1e3"), "Write the amount in full, without an exponent: type 1000, not “1e3”."),
+        (_form(amount="1e30"), "Write the amount in full, without an exponent."),
         (_form(amount="abc"), "Enter the amount as a number"),
-        (_form(amount="9" * 300), "digits"),
+        (_form(amount="9" * 300), "That amount is too large: at most 18 digits before the decimal point."),
         (_form(amount="1.123456789"), "at most 2 decimal places"),
         (_form(amount="0.5"), "The minimum order value on SOLUSDT is"),
         (_form(amount="20000"), "Not enough USDT"),
@@ -181,3 +181,79 @@ def test_a_cancel_from_the_refreshed_open_orders_goes_back_to_the_page_not_the_f
 
     assert 'name="next" value="/markets/SOLUSDT/"' in fragment
     assert "fragment=" not in fragment.split('name="next"')[1].split(">")[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "words"),
+    [
+        ("amount", "1e3", "Write the amount in full, without an exponent: type 1000, not “1e3”."),
+        ("amount", "2.5E-2", "Write the amount in full, without an exponent: type 0.025, not “2.5E-2”."),
+        ("amount", "1e999999999", "Write the amount in full, without an exponent."),
+        ("amount", "0,5", "Use a point for decimals: 0.5, not 0,5."),
+        ("amount", "1234567890123456789", "That amount is too large: at most 18 digits before the decimal"),
+        ("amount", "0." + "1" * 19, "The amount has too many decimals: at most 18 after the point."),
+        ("price", "1e2", "Write the limit price in full, without an exponent: type 100, not “1e2”."),
+        ("price", "9" * 40, "That limit price is too large: at most 18 digits before the decimal point."),
+    ],
+    ids=["exponent", "exponent-negative", "exponent-huge", "decimal-comma", "19-digits", "19-decimals",
+         "price-exponent", "price-40-digits"],
+)  # fmt: skip
+def test_a_mistyped_number_gets_its_own_words_and_stays_in_the_field_as_typed(
+    signed_in: Client, trader: User, field: str, typed: str, words: str
+) -> None:
+    data = _form(type="LIMIT", amount_in="base", amount="1", price="50") | {field: typed}
+
+    body = _refusal(signed_in, data)
+
+    assert words in body
+    assert body.count(words) == 1
+    # A text field, not type=number: the browser would blank what it cannot read before sending it.
+    tag = (
+        body.split(f'name="{field}"')[0].rsplit("<input", 1)[1]
+        + body.split(f'name="{field}"')[1].split(">")[0]
+    )
+    assert 'type="text"' in tag
+    assert 'inputmode="decimal"' in tag
+    assert f'value="{typed}"' in tag
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_an_amount_with_thousands_commas_as_the_page_shows_them_is_read(
+    signed_in: Client, trader: User
+) -> None:
+    signed_in.post("/markets/SOLUSDT/order", _form(type="LIMIT", amount="1,000.50", price="50"), **HX)
+
+    order = Order.objects.get(user=trader)
+    assert order.quantity * order.price == Decimal("1000.50")
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_form(amount="20000"), "This order exceeds your available 10,000.00 USDT."),
+        (_form(type="LIMIT", amount_in="base", amount="300", price="50"), "exceeds your available 10,000.00"),
+        (_form(side="SELL", amount_in="base", amount="5"), "This order exceeds your available 0.00 SOL."),
+    ],
+    ids=["market-buy-in-quote", "limit-buy", "sell-more-than-held"],
+)  # fmt: skip
+def test_a_preview_beyond_the_balance_warns_and_places_nothing(
+    signed_in: Client, trader: User, data: dict[str, str], words: str
+) -> None:
+    _feed_the_book_to_the_cache()
+
+    response = signed_in.post("/markets/SOLUSDT/order", data | {"action": "preview"}, **HX)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'aria-label="Preview"' in body
+    assert words in body
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_a_preview_within_the_balance_gives_no_warning(signed_in: Client) -> None:
+    _feed_the_book_to_the_cache()
+    body = signed_in.post(
+        "/markets/SOLUSDT/order", _form(amount="10000", action="preview"), **HX
+    ).content.decode()
+    assert 'aria-label="Preview"' in body, body
+    assert "exceeds" not in body
