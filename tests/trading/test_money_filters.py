@@ -121,3 +121,64 @@ def test_the_live_formatter_shows_the_same_digits_as_the_server():
     exact = sum((Decimal(p) * Decimal(q) for p, q in book), Decimal(0))
     assert Decimal(str(got["total"])) == exact
     assert got["shownTotal"] == money(exact) == "115.00"
+
+
+BOOK_HARNESS = """
+const fs = require("fs");
+globalThis.CustomEvent ??= class extends Event {
+  constructor(type, init) { super(type, init); this.detail = init?.detail; }
+};
+function el(tag) {
+  return {
+    tag, children: [], dataset: {}, className: "", textContent: "", innerHTML: "",
+    classList: { add() {}, remove() {}, toggle() {} },
+    append(...c) { this.children.push(...c); },
+    replaceChildren(...c) { this.children = c; },
+  };
+}
+const asks = el("tbody"), bids = el("tbody"), spread = el("td"), table = el("table");
+const parts = { "[data-book-asks]": asks, "[data-book-bids]": bids, ".spread td": spread };
+table.querySelector = (s) => parts[s];
+const container = el("div");
+container.dataset.depth = "20";
+container.querySelector = () => table;
+container.closest = () => container;
+container.getAttribute = (name) => ({ "data-decimals": "2", "data-qty-decimals": "2" })[name];
+const document = new EventTarget();
+document.body = { dataset: { liveUrl: "/ws/live/", liveGroups: "market.SOLUSDT" } };
+document.getElementById = () => null;
+document.createElement = el;
+document.querySelectorAll = (s) => (s === '[data-book="SOLUSDT"]' ? [container] : []);
+globalThis.document = document;
+globalThis.window = globalThis;
+globalThis.CSS = { escape: (s) => s };
+globalThis.location = { protocol: "http:", host: "testserver", hostname: "testserver" };
+let socket;
+globalThis.WebSocket = function () { socket = this; this.listeners = {}; this.readyState = 1; };
+WebSocket.prototype.addEventListener = function (type, fn) { this.listeners[type] = fn; };
+WebSocket.OPEN = 1;
+globalThis.setInterval = () => 0;
+eval(fs.readFileSync(process.argv[1], "utf8"));
+eval(fs.readFileSync(process.argv[2], "utf8"));
+const frame = JSON.parse(process.argv[3]);
+socket.listeners.message({ data: JSON.stringify(frame) });
+console.log(JSON.stringify(bids.children.map((tr) => tr.children[2].textContent)));
+"""
+
+
+def test_the_live_order_book_totals_show_the_servers_digits():
+    from trading.quotes import _ladder
+
+    # Float sums would give 57.49999999999999 and 114.99999999999999 here, cut to 57.49 and 114.99.
+    bids = [["1.15", "50"], ["1.15", "50"], ["0.0001", "1.2345678"]]
+    js = Path(settings.BASE_DIR) / "static" / "js"
+    frame = {"type": "book", "symbol": "SOLUSDT", "asks": [], "bids": bids}
+    done = subprocess.run(
+        ["node", "-e", BOOK_HARNESS, str(js / "app.js"), str(js / "live.js"), json.dumps(frame)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    server = [money(level["cumulative"]) for level in _ladder(bids, Decimal(1), len(bids))]
+    assert json.loads(done.stdout) == server == ["57.50", "115.00", "115.00"]
