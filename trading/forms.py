@@ -30,11 +30,13 @@ class PlainDecimalField(NormalizedDecimalField):
 
     A text input, not type=number: a browser empties a number field it cannot read ("0,5") before
     sending it, so the user would lose what they typed and get "Enter an amount" for it. Thousands
-    commas as the pages show them ("10,000.50", copied from a balance) are read; anything else
-    gets its own words (`what` names the field in them) and is shown back as typed."""
+    commas as the pages show them, with a decimal point ("10,000.50", copied from a balance), are read;
+    commas without a point are refused, since "1,500" is 1.5 to half of Europe and 1500 to the rest.
+    Anything else gets its own words (`what` names the field in them) and is shown back as typed."""
 
     PLAIN = re.compile(r"^-?[0-9]*\.?[0-9]+$|^-?[0-9]+\.$")
-    GROUPED = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")
+    GROUPED = re.compile(r"^-?[1-9][0-9]{0,2}(,[0-9]{3})+\.[0-9]*$")
+    AMBIGUOUS = re.compile(r"^-?[1-9][0-9]{0,2}(,[0-9]{3})+$")
     EXPONENT = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE]([-+]?[0-9]+)$")
     DECIMAL_COMMA = re.compile(r"^-?[0-9]*,[0-9]+$")
 
@@ -64,6 +66,14 @@ class PlainDecimalField(NormalizedDecimalField):
             raise forms.ValidationError(
                 f"Write the {self.what} in full, without an exponent{hint}", code="exponent"
             )
+        if self.AMBIGUOUS.match(text):
+            plain, comma_decimal = text.replace(",", ""), text.replace(",", ".")
+            words = (
+                f"“{text}” reads two ways; write the {self.what} without a comma: {plain} or {comma_decimal}."
+                if text.count(",") == 1
+                else f"Write the {self.what} without thousands commas, or with its decimal point: {plain}."
+            )
+            raise forms.ValidationError(words, code="ambiguous_comma")
         if self.DECIMAL_COMMA.match(text):
             example = f": {text.replace(',', '.')}, not {text}" if len(text) <= 24 else ", not a comma"
             raise forms.ValidationError(f"Use a point for decimals{example}.", code="decimal_comma")

@@ -190,13 +190,16 @@ def test_a_cancel_from_the_refreshed_open_orders_goes_back_to_the_page_not_the_f
         ("amount", "2.5E-2", "Write the amount in full, without an exponent: type 0.025, not “2.5E-2”."),
         ("amount", "1e999999999", "Write the amount in full, without an exponent."),
         ("amount", "0,5", "Use a point for decimals: 0.5, not 0,5."),
+        ("amount", "1,500", "“1,500” reads two ways; write the amount without a comma: 1500 or 1.500."),
+        ("amount", "12,345,678", "without thousands commas, or with its decimal point: 12345678."),
+        ("amount", "0,500", "Use a point for decimals: 0.500, not 0,500."),
         ("amount", "1234567890123456789", "That amount is too large: at most 18 digits before the decimal"),
         ("amount", "0." + "1" * 19, "The amount has too many decimals: at most 18 after the point."),
         ("price", "1e2", "Write the limit price in full, without an exponent: type 100, not “1e2”."),
         ("price", "9" * 40, "That limit price is too large: at most 18 digits before the decimal point."),
     ],
-    ids=["exponent", "exponent-negative", "exponent-huge", "decimal-comma", "19-digits", "19-decimals",
-         "price-exponent", "price-40-digits"],
+    ids=["exponent", "exponent-negative", "exponent-huge", "decimal-comma", "comma-1500", "commas",
+         "comma-0500", "19-digits", "19-decimals", "price-exponent", "price-40-digits"],
 )  # fmt: skip
 def test_a_mistyped_number_gets_its_own_words_and_stays_in_the_field_as_typed(
     signed_in: Client, trader: User, field: str, typed: str, words: str
