@@ -345,13 +345,21 @@ class PaperExchange:
 
     @classmethod
     def placement(
-        cls, rules: SymbolRules, request: OrderRequest, book: OrderBook, now: int
+        cls,
+        rules: SymbolRules,
+        request: OrderRequest,
+        book: OrderBook,
+        now: int,
+        *,
+        cancel_rest: bool = False,
     ) -> tuple[PaperOrder, list[Fill], Ledger]:
         """What placing `request` against `book` at `now` (ms) does, computed and not yet stored: the
         order as it stands afterwards, its taker fills and the balance changes. Pure, so a synchronous
         caller (trading/services/orders.py) stores it in its own transaction; the request must have
         passed the rules already (`check`). Raises the exchange's refusals (OrderRejected,
-        BelowMinimum, AboveMaximum) for what only the book decides."""
+        BelowMinimum, AboveMaximum) for what only the book decides. `cancel_rest`: what did not fill
+        at once is cancelled right after the acceptance (an emulated immediate-or-cancel), so the
+        order is stored already CANCELED or PARTIALLY_CANCELED, nothing left locked."""
         order = PaperOrder(
             symbol=request.symbol,
             order_id=f"PAPER-{uuid.uuid4().hex[:20]}",
@@ -367,6 +375,8 @@ class PaperExchange:
         ledger = Ledger()
         fills = cls._take(rules, order, book, ledger, now)
         cls._finish_placement(rules, order, ledger)
+        if cancel_rest and order.is_open:
+            cls._cancelled(rules, order, ledger, now)
         return order, fills, ledger
 
     async def _book(self, symbol: str) -> OrderBook:
@@ -606,11 +616,16 @@ class PaperExchange:
             raise UnknownOrder(symbol=symbol, raw_message="order is not open")
         rules = await self.rules(symbol)
         ledger = Ledger()
-        self._lock(rules, order, ledger, sign=Decimal(-1))
-        order.status = OrderStatus.PARTIALLY_CANCELED if order.executed else OrderStatus.CANCELED
-        order.update_ms = self._now()
+        self._cancelled(rules, order, ledger, self._now())
         await self.store.commit(order, [], ledger.changes)
         return order.state()
+
+    @classmethod
+    def _cancelled(cls, rules: SymbolRules, order: PaperOrder, ledger: Ledger, now: int) -> None:
+        """Cancel an open order's rest: its funds unlocked, its fills kept."""
+        cls._lock(rules, order, ledger, sign=Decimal(-1))
+        order.status = OrderStatus.PARTIALLY_CANCELED if order.executed else OrderStatus.CANCELED
+        order.update_ms = now
 
     async def cancel_all(self, symbol: str) -> list[OrderState]:
         return [

@@ -337,9 +337,15 @@ def order_place(
     user: User,
     source: str = Order.Source.MANUAL,
     client_order_id: str | None = None,
+    cancel_rest: bool = False,
     **terms: Unpack[OrderTerms],
 ) -> Order:
     """Validate, record, place and settle one order on the user's current account (paper or live).
+
+    `cancel_rest`: an immediate-or-cancel emulated with a plain LIMIT (MEXC lists no IOC orders on
+    most symbols): right after the exchange accepts the order, what did not fill at once is cancelled,
+    and the order returned is final (its fills kept, CANCELED or PARTIALLY_CANCELED as the exchange
+    names it, or FILLED). A cancel the exchange does not confirm leaves the order open, as it reads.
 
     Refusals raise BruteError with a code (see module doc). A transport failure whose outcome the
     exchange cannot confirm returns the order still PENDING; `orders_reconcile` settles it."""
@@ -369,10 +375,15 @@ def order_place(
     if mode == Mode.PAPER:
         _check_paper_funds(user, found[0], order)
         return _paper_place(
-            user=user, rules=found[1], order=order, source=source, client_order_id=client_order_id
+            user=user,
+            rules=found[1],
+            order=order,
+            source=source,
+            client_order_id=client_order_id,
+            cancel_rest=cancel_rest,
         )
     row = _order_create(user=user, mode=mode, order=order, source=source, client_order_id=client_order_id)
-    return _order_submit(row, order.request(row.client_order_id))
+    return _order_submit(row, order.request(row.client_order_id), cancel_rest=cancel_rest)
 
 
 def _estimated_notional(order: OrderInput) -> Decimal | None:
@@ -411,7 +422,13 @@ def _order_create(
 
 
 def _paper_place(
-    *, user: User, rules: SymbolRules, order: OrderInput, source: str, client_order_id: str | None
+    *,
+    user: User,
+    rules: SymbolRules,
+    order: OrderInput,
+    source: str,
+    client_order_id: str | None,
+    cancel_rest: bool = False,
 ) -> Order:
     """A paper order in one write transaction, on this thread, without an event loop: the book is
     read first (the market feed's, or one REST request shared with concurrent orders, outside any
@@ -421,7 +438,8 @@ def _paper_place(
     threads have queued meanwhile (trading/paper_placements.py); this returns once it has committed.
     Nothing was placed until that commit, so there is no PENDING row to reconcile: a refusal or an
     unreachable market records one REJECTED row instead. The live events leave after the commit,
-    without waiting (config/livebus.py)."""
+    without waiting (config/livebus.py). With `cancel_rest` the rest is cancelled in the same
+    computation, so the row is stored final: no moment in which it rests on the book."""
     request = order.request(client_order_id or client_order_id_new())
 
     def notify(row: Order) -> None:
@@ -435,7 +453,9 @@ def _paper_place(
 
     try:
         book = paper_book(order.symbol)
-        placed, fills, ledger = PaperExchange.placement(rules, request, book, _now_ms())
+        placed, fills, ledger = PaperExchange.placement(
+            rules, request, book, _now_ms(), cancel_rest=cancel_rest
+        )
         row = paper_placement_store(
             Placement(
                 user_id=user.pk, source=source, order=placed, fills=fills, changes=ledger.changes, then=notify
@@ -474,9 +494,11 @@ def _order_announce(row: Order, *, notify: bool = True) -> None:
 
 
 @counted_orders
-def _order_submit(row: Order, request: OrderRequest) -> Order:
+def _order_submit(row: Order, request: OrderRequest, *, cancel_rest: bool = False) -> Order:
     async def place(exchange: Exchange) -> tuple[OrderState, list[FillValue]]:
         state = await exchange.place_order(request)
+        if cancel_rest and state.is_open:
+            state = await _rest_cancel(exchange, state)
         return state, await _fills_of(exchange, state)
 
     try:
@@ -490,6 +512,23 @@ def _order_submit(row: Order, request: OrderRequest) -> Order:
         _order_mark(row, status=Order.Status.REJECTED, error=str(exc))
         raise exchange_refusal(exc) from None
     return order_record(row, state, fills)
+
+
+async def _rest_cancel(exchange: Exchange, state: OrderState) -> OrderState:
+    """Cancel the rest of an order the exchange has just accepted, on the same session; the order's
+    state afterwards. An order no longer open (it filled meanwhile) is read back; a cancel that fails
+    otherwise leaves the order as placed (open), to be cancelled by the caller or by hand."""
+    order_id, client_order_id = state.order_id or None, state.client_order_id
+    try:
+        return await exchange.cancel_order(state.symbol, order_id=order_id, client_order_id=client_order_id)
+    except xerr.UnknownOrder:
+        try:
+            return await exchange.get_order(state.symbol, order_id=order_id, client_order_id=client_order_id)
+        except xerr.ExchangeError as exc:
+            log.warning("order %s: not read back after its rest cancel: %s", state.client_order_id, exc)
+    except xerr.ExchangeError as exc:
+        log.warning("order %s: its rest was not cancelled: %s", state.client_order_id, exc)
+    return state
 
 
 async def _fills_of(exchange: Exchange, state: OrderState) -> list[FillValue]:

@@ -42,6 +42,13 @@ def rule_is_ioc(rule: Rule) -> bool:
     return rule.max_price is not None and rule.max_price_order == Rule.CapOrder.IOC
 
 
+def rule_cancels_rest(rule: Rule, order_type: str) -> bool:
+    """Whether a rule's buy of `order_type` is an immediate-or-cancel emulated with a plain LIMIT:
+    its rest is cancelled as soon as the exchange has accepted it (`order_place(cancel_rest=True)`,
+    or the armed order's pre-signed cancel)."""
+    return rule_is_ioc(rule) and order_type == Rule.CapOrder.RESTING
+
+
 def slippage() -> Decimal:
     """SNIPER_LIMIT_SLIPPAGE_PCT as a fraction: "2" is Decimal("0.02")."""
     return Decimal(str(settings.SNIPER_LIMIT_SLIPPAGE_PCT)) / 100

@@ -37,6 +37,7 @@ from trading.services.risk import RISK_CODE
 from trading.sniper import prices
 from trading.sniper.models import Listing, Rule, RuleFiring
 from trading.sniper.services.common import (
+    rule_cancels_rest,
     rule_cap_order,
     rule_is_ioc,
     rule_limit_buy,
@@ -282,6 +283,7 @@ def _attempt(firing: RuleFiring, owner: str, plan: _Plan) -> Order | None:
             side="BUY",
             source=Order.Source.RULE,
             client_order_id=firing.client_order_id(attempt),
+            cancel_rest=rule_cancels_rest(rule, order_args["type"]),
             **order_args,
         )
     except Conflict:
@@ -340,9 +342,12 @@ def _limit_args(rule: Rule, symbol: Symbol, order_type: str, at: Decimal) -> dic
 
 
 def firing_rest_cancel(*, rule: Rule, order: Order) -> Order:
-    """An immediate-or-cancel buy sent as a plain LIMIT (the symbol lists no IOC orders): cancel what
-    is left of it as soon as the exchange has accepted it, so no remainder rests at the cap."""
-    if not (rule_is_ioc(rule) and order.type == Order.Type.LIMIT and order.is_open):
+    """An immediate-or-cancel buy sent as a plain LIMIT (the symbol lists no IOC orders) whose rest
+    is still open: cancel it now. Its rest is normally cancelled the moment the exchange accepts it
+    (`order_place(cancel_rest=True)`, the armed order's pre-signed cancel); this is the fallback when
+    that cancel was not confirmed, and `order` must be freshly read (an order already closed is left
+    alone: never a second cancel)."""
+    if not (rule_cancels_rest(rule, order.type) and order.is_open):
         return order
     try:
         return trading.order_cancel(user=rule.user, order_id=order.pk)
