@@ -63,6 +63,12 @@ def order_params(request: OrderRequest) -> list[Param]:
     return params
 
 
+def cancel_params(symbol: str, client_order_id: str) -> list[Param]:
+    """DELETE /api/v3/order's parameters for an order known by its client order id (all that is
+    known of an order before the exchange has accepted it: a pre-signed cancel's)."""
+    return [("symbol", symbol), ("origClientOrderId", client_order_id)]
+
+
 @dataclass
 class ServerClock:
     """The exchange clock's offset from ours, shared by every session of a process and refreshed in

@@ -63,7 +63,7 @@ from trading.sniper.services.monitor import monitor_tick
 from trading.sniper.services.positions import monitor_interval, positions_sync
 from trading.sniper.services.rules import firing_execute, firings_resume, listing_claim
 from trading.sniper.volley import Shot, Volley, VolleyConfig
-from trading.sniper.wire import Wire, WireError, hub_wire, order_scope
+from trading.sniper.wire import ORDER_PATH, Wire, WireError, hub_wire, order_scope
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,9 @@ def shot_result(shot: Shot) -> ShotResult:
         code=shot.code,
         message=shot.message,
         exchange_order_id=str(body.get("orderId") or ""),
+        rest_cancel=shot.rest,
+        rest_status=str(shot.rest_body.get("status") or "") if isinstance(shot.rest_body, dict) else "",
+        rest_message=shot.rest_message,
     )
 
 
@@ -232,13 +235,22 @@ class Sniper:
                 api_key=order.api_key,
                 request=wire.signed(
                     method="POST",
-                    path="/api/v3/order",
+                    path=ORDER_PATH,
                     params=list(order.params),
                     api_key=order.api_key,
                     api_secret=order.api_secret,
                 ),
                 scope=order_scope(order.api_key),
                 conn=conn,
+                cancel=wire.signed(
+                    method="DELETE",
+                    path=ORDER_PATH,
+                    params=list(order.cancel_params),
+                    api_key=order.api_key,
+                    api_secret=order.api_secret,
+                )
+                if order.cancel_params
+                else None,
             )
             for order, conn in zip(plan.orders, conns, strict=True)
         ]

@@ -9,6 +9,11 @@ still waiting. Each order has at most one request in flight, and all its attempt
 client order id, so one order can be accepted at most once; a request whose answer is lost is never
 re-sent here (its outcome is unknown until the exchange is asked, after the volley).
 
+An armed order that emulates immediate-or-cancel with a plain LIMIT carries a pre-signed cancel
+(DELETE by its client order id): it leaves on the order's connection the moment the order is
+accepted, from the same account budget, so nothing of the order rests on the book while the
+bookkeeping runs. Its outcome is part of the shot (`rest`); the window waits for its answer.
+
 Nothing here touches the database, a thread or a clock sync: `on_settled` receives the finished
 orders afterwards, and the runner does the bookkeeping in a worker thread. No Django.
 """
@@ -34,6 +39,14 @@ SETTLED = frozenset({ACCEPTED, REFUSED, UNKNOWN})
 NOT_OPEN_CODES = frozenset({10007, 30000})
 # 700003: the timestamp fell outside recvWindow; refused before any processing, so safe to resend.
 STALE_TIMESTAMP = 700003
+# A rest cancel's outcome (`Shot.rest`): none asked (""), waiting for budget or a connection, in
+# flight; then cancelled (the exchange answered with the order's final state), not open (the exchange
+# had no open order to cancel: it filled at once), refused, unknown (no answer) or unsent.
+REST_WAITING, REST_FLYING = "waiting", "flying"
+REST_CANCELLED, REST_NOT_OPEN, REST_REFUSED = "cancelled", "not_open", "refused"
+REST_UNKNOWN, REST_UNSENT = "unknown", "unsent"
+# -2011 "Unknown order sent" (cancel), -2013 "Order does not exist", 30026 "invalid order id".
+UNKNOWN_ORDER_CODES = frozenset({-2011, -2013, 30026})
 
 
 @dataclass
@@ -77,10 +90,23 @@ class Shot:
     signal: str = ""
     recorded: bool = False
     resent_on_time: bool = False
+    # The pre-signed cancel of the order's rest (an emulated immediate-or-cancel), None when the
+    # order's rest may stay; and what came of it.
+    cancel: SignedRequest | None = None
+    rest: str = ""
+    rest_sent: float | None = None
+    rest_answered: float | None = None
+    rest_code: int | None = None
+    rest_message: str = ""
+    rest_body: Any = None
 
     @property
     def settled(self) -> bool:
         return self.state in SETTLED
+
+    @property
+    def rest_busy(self) -> bool:
+        return self.rest in (REST_WAITING, REST_FLYING)
 
 
 @dataclass
@@ -158,6 +184,8 @@ class Volley:
         shot.code, shot.message = answer.code, answer.message
         if answer.status == 200 and isinstance(shot.body, dict) and shot.body.get("orderId"):
             shot.state = ACCEPTED
+            if shot.cancel is not None:
+                self._cancel_rest(shot)
             # The symbol is open: everything still waiting goes now.
             if any(s.state == IDLE for s in self.shots):
                 self.fire("accepted")
@@ -177,6 +205,66 @@ class Volley:
             self._settled_n += 1
         if shot.state == IDLE or self._settled_n >= len(self.shots):
             self._changed.set()
+
+    # ---- the rest cancel of an accepted order --------------------------------------------------------
+
+    def _cancel_rest(self, shot: Shot) -> None:
+        """The accepted order's pre-signed cancel, now; when its connection or the budget is not
+        there at once, again every `retry_every_ms` until it is (for `answer_timeout_s` at most)."""
+        if self._send_cancel(shot):
+            return
+        if shot.rest != REST_WAITING:
+            shot.rest = REST_WAITING
+            self._spawn(self._cancel_later(shot), f"rest{id(shot)}")
+
+    def _send_cancel(self, shot: Shot) -> bool:
+        conn = shot.conn
+        if shot.cancel is None or conn is None or not conn.alive:
+            return False
+        if not self.wire.take(shot.scope, cancel=True):
+            return False
+        future = conn.send(shot.cancel.at(int(self.wire.now_ms())))
+        shot.rest, shot.rest_sent = REST_FLYING, time.time()
+        future.add_done_callback(lambda done: self._rest_answered(shot, done))
+        return True
+
+    async def _cancel_later(self, shot: Shot) -> None:
+        deadline = time.time() + self.config.answer_timeout_s
+        while shot.rest == REST_WAITING and time.time() < deadline:
+            await asyncio.sleep(self.config.retry_every_ms / 1000)
+            if shot.conn is None or not shot.conn.alive:
+                await self._connect(shot)
+            self._send_cancel(shot)
+        if shot.rest == REST_WAITING:
+            shot.rest, shot.rest_message = REST_UNSENT, "no connection or budget for the cancel in time"
+            self._changed.set()
+
+    def _rest_answered(self, shot: Shot, future: asyncio.Future[Answer]) -> None:
+        if shot.rest != REST_FLYING:
+            return
+        try:
+            answer = future.result()
+        except (WireError, asyncio.CancelledError, OSError) as exc:
+            shot.rest, shot.rest_message = REST_UNKNOWN, f"no answer: {exc}"
+            self._changed.set()
+            return
+        body = answer.json()
+        shot.rest_answered, shot.rest_code, shot.rest_message = answer.received, answer.code, answer.message
+        if answer.status == 200 and isinstance(body, dict) and body.get("status"):
+            shot.rest, shot.rest_body = REST_CANCELLED, body
+        elif answer.status in (429, 418) or shot.rest_code == STALE_TIMESTAMP:
+            # Never processed: again once the budget (or the clock) allows.
+            if answer.status in (429, 418):
+                self.wire.refused(shot.scope, answer.status, answer.retry_after)
+            shot.rest = ""
+            self._cancel_rest(shot)
+        elif shot.rest_code in UNKNOWN_ORDER_CODES:
+            shot.rest = REST_NOT_OPEN
+        elif answer.status >= 500:
+            shot.rest = REST_UNKNOWN
+        else:
+            shot.rest = REST_REFUSED
+        self._changed.set()
 
     def _not_open_yet(self, shot: Shot) -> None:
         """A 10007 ("symbol not open"): the shot waits for its next turn, or goes again at once."""
@@ -239,6 +327,10 @@ class Volley:
             self._gc_resume()
             for task in list(self._tasks):
                 task.cancel()
+            for shot in self.shots:  # stopped with a rest cancel unsettled: the bookkeeping reads back
+                if shot.rest_busy:
+                    shot.rest = REST_UNKNOWN if shot.rest == REST_FLYING else REST_UNSENT
+                    shot.rest_message = shot.rest_message or "the volley stopped first"
             self._settle()
 
     def _gc_pause(self) -> None:
@@ -303,8 +395,9 @@ class Volley:
         if self.open_ms is not None:
             end = max(end, self.wire.local_at(self.open_ms + cfg.after_ms))
         await self._probe_until(end)
-        # Orders still in flight at the end of the window get their answer (or time out) first.
-        while any(s.state == FLYING for s in self.shots):
+        # Orders (and rest cancels) still in flight at the end of the window get their answer (or time
+        # out) first.
+        while any(s.state == FLYING or s.rest_busy for s in self.shots):
             if not await self._changed_within(0.05):
                 self._expire()
 
@@ -348,9 +441,13 @@ class Volley:
                 self._settled_n += 1
                 if shot.conn is not None:
                     shot.conn.close()
+            if shot.rest == REST_FLYING and shot.rest_sent is not None and shot.rest_sent < limit:
+                shot.rest, shot.rest_message = REST_UNKNOWN, "no answer in time"
+                if shot.conn is not None:
+                    shot.conn.close()
 
     def _settle(self) -> None:
-        done = [s for s in self.shots if s.settled and not s.recorded]
+        done = [s for s in self.shots if s.settled and not s.recorded and not s.rest_busy]
         for shot in done:
             shot.recorded = True
         if done and self.on_settled is not None:

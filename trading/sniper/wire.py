@@ -251,6 +251,7 @@ class Wire:
         # The shortest round trip seen by the last `sync_clock` (None before one).
         self.rtt_ms: float | None = None
         self.order_weight = weight_of("POST", ORDER_PATH)
+        self.cancel_weight = weight_of("DELETE", ORDER_PATH)
 
     # ---- the exchange's clock (the hub's offset) -------------------------------------------------
 
@@ -297,10 +298,11 @@ class Wire:
 
     # ---- the budget (the hub's limiter) ----------------------------------------------------------
 
-    def take(self, scope: str) -> bool:
-        """One order's weight from `scope`'s budget, now or not at all (never waits, never yields).
-        False while MEXC's 429 pause or 418 ban lasts, or when the budget is spent."""
-        return self._take(scope, ORDER_PATH, self.order_weight)
+    def take(self, scope: str, *, cancel: bool = False) -> bool:
+        """One order's weight (`cancel`: one cancel's, DELETE of the same endpoint, the same budget)
+        from `scope`'s budget, now or not at all (never waits, never yields). False while MEXC's 429
+        pause or 418 ban lasts, or when the budget is spent."""
+        return self._take(scope, ORDER_PATH, self.cancel_weight if cancel else self.order_weight)
 
     def _take(self, scope: str, path: str, weight: int) -> bool:
         try:

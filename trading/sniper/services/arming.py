@@ -14,8 +14,14 @@ A rule with a max price buys with a LIMIT order at that price (immediate-or-canc
 rule says): the cap holds on every fill, however thin the book. Without one, a MARKET buy by quote
 amount spends at most the rule's amount.
 
+An immediate-or-cancel rule on a symbol that lists no IOC orders (every MEXC spot symbol) buys with
+a plain LIMIT whose rest is cancelled the moment the exchange accepts it: its armed order carries the
+cancel's parameters, the runner pre-signs the DELETE beside the order and the volley sends it on the
+acceptance (volley.py).
+
 After the send, `volley_record` writes what happened: the accepted order read back from the exchange
-with its fills, the firing's timeline, positions with their protection, notifications.
+with its fills (its rest cancelled here only if the read-back still shows it open: the volley's
+cancel did not land), the firing's timeline, positions with their protection, notifications.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from trading import crypto
 from trading import services as trading
 from trading.exchange import errors as xerr
 from trading.exchange.base import Exchange
-from trading.exchange.mexc_rest import order_params
+from trading.exchange.mexc_rest import cancel_params, order_params
 from trading.exchange.types import Fill as FillValue
 from trading.exchange.types import OrderRequest, OrderState, OrderType, Side
 from trading.exchanges import exchange_builder, run
@@ -46,7 +52,12 @@ from trading.models import ApiCredential, Balance, Mode, Order, Symbol, TradingA
 from trading.services.accounts import live_refusal, trading_account_get_or_create
 from trading.services.risk import risk_check
 from trading.sniper.models import Listing, Rule, RuleFiring
-from trading.sniper.services.common import rule_cap_order, rule_limit_buy, rule_quote_amount
+from trading.sniper.services.common import (
+    rule_cancels_rest,
+    rule_cap_order,
+    rule_limit_buy,
+    rule_quote_amount,
+)
 from trading.sniper.services.listings import listing_transition, symbol_refresh
 from trading.sniper.services.positions import positions_sync
 from trading.sniper.services.rules import (
@@ -77,6 +88,9 @@ class ArmedOrder:
     api_key: str
     api_secret: str
     params: tuple[tuple[str, str], ...]
+    # The cancel of the order's unfilled rest (DELETE /api/v3/order), pre-signed beside the order and
+    # sent as soon as it is accepted; empty when the rest may rest (market, resting limit).
+    cancel_params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,7 @@ def _armed_order(state: _Arming, firing: RuleFiring, user: User, args: dict[str,
         quote_quantity=args.get("quote_quantity"),
         price=args.get("price"),
     )
+    cancels = rule_cancels_rest(firing.rule, request.type.value)
     return ArmedOrder(
         firing_id=firing.pk,
         user_id=user.pk,
@@ -279,6 +294,7 @@ def _armed_order(state: _Arming, firing: RuleFiring, user: User, args: dict[str,
         api_key=api_key,
         api_secret=api_secret,
         params=tuple(order_params(request)),
+        cancel_params=tuple(cancel_params(request.symbol, request.client_order_id)) if cancels else (),
     )
 
 
@@ -373,6 +389,11 @@ class ShotResult:
     code: int | None
     message: str
     exchange_order_id: str
+    # The rest cancel sent on acceptance (volley.py's REST_* outcomes; "" when none was asked), the
+    # order's status in the exchange's answer to it, and the exchange's message.
+    rest_cancel: str = ""
+    rest_status: str = ""
+    rest_message: str = ""
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -416,8 +437,20 @@ def _record_accepted(firing: RuleFiring, row: Order, result: ShotResult, timelin
         row.status = Order.Status.NEW
         row.error = ""
         row.save(update_fields=["exchange_order_id", "status", "error", "updated"])
-    row = firing_rest_cancel(rule=firing.rule, order=row)
-    row = trading.order_refresh(user=firing.rule.user, order_id=row.pk)
+    user = firing.rule.user
+    # Read back first: the volley's own cancel has normally closed the rest already; only a rest the
+    # exchange still shows open (that cancel unsent, unanswered or refused) is cancelled now, so a
+    # closed order is never cancelled twice.
+    row = trading.order_refresh(user=user, order_id=row.pk)
+    if row.is_open and rule_cancels_rest(firing.rule, row.type):
+        log.warning(
+            "armed order %s: its rest is still open after the volley's cancel (%s: %s); cancelling it",
+            row.client_order_id,
+            result.rest_cancel or "not sent",
+            result.rest_message,
+        )
+        firing_rest_cancel(rule=firing.rule, order=row)
+        row = trading.order_refresh(user=user, order_id=row.pk)
     fills = list(row.fills.order_by("-time")[:1]) if row.status == Order.Status.FILLED else []
     now = timezone.now()
     with transaction.atomic():
