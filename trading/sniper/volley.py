@@ -323,6 +323,9 @@ class Volley:
                 if self.pending:
                     # The window closed and the symbol did not open: wait for the next signal.
                     self._triggered.clear()
+            # Every order may have settled before the window (a probe accepted): a rest cancel sent
+            # on that acceptance still gets its answer before the shots are handed over.
+            await self._answers()
         finally:
             self._gc_resume()
             for task in list(self._tasks):
@@ -395,8 +398,10 @@ class Volley:
         if self.open_ms is not None:
             end = max(end, self.wire.local_at(self.open_ms + cfg.after_ms))
         await self._probe_until(end)
-        # Orders (and rest cancels) still in flight at the end of the window get their answer (or time
-        # out) first.
+        await self._answers()
+
+    async def _answers(self) -> None:
+        """Orders (and rest cancels) still in flight get their answer (or time out) first."""
         while any(s.state == FLYING or s.rest_busy for s in self.shots):
             if not await self._changed_within(0.05):
                 self._expire()
