@@ -25,7 +25,7 @@ from trading.models import Fill, Order
 from trading.simexchange.config import SimConfig
 from trading.simexchange.testing import SimExchangeThread
 from trading.sniper.models import Listing, Position, PositionExit, RuleFiring
-from trading.sniper.runner import Sniper
+from trading.sniper.runner import Sniper, shot_result
 from trading.sniper.services.arming import ArmPlan, listing_arm
 from trading.sniper.services.positions import positions_monitor
 from trading.sniper.volley import Volley
@@ -209,6 +209,12 @@ def test_a_listing_with_no_known_time_fires_on_the_first_stream_frame(
     assert accepted["clientOrderId"] == firing.client_order_id(1)
 
 
+def client_sent(flight: Flight, mexc: SimExchangeThread, request: str) -> int:
+    """How many `request`s ("DELETE /api/v3/order") the account's hub session (the MEXC client every
+    service uses, the bookkeeping's included) has sent; the volley's own requests go by the wire."""
+    return flight.hub.account(mexc.api_key, mexc.api_secret).sent[request]
+
+
 def test_max_price_is_a_hard_cap_on_a_thin_book(
     mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
 ) -> None:
@@ -218,9 +224,14 @@ def test_max_price_is_a_hard_cap_on_a_thin_book(
     cap = Decimal("1.0007")
     rule = rule_on(live_trader, amount=Decimal("40000"), max_price=cap)
 
-    flight.arm(listing_arm(listing=listing, owner="p1"))
+    volley = flight.arm(listing_arm(listing=listing, owner="p1"))
     flight.land(listing)
 
+    # The rest was cancelled by the volley as soon as the order was accepted, before the exchange's
+    # next quotes at or under the cap could fill it, not by the bookkeeping afterwards.
+    [shot] = volley.shots
+    assert (shot.rest, shot.rest_body["status"]) == ("cancelled", "PARTIALLY_CANCELED")
+    assert client_sent(flight, mexc, "DELETE /api/v3/order") == 0
     [order] = buys(live_trader)
     # The symbol lists no IOC orders (as no MEXC spot symbol does): a LIMIT whose rest is cancelled.
     assert order.type == Order.Type.LIMIT
@@ -235,6 +246,82 @@ def test_max_price_is_a_hard_cap_on_a_thin_book(
     assert [o["status"] for o in exchange_orders(mexc, listing)] == [order.status]
     note = live_trader.notifications.filter(kind="rule_fired").latest("pk").body
     assert "a LIMIT at your max price 1.0007, its unfilled rest cancelled once accepted" in note
+
+
+def test_an_armed_ioc_shot_cancels_its_rest_the_moment_it_is_accepted(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    # The cap is under the listing's price: nothing fills at once, the whole order would rest.
+    listing = scripted(opens_in_ms=2500, price="0.5")
+    rule_on(live_trader, amount=Decimal("20"), max_price=Decimal("0.45"))
+    plan = listing_arm(listing=listing, owner="p1")
+    assert plan is not None
+    [armed] = plan.orders
+    # Its cancel is carried with it, to be pre-signed beside the order: by client order id.
+    assert dict(armed.cancel_params) == {"symbol": listing.symbol, "origClientOrderId": armed.client_order_id}
+
+    volley = flight.arm(plan)
+    assert volley.shots[0].cancel is not None
+    flight.land(listing)
+
+    [shot] = volley.shots
+    assert shot.state == "accepted"
+    # The volley sent the cancel itself, after the acceptance and within the window, and the exchange
+    # answered it with the order's final state.
+    assert shot.answered is not None
+    assert shot.rest_sent is not None
+    assert shot.answered <= shot.rest_sent
+    assert (shot.rest, shot.rest_body["status"]) == ("cancelled", "CANCELED")
+    result = shot_result(shot)
+    assert (result.rest_cancel, result.rest_status) == ("cancelled", "CANCELED")
+    [accepted] = exchange_orders(mexc, listing)
+    assert (accepted["status"], accepted["executedQty"]) == ("CANCELED", "0")
+    # The bookkeeping read the order back and found it closed: it sent no cancel of its own.
+    assert client_sent(flight, mexc, "DELETE /api/v3/order") == 0
+    [order] = buys(live_trader)
+    assert order.status == Order.Status.CANCELED
+    assert RuleFiring.objects.get(listing=listing).status == RuleFiring.Status.DONE
+    trading.balances_sync(user_id=live_trader.pk)
+    assert live_trader.balances.get(mode="live", asset="USDT").locked == 0
+
+
+def test_an_armed_ioc_shot_that_fills_at_once_is_not_cancelled_twice(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500, price="0.5")
+    rule_on(live_trader, amount=Decimal("10"), max_price=Decimal("0.6"))
+
+    volley = flight.arm(listing_arm(listing=listing, owner="p1"))
+    flight.land(listing)
+
+    [shot] = volley.shots
+    # The order filled whole at once: the exchange had nothing open to cancel (-2011), and nothing
+    # else cancels it either.
+    assert (shot.rest, shot.rest_code) == ("not_open", -2011)
+    assert shot_result(shot).rest_cancel == "not_open"
+    assert client_sent(flight, mexc, "DELETE /api/v3/order") == 0
+    [order] = buys(live_trader)
+    assert order.status == Order.Status.FILLED
+    assert [o["status"] for o in exchange_orders(mexc, listing)] == ["FILLED"]
+
+
+def test_a_rest_cancel_the_exchange_did_not_take_is_made_by_the_bookkeeping_after_a_read_back(
+    mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
+) -> None:
+    listing = scripted(opens_in_ms=2500, price="0.5")
+    rule_on(live_trader, amount=Decimal("20"), max_price=Decimal("0.45"))
+    mexc.fail_next("/api/v3/order", method="DELETE", status=503)  # the volley's cancel, unprocessed
+
+    volley = flight.arm(listing_arm(listing=listing, owner="p1"))
+    flight.land(listing)
+
+    [shot] = volley.shots
+    assert (shot.state, shot.rest) == ("accepted", "unknown")
+    # Read back open, so cancelled once by the bookkeeping.
+    assert client_sent(flight, mexc, "DELETE /api/v3/order") == 1
+    [order] = buys(live_trader)
+    assert order.status == Order.Status.CANCELED
+    assert [o["status"] for o in exchange_orders(mexc, listing)] == ["CANCELED"]
 
 
 def test_several_rules_on_one_listing_keep_every_protection(
