@@ -6,18 +6,18 @@ address accepts (from the `Allow` header, which it keeps). The API under /api/ a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from config.browser_middleware import API_PREFIX
+from config.middleware import SyncAndAsync
 
 # Methods a person never picks: OPTIONS is the protocol's own, HEAD comes with GET.
 UNSAID = frozenset({"OPTIONS", "HEAD"})
-GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 
 def _bare_405(request: HttpRequest, response: HttpResponseBase) -> bool:
@@ -41,16 +41,7 @@ def method_not_allowed_page(request: HttpRequest, response: HttpResponseBase) ->
     return page
 
 
-class MethodNotAllowedPageMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: GetResponse) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
+class MethodNotAllowedPageMiddleware(SyncAndAsync):
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
             return self._acall(request)

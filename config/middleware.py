@@ -1,4 +1,5 @@
-"""The one shape of Brute's own middleware: work before the view, then work on its response."""
+"""The shapes of Brute's own middleware: work before the view, then work on its response (`AroundView`);
+anything else on `SyncAndAsync`, which runs it the way the chain it wraps runs."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ State = TypeVar("State")
 GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 
-class AroundView(ABC, Generic[State]):
-    """A middleware that runs `before` the view and `after` it on the response, sync under WSGI and
-    async under ASGI (no thread hop either way). `before` returns what `after` is handed back."""
+class SyncAndAsync(ABC):
+    """A middleware that runs sync under WSGI and async under ASGI, as the chain it wraps is (Django's
+    "Asynchronous support" for middleware: `sync_capable`, `async_capable`, `markcoroutinefunction`)."""
 
     sync_capable = True
     async_capable = True
@@ -26,6 +27,15 @@ class AroundView(ABC, Generic[State]):
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+
+    @abstractmethod
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        """The response: directly when sync, an awaitable of it when `is_async`."""
+
+
+class AroundView(SyncAndAsync, Generic[State]):
+    """A middleware that runs `before` the view and `after` it on the response, sync under WSGI and
+    async under ASGI (no thread hop either way). `before` returns what `after` is handed back."""
 
     @abstractmethod
     def before(self, request: HttpRequest) -> State:
