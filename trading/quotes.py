@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from trading.exchange.parsing import dec
 from trading.feed.state import STATE, UNAVAILABLE
@@ -257,44 +257,40 @@ def _walk(
     return got, value
 
 
+class PreviewTerms(TypedDict):
+    """An order's terms as `order_preview` reads them (the order form's `order_arguments`)."""
+
+    side: str
+    type: str
+    quantity: Decimal | None
+    quote_quantity: Decimal | None
+    price: Decimal | None
+
+
 def order_preview(
-    *,
-    symbol: Symbol,
-    side: str,
-    type: str,
-    quantity: Decimal | None,
-    quote_quantity: Decimal | None,
-    price: Decimal | None,
-    available: dict[str, Decimal] | None = None,
+    *, symbol: Symbol, available: dict[str, Decimal] | None = None, **terms: Unpack[PreviewTerms]
 ) -> dict[str, Any]:
     """What the order will really do at the current book: average price, what is paid, what is
     received, and the fee in the asset it is charged in (the asset received, as on MEXC spot: the coin
     on a buy, the quote asset on a sell). Market orders are estimates (`estimated`); `short` says the
     shown book cannot fill all of it. Given the free balances (`available`), `exceeds` says when the
     order needs more than there is: {"asset", "available", "places"}, else None."""
-    preview = _preview(
-        symbol=symbol, side=side, type=type, quantity=quantity, quote_quantity=quote_quantity, price=price
-    )
+    preview = _preview(symbol, terms)
     preview["exceeds"] = None
     if available is not None:
-        preview["exceeds"] = _exceeds(symbol, side, quantity, quote_quantity, price, preview, available)
+        preview["exceeds"] = _exceeds(symbol, terms, preview, available)
     return preview
 
 
 def _exceeds(
-    symbol: Symbol,
-    side: str,
-    quantity: Decimal | None,
-    quote_quantity: Decimal | None,
-    price: Decimal | None,
-    preview: dict[str, Any],
-    available: dict[str, Decimal],
+    symbol: Symbol, terms: PreviewTerms, preview: dict[str, Any], available: dict[str, Decimal]
 ) -> dict[str, Any] | None:
     """What the order spends against what is free: the quote amount or limit value of a buy (else the
     book's estimate of it), the coin of a sell; shown as the form's balance line shows it."""
-    if side == "BUY":
+    quantity, price = terms["quantity"], terms["price"]
+    if terms["side"] == "BUY":
         asset, places = symbol.quote_asset, 2
-        needed = quote_quantity
+        needed = terms["quote_quantity"]
         if needed is None and price is not None and quantity is not None:
             needed = price * quantity
         if needed is None and preview.get("price") is not None:
@@ -307,15 +303,13 @@ def _exceeds(
     return {"asset": asset, "available": free, "places": places}
 
 
-def _preview(
-    *,
-    symbol: Symbol,
-    side: str,
-    type: str,
-    quantity: Decimal | None,
-    quote_quantity: Decimal | None,
-    price: Decimal | None,
-) -> dict[str, Any]:
+def _preview(symbol: Symbol, terms: PreviewTerms) -> dict[str, Any]:
+    side, quantity, quote_quantity, price = (
+        terms["side"],
+        terms["quantity"],
+        terms["quote_quantity"],
+        terms["price"],
+    )
     base, quote_asset = symbol.base_asset, symbol.quote_asset
     empty = {"estimated": True, "short": False, "price": None}
     if price is not None:  # a limit order: its own price; it takes the taker rate only if it crosses now

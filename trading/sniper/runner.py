@@ -44,6 +44,7 @@ from trading.exchanges import hub, public_client
 from trading.sniper.calendar import calendar_fetch
 from trading.sniper.models import Listing
 from trading.sniper.services.arming import (
+    ArmedOrder,
     ArmPlan,
     ShotResult,
     listing_arm,
@@ -63,7 +64,7 @@ from trading.sniper.services.monitor import monitor_tick
 from trading.sniper.services.positions import monitor_interval, positions_sync
 from trading.sniper.services.rules import firing_execute, firings_resume, listing_claim
 from trading.sniper.volley import Shot, Volley, VolleyConfig
-from trading.sniper.wire import ORDER_PATH, Wire, WireError, hub_wire, order_scope
+from trading.sniper.wire import ORDER_PATH, SignedRequest, Wire, WireError, hub_wire, order_scope
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,17 @@ def shot_result(shot: Shot) -> ShotResult:
         rest_cancel=shot.rest,
         rest_status=str(shot.rest_body.get("status") or "") if isinstance(shot.rest_body, dict) else "",
         rest_message=shot.rest_message,
+    )
+
+
+def _signed(wire: Wire, method: str, order: ArmedOrder, params: tuple[tuple[str, str], ...]) -> SignedRequest:
+    """`order`'s account's pre-signed `method` on MEXC's /api/v3/order, with `params`."""
+    return wire.signed(
+        method=method,
+        path=ORDER_PATH,
+        params=list(params),
+        api_key=order.api_key,
+        api_secret=order.api_secret,
     )
 
 
@@ -233,24 +245,10 @@ class Sniper:
             Shot(
                 firing_id=order.firing_id,
                 api_key=order.api_key,
-                request=wire.signed(
-                    method="POST",
-                    path=ORDER_PATH,
-                    params=list(order.params),
-                    api_key=order.api_key,
-                    api_secret=order.api_secret,
-                ),
+                request=_signed(wire, "POST", order, order.params),
                 scope=order_scope(order.api_key),
                 conn=conn,
-                cancel=wire.signed(
-                    method="DELETE",
-                    path=ORDER_PATH,
-                    params=list(order.cancel_params),
-                    api_key=order.api_key,
-                    api_secret=order.api_secret,
-                )
-                if order.cancel_params
-                else None,
+                cancel=_signed(wire, "DELETE", order, order.cancel_params) if order.cancel_params else None,
             )
             for order, conn in zip(plan.orders, conns, strict=True)
         ]

@@ -173,10 +173,9 @@ class Volley:
     def _answered(self, shot: Shot, future: asyncio.Future[Answer]) -> None:
         if shot.state != FLYING:
             return
-        try:
-            answer = future.result()
-        except (WireError, asyncio.CancelledError, OSError) as exc:
-            shot.state, shot.message = UNKNOWN, f"no answer: {exc}"
+        answer, failure = _answer_of(future)
+        if answer is None:
+            shot.state, shot.message = UNKNOWN, failure
             self._settled_n += 1
             self._changed.set()
             return
@@ -242,10 +241,9 @@ class Volley:
     def _rest_answered(self, shot: Shot, future: asyncio.Future[Answer]) -> None:
         if shot.rest != REST_FLYING:
             return
-        try:
-            answer = future.result()
-        except (WireError, asyncio.CancelledError, OSError) as exc:
-            shot.rest, shot.rest_message = REST_UNKNOWN, f"no answer: {exc}"
+        answer, failure = _answer_of(future)
+        if answer is None:
+            shot.rest, shot.rest_message = REST_UNKNOWN, failure
             self._changed.set()
             return
         body = answer.json()
@@ -457,3 +455,12 @@ class Volley:
             shot.recorded = True
         if done and self.on_settled is not None:
             self.on_settled(self, done)
+
+
+def _answer_of(future: asyncio.Future[Answer]) -> tuple[Answer | None, str]:
+    """The exchange's answer to a sent request, or None and why there is none (the connection failed,
+    or the volley was cancelled, before it came)."""
+    try:
+        return future.result(), ""
+    except (WireError, asyncio.CancelledError, OSError) as exc:
+        return None, f"no answer: {exc}"
