@@ -80,6 +80,8 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 def _http_url(value: str, field: str) -> str:
+    """A user's http(s) URL, checked as the form takes it; raises ConfigError. Its destination is checked
+    by `destination`, the very check each send makes."""
     value = (value or "").strip()
     if len(value) > MAX_URL_LENGTH:
         raise ConfigError(
@@ -91,17 +93,17 @@ def _http_url(value: str, field: str) -> str:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number from 0 to 65535)
     except ValueError:
-        raise ConfigError(
-            field, "Enter a full http:// or https:// URL (its host or port is malformed)."
-        ) from None
+        raise ConfigError(field, MALFORMED) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(field, "Enter a full http:// or https:// URL.")
     if not parts.hostname or not valid_hostname(parts.hostname):
         raise ConfigError(field, "The URL's host is not a valid host name or IP address.")
-    if not _public_host(parts.hostname):
-        raise ConfigError(
-            field, "This address is on a private network, which this installation does not allow."
-        )
+    try:
+        destination(value)
+    except Unresolved:
+        pass  # it may exist later: each send looks it up again, and fails while it does not resolve
+    except Refused as exc:
+        raise ConfigError(field, exc.message) from None
     return value
 
 
@@ -150,16 +152,75 @@ def _address(text: str) -> IPAddress:
     return ipaddress.ip_address(text.split("%", 1)[0])  # a link-local IPv6 address may carry a %zone
 
 
-def _public_host(hostname: str) -> bool:
-    """At input: False for a host that is or resolves to a non-public address, unless
-    NOTIFY_ALLOW_PRIVATE_URLS. An unresolvable name passes here; each send resolves it again (_resolve)."""
-    if _private_allowed():
-        return True
+# --- Where a URL may send: one check, made at input and at each send ----------------------------
+
+LOOPBACK: list[IPAddress] = [ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1")]
+MALFORMED = "Enter a full http:// or https:// URL (its host or port is malformed)."
+PRIVATE = "This address is on a private network, which this installation does not allow."
+
+
+class Refused(DeliveryError):
+    """A URL `destination` will not send to: `reason` for the delivery, `message` for the form."""
+
+    def __init__(self, reason: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(reason, retryable=retryable)
+        self.message = message
+
+
+class Unresolved(Refused):
+    """A host name that does not resolve (retryable: the resolver failed, not the name)."""
+
+
+def localhost_name(host: str) -> bool:
+    """Whether `host` is "localhost" or a name under it, with or without the final dot: the loopback
+    by definition (RFC 6761 6.3), whatever a DNS server might answer."""
+    name = host.lower().removesuffix(".")
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def destination(url: str) -> tuple[httpx.URL, list[IPAddress]]:
+    """Where a send to `url` connects: the URL as sent, and the addresses to try, looked up once, so a
+    name cannot pass the check and then resolve elsewhere for the connection (DNS rebinding).
+
+    The one check of a webhook, Slack or Telegram destination: each send makes it, and so does the
+    channel form, which therefore refuses what a send would refuse (but lets a name that does not
+    resolve yet pass). Raises Refused for a URL httpx cannot parse, port 0 or an IPv6 zone id (neither
+    reaches a receiver), and, unless NOTIFY_ALLOW_PRIVATE_URLS, any non-public address; Unresolved for
+    a name that does not resolve. localhost names are the loopback, without asking DNS."""
     try:
-        infos = socket.getaddrinfo(hostname, None)
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise Refused("the receiver's URL is malformed", MALFORMED) from None
+    if target.port == 0:
+        raise Refused("the receiver's port is 0", "Port 0 cannot be a receiver's port.")
+    if "%" in target.host:
+        raise Refused(
+            "the receiver's address carries an IPv6 zone id",
+            "An IPv6 zone id (the %… after the address) names one of this server's own network "
+            "interfaces, which a receiver cannot be on.",
+        )
+    addresses = _addresses(target)
+    if not _private_allowed() and not all(public_address(address) for address in addresses):
+        raise Refused("the address is on a private network, which is not allowed", PRIVATE)
+    return target, addresses
+
+
+def _addresses(url: httpx.URL) -> list[IPAddress]:
+    literal = _ip_literal(url.host)
+    if literal is not None:
+        return [literal]
+    if localhost_name(url.host):
+        return list(LOOPBACK)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        temporary = exc.errno == socket.EAI_AGAIN  # the resolver failed, not the name
+        reason = "could not be looked up just now" if temporary else "does not resolve"
+        raise Unresolved(f"the receiver's host name {reason}", "", retryable=temporary) from None
     except (OSError, UnicodeError):
-        return True
-    return all(public_address(_address(str(info[4][0]))) for info in infos)
+        raise Unresolved("the receiver's host name does not resolve", "") from None
+    return list(dict.fromkeys(_address(str(info[4][0])) for info in infos))
 
 
 def _slack_url(url: str) -> bool:
@@ -267,36 +328,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
-def _resolve(url: httpx.URL) -> list[IPAddress]:
-    """The addresses to connect to for `url`, looked up once: each send connects only to these, so a
-    name cannot pass the check and then resolve elsewhere for the connection (DNS rebinding). Raises
-    DeliveryError for a name that does not resolve, or (unless NOTIFY_ALLOW_PRIVATE_URLS) one with any
-    non-public address."""
-    literal = _ip_literal(url.host)
-    if literal is not None:
-        addresses = [literal]
-    else:
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            infos = socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            temporary = exc.errno == socket.EAI_AGAIN  # the resolver failed, not the name
-            reason = "could not be looked up just now" if temporary else "does not resolve"
-            raise DeliveryError(f"the receiver's host name {reason}", retryable=temporary) from None
-        except (OSError, UnicodeError):
-            raise DeliveryError("the receiver's host name does not resolve", retryable=False) from None
-        addresses = list(dict.fromkeys(_address(str(info[4][0])) for info in infos))
-    if not _private_allowed() and not all(public_address(address) for address in addresses):
-        raise DeliveryError("the address is on a private network, which is not allowed", retryable=False)
-    return addresses
-
-
 def _post(url: str, *, content: bytes, headers: dict[str, str], secrets: list[str]) -> httpx.Response:
-    try:
-        target = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise DeliveryError("the receiver's URL is malformed", retryable=False) from None
-    addresses = _resolve(target)
+    target, addresses = destination(url)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Brute-Notifications/1",

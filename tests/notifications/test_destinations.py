@@ -325,3 +325,94 @@ def test_channel_create_refuses_what_the_form_refuses(owner):
         )
     assert caught.value.field == "url"
     assert "at most 2048 are allowed" in caught.value.message
+
+
+# --- Input refuses what a send refuses: one check of where a URL may go ------------------------
+
+# (url, refused by default) against the resolver table below; each of these is checked both ways.
+AGREEMENT = [
+    ("http://[::ffff:10.0.0.1%25eth0]/hook", True),  # an IPv6 zone id
+    ("http://[2606:4700::1%25eth0]/hook", True),  # a zone id on a public address
+    ("http://localhost./hook", True),  # RFC 6761: localhost names are the loopback
+    ("http://LOCALHOST/hook", True),
+    ("http://foo.localhost/hook", True),
+    ("http://foo.localhost.:8080/hook", True),
+    ("http://public.example:0/hook", True),  # port 0
+    ("http://[::ffff:10.0.0.1]/hook", True),
+    ("http://private.example/hook", True),
+    ("http://public.example./hook", False),  # a trailing dot on an ordinary name changes nothing
+    ("http://public.example:8443/hook", False),
+    ("http://[2606:4700::1]/hook", False),
+    ("http://notlocalhost.example/hook", False),
+]
+
+
+@pytest.fixture
+def table(dns: Resolver) -> Resolver:
+    for name in ("public.example", "public.example.", "notlocalhost.example"):
+        dns.table[name] = [["93.184.216.34"]]
+    dns.table["private.example"] = [["10.0.0.7"]]
+    return dns
+
+
+@pytest.mark.parametrize(("url", "refused"), AGREEMENT)
+def test_the_channel_form_refuses_exactly_what_a_send_would_refuse(
+    owner, table, settings, connections, url, refused
+):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = False
+    try:
+        webhook_to(owner, url)
+    except ConfigError as exc:
+        refused_at_input = exc.field == "url"
+    else:
+        refused_at_input = False
+        NotificationChannel.objects.all().delete()
+
+    # The same URL saved under NOTIFY_ALLOW_PRIVATE_URLS (or before this check), then sent to.
+    NotificationChannel(
+        user=owner, type="webhook", label="x", kinds=["error"], config={"url": url, "secret": SECRET}
+    ).save()
+    delivery = attempt(owner)
+    refused_at_send = delivery.status == Delivery.Status.FAILED and connections == []
+
+    assert (refused_at_input, refused_at_send) == (refused, refused)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "http://[::ffff:10.0.0.1%25eth0]/",
+            "An IPv6 zone id (the %… after the address) names one of this server&#x27;s own network "
+            "interfaces, which a receiver cannot be on.",
+        ),
+        ("http://localhost./", "This address is on a private network"),
+        ("http://foo.localhost/", "This address is on a private network"),
+        ("http://example.com:0/", "Port 0 cannot be a receiver&#x27;s port."),
+    ],
+)
+def test_the_trial_users_private_urls_are_form_errors(signed_in, dns, url, message):
+    page = add_channel(signed_in, type="webhook", webhook_url=url)
+
+    assert message in page
+
+
+def test_a_localhost_name_is_sent_to_the_loopback_when_private_urls_are_allowed(
+    owner, receiver, dns, connections
+):
+    port = receiver.url.rsplit(":", 1)[1]
+    webhook_to(owner, f"http://hooks.localhost.:{port}/hook")
+
+    assert attempt(owner).status == Delivery.Status.SENT
+    assert dns.lookups == []  # never asked DNS
+    assert connections == ["127.0.0.1"]
+    assert receiver.requests[0].headers["host"] == f"hooks.localhost.:{port}"
+
+
+@pytest.mark.parametrize("url", ["http://[::1%25lo]:{port}/hook", "http://127.0.0.1:0/hook"])
+def test_a_zone_id_or_port_0_is_refused_even_where_private_urls_are_allowed(owner, receiver, url):
+    """Neither can reach a receiver: a send would refuse them, so the form does too."""
+    port = receiver.url.rsplit(":", 1)[1]
+    with pytest.raises(ConfigError) as caught:
+        webhook_to(owner, url.format(port=port))
+    assert caught.value.field == "url"
