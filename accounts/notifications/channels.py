@@ -96,6 +96,8 @@ def _http_url(value: str, field: str) -> str:
         raise ConfigError(field, MALFORMED) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(field, "Enter a full http:// or https:// URL.")
+    if "@" in parts.netloc:
+        raise ConfigError(field, USERINFO)
     if not parts.hostname or not valid_hostname(parts.hostname):
         raise ConfigError(field, "The URL's host is not a valid host name or IP address.")
     try:
@@ -156,6 +158,10 @@ def _address(text: str) -> IPAddress:
 
 LOOPBACK: list[IPAddress] = [ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1")]
 MALFORMED = "Enter a full http:// or https:// URL (its host or port is malformed)."
+USERINFO = (
+    "A URL here cannot hold a user name or password (user:pass@): it would show wherever the URL does. "
+    "A signed webhook's receiver checks the signing secret (X-Brute-Signature) instead."
+)
 PRIVATE = "This address is on a private network, which this installation does not allow."
 
 
@@ -281,8 +287,11 @@ def _tail(secret: str, keep: int = 4) -> str:
 
 
 def _masked_url(url: str) -> str:
+    """The scheme and host of `url`; its path and query (a Slack webhook's is its secret) reduced to
+    their last characters, and any user name and password (refused now, saved before) hidden."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…{_tail(parts.path + parts.query)}"
+    _userinfo, at, host = parts.netloc.rpartition("@")
+    return f"{parts.scheme}://{'•' * 6 if at else ''}{at}{host}/…{_tail(parts.path + parts.query)}"
 
 
 def mask(type_: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -436,7 +445,14 @@ def send_email(config: Mapping[str, Any], message: Message) -> None:
 
 
 def _secrets(config: Mapping[str, Any]) -> list[str]:
-    return [str(value) for value in config.values() if value]
+    """What a delivery error must not repeat: every setting, and the parts of a URL that can be
+    secret (a user name and password, a Slack webhook's path), longest first."""
+    found = {str(value) for value in config.values() if value}
+    for value in list(found):
+        if value.startswith(("http://", "https://")):
+            parts = urlsplit(value)
+            found |= {parts.username or "", parts.password or "", parts.path.strip("/"), parts.query}
+    return sorted(found - {""}, key=len, reverse=True)
 
 
 Sender = Callable[[Mapping[str, Any], Message], None]

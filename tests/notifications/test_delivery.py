@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from accounts.notifications.models import Delivery
+from accounts.notifications.models import Delivery, Kind, NotificationChannel
 from accounts.notifications.services import delivery_attempt, notification_send
 from accounts.notifications.tasks import delivery_send
 from tests.notifications.helpers import SECRET, TOKEN, channel, webhook
@@ -214,3 +214,28 @@ def test_the_sweeper_requeues_a_lost_send_once(owner, receiver, django_capture_o
     sent = Delivery.objects.exclude(notification=waiting).get()
     assert sent.status == Delivery.Status.SENT
     assert sent.next_attempt_at is None
+
+
+def test_a_urls_password_never_shows_in_a_delivery_error(owner, receiver):
+    """A channel saved before credentials were refused in URLs: its password is sent (as Basic auth)
+    but a refusal that repeats it is stored without it."""
+
+    address = receiver.url.removeprefix("http://")
+    NotificationChannel(
+        user=owner,
+        type="webhook",
+        label="old",
+        kinds=list(Kind.values),
+        config={"url": f"http://alice:hunter2pass@{address}/in", "secret": SECRET},
+    ).save()
+    receiver.answer(401, '{"error": "wrong password hunter2pass for alice"}')
+    notification_send(user=owner, kind="error", title="t", body="")
+    delivery = Delivery.objects.get()
+
+    delivery_attempt(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert receiver.requests[0].headers["authorization"].startswith("Basic ")
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.last_error.startswith("HTTP 401: wrong password ")
+    assert "hunter2pass" not in delivery.last_error

@@ -271,7 +271,6 @@ def test_an_international_host_name_is_accepted(owner, dns):
         "https://hooks.slack.com.evil.example/services/T0/B0/X",
         "http://hooks.slack.com/services/T0/B0/X",
         "https://hooks.slack.com:8443/services/T0/B0/X",
-        "https://someone@hooks.slack.com/services/T0/B0/X",
         "https://evil.example/hooks.slack.com/services/T0/B0/X",
     ],
 )
@@ -416,3 +415,25 @@ def test_a_zone_id_or_port_0_is_refused_even_where_private_urls_are_allowed(owne
     with pytest.raises(ConfigError) as caught:
         webhook_to(owner, url.format(port=port))
     assert caught.value.field == "url"
+
+
+# --- Credentials in a URL ----------------------------------------------------------------------
+
+USERINFO_ERROR = "A URL here cannot hold a user name or password (user:pass@)"
+
+
+@pytest.mark.parametrize(
+    ("fields"),
+    [
+        {"type": "webhook", "webhook_url": "http://user:pass@public.example/"},
+        {"type": "webhook", "webhook_url": "https://token@public.example/hook"},
+        {"type": "webhook", "webhook_url": "https://:pass@public.example/hook"},
+        {"type": "slack", "slack_url": "https://someone@hooks.slack.com/services/T0/B0/X"},
+    ],
+)
+def test_a_url_with_a_user_name_or_password_is_a_form_error(signed_in, table, fields):
+    table.table["hooks.slack.com"] = [["52.0.0.1"]]
+
+    page = add_channel(signed_in, **fields)
+
+    assert USERINFO_ERROR in page

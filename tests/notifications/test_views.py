@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.notifications.models import Delivery, Notification, NotificationChannel
+from accounts.notifications.models import Delivery, Kind, Notification, NotificationChannel
 from accounts.notifications.services import notification_mark_read, notification_send
-from tests.notifications.helpers import SECRET, webhook
+from tests.notifications.helpers import SECRET, TOKEN, channel, webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +235,30 @@ def test_the_inbox_pages_its_notifications(signed_in, owner):
     assert "page 1 of 2" in first
     assert first.count('class="notification ') == 25
     assert second.count('class="notification ') == 5
+
+
+def test_no_secret_of_any_channel_shows_in_the_channel_list(signed_in, owner, receiver, settings):
+    """The signing secret, a Telegram bot token's secret part, a Slack webhook's path and the password
+    of a URL saved before credentials were refused in URLs all show only masked."""
+
+    settings.TELEGRAM_API_BASE = receiver.url
+    webhook(owner, receiver)
+    channel(owner, "telegram", {"bot_token": TOKEN, "chat_id": "42"})
+    channel(owner, "slack", {"url": f"{receiver.url}/services/T0SECRET/B0SECRET/XXSECRETXX"})
+    NotificationChannel(
+        user=owner,
+        type="webhook",
+        label="old",
+        kinds=list(Kind.values),
+        config={"url": "https://alice:hunter2pass@hooks.example/in", "secret": SECRET},
+    ).save()
+
+    page = signed_in.get(reverse("notifications:channels")).content.decode()
+
+    assert SECRET not in page
+    assert TOKEN.split(":", 1)[1] not in page
+    assert TOKEN.split(":", 1)[1][-4:] in page
+    assert "SECRET" not in page
+    assert "hunter2pass" not in page
+    assert "alice" not in page
+    assert "hooks.example" in page
