@@ -63,12 +63,17 @@ class DeliveryError(Exception):
 
 
 class ConfigError(ValueError):
-    """A channel's settings are unusable; the message says which field and why."""
+    """A channel's settings are unusable: `errors` maps every setting that is wrong to why (not only
+    the first found), `field` and `message` are the first of them."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        self.field, self.message = next(iter(self.errors.items()))
+        super().__init__(" ".join(self.errors.values()))
+
+
+class Invalid(ValueError):
+    """One setting's value is unusable; the message says why."""
 
 
 # --- Settings validation ------------------------------------------------------------------------
@@ -79,33 +84,31 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-def _http_url(value: str, field: str) -> str:
-    """A user's http(s) URL, checked as the form takes it; raises ConfigError. Its destination is checked
+def _http_url(value: str) -> str:
+    """A user's http(s) URL, checked as the form takes it; raises Invalid. Its destination is checked
     by `destination`, the very check each send makes."""
     value = (value or "").strip()
     if len(value) > MAX_URL_LENGTH:
-        raise ConfigError(
-            field, f"This URL has {len(value)} characters; at most {MAX_URL_LENGTH} are allowed."
-        )
+        raise Invalid(f"This URL has {len(value)} characters; at most {MAX_URL_LENGTH} are allowed.")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise ConfigError(field, "A URL cannot contain spaces or control characters.")
+        raise Invalid("A URL cannot contain spaces or control characters.")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number from 0 to 65535)
     except ValueError:
-        raise ConfigError(field, MALFORMED) from None
+        raise Invalid(MALFORMED) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(field, "Enter a full http:// or https:// URL.")
+        raise Invalid("Enter a full http:// or https:// URL.")
     if "@" in parts.netloc:
-        raise ConfigError(field, USERINFO)
+        raise Invalid(USERINFO)
     if not parts.hostname or not valid_hostname(parts.hostname):
-        raise ConfigError(field, "The URL's host is not a valid host name or IP address.")
+        raise Invalid("The URL's host is not a valid host name or IP address.")
     try:
         destination(value)
     except Unresolved:
         pass  # it may exist later: each send looks it up again, and fails while it does not resolve
     except Refused as exc:
-        raise ConfigError(field, exc.message) from None
+        raise Invalid(exc.message) from None
     return value
 
 
@@ -245,38 +248,80 @@ _TELEGRAM_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
 _TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,40})$")
 
 
-def validate_email(config: Mapping[str, Any]) -> dict[str, Any]:
-    address = str(config.get("address") or "").strip()
+def _settings(**checks: Callable[[], str]) -> dict[str, str]:
+    """Each setting's own check run, every one of them: the cleaned settings, or ConfigError naming
+    each setting that is wrong, so a form shows all its errors at once."""
+    cleaned, errors = {}, {}
+    for name, check in checks.items():
+        try:
+            cleaned[name] = check()
+        except Invalid as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise ConfigError(errors)
+    return cleaned
+
+
+def _text(config: Mapping[str, Any], name: str) -> str:
+    return str(config.get(name) or "").strip()
+
+
+def _email_address(address: str) -> str:
     if address:
         try:
             django_validate_email(address)
         except ValidationError:
-            raise ConfigError("address", "Enter a valid email address, or leave it empty.") from None
-    return {"address": address}
+            raise Invalid("Enter a valid email address, or leave it empty.") from None
+    return address
+
+
+def _signing_secret(secret: str) -> str:
+    if len(secret) < 16:
+        raise Invalid("The signing secret must be at least 16 characters.")
+    return secret
+
+
+def _matching(pattern: re.Pattern[str], value: str, message: str) -> str:
+    if not pattern.match(value):
+        raise Invalid(message)
+    return value
+
+
+def _slack_webhook_url(value: str) -> str:
+    url = _http_url(value)
+    if not _slack_url(url):
+        raise Invalid(f"A Slack incoming-webhook URL starts with {settings.SLACK_WEBHOOK_BASE}")
+    return url
+
+
+def validate_email(config: Mapping[str, Any]) -> dict[str, Any]:
+    return _settings(address=lambda: _email_address(_text(config, "address")))
 
 
 def validate_webhook(config: Mapping[str, Any]) -> dict[str, Any]:
-    secret = str(config.get("secret") or "").strip()
-    if len(secret) < 16:
-        raise ConfigError("secret", "The signing secret must be at least 16 characters.")
-    return {"url": _http_url(str(config.get("url") or ""), "url"), "secret": secret}
+    return _settings(
+        url=lambda: _http_url(_text(config, "url")),
+        secret=lambda: _signing_secret(_text(config, "secret")),
+    )
 
 
 def validate_telegram(config: Mapping[str, Any]) -> dict[str, Any]:
-    token = str(config.get("bot_token") or "").strip()
-    chat_id = str(config.get("chat_id") or "").strip()
-    if not _TELEGRAM_TOKEN.match(token):
-        raise ConfigError("bot_token", "A bot token looks like 123456789:AA… as given by @BotFather.")
-    if not _TELEGRAM_CHAT.match(chat_id):
-        raise ConfigError("chat_id", "A chat id is a number (e.g. -1001234567890) or a @channelname.")
-    return {"bot_token": token, "chat_id": chat_id}
+    return _settings(
+        bot_token=lambda: _matching(
+            _TELEGRAM_TOKEN,
+            _text(config, "bot_token"),
+            "A bot token looks like 123456789:AA… as given by @BotFather.",
+        ),
+        chat_id=lambda: _matching(
+            _TELEGRAM_CHAT,
+            _text(config, "chat_id"),
+            "A chat id is a number (e.g. -1001234567890) or a @channelname.",
+        ),
+    )
 
 
 def validate_slack(config: Mapping[str, Any]) -> dict[str, Any]:
-    url = _http_url(str(config.get("url") or ""), "url")
-    if not _slack_url(url):
-        raise ConfigError("url", f"A Slack incoming-webhook URL starts with {settings.SLACK_WEBHOOK_BASE}")
-    return {"url": url}
+    return _settings(url=lambda: _slack_webhook_url(_text(config, "url")))
 
 
 # --- Masking for display ------------------------------------------------------------------------

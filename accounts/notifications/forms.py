@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.utils.html import escape
 
+from accounts.notifications.channels import VALIDATORS, ConfigError
 from accounts.notifications.models import ChannelType, Kind
 
 # Which form fields feed each channel type's settings, under the settings' own names.
@@ -52,11 +53,23 @@ class ChannelForm(forms.Form):
         # help_text is shown unescaped (it holds markup, see webhook_secret).
         self.fields["slack_url"].help_text = f"Slack only. {escape(settings.SLACK_WEBHOOK_BASE)}…"
 
+    def clean(self) -> dict[str, Any]:
+        """The chosen channel type's settings are checked with the other fields, so one submit shows
+        every error (channel_create checks them again before it saves)."""
+        cleaned = super().clean() or {}
+        if cleaned.get("type") in VALIDATORS:
+            try:
+                VALIDATORS[cleaned["type"]](self.config())
+            except ConfigError as exc:
+                self.add_config_errors(exc)
+        return cleaned
+
     def config(self) -> dict[str, str]:
         fields = CONFIG_FIELDS[self.cleaned_data["type"]]
         return {name: self.cleaned_data.get(field, "") for field, name in fields.items()}
 
-    def add_config_error(self, name: str, message: str) -> None:
-        """Put a settings error from the service on the form field it came from."""
+    def add_config_errors(self, error: ConfigError) -> None:
+        """Put each settings error on the form field it came from."""
         by_name = {value: key for key, value in CONFIG_FIELDS[self.cleaned_data["type"]].items()}
-        self.add_error(by_name.get(name), message)
+        for name, message in error.errors.items():
+            self.add_error(by_name.get(name), message)

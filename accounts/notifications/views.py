@@ -74,7 +74,7 @@ def channel_index(request: Request) -> HttpResponse:
                 config=form.config(),
             )
         except ConfigError as exc:
-            form.add_config_error(exc.field, exc.message)
+            form.add_config_errors(exc)
         except BruteError as exc:
             form.add_error(None, exc.message)
         else:

@@ -225,3 +225,19 @@ def test_a_broker_down_at_commit_is_logged_and_the_notification_kept(owner, rece
     assert Notification.objects.filter(pk=notification.pk).exists()
     assert Delivery.objects.filter(notification=notification).count() == 1
     assert "Error calling _queue_delivery in on_commit()" in caplog.text
+
+
+def test_a_config_error_names_every_wrong_setting(owner, settings):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(ConfigError) as caught:
+        channel_create(
+            user=owner,
+            type="webhook",
+            label="x",
+            kinds=["error"],
+            config={"url": "http://[::1]/", "secret": "x"},
+        )
+    assert caught.value.errors == {
+        "url": "This address is on a private network, which this installation does not allow.",
+        "secret": "The signing secret must be at least 16 characters.",
+    }

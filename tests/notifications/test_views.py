@@ -262,3 +262,32 @@ def test_no_secret_of_any_channel_shows_in_the_channel_list(signed_in, owner, re
     assert "hunter2pass" not in page
     assert "alice" not in page
     assert "hooks.example" in page
+
+
+@pytest.mark.parametrize(
+    ("form", "errors"),
+    [
+        (
+            {"type": "webhook", "webhook_url": "http://10.0.0.1/hook", "webhook_secret": "short"},
+            ["This address is on a private network", "The signing secret must be at least 16 characters."],
+        ),
+        (
+            {"type": "telegram", "telegram_bot_token": "oops", "telegram_chat_id": "chat"},
+            ["A bot token looks like", "A chat id is a number"],
+        ),
+        (
+            {"type": "webhook", "kinds": [], "webhook_url": "ftp://x", "webhook_secret": SECRET},
+            ["Choose at least one kind of notification.", "Enter a full http:// or https:// URL."],
+        ),
+    ],
+)
+def test_one_submit_shows_every_fields_error(signed_in, settings, form, errors):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = False
+    response = signed_in.post(
+        reverse("notifications:channels"), {"label": "x", "kinds": ["error"], **form}, **HX
+    )
+    page = response.content.decode()
+
+    assert response.status_code == 400
+    assert [error for error in errors if error not in page] == []
+    assert not NotificationChannel.objects.exists()
