@@ -156,7 +156,8 @@ def test_positions_show_unrealised_pnl(trader_with_history: tuple[Browser, str],
     page.goto("/sniper/positions/")
     row = page.locator("tr[data-position]").first
     expect(row).to_contain_text("SOLUSDT")
-    expect(row.locator("[data-unrealised]")).to_have_text(re.compile(r"^-?[\d,]+\.\d\d[+-]?\d+\.\d\d%$"))
+    # Money is cut to 2 decimals, or to 4 significant digits below 1 (-0.04656); the percent to 2.
+    expect(row.locator("[data-unrealised]")).to_have_text(re.compile(r"^-?[\d,]+\.\d{2,}[+-]?\d+\.\d\d%$"))
     # The table fits its panel at 1440 px.
     fits = page.evaluate(
         "() => { const p = document.querySelector('.panel'); return p.scrollWidth <= p.clientWidth; }"
