@@ -217,6 +217,10 @@ class ApiCredential(models.Model):
     key_hint = models.CharField(max_length=16, help_text="Masked key, e.g. mx0v…k3")
     verified_at = models.DateTimeField(null=True, blank=True)
     can_trade = models.BooleanField(default=False)
+    # The last full read of the account's balances from MEXC (GET /api/v3/account), and why the
+    # latest attempt failed, in words; null and blank mean the first read is still pending.
+    balances_synced_at = models.DateTimeField(null=True, blank=True)
+    balances_sync_error = models.CharField(max_length=300, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
