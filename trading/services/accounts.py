@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import BruteError
@@ -16,8 +17,8 @@ from trading.exchange import errors as xerr
 from trading.exchange.base import Exchange
 from trading.exchange.types import Balance as BalanceValue
 from trading.exchanges import (
-    exchange_builder,
     keyed_client,
+    live_builder,
     run,
 )
 from trading.models import (
@@ -118,6 +119,10 @@ def trading_mode_set(*, user: User, mode: str) -> TradingAccount:
         account.mode = mode
         account.save(update_fields=["mode", "updated"])
         realtime.account_changed(user.pk)
+    if mode == Mode.LIVE:
+        # After the commit, outside any transaction: the account is read from MEXC afresh, since it
+        # may have changed (deposits, trades elsewhere) while the user traded on paper.
+        balances_sync(user_id=user.pk)
     return account
 
 
@@ -139,7 +144,8 @@ def api_credential_save(*, user: User, api_key: str, api_secret: str) -> ApiCred
     api_key, api_secret = api_key.strip(), api_secret.strip()
     if not api_key or not api_secret:
         raise refuse("validation_error", "Both the API key and the secret are required", 422)
-    api_credential_verify(api_key=api_key, api_secret=api_secret)
+    asked = timezone.now()
+    balances = api_credential_verify(api_key=api_key, api_secret=api_secret)
     with transaction.atomic():
         credential, _ = ApiCredential.objects.update_or_create(
             user=user,
@@ -151,6 +157,8 @@ def api_credential_save(*, user: User, api_key: str, api_secret: str) -> ApiCred
                 "can_trade": True,
             },
         )
+        # The check read the whole account already: those are the live balances, with no second call.
+        balances_write(user_id=user.pk, balances=balances, asked=asked)
         realtime.account_changed(user.pk)
     log.info("MEXC API key %s saved for user %s", credential.key_hint, user.pk)
     return credential
@@ -166,43 +174,92 @@ def api_credential_delete(*, user: User) -> None:
         realtime.account_changed(user.pk)
 
 
-def balances_sync(*, user_id: int) -> None:
-    """Replace the user's live Balance rows with MEXC's account balances. Failures are logged only:
-    a stale balance must never undo an order already recorded."""
+def balances_write(*, user_id: int, balances: list[BalanceValue], asked: datetime) -> None:
+    """MEXC's whole account, read at `asked`, as the user's live Balance rows: assets it lists are
+    written, the others deleted, and the key marked as read. A row the user-data stream wrote after
+    `asked` holds newer news than this read and is left as it is."""
+    now = timezone.now()
+    live = Balance.objects.filter(user_id=user_id, mode=Mode.LIVE)
+    with transaction.atomic():
+        for b in balances:
+            values = {"free": b.free, "locked": b.locked, "updated": now}
+            rows = live.filter(asset=b.asset)
+            if rows.filter(updated__lt=asked).update(**values) or rows.exists():
+                continue
+            try:
+                with transaction.atomic():
+                    Balance.objects.create(user_id=user_id, mode=Mode.LIVE, asset=b.asset, **values)
+            except IntegrityError:  # the stream created it meanwhile, with newer figures
+                pass
+        live.filter(updated__lt=asked).exclude(asset__in=[b.asset for b in balances]).delete()
+        ApiCredential.objects.filter(user_id=user_id).update(balances_synced_at=now, balances_sync_error="")
+        realtime.balance_changed(user_id, Mode.LIVE)
+
+
+def _balances_sync_failed(*, user_id: int, problem: str) -> None:
+    """Keeps the last balances read (never zeroes them) and records why this read failed, so pages
+    say it in words. `problem` is the exchange error's sentence, which never carries the keys."""
+    ApiCredential.objects.filter(user_id=user_id).update(balances_sync_error=problem[:300])
+    realtime.balance_changed(user_id, Mode.LIVE)
+
+
+def balances_sync(*, user_id: int) -> bool:
+    """Read the user's whole MEXC account (GET /api/v3/account) into their live Balance rows; True
+    when read. A failure is recorded on the key and logged, never raised: a stale balance must never
+    undo an order already recorded, and the periodic sync goes on to the next account."""
     credential = ApiCredential.objects.filter(user_id=user_id).first()
     if credential is None:
-        return
+        return False
 
     async def fetch(exchange: Exchange) -> list[BalanceValue]:
         return await exchange.balances()
 
+    asked = timezone.now()
     try:
-        balances = run(exchange_builder(user_id, Mode.LIVE), fetch)
+        balances = run(live_builder(credential), fetch)
     except xerr.ExchangeError as exc:
-        log.warning("live balances of user %s not refreshed: %s", user_id, exc)
-        return
-    with transaction.atomic():
-        seen = []
-        for b in balances:
-            Balance.objects.update_or_create(
-                user_id=user_id, mode=Mode.LIVE, asset=b.asset, defaults={"free": b.free, "locked": b.locked}
-            )
-            seen.append(b.asset)
-        Balance.objects.filter(user_id=user_id, mode=Mode.LIVE).exclude(asset__in=seen).delete()
-        realtime.balance_changed(user_id, Mode.LIVE)
+        log.warning("live balances of user %s not read from MEXC: %s", user_id, exc)
+        _balances_sync_failed(user_id=user_id, problem=str(exc))
+        return False
+    balances_write(user_id=user_id, balances=balances, asked=asked)
+    return True
+
+
+def live_balances_sync_all() -> int:
+    """Re-read the balances of every live account with a key, one account call each (MEXC allows an
+    account 2 a second; this asks once per run), in case the user-data stream missed a change.
+    Returns how many accounts were read."""
+    live = ApiCredential.objects.filter(user__trading_account__mode=Mode.LIVE)
+    read = 0
+    for user_id in list(live.values_list("user_id", flat=True)):
+        try:
+            if balances_sync(user_id=user_id):
+                read += 1
+        except Exception:  # one account's surprise must not starve the others of their sync
+            log.exception("live balances of user %s not synced", user_id)
+    return read
 
 
 def api_credential_test(*, user: User) -> ApiCredential:
-    """Check the stored key against the exchange again (keys get revoked or lose permissions)."""
+    """Check the stored key against the exchange again (keys get revoked or lose permissions); the
+    account's balances come with the answer. A refusal is recorded as the balances' sync problem."""
     credential = ApiCredential.objects.filter(user=user).first()
     if credential is None:
         raise refuse("live_requires_keys", "No MEXC API key is saved", 404)
-    api_credential_verify(
-        api_key=crypto.decrypt(credential.api_key_encrypted),
-        api_secret=crypto.decrypt(credential.api_secret_encrypted),
-    )
-    credential.verified_at = timezone.now()
-    credential.save(update_fields=["verified_at", "updated"])
+    asked = timezone.now()
+    try:
+        balances = api_credential_verify(
+            api_key=crypto.decrypt(credential.api_key_encrypted),
+            api_secret=crypto.decrypt(credential.api_secret_encrypted),
+        )
+    except BruteError as error:
+        _balances_sync_failed(user_id=user.pk, problem=error.message)
+        raise
+    with transaction.atomic():
+        credential.verified_at = timezone.now()
+        credential.save(update_fields=["verified_at", "updated"])
+        balances_write(user_id=user.pk, balances=balances, asked=asked)
+    credential.refresh_from_db()
     return credential
 
 
