@@ -27,6 +27,14 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         # New listings appear in exchangeInfo ahead of their open: a sync every 2 minutes sees them early.
         "trading-symbols-sync": {"task": "trading.tasks.symbols_sync", "schedule": 120.0},
         "trading-orders-reconcile": {"task": "trading.tasks.orders_reconcile", "schedule": 300.0},
+        # The user-data stream pushes balance changes; this catches what it missed (one account call
+        # per live account every 2 minutes, far under MEXC's 2 a second per account). Expires before
+        # the next run so a backed-up queue does not pile up reads of the same accounts.
+        "trading-live-balances-sync": {
+            "task": "trading.tasks.live_balances_sync",
+            "schedule": 120.0,
+            "options": {"expires": 110.0},
+        },
         "trading-paper-match": {"task": "trading.tasks.paper_orders_match", "schedule": 10.0},
         "trading-portfolio-snapshots": {"task": "trading.tasks.portfolio_snapshots", "schedule": 300.0},
         "notifications-requeue": {"task": "notifications.deliveries_requeue", "schedule": 300.0},

@@ -28,6 +28,11 @@ def orders_reconcile() -> int:
     return services.orders_reconcile()
 
 
+@shared_task(name="trading.tasks.live_balances_sync", time_limit=110, soft_time_limit=100)
+def live_balances_sync() -> int:
+    return services.live_balances_sync_all()
+
+
 @shared_task(name="trading.tasks.paper_orders_match", time_limit=30, soft_time_limit=25)
 def paper_orders_match(symbol: str | None = None) -> int:
     if not settings.REDIS_URL:

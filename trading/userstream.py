@@ -9,9 +9,10 @@ hub's account sessions (listen keys are signed calls on the account's budget).
 Per account: create a listen key, open the socket, subscribe orders/deals/account; keep the key alive
 every 30 min; a stale key or a dropped socket reconnects with a new one (`MexcUserStream`). Every
 event is applied as it arrives (`trading.services.userstream`), each in its own short transaction.
-Reconcile runs once the stream is subscribed and again after every reconnect, because events sent
-while the socket was down are not replayed. While a stream is subscribed the consumer keeps a
-heartbeat in the cache, so placement in any process skips the read-back (`userstream_alive`).
+Reconcile (orders, and the account's whole balances) runs once the stream is subscribed and again
+after every reconnect, because events sent while the socket was down are not replayed. While a
+stream is subscribed the consumer keeps a heartbeat in the cache, so placement in any process skips
+the read-back (`userstream_alive`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from trading.exchange.user_stream import MexcUserStream
 from trading.exchanges import USERSTREAM_FRESH_S, USERSTREAM_KEY, credential_keys, hub
 from trading.models import ApiCredential
 from trading.positions import position_book
+from trading.services.accounts import balances_sync
 from trading.services.orders import orders_reconcile
 from trading.services.userstream import _live_order, balance_event_apply, fill_event_store, order_event_apply
 
@@ -73,7 +75,12 @@ def _apply_batch(
 
 def _reconcile(user_id: int) -> int:
     user = User.objects.filter(pk=user_id).first()
-    return orders_reconcile(user=user) if user is not None else 0
+    if user is None:
+        return 0
+    # The stream reports only the assets that change, and nothing sent while it was down: the whole
+    # account is read once per (re)connect, so BTC held before the first trade shows too.
+    balances_sync(user_id=user_id)
+    return orders_reconcile(user=user)
 
 
 def _db(fn: Any) -> Any:
