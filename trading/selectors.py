@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -143,6 +145,34 @@ def balances_by_asset(*, user: User, mode: str | None = None) -> dict[str, Decim
 def api_credential_for_user(*, user: User) -> ApiCredential | None:
     """The user's saved key (show only `.masked`), or None."""
     return ApiCredential.objects.filter(user=user).first()
+
+
+@dataclass(frozen=True)
+class LiveBalancesState:
+    """How far the live balances on record are to be trusted: when MEXC's account was last read
+    whole, and why the latest read failed ("" when it did not)."""
+
+    synced_at: datetime | None
+    problem: str
+
+    @property
+    def unknown(self) -> bool:
+        """No read has succeeded yet: pages show no figures (an empty account is not zero)."""
+        return self.synced_at is None
+
+    @property
+    def loading(self) -> bool:
+        return self.unknown and not self.problem
+
+
+def live_balances_state(*, user: User) -> LiveBalancesState | None:
+    """The state of the user's live balances; None when they have no MEXC key."""
+    found = (
+        ApiCredential.objects.filter(user=user)
+        .values_list("balances_synced_at", "balances_sync_error")
+        .first()
+    )
+    return LiveBalancesState(synced_at=found[0], problem=found[1]) if found else None
 
 
 def favourite_symbols(*, user: User) -> frozenset[str]:
