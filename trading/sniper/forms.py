@@ -116,8 +116,10 @@ class RuleForm(WordyModelForm):
             "order), so no fill is ever above it",
             "max_price_order": "With a max price: fill what is offered at or below it at once and cancel the "
             "rest (IOC), or leave the rest resting at the cap",
-            "stop_loss_pct": "Sell all if the price falls this many percent below the entry",
-            "trailing_pct": "Sell all if the price falls this many percent below its highest since the buy",
+            "stop_loss_pct": "Sell what this rule bought (and has not sold) if the price falls this many "
+            "percent below its entry; other rules' and manual buys are never sold",
+            "trailing_pct": "Sell what this rule bought (and has not sold) if the price falls this many "
+            "percent below its highest since the buy",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

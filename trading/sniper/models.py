@@ -272,6 +272,40 @@ class Position(models.Model):
 
     @property
     def protected(self) -> bool:
+        """An exit set by hand on the whole position, or a rule's plan on what it bought, still armed."""
+        by_hand = self.stop_loss_pct or self.trailing_pct or any(not x.get("done") for x in self.take_profit)
+        return bool(by_hand) or any(plan.armed for plan in self.plans.all())
+
+
+class ExitPlan(models.Model):
+    """A rule's exits on the position its buys landed in. They sell only what that rule bought
+    (`bought`, after base-asset fees) less what its own exits sold already: one position per user,
+    mode and symbol holds the coins of every rule and of manual buys, and a rule's stop never sells
+    coins another rule, or the user, bought. The stop and the ladder are priced from `entry`, the
+    average price of the rule's own buys."""
+
+    position = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="plans")
+    rule = models.ForeignKey(Rule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    bought = money()
+    entry = money()
+    stop_loss_pct = pct_or_none()
+    trailing_pct = pct_or_none()
+    high_watermark = money_or_none()
+    take_profit = models.JSONField(default=list, blank=True)  # [{"gain_pct", "sell_pct", "done"}, ...]
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["position", "rule"], name="sniper_one_plan_per_rule_and_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"exit plan of rule {self.rule_id} on position {self.position_id}"
+
+    @property
+    def armed(self) -> bool:
         return bool(
             self.stop_loss_pct or self.trailing_pct or any(not x.get("done") for x in self.take_profit)
         )
@@ -289,6 +323,8 @@ class PositionExit(models.Model):
         FAILED = "failed", "Failed"
 
     position = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="exits")
+    # The rule's plan this exit sells for (what it may sell is capped by that plan), or none: set by hand.
+    plan = models.ForeignKey(ExitPlan, on_delete=models.SET_NULL, null=True, blank=True, related_name="exits")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     level = models.IntegerField(null=True, blank=True)
     qty = money()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,7 +14,16 @@ from config.errors import get_owned_or_404
 from config.fields import exact_sum
 from trading import quotes
 from trading.models import Symbol
-from trading.sniper.models import AppliedFill, Listing, Position, PriceAlert, Rule, RuleFiring
+from trading.sniper.models import (
+    AppliedFill,
+    ExitPlan,
+    Listing,
+    Position,
+    PositionExit,
+    PriceAlert,
+    Rule,
+    RuleFiring,
+)
 
 
 def listings_upcoming(*, limit: int = 8) -> QuerySet[Listing]:
@@ -130,7 +139,11 @@ def firing_list(*, user: User, limit: int = 50) -> QuerySet[RuleFiring]:
 
 
 def position_list(*, user: User) -> QuerySet[Position]:
-    return Position.objects.filter(user=user).order_by("status", "-opened_at")[:100]
+    return (
+        Position.objects.filter(user=user)
+        .prefetch_related("plans__rule")
+        .order_by("status", "-opened_at")[:100]
+    )
 
 
 def position_get(*, user: User, position_id: int) -> Position:
@@ -176,21 +189,73 @@ class PositionRow:
         return self.pnl is not None and self.pnl < 0
 
 
-def _protection(p: Position, decimals: int) -> list[str]:
-    """The exits in force, each with the price that sets it off."""
-    step = Decimal(1).scaleb(-decimals)
+def plan_unsold(*, plan: ExitPlan) -> Decimal:
+    """What a rule's exit plan still protects: what the rule bought less what its exits have sold."""
+    sold = PositionExit.objects.filter(plan=plan, order__isnull=False).values_list(
+        "order__executed_qty", flat=True
+    )
+    return max(plan.bought - exact_sum(sold), Decimal(0))
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """A symbol's price and quantity steps and its coin, for the lines of the protection column."""
+
+    price_step: Decimal
+    qty_step: Decimal
+    coin: str
+
+    def price(self, value: Decimal) -> str:
+        return f"{value.quantize(self.price_step):f}"
+
+    def coins(self, value: Decimal) -> str:
+        return f"{value.quantize(self.qty_step, ROUND_DOWN):f} {self.coin}"
+
+
+def _protection(p: Position, symbol: Symbol | None) -> list[str]:
+    """The exits in force, each with the price that sets it off and the coins it may sell: those set
+    by hand hold for the whole position, a rule's only for what that rule bought and has not sold."""
+    if symbol is None:
+        steps = _Steps(price_step=Decimal("1e-8"), qty_step=Decimal("1e-8"), coin=p.symbol)
+    else:
+        steps = _Steps(price_step=symbol.price_step, qty_step=symbol.quantity_step, coin=symbol.base_asset)
+    high = p.high_watermark or p.avg_entry
+    whole = f"on {steps.coins(p.qty)} (the whole position)"
+    out = _exit_lines(p, p.avg_entry, high, steps, on=whole, basis=p.peak_qty)
+    for plan in p.plans.all():
+        left = plan_unsold(plan=plan)
+        if not plan.armed or left.quantize(steps.qty_step, ROUND_DOWN) <= 0:
+            continue
+        rule = plan.rule or "deleted"
+        mine = f"on {steps.coins(left)} of the {steps.coins(plan.bought)} rule “{rule}” bought"
+        high = plan.high_watermark or plan.entry
+        out += _exit_lines(plan, plan.entry, high, steps, on=mine, basis=plan.bought)
+    return out
+
+
+def _exit_lines(
+    plan: Position | ExitPlan,
+    entry: Decimal,
+    high: Decimal,
+    steps: _Steps,
+    *,
+    on: str,
+    basis: Decimal,
+) -> list[str]:
     out = []
-    if p.stop_loss_pct:
-        at = (p.avg_entry * (1 - p.stop_loss_pct / 100)).quantize(step)
-        out.append(f"Stop-loss -{p.stop_loss_pct.normalize():f} % (at {at:f})")
-    if p.trailing_pct:
-        high = p.high_watermark or p.avg_entry
-        at = (high * (1 - p.trailing_pct / 100)).quantize(step)
-        out.append(f"Trailing -{p.trailing_pct.normalize():f} % (now {at:f})")
-    for level in p.take_profit:
+    if plan.stop_loss_pct:
+        at = steps.price(entry * (1 - plan.stop_loss_pct / 100))
+        out.append(f"Stop-loss -{plan.stop_loss_pct.normalize():f} % (at {at}) {on}")
+    if plan.trailing_pct:
+        at = steps.price(high * (1 - plan.trailing_pct / 100))
+        out.append(f"Trailing -{plan.trailing_pct.normalize():f} % (now {at}) {on}")
+    for level in plan.take_profit:
         if not level.get("done"):
-            at = (p.avg_entry * (1 + Decimal(str(level["gain_pct"])) / 100)).quantize(step)
-            out.append(f"Take-profit +{level['gain_pct']} %: sell {level['sell_pct']} % (at {at:f})")
+            at = steps.price(entry * (1 + Decimal(str(level["gain_pct"])) / 100))
+            sell = steps.coins(basis * Decimal(str(level["sell_pct"])) / 100)
+            out.append(
+                f"Take-profit +{level['gain_pct']} %: sell {level['sell_pct']} % (at {at}) = {sell}, {on}"
+            )
     return out
 
 
@@ -214,7 +279,7 @@ def position_rows(*, user: User) -> list[PositionRow]:
                 pnl_pct=(pnl / cost * 100) if pnl is not None and cost else None,
                 price_decimals=price_dp,
                 qty_decimals=qty_dp,
-                protection=_protection(p, price_dp) if p.is_open else [],
+                protection=_protection(p, symbol) if p.is_open else [],
             )
         )
     return rows

@@ -24,8 +24,9 @@ from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, InvalidInput, NotFound
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
-from trading.sniper.models import AppliedFill, Position, PositionExit, Rule, RuleFiring
+from trading.sniper.models import AppliedFill, ExitPlan, Position, PositionExit, Rule, RuleFiring
 from trading.sniper.prices import MarketView, Quote, book_fetch, priced
+from trading.sniper.selectors import plan_unsold
 from trading.sniper.services.common import slippage, take_profit_clean
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ def positions_clear(*, user: User, mode: str) -> int:
     nothing."""
     now = timezone.now()
     with transaction.atomic():
+        ExitPlan.objects.filter(
+            position__user=user, position__mode=mode, position__status=Position.Status.OPEN
+        ).update(stop_loss_pct=None, trailing_pct=None, take_profit=[])
         pending = Fill.objects.filter(order__user=user, order__mode=mode, sniper_applied__isnull=True)
         AppliedFill.objects.bulk_create(
             [AppliedFill(fill=fill, user=user, at=fill.time) for fill in pending.only("id", "time")],
@@ -107,33 +111,25 @@ def _rule_of(order: Order) -> Rule | None:
     return firing.rule if firing is not None else None
 
 
-def _tightest(held: Decimal | None, new: Decimal | None) -> Decimal | None:
-    return new if held is None else held if new is None else min(held, new)
-
-
 def _protect_with(pos: Position, rule: Rule, got: Decimal, price: Decimal) -> None:
-    """Merge a rule's exit plan into the position its buy landed in, so that every rule's plan keeps
-    protecting what that rule bought: the tightest stop-loss and trailing stop hold for the whole
-    position, and each rule keeps its own take-profit ladder, sized on (and priced from) its own buys
-    (`basis`, `entry`), so two ladders never sell the same coins twice."""
-    pos.rule = pos.rule or rule
-    pos.stop_loss_pct = _tightest(pos.stop_loss_pct, rule.stop_loss_pct)
-    pos.trailing_pct = _tightest(pos.trailing_pct, rule.trailing_pct)
-    mine = [level for level in pos.take_profit if level.get("rule") == rule.pk]
-    if not mine:
-        pos.take_profit = [
-            *pos.take_profit,
-            *(
-                {**level, "done": False, "rule": rule.pk, "basis": "0", "entry": str(price)}
-                for level in rule.take_profit
-            ),
-        ]
-        mine = [level for level in pos.take_profit if level.get("rule") == rule.pk]
-    for level in mine:
-        basis = Decimal(level["basis"])
-        cost = basis * Decimal(level["entry"]) + got * price
-        level["basis"] = str(basis + got)
-        level["entry"] = str((cost / (basis + got)).quantize(EIGHTEEN)) if basis + got > 0 else str(price)
+    """Record what a rule with an exit plan bought into the position, in that rule's own plan: its
+    exits sell that quantity at most, priced from the average of its own buys."""
+    plan, _ = ExitPlan.objects.get_or_create(
+        position=pos,
+        rule=rule,
+        defaults={
+            "stop_loss_pct": rule.stop_loss_pct,
+            "trailing_pct": rule.trailing_pct,
+            "take_profit": [{**level, "done": False} for level in rule.take_profit],
+        },
+    )
+    bought = plan.bought + got
+    plan.entry = (
+        ((plan.bought * plan.entry + got * price) / bought).quantize(EIGHTEEN) if bought > 0 else price
+    )
+    plan.bought = bought
+    plan.high_watermark = max(plan.high_watermark or price, price)
+    plan.save(update_fields=["bought", "entry", "high_watermark"])
 
 
 def _buy(pos: Position | None, order: Order, fill: Fill, got: Decimal, cost: Decimal) -> Position:
@@ -146,19 +142,25 @@ def _buy(pos: Position | None, order: Order, fill: Fill, got: Decimal, cost: Dec
     pos.peak_qty = max(pos.peak_qty, pos.qty)
     pos.high_watermark = max(pos.high_watermark or fill.price, fill.price)
     rule = _rule_of(order)
-    if rule is not None:
-        _protect_with(pos, rule, got, (cost / got).quantize(EIGHTEEN) if got > 0 else fill.price)
+    pos.rule = pos.rule or rule
     pos.save()
+    if rule is not None and rule.has_exit_plan:
+        _protect_with(pos, rule, got, (cost / got).quantize(EIGHTEEN) if got > 0 else fill.price)
     if opened:
         notification_send(
             user=order.user,
             kind="position_opened",
             title=f"Position opened: {pos.symbol}",
-            body=f"{_in_steps(pos.qty, 'quantity', pos.symbol)} {pos.symbol} at "
+            body=f"{_in_steps(pos.qty, 'quantity', pos.symbol)} {_base(pos.symbol)} at "
             f"{_in_steps(pos.avg_entry, 'price', pos.symbol)}",
             data={"position": pos.pk},
         )
     return pos
+
+
+def _base(symbol: str) -> str:
+    """The coin a quantity of `symbol` is counted in (NEW for NEWUSDT)."""
+    return Symbol.objects.filter(symbol=symbol).values_list("base_asset", flat=True).first() or symbol
 
 
 def _in_steps(value: Decimal, kind: str, symbol: str) -> str:
@@ -219,7 +221,8 @@ def position_protect(
 
 def positions_monitor(*, view: MarketView | None = None) -> int:
     """One pass of the watch on every protected open position; returns how many exits it placed."""
-    open_positions = [p for p in Position.objects.filter(status=Position.Status.OPEN) if p.protected]
+    watched = Position.objects.filter(status=Position.Status.OPEN).prefetch_related("plans")
+    open_positions = [p for p in watched if p.protected]
     placed = 0
     for pos, quote in priced(open_positions, view):
         if (stale := _stale_exit(pos)) is not None:
@@ -266,7 +269,8 @@ def exit_reprice(*, position: Position, exit: PositionExit, price: Decimal | Non
         return None
     left = exit.qty - order.executed_qty
     log.info("exit %s of position %s re-priced: %s left", exit.client_order_id, position.pk, left)
-    return position_exit(position=position, kind=exit.kind, qty=left, price=price)
+    plan = ExitPlan.objects.filter(pk=exit.plan_id).first() if exit.plan_id else None
+    return position_exit(position=position, kind=exit.kind, qty=left, price=price, plan=plan)
 
 
 def _busy(pos: Position) -> bool:
@@ -280,6 +284,7 @@ def _busy(pos: Position) -> bool:
 
 
 def _watch(pos: Position, quote: Quote) -> PositionExit | None:
+    """The exits set by hand on the whole position first, then each rule's plan on what it bought."""
     price = quote.sell_price
     if pos.trailing_pct and (pos.high_watermark is None or price > pos.high_watermark):
         Position.objects.filter(pk=pos.pk).update(high_watermark=price)
@@ -289,18 +294,41 @@ def _watch(pos: Position, quote: Quote) -> PositionExit | None:
     if pos.trailing_pct and pos.high_watermark and price <= pos.high_watermark * (1 - pos.trailing_pct / 100):
         return position_exit(position=pos, kind=Kind.TRAILING, qty=pos.qty, price=price)
     for i, level in enumerate(pos.take_profit):
-        # A rule's ladder is priced from, and sized on, that rule's own buys; a ladder set by hand on
-        # the whole position.
+        # Levels a rule merged in before exit plans (`entry`, `basis`) keep their own price and size.
         entry = Decimal(level["entry"]) if level.get("entry") else pos.avg_entry
         if not level.get("done") and price >= entry * (1 + Decimal(level["gain_pct"]) / 100):
             basis = Decimal(level["basis"]) if level.get("basis") else pos.peak_qty
             qty = basis * Decimal(level["sell_pct"]) / 100
             return position_exit(position=pos, kind=Kind.TAKE_PROFIT, qty=qty, price=price, level=i)
+    for plan in pos.plans.all():
+        if plan.armed and (exit := _watch_plan(pos, plan, price)) is not None:
+            return exit
+    return None
+
+
+def _watch_plan(pos: Position, plan: ExitPlan, price: Decimal) -> PositionExit | None:
+    if plan.trailing_pct and (plan.high_watermark is None or price > plan.high_watermark):
+        ExitPlan.objects.filter(pk=plan.pk).update(high_watermark=price)
+        plan.high_watermark = price
+    left = plan_unsold(plan=plan)
+    if left <= 0:
+        return None
+    if plan.stop_loss_pct and price <= plan.entry * (1 - plan.stop_loss_pct / 100):
+        return position_exit(position=pos, kind=Kind.STOP_LOSS, qty=left, price=price, plan=plan)
+    high = plan.high_watermark
+    if plan.trailing_pct and high and price <= high * (1 - plan.trailing_pct / 100):
+        return position_exit(position=pos, kind=Kind.TRAILING, qty=left, price=price, plan=plan)
+    for i, level in enumerate(plan.take_profit):
+        if not level.get("done") and price >= plan.entry * (1 + Decimal(level["gain_pct"]) / 100):
+            qty = plan.bought * Decimal(level["sell_pct"]) / 100
+            return position_exit(
+                position=pos, kind=Kind.TAKE_PROFIT, qty=qty, price=price, level=i, plan=plan
+            )
     return None
 
 
 def _claim(
-    pos: Position, kind: str, qty: Decimal, price: Decimal | None, level: int | None
+    pos: Position, kind: str, qty: Decimal, price: Decimal | None, level: int | None, plan: ExitPlan | None
 ) -> PositionExit | None:
     with transaction.atomic():
         if not Position.objects.filter(pk=pos.pk, exit_seq=pos.exit_seq, status=Position.Status.OPEN).update(
@@ -309,10 +337,10 @@ def _claim(
             return None
         pos.exit_seq += 1
         if level is not None:
-            pos.take_profit[level]["done"] = True
-            Position.objects.filter(pk=pos.pk).update(take_profit=pos.take_profit)
+            _level_done(pos, plan, level, done=True)
         return PositionExit.objects.create(
             position=pos,
+            plan=plan,
             kind=kind,
             level=level,
             qty=qty,
@@ -321,21 +349,42 @@ def _claim(
         )
 
 
+def _level_done(pos: Position, plan: ExitPlan | None, level: int, *, done: bool) -> None:
+    """Mark a take-profit level of the plan (or of the position's own ladder) sold or armed again."""
+    if plan is None:
+        pos.take_profit[level]["done"] = done
+        Position.objects.filter(pk=pos.pk).update(take_profit=pos.take_profit)
+    else:
+        plan.take_profit[level]["done"] = done
+        ExitPlan.objects.filter(pk=plan.pk).update(take_profit=plan.take_profit)
+
+
 def position_exit(
-    *, position: Position, kind: str, qty: Decimal, price: Decimal | None = None, level: int | None = None
+    *,
+    position: Position,
+    kind: str,
+    qty: Decimal,
+    price: Decimal | None = None,
+    level: int | None = None,
+    plan: ExitPlan | None = None,
 ) -> PositionExit | None:
-    """Sell `qty` of the position (all of it when the rest would be dust) through `order_place`."""
+    """Sell `qty` of the position through `order_place`: for a rule's plan, never more than that
+    plan still protects (all of it when the rest would be dust); the whole position when what would
+    be left of it is dust."""
     symbol = Symbol.objects.filter(symbol=position.symbol).first()
     if symbol is None:
         return None
     step = symbol.quantity_step
     held = position.qty.quantize(step, ROUND_DOWN)
-    qty = min(qty, held).quantize(step, ROUND_DOWN)
+    cap = held if plan is None else min(held, plan_unsold(plan=plan).quantize(step, ROUND_DOWN))
+    qty = min(qty, cap).quantize(step, ROUND_DOWN)
+    if _dust(cap - qty, price, symbol):
+        qty = cap
     if _dust(held - qty, price, symbol):
         qty = held
-    if qty <= 0:
-        return None
-    exit = _claim(position, kind, qty, price, level)
+    if qty <= 0 or (plan is not None and _dust(qty, price, symbol)):
+        return None  # a rule's last crumbs are left to a sale of the whole position
+    exit = _claim(position, kind, qty, price, level, plan)
     if exit is None:
         return None
     try:
@@ -375,8 +424,7 @@ def _exit_failed(position: Position, exit: PositionExit, exc: BruteError) -> Pos
         exit.status, exit.reason = PositionExit.Status.FAILED, exc.message
         exit.save(update_fields=["status", "reason"])
         if exit.level is not None:  # the level stays armed: tried again after the back-off
-            position.take_profit[exit.level]["done"] = False
-            Position.objects.filter(pk=position.pk).update(take_profit=position.take_profit)
+            _level_done(position, exit.plan, exit.level, done=False)
         notification_send(
             user=position.user,
             kind="error",
@@ -397,12 +445,19 @@ EXIT_KINDS = {
 
 
 def _exit_notify(position: Position, exit: PositionExit, order: Order) -> None:
+    symbol, coin = position.symbol, _base(position.symbol)
     if order.executed_qty > 0 and order.avg_price is not None:
         # What was sold and at what price the exchange filled it, not the price that triggered the exit.
-        done = f"Sold {order.executed_qty.normalize():f} {position.symbol} at {order.avg_price.normalize():f}"
+        sold, at = (
+            _in_steps(order.executed_qty, "quantity", symbol),
+            _in_steps(order.avg_price, "price", symbol),
+        )
+        done = f"Sold {sold} {coin} at {at}"
     else:
-        done = f"Selling {exit.qty.normalize():f} {position.symbol}"
-    trigger = f", triggered at {exit.trigger_price.normalize():f}" if exit.trigger_price else ""
+        done = f"Selling {_in_steps(exit.qty, 'quantity', symbol)} {coin}"
+    if exit.plan is not None and exit.plan.rule is not None:
+        done += f" bought by rule “{exit.plan.rule}”"
+    trigger = f", triggered at {_in_steps(exit.trigger_price, 'price', symbol)}" if exit.trigger_price else ""
     notification_send(
         user=position.user,
         kind=EXIT_KINDS[Kind(exit.kind)],
