@@ -102,6 +102,13 @@ def buys(user: User) -> list[Order]:
     return list(Order.objects.filter(user=user, side="BUY").exclude(status=Order.Status.REJECTED))
 
 
+def net_bought(order: Order) -> Decimal:
+    """What an order's fills brought in, less the fee the exchange took in the coin itself."""
+    base = Symbol.objects.get(symbol=order.symbol).base_asset
+    fills = order.fills.all()
+    return sum((f.qty - (f.commission if f.commission_asset == base else 0) for f in fills), Decimal(0))
+
+
 def open_now(mexc: SimExchangeThread, listing: Listing) -> Symbol:
     mexc.open_listing(listing.symbol)
     row = symbol_refresh(symbol=listing.symbol)

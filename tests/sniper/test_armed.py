@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from tests.sniper.conftest import buys, rule_on
+from tests.sniper.conftest import buys, net_bought, rule_on
 from trading import services as trading
 from trading.exchange.hub import account_label
 from trading.exchanges import hub_close
@@ -324,40 +324,52 @@ def test_a_rest_cancel_the_exchange_did_not_take_is_made_by_the_bookkeeping_afte
     assert [o["status"] for o in exchange_orders(mexc, listing)] == ["CANCELED"]
 
 
-def test_several_rules_on_one_listing_keep_every_protection(
+def test_several_rules_on_one_listing_each_protect_what_they_bought(
     mexc: SimExchangeThread, live_trader: User, scripted: Callable[..., Listing], flight: Flight
 ) -> None:
     listing = scripted(opens_in_ms=2500, price="2")
-    rule_on(live_trader, amount=Decimal("30"))  # no exit plan
+    bare = rule_on(live_trader, amount=Decimal("30"))  # no exit plan
     ladder = rule_on(
         live_trader,
         amount=Decimal("30"),
         stop_loss_pct=Decimal("10"),
         take_profit=[{"gain_pct": "5", "sell_pct": "50"}],
     )
-    rule_on(live_trader, amount=Decimal("30"), stop_loss_pct=Decimal("25"), trailing_pct=Decimal("30"))
+    wide = rule_on(live_trader, amount=Decimal("30"), stop_loss_pct=Decimal("25"), trailing_pct=Decimal("30"))
 
     flight.arm(listing_arm(listing=listing, owner="p1"))
     flight.land(listing)
 
     assert len(buys(live_trader)) == 3
     position = Position.objects.get(user=live_trader, symbol=listing.symbol, status=Position.Status.OPEN)
-    assert position.stop_loss_pct == Decimal("10")  # the tightest stop holds for the whole position
-    assert position.trailing_pct == Decimal("30")
-    [level] = position.take_profit
-    assert level["rule"] == ladder.pk
-    ladder_order = Order.objects.get(client_order_id=RuleFiring.objects.get(rule=ladder).client_order_id(1))
-    # The ladder sells its share of what its own rule bought, not of the merged position.
-    assert Decimal(level["basis"]) <= ladder_order.executed_qty
-    assert Decimal(level["basis"]) > 0
+    plans = {plan.rule_id: plan for plan in position.plans.all()}
+    assert set(plans) == {ladder.pk, wide.pk}  # the rule without exits has no plan
+    for rule in (ladder, wide):
+        order = Order.objects.get(client_order_id=RuleFiring.objects.get(rule=rule).client_order_id(1))
+        # Each plan protects what its own rule bought (less a fee taken in the coin), not the position.
+        assert plans[rule.pk].bought == net_bought(order) > 0
+    assert plans[ladder.pk].stop_loss_pct == Decimal("10")
+    assert plans[wide.pk].trailing_pct == Decimal("30")
+    [level] = plans[ladder.pk].take_profit
+    assert level["gain_pct"] == "5"
+    bare_order = Order.objects.get(client_order_id=RuleFiring.objects.get(rule=bare).client_order_id(1))
 
-    mexc.set_price(listing.symbol, Decimal("1.2"))  # a 40 % drop
-    positions_monitor()
+    mexc.set_price(listing.symbol, Decimal("1.2"))  # a 40 % drop: both stops are crossed
+    for _ in range(3):
+        positions_monitor()
 
-    exit = PositionExit.objects.get(position=position)
-    assert exit.kind == PositionExit.Kind.STOP_LOSS
+    exits = list(PositionExit.objects.filter(position=position).order_by("at", "pk"))
+    assert sorted((e.kind, e.plan_id) for e in exits) == sorted(
+        [("stop_loss", plans[ladder.pk].pk), ("stop_loss", plans[wide.pk].pk)]
+    )
+    for exit in exits:
+        assert exit.plan is not None
+        assert exit.order is not None
+        assert exit.order.executed_qty <= exit.plan.bought
     position.refresh_from_db()
-    assert position.status == Position.Status.CLOSED
+    # What the rule without a stop bought is still held.
+    assert position.status == Position.Status.OPEN
+    assert abs(position.qty - net_bought(bare_order)) < Decimal("0.02")
 
 
 def test_a_restart_between_arming_and_the_open_fires_once(

@@ -44,8 +44,13 @@ def test_fills_open_a_position_once_with_its_average_entry_and_the_rules_exit_pl
     fee = sum(f.commission for f in fills if f.commission_asset == pos.symbol.removesuffix("USDT"))
     assert pos.qty == sum(f.qty for f in fills) - fee
     assert abs(pos.avg_entry - cost / pos.qty) < Decimal("1e-12")
-    assert pos.stop_loss_pct == Decimal("10")
-    assert [level["done"] for level in pos.take_profit] == [False, False]
+    # The rule's exits protect what the rule bought: here all of the position.
+    [plan] = pos.plans.all()
+    assert plan.stop_loss_pct == Decimal("10")
+    assert [level["done"] for level in plan.take_profit] == [False, False]
+    assert plan.bought == pos.qty
+    assert plan.entry == pos.avg_entry
+    assert (pos.stop_loss_pct, pos.take_profit) == (None, [])  # nothing set by hand on the whole position
     assert live_trader.notifications.filter(kind="position_opened").count() == 1
     # Its numbers in the symbol's own steps, not the 18 decimals of the average entry.
     note = live_trader.notifications.get(kind="position_opened")
@@ -67,8 +72,9 @@ def test_a_take_profit_ladder_sells_each_level_once_as_the_price_climbs(
     assert tick()["exits"] == 1
     assert tick()["exits"] == 0  # the level is done: never sold twice
     pos.refresh_from_db()
-    assert pos.take_profit[0]["done"]
-    assert not pos.take_profit[1]["done"]
+    [plan] = pos.plans.all()
+    assert plan.take_profit[0]["done"]
+    assert not plan.take_profit[1]["done"]
     assert abs(pos.qty - peak / 2) <= Decimal("0.01")
 
     mexc.set_price(listing.symbol, entry * Decimal("1.15"))
@@ -126,9 +132,13 @@ def test_a_stop_loss_notification_gives_the_fill_price_not_the_trigger_price(
     assert exit.trigger_price is not None
     assert exit.order.avg_price != exit.trigger_price
     [note] = live_trader.notifications.filter(kind="stop_loss_hit")
-    sold = exit.order.executed_qty.normalize()
-    assert note.body.startswith(f"Sold {sold:f} {pos.symbol} at {exit.order.avg_price.normalize():f} ")
-    assert f"triggered at {exit.trigger_price.normalize():f}" in note.body
+    # In the coin and the symbol's steps, not 18 decimals of NEWUSDT.
+    symbol = Symbol.objects.get(symbol=pos.symbol)
+    sold = exit.order.executed_qty.quantize(symbol.quantity_step).normalize()
+    at = exit.order.avg_price.quantize(symbol.price_step).normalize()
+    assert note.body.startswith(f"Sold {sold:f} {symbol.base_asset} of rule ")
+    assert f" at {at:f} (order " in note.body
+    assert f"triggered at {exit.trigger_price.quantize(symbol.price_step).normalize():f}" in note.body
 
 
 def test_a_restart_mid_position_keeps_the_trailing_stop_and_its_high_watermark(
@@ -139,8 +149,8 @@ def test_a_restart_mid_position_keeps_the_trailing_stop_and_its_high_watermark(
 
     mexc.set_price(listing.symbol, pos.avg_entry * Decimal("1.3"))
     tick()
-    pos.refresh_from_db()
-    high = pos.high_watermark
+    [plan] = pos.plans.all()
+    high = plan.high_watermark
     assert high is not None
     assert high > pos.avg_entry * Decimal("1.25")
     # A new process: nothing in memory, only the rows. The price falls 15% from the high.

@@ -446,17 +446,14 @@ EXIT_KINDS = {
 
 def _exit_notify(position: Position, exit: PositionExit, order: Order) -> None:
     symbol, coin = position.symbol, _base(position.symbol)
+    if exit.plan is not None and exit.plan.rule is not None:
+        coin += f" of rule “{exit.plan.rule}”"  # a rule's exit sells only what that rule bought
     if order.executed_qty > 0 and order.avg_price is not None:
         # What was sold and at what price the exchange filled it, not the price that triggered the exit.
-        sold, at = (
-            _in_steps(order.executed_qty, "quantity", symbol),
-            _in_steps(order.avg_price, "price", symbol),
-        )
-        done = f"Sold {sold} {coin} at {at}"
+        sold = _in_steps(order.executed_qty, "quantity", symbol)
+        done = f"Sold {sold} {coin} at {_in_steps(order.avg_price, 'price', symbol)}"
     else:
         done = f"Selling {_in_steps(exit.qty, 'quantity', symbol)} {coin}"
-    if exit.plan is not None and exit.plan.rule is not None:
-        done += f" bought by rule “{exit.plan.rule}”"
     trigger = f", triggered at {_in_steps(exit.trigger_price, 'price', symbol)}" if exit.trigger_price else ""
     notification_send(
         user=position.user,
