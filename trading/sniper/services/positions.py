@@ -294,11 +294,8 @@ def _watch(pos: Position, quote: Quote) -> PositionExit | None:
     if pos.trailing_pct and pos.high_watermark and price <= pos.high_watermark * (1 - pos.trailing_pct / 100):
         return position_exit(position=pos, kind=Kind.TRAILING, qty=pos.qty, price=price)
     for i, level in enumerate(pos.take_profit):
-        # Levels a rule merged in before exit plans (`entry`, `basis`) keep their own price and size.
-        entry = Decimal(level["entry"]) if level.get("entry") else pos.avg_entry
-        if not level.get("done") and price >= entry * (1 + Decimal(level["gain_pct"]) / 100):
-            basis = Decimal(level["basis"]) if level.get("basis") else pos.peak_qty
-            qty = basis * Decimal(level["sell_pct"]) / 100
+        if not level.get("done") and price >= pos.avg_entry * (1 + Decimal(level["gain_pct"]) / 100):
+            qty = pos.peak_qty * Decimal(level["sell_pct"]) / 100
             return position_exit(position=pos, kind=Kind.TAKE_PROFIT, qty=qty, price=price, level=i)
     for plan in pos.plans.all():
         if plan.armed and (exit := _watch_plan(pos, plan, price)) is not None:
