@@ -23,11 +23,17 @@ from accounts.api import router as accounts_router
 from config.api_auth import API_AUTH, scope_check
 from config.api_errors import document_errors, error_response, install_error_handlers
 from config.api_idempotency import IdempotentReplay, replay_response
-from config.api_input import StrictParser
+from config.api_input import StrictParser, name_query_parameters, query_check
 from config.api_throttling import default_throttles
 
 
 class BruteAPI(NinjaAPI):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Every operation of every router names its declared query parameters on the request, so
+        # create_temporal_response refuses any other (the OpenAPI and docs pages are not operations).
+        self.add_decorator(name_query_parameters, mode="view")
+
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         return document_errors(super().get_openapi_schema(**kwargs))
 
@@ -35,8 +41,10 @@ class BruteAPI(NinjaAPI):
         # ninja's Operation.run (sync and async) calls this right after its checks (authentication,
         # then the rate limits) and right before it reads the input: the one point where a scope
         # refusal has been counted like any request and still comes before a 422 about the body.
-        # Raised here, inside run's try, it becomes the usual 403 through the error handlers.
+        # Raised here, inside run's try, it becomes the usual 403 through the error handlers. A
+        # query parameter the endpoint does not declare is the first input refused (422).
         scope_check(request)
+        query_check(request)
         return super().create_temporal_response(request)
 
     def validation_error_from_error_contexts(
@@ -127,7 +135,8 @@ api = build_api(
         "NUL or another control character answers 422; an empty body is no body (an optional one "
         "reads as left out); a body field the endpoint does not take "
         "answers 422 naming it; a query parameter given twice answers 422 unless it is a list; "
-        "unknown query parameters are ignored. "
+        "a query parameter the endpoint does not take (its own and, on a list, `limit` and `offset`) "
+        "answers 422 naming it, never ignored. "
         "Checks run in this order: credentials, rate limits, scope, input. "
         "Statuses: 401 no valid credentials; 403 the caller may not (checked after the rate limits, "
         "so a refusal counts against them, and before the body is read, so a read token gets 403 "

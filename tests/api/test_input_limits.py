@@ -72,13 +72,3 @@ def test_a_control_character_in_a_query_parameter_is_a_422(api, owner):
     response = api.get("/api/v1/fills?symbol=SOL%00USDT", headers=access_for(owner))
 
     assert assert_error(response, 422, "validation_error")["details"][0]["field"] == "symbol"
-
-
-def test_unknown_query_parameters_are_ignored_as_documented(api, owner):
-    response = api.get("/api/v1/fills?colour=blue", headers=access_for(owner))
-
-    assert response.status_code == 200
-    assert (
-        "unknown query parameters are ignored"
-        in api.get("/api/v1/openapi.json").json()["info"]["description"]
-    )
