@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
@@ -49,13 +49,52 @@ Money = Annotated[
 ]
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 AMOUNT_WORDS = 'Must be a positive decimal number written as a string, e.g. "0.25"'
+AMOUNT_DECIMALS, AMOUNT_DIGITS = 18, 24  # AMOUNT_PATTERN's bounds
+_REAL_LIMIT = "the symbol's price_precision or quantity_precision (GET /symbols/{symbol}) is the real limit"
+
+
+def amount_problem(value: str) -> str | None:
+    """Why `value` is not an amount (AMOUNT_PATTERN, more than zero), in words that say what is
+    wrong and how to write it, or None when it is one."""
+    if _AMOUNT.fullmatch(value):
+        return "Must be more than zero" if Decimal(value) == 0 else None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return AMOUNT_WORDS
+    if not number.is_finite():
+        return AMOUNT_WORDS
+    if number == 0:
+        return "Must be more than zero"
+    if number < 0:
+        return f'Must be positive: "{value}" is below zero'
+    # Counted from the digits, not by writing it out: "1e999999999" must not become a billion zeros.
+    written = number.as_tuple()
+    coefficient = "".join(map(str, written.digits))
+    significant = coefficient.rstrip("0")
+    point = int(written.exponent) + len(coefficient) - len(significant)
+    decimals, whole = max(0, -point), max(0, len(significant) + point)
+    exponent = "e" in value.lower()
+    if decimals > AMOUNT_DECIMALS:
+        return ("Exponent notation is not accepted, and " if exponent else "") + (
+            f'"{value}" has {decimals} decimals: an amount has at most {AMOUNT_DECIMALS}; {_REAL_LIMIT}'
+        )
+    if whole > AMOUNT_DIGITS:
+        return ("Exponent notation is not accepted, and " if exponent else "") + (
+            f'"{value}" has {whole} digits before the decimal point: an amount has at most {AMOUNT_DIGITS}'
+        )
+    plain = money_text(number)
+    if exponent:
+        return f'Exponent notation is not accepted: write "{value}" as "{plain}"'
+    return f'Write "{value}" as "{plain}": digits, at most one decimal point, no sign, spaces or separators'
 
 
 def _amount_in_words(value: str) -> str:
     """AMOUNT_PATTERN, refused in words (pydantic's own message would quote the regex)."""
     # A zero is refused here too, so its 422 names the field like any other malformed amount does.
-    if not _AMOUNT.fullmatch(value) or Decimal(value) == 0:
-        raise PydanticCustomError("amount", AMOUNT_WORDS)
+    problem = amount_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("amount", problem)
     return value
 
 

@@ -320,20 +320,73 @@ def test_malformed_input_is_a_validation_error_naming_the_field(api, owner, chan
 def test_a_negative_amount_is_refused_in_words_not_with_the_regex(api, owner):
     body = {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "-1", "price": "100"}
     error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
-    assert error["details"] == [
-        {"field": "quantity", "message": 'Must be a positive decimal number written as a string, e.g. "0.25"'}
-    ]
+    assert error["details"] == [{"field": "quantity", "message": 'Must be positive: "-1" is below zero'}]
+
+
+LIMIT_TERMS = {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.5", "price": "100"}
+DECIMALS_AT_FAULT = "an amount has at most 18; the symbol's price_precision or quantity_precision"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"quantity": "1e3"}, "quantity", 'Exponent notation is not accepted: write "1e3" as "1000"'),
+        ({"price": "1.5E+2"}, "price", 'Exponent notation is not accepted: write "1.5E+2" as "150"'),
+        ({"price": "2.5e-3"}, "price", 'Exponent notation is not accepted: write "2.5e-3" as "0.0025"'),
+        (
+            {"price": "1e-30"},
+            "price",
+            f'Exponent notation is not accepted, and "1e-30" has 30 decimals: {DECIMALS_AT_FAULT}',
+        ),
+        (
+            {"quantity": "0.1234567890123456789"},
+            "quantity",
+            f'"0.1234567890123456789" has 19 decimals: {DECIMALS_AT_FAULT}',
+        ),
+        (
+            {"quantity": "1e999999999"},
+            "quantity",
+            'Exponent notation is not accepted, and "1e999999999" has 1000000000 digits before the decimal '
+            "point: an amount has at most 24",
+        ),
+        ({"quantity": "1234567890123456789012345"}, "quantity", "has 25 digits before the decimal point"),
+        ({"price": ".5"}, "price", 'Write ".5" as "0.5": digits, at most one decimal point, no sign'),
+        ({"price": "+100"}, "price", 'Write "+100" as "100"'),
+        ({"quantity": "0.000"}, "quantity", "Must be more than zero"),
+        ({"quantity": "-1e3"}, "quantity", 'Must be positive: "-1e3" is below zero'),
+        (
+            {"quantity": "1,000"},
+            "quantity",
+            'Must be a positive decimal number written as a string, e.g. "0.25"',
+        ),
+    ],
+    ids=[
+        "exponent",
+        "exponent-capital",
+        "exponent-negative",
+        "exponent-too-fine",
+        "too-many-decimals",
+        "exponent-huge",
+        "too-many-digits",
+        "no-leading-zero",
+        "sign",
+        "zero",
+        "negative-exponent",
+        "separator",
+    ],
+)
+def test_an_amount_that_is_not_written_as_one_says_what_is_wrong_with_it(api, owner, change, field, words):
+    error = assert_error(place(api, access_for(owner), {**LIMIT_TERMS, **change}), 422, "validation_error")
+
+    assert [d["field"] for d in error["details"]] == [field]
+    assert words in error["details"][0]["message"]
+    assert not Order.objects.exists()
 
 
 def test_a_zero_quote_amount_names_its_field(api, owner):
     body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "0"}
     error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
-    assert error["details"] == [
-        {
-            "field": "quote_quantity",
-            "message": 'Must be a positive decimal number written as a string, e.g. "0.25"',
-        }
-    ]
+    assert error["details"] == [{"field": "quote_quantity", "message": "Must be more than zero"}]
 
 
 def test_every_refused_value_answers_422_whichever_rule_refuses_it(api, owner, synced):
