@@ -440,6 +440,45 @@ def test_an_order_of_the_wrong_shape_names_its_fields_with_the_services_words(
     assert not Order.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("terms", "words"),
+    [
+        ({"type": "LIMIT", "quantity": "0.5"}, "A LIMIT order needs a price"),
+        ({"type": "LIMIT_MAKER", "price": "100"}, "A LIMIT_MAKER order needs a quantity"),
+        ({"type": "LIMIT"}, "A LIMIT order needs a quantity and a price"),
+        (
+            {"type": "LIMIT", "quantity": "0.5", "price": "100", "quote_quantity": "50"},
+            "A LIMIT order takes no quote amount (quote_quantity)",
+        ),
+        (
+            {"type": "LIMIT", "quantity": "0.5", "quote_quantity": "50"},
+            "A LIMIT order needs a price and takes no quote amount (quote_quantity)",
+        ),
+        ({"type": "MARKET"}, "A market order needs a quantity or a quote amount (quote_quantity)"),
+        (
+            {"type": "MARKET", "quantity": "0.5", "quote_quantity": "50"},
+            "A market order takes a quantity or a quote amount (quote_quantity), not both",
+        ),
+    ],
+    ids=[
+        "no-price",
+        "no-quantity",
+        "no-amounts",
+        "extra-quote",
+        "no-price-extra-quote",
+        "market-none",
+        "market-both",
+    ],
+)
+def test_an_order_of_the_wrong_shape_says_what_is_wrong_with_it(api, owner, synced, terms, words):
+    body = {"symbol": "SOLUSDT", "side": "BUY", **terms}
+
+    error = assert_error(place(api, access_for(owner), body), 422, "validation_error")
+
+    assert error["message"] == words
+    assert {d["message"] for d in error["details"]} == {words}
+
+
 def test_a_missing_field_is_named(api, owner):
     error = assert_error(
         place(api, access_for(owner), {"side": "BUY", "type": "MARKET"}), 422, "validation_error"

@@ -208,26 +208,30 @@ def _validate_shape(order: OrderInput) -> None:
     or, buying, `quoteOrderQty`; every other type `quantity` and `price`). The refusal is 422
     `validation_error` whose details name the amounts at fault: the fields to fill or clear."""
     if order.type == OrderType.MARKET:
-        if (order.quantity is None) == (order.quote_quantity is None):
-            words = "A market order takes a quantity or a quote amount (one of them)"
+        if order.quantity is None and order.quote_quantity is None:
+            words = "A market order needs a quantity or a quote amount (quote_quantity)"
+            raise _shape_refusal(words, "quantity", "quote_quantity")
+        if order.quantity is not None and order.quote_quantity is not None:
+            words = "A market order takes a quantity or a quote amount (quote_quantity), not both"
             raise _shape_refusal(words, "quantity", "quote_quantity")
         if order.price is not None:
             raise _shape_refusal("A market order takes no price", "price")
         if order.quote_quantity is not None and order.side == Side.SELL:
-            words = "A market sell takes a quantity, not a quote amount"
+            words = "A market sell takes a quantity, not a quote amount (quote_quantity)"
             raise _shape_refusal(words, "quantity", "quote_quantity")
         return
-    wrong = [
-        field
-        for field, fits in (
-            ("quantity", order.quantity is not None),
-            ("quote_quantity", order.quote_quantity is None),
-            ("price", order.price is not None),
-        )
-        if not fits
+    missing = [
+        field for field, amount in (("quantity", order.quantity), ("price", order.price)) if amount is None
     ]
-    if wrong:
-        raise _shape_refusal(f"A {order.type.value} order takes a quantity and a price", *wrong)
+    extra = ["quote_quantity"] if order.quote_quantity is not None else []
+    if missing or extra:
+        # Each amount at fault, in words: "needs a price", "takes no quote amount", or both.
+        faults = [f"needs {' and '.join(f'a {field}' for field in missing)}"] if missing else []
+        faults += ["takes no quote amount (quote_quantity)"] if extra else []
+        words = f"A {order.type.value} order {' and '.join(faults)}"
+        raise _shape_refusal(
+            words, *[f for f in ("quantity", "quote_quantity", "price") if f in missing + extra]
+        )
 
 
 def _shape_refusal(message: str, *fields: str) -> BruteError:
