@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
@@ -17,6 +17,7 @@ from pydantic import AfterValidator, PlainSerializer, WithJsonSchema, field_vali
 from pydantic_core import PydanticCustomError
 
 from config.api_input import InputSchema
+from trading import selectors
 
 if TYPE_CHECKING:
     from trading.models import Order
@@ -34,6 +35,8 @@ MarketSource = Literal["feed", "candles", "none"]
 
 MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 AMOUNT_PATTERN = r"^[0-9]{1,24}(\.[0-9]{1,18})?$"
+# An order's average fill price is shown to its symbol's price precision plus these decimals.
+AVERAGE_EXTRA_DECIMALS = 4
 
 
 def money_text(value: Decimal) -> str:
@@ -240,10 +243,28 @@ class OrderOut(Schema):
     price: Money | None
     executed_quantity: Money
     cumulative_quote_quantity: Money
-    average_price: Money | None
+    average_price: Money | None = Field(
+        ...,
+        description="The average fill price, cumulative_quote_quantity / executed_quantity (MEXC's order "
+        "query gives no average, only those two), cut (rounded down) to the symbol's price_precision plus "
+        f"{AVERAGE_EXTRA_DECIMALS} decimals; null before the first fill",
+    )
     error: str = Field(..., description="The exchange's last complaint, empty when none")
     created_at: datetime
     updated_at: datetime
+
+
+_WIDE = Context(prec=80)  # room for every digit a stored amount can have, so a cut never overflows
+
+
+def average_price_cut(average: Decimal | None, *, symbol: str) -> Decimal | None:
+    """An order's average fill price to the symbol's price_precision plus AVERAGE_EXTRA_DECIMALS, cut
+    (the stored quotient carries 18 decimals, which say nothing); as stored for a symbol not listed."""
+    precision = None if average is None else selectors.symbol_price_precision(symbol=symbol)
+    if average is None or precision is None:
+        return average
+    step = Decimal(1).scaleb(-(precision + AVERAGE_EXTRA_DECIMALS))
+    return average.quantize(step, rounding=ROUND_DOWN, context=_WIDE)
 
 
 def order_out(order: Order) -> dict[str, Any]:
@@ -264,7 +285,7 @@ def order_out(order: Order) -> dict[str, Any]:
         "price": order.price,
         "executed_quantity": order.executed_qty,
         "cumulative_quote_quantity": order.cummulative_quote_qty,
-        "average_price": order.avg_price,
+        "average_price": average_price_cut(order.avg_price, symbol=order.symbol),
         "error": order.error,
         "created_at": order.created,
         "updated_at": order.updated,

@@ -119,8 +119,31 @@ def symbol_name_get(*, symbol: str) -> str:
 
 def symbol_names_forget() -> None:
     """Re-read the set of names on the next call (tests; a process that just synced symbols)."""
-    global _symbol_names
+    global _symbol_names, _price_precisions
     _symbol_names = (float("-inf"), frozenset())
+    _price_precisions = (float("-inf"), {})
+
+
+_price_precisions: tuple[float, dict[str, int]] = (float("-inf"), {})
+
+
+def symbol_price_precision(*, symbol: str) -> int | None:
+    """A symbol's price precision (decimal places of a price), or None when MEXC does not list it:
+    read from this process's map of every symbol's, re-read every SYMBOL_NAMES_TTL_S seconds as
+    `symbol_name_get` does, so showing a page of orders costs no query per order; a symbol not in the
+    map is looked up alone."""
+    global _price_precisions
+    read_at, precisions = _price_precisions
+    now = time.monotonic()
+    if now - read_at > SYMBOL_NAMES_TTL_S:
+        precisions = dict(Symbol.objects.values_list("symbol", "price_precision"))
+        _price_precisions = (now, precisions)
+    found = precisions.get(symbol)
+    if found is None:  # listed since the last re-read, or not listed at all: this one symbol's row
+        found = Symbol.objects.filter(symbol=symbol).values_list("price_precision", flat=True).first()
+        if found is not None:
+            precisions[symbol] = found
+    return found
 
 
 def symbols_list(

@@ -200,6 +200,26 @@ def test_cancel_all_on_an_unknown_symbol_in_the_body_is_refused(api, owner, sync
     assert open_ids(owner) == {order["id"]}
 
 
+def test_the_average_price_is_cut_to_the_price_precision_plus_four_decimals(api, owner, synced):
+    headers = access_for(owner)
+    body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "7"}
+    order = place(api, headers, body).json()
+    row = Order.objects.get(pk=order["id"])
+    precision = Symbol.objects.get(symbol="SOLUSDT").price_precision
+    step = Decimal(1).scaleb(-(precision + 4))
+
+    assert row.avg_price is not None
+    assert Decimal(order["average_price"]) == row.avg_price.quantize(step, rounding=ROUND_DOWN)
+    assert -Decimal(order["average_price"]).as_tuple().exponent <= precision + 4
+    # A quotient that does not end is cut, never rounded up, wherever the order is shown.
+    Order.objects.filter(pk=row.pk).update(avg_price=Decimal("100.999999999999999999"))
+    shown = "100." + "9" * (precision + 4)
+    assert api.get(f"{ORDERS}/{row.pk}", headers=headers).json()["average_price"] == shown
+    assert api.get(f"{ORDERS}?symbol=SOLUSDT", headers=headers).json()["items"][0]["average_price"] == shown
+    described = api.get("/api/v1/openapi.json").json()["components"]["schemas"]["OrderOut"]
+    assert "price_precision plus 4 decimals" in described["properties"]["average_price"]["description"]
+
+
 def test_a_market_order_has_its_fills_on_the_order_and_in_the_fills_list(api, owner, synced):
     headers = access_for(owner)
     order = place(
