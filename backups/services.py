@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from backups.archive import (
 )
 from backups.crypto import key_configured, key_from_settings, key_id, sidecar_mac, sidecar_mac_valid
 from backups.errors import BackupError, ChainStepError, UnauthenticatedError, WrongKeyError
+from backups.inuse import exclusive_use
 from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
 from backups.models import BackupRun
 from backups.notify import operator_notify
@@ -422,7 +424,8 @@ def backup_restore(
     With a backup key configured, the chain must be authenticated with it (`chain_authenticate`,
     checked before anything is written); `allow_unauthenticated` accepts unencrypted, unsigned ones.
     The current database and media are kept beside the restored ones (`*.pre-restore-<time>`).
-    Writers should be stopped: a restore replaces the database file under them.
+    In place, a local database file is only replaced while no process of the app has it open
+    (`exclusive_use`): a running Brute would keep the old file and lose its writes.
     """
     store = backup_store()
     summaries = backup_summaries(store=store)
@@ -438,19 +441,21 @@ def backup_restore(
         raise BackupError(f"{db_path} or {media_root} already exists; pass --yes to overwrite")
     for path in (db_path.parent, media_root.parent):
         path.mkdir(parents=True, exist_ok=True)
-    with rebuild_staged(
-        store=store,
-        chain=chain,
-        key=key,
-        database_beside=db_path.parent,
-        media_beside=media_root.parent,
-        progress=progress,
-    ) as rebuilt:
-        outcome = RestoreOutcome(backup_id=backup_id, database=str(db_path), media=str(media_root))
-        _place(rebuilt, db_path, media_root, outcome)
-    if target is None and is_django_default(name):
-        call_command("migrate", interactive=False, verbosity=0)
-        outcome.migrated = True
+    # In place, no other process of the app may have the database open (see backups/inuse.py).
+    with exclusive_use(db_path) if target is None else nullcontext():
+        with rebuild_staged(
+            store=store,
+            chain=chain,
+            key=key,
+            database_beside=db_path.parent,
+            media_beside=media_root.parent,
+            progress=progress,
+        ) as rebuilt:
+            outcome = RestoreOutcome(backup_id=backup_id, database=str(db_path), media=str(media_root))
+            _place(rebuilt, db_path, media_root, outcome)
+        if target is None and is_django_default(name):
+            call_command("migrate", interactive=False, verbosity=0)
+            outcome.migrated = True
     logger.warning("backup %s restored into %s", backup_id, db_path)
     return outcome
 

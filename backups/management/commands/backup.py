@@ -34,7 +34,14 @@ class Command(BaseCommand):
         verify.add_argument("backup_id", nargs="?", metavar="ID")
         verify.add_argument("--all", action="store_true", dest="all_backups", help="verify every backup")
         restore = sub.add_parser(
-            "restore", help="restore a backup and its chain (stop the app's writers first)"
+            "restore",
+            help="restore a backup and its chain (in place: stop Brute first)",
+            description=(
+                "Restore a backup and its chain. In place (no --target) the database file is swapped, "
+                "so stop Brute first (make run, gunicorn, the worker, beat, the sniper ...): while "
+                "any of its processes runs, the restore refuses, since they would keep showing the "
+                "old data and lose what they write. --target DIR restores beside a running Brute."
+            ),
         )
         restore.add_argument("backup_id", metavar="ID")
         restore.add_argument("--target", type=Path, help="restore into this directory instead of in place")
