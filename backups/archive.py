@@ -18,6 +18,7 @@ from typing import Any
 
 from backups.crypto import DecryptingReader, EncryptingWriter
 from backups.errors import BackupError
+from backups.files import private_create
 from backups.manifest import Summary, parse_manifest
 from backups.storage import BackupStore
 from backups.streams import (
@@ -92,7 +93,7 @@ def write_archive(
 ) -> tuple[int, str, str]:
     """Writes the archive; returns its size, its SHA-256 and the manifest's SHA-256."""
     head = manifest_bytes(manifest)
-    with target.open("wb") as raw:
+    with private_create(target) as raw:
         hashed = HashingWriter(raw)
         encryptor = EncryptingWriter(hashed, key) if key else None
         compressor = compressing_writer(compression, encryptor or hashed)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from backups.errors import BackupError
+from backups.files import private_mkdir
 from backups.snapshot import database_name, is_remote
 
 logger = logging.getLogger("backups")
@@ -62,7 +63,7 @@ def exclusive_use(database: Path) -> Iterator[None]:
     """Holds `database` for this process alone, or raises BackupError (one line) if any other
     process of the app has it open."""
     path = lock_path(database)
-    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_mkdir(database.parent)
     own = _held.get(path)
     fd = own if own is not None else _open(path)
     try:

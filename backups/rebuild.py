@@ -17,6 +17,7 @@ from typing import Any
 
 from backups.archive import DATABASE, MEDIA_PREFIX, PAGES, MemberStream, read_archive
 from backups.errors import BackupError, ChainStepError
+from backups.files import private_create, private_mkdir
 from backups.manifest import Summary
 from backups.snapshot import apply_pages, integrity_problem
 from backups.storage import BackupStore
@@ -60,7 +61,7 @@ def rebuild(
     except BackupError as exc:
         raise ChainStepError(chain[-1].id, str(exc)) from None
     wanted = {entry["path"]: entry for entry in final["files"]}
-    media.mkdir(parents=True, exist_ok=True)
+    private_mkdir(media)
     for step, summary in enumerate(chain):
         handler = _Handler(summary, database, media, wanted)
         report = (lambda done, s=summary: progress(f"reading {s.id}", done, s.size)) if progress else None
@@ -142,13 +143,13 @@ class _Handler:
             entry = self.wanted.get(str(relative))
             if entry and entry["stored_in"] == self.summary.id:
                 target = self.media / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
+                private_mkdir(target.parent)
                 _copy(stream, target)
                 os.utime(target, (entry["mtime"], entry["mtime"]))
 
 
 def _copy(stream: MemberStream, target: Path) -> None:
-    with target.open("wb") as out:
+    with private_create(target) as out:
         while block := stream.read(BLOCK):
             out.write(block)
 

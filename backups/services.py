@@ -33,6 +33,7 @@ from backups.archive import (
 )
 from backups.crypto import key_configured, key_from_settings, key_id, sidecar_mac, sidecar_mac_valid
 from backups.errors import BackupError, ChainStepError, UnauthenticatedError, WrongKeyError
+from backups.files import make_private, private_mkdir
 from backups.inuse import exclusive_use
 from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
 from backups.models import BackupRun
@@ -440,7 +441,7 @@ def backup_restore(
     if not overwrite and (db_path.exists() or (media_root.is_dir() and any(media_root.iterdir()))):
         raise BackupError(f"{db_path} or {media_root} already exists; pass --yes to overwrite")
     for path in (db_path.parent, media_root.parent):
-        path.mkdir(parents=True, exist_ok=True)
+        private_mkdir(path)
     # In place, no other process of the app may have the database open (see backups/inuse.py).
     with exclusive_use(db_path) if target is None else nullcontext():
         with rebuild_staged(
@@ -467,7 +468,7 @@ def _restore_remote(
     if not overwrite:
         raise BackupError("restoring replaces the remote database; pass --yes to overwrite")
     media_root = Path(settings.MEDIA_ROOT)
-    media_root.parent.mkdir(parents=True, exist_ok=True)
+    private_mkdir(media_root.parent)
     alias = database_alias_for(database_name())
     outcome = RestoreOutcome(backup_id=chain[-1].id, database=database_name(), media=str(media_root))
     with rebuild_staged(
@@ -490,6 +491,7 @@ def _place(rebuilt: Rebuilt, db_path: Path, media_root: Path, outcome: RestoreOu
         outcome.kept.append(str(saved))
     with rebuilt.database.open("rb") as handle:
         os.fsync(handle.fileno())
+    make_private(rebuilt.database)
     os.replace(rebuilt.database, db_path)
     # Stale -wal/-shm files of the replaced database make the new one look malformed.
     for suffix in ("-wal", "-shm", "-journal"):
@@ -509,6 +511,7 @@ def _place_media(staged: Path, media_root: Path, outcome: RestoreOutcome, stamp:
         kept_media = media_root.with_name(f"{media_root.name}.pre-restore-{stamp}")
         os.replace(media_root, kept_media)
         outcome.kept.append(str(kept_media))
+    make_private(staged)
     os.replace(staged, media_root)
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connections, transaction
 
 from backups.errors import BackupError
+from backups.files import private_create
 from backups.streams import Readable
 
 REMOTE_SCHEMES = ("libsql://", "http://", "https://", "ws://", "wss://")
@@ -60,6 +61,7 @@ def snapshot_file(*, source: Path, target: Path) -> None:
     if not source.exists():
         raise BackupError(f"the database file {source} does not exist")
     src = sqlite3.connect(source, timeout=30)
+    private_create(target).close()  # SQLite keeps an existing file's mode: 0600 (backups/files.py)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst)  # pages=-1: the whole database in one step, see the module docstring
@@ -203,7 +205,7 @@ def changed_pages(current: bytes, parent: bytes) -> Iterator[int]:
 
 
 def write_changed_pages(*, snapshot: Path, page_size: int, pages: list[int], target: Path) -> None:
-    with snapshot.open("rb") as src, target.open("wb") as dst:
+    with snapshot.open("rb") as src, private_create(target) as dst:
         for index in pages:
             src.seek(index * page_size)
             dst.write(PAGE_RECORD.pack(index) + src.read(page_size))

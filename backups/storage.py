@@ -19,6 +19,7 @@ from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
 from backups.errors import BackupError
+from backups.files import private_create, private_mkdir
 
 TEMP_PREFIX = ".partial-"
 
@@ -71,7 +72,7 @@ class LocalStore:
 
     def staging_dir(self) -> Path:
         # Staging beside the archives keeps the final rename atomic (same filesystem).
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_mkdir(self.root)
         return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.root))
 
     def commit(self, local: Path, name: str) -> None:
@@ -84,8 +85,7 @@ class LocalStore:
     def write_bytes(self, name: str, data: bytes) -> None:
         target = self._path(name)
         partial = self.root / f"{TEMP_PREFIX}{name}"
-        with partial.open("wb") as handle:
-            partial.chmod(0o600)
+        with private_create(partial) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

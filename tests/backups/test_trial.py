@@ -76,3 +76,35 @@ def test_restore_help_says_to_stop_brute(capsys: pytest.CaptureFixture[str]) -> 
         call_command("backup", "restore", "--help")
 
     assert "stop Brute" in " ".join(capsys.readouterr().out.split())
+
+
+def _modes(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix() or ".": oct(p.stat().st_mode & 0o777)
+        for p in [root, *sorted(root.rglob("*"))]
+        if not p.name.endswith(".in-use")
+    }
+
+
+def test_everything_a_backup_or_restore_writes_is_the_operators_alone(site: Site, tmp_path: Path) -> None:
+    os.umask(0o022)  # the usual umask: files 0644, folders 0755 unless the code says otherwise
+    site.db.chmod(0o600)
+    created = json.loads(backup("create", "--json"))
+    incremental = json.loads(backup("create", "--incremental", "--json"))
+    backup("restore", incremental["id"], "--target", str(tmp_path / "new" / "restored"))
+    backup("restore", created["id"], "--yes")
+
+    backups = _modes(site.backups)
+    restored = _modes(tmp_path / "new")
+    in_place = {name: mode for name, mode in _modes(site.root).items() if name.startswith("app.db")}
+    media = _modes(site.media)
+
+    assert set(backups.values()) <= {"0o600", "0o700"}, backups
+    assert backups["."] == "0o700"
+    assert set(restored.values()) <= {"0o600", "0o700"}, restored
+    assert restored["restored/db.sqlite3"] == "0o600"
+    assert restored["restored/media/avatars"] == "0o700"
+    assert restored["restored/media/notes.txt"] == "0o600"
+    assert any(".pre-restore-" in name for name in in_place)
+    assert set(in_place.values()) == {"0o600"}, in_place
+    assert set(media.values()) <= {"0o600", "0o700"}, media
