@@ -25,6 +25,11 @@ class BackupListing:
     summary: Summary | None
     problem: str = ""
 
+    @property
+    def downloadable(self) -> bool:
+        """Whether there is an archive to download (damaged or not: an operator may want to look)."""
+        return self.summary is not None and self.status != MISSING_ARCHIVE
+
     def as_dict(self) -> dict[str, Any]:
         s = self.summary
         return {

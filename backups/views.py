@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import operator_required
 from backups import selectors, services
+from backups.errors import BackupError
 from backups.models import BackupRun
 from backups.storage import backup_store
 from config.shadow.services import shadow_status
@@ -46,8 +47,18 @@ def backup_run_detail(request: HtmxRequest, run_id: int) -> HttpResponse:
 @require_GET  # type: ignore[type-var]  # a file streams: not a plain HttpResponse
 @operator_required
 def backup_download(request: HttpRequest, backup_id: str) -> HttpResponseBase:
-    summary = selectors.backup_summaries().get(backup_id)
-    if summary is None:
+    listing = next((item for item in selectors.backup_list() if item.id == backup_id), None)
+    if listing is None or listing.summary is None:
         raise Http404("No such backup")
-    handle = backup_store().open(summary.archive)
-    return FileResponse(handle, as_attachment=True, filename=summary.archive)
+    if not listing.downloadable:
+        return _gone(request, backup_id, listing.problem)
+    try:
+        handle = backup_store().open(listing.summary.archive)
+    except BackupError as exc:  # deleted between the listing and now
+        return _gone(request, backup_id, str(exc))
+    return FileResponse(handle, as_attachment=True, filename=listing.summary.archive)
+
+
+def _gone(request: HttpRequest, backup_id: str, problem: str) -> HttpResponse:
+    context = {"backup_id": backup_id, "problem": problem}
+    return render(request, "backups/gone.html", context, status=410)

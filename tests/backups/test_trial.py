@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
 
+from accounts.models import Role
+from backups import services
 from tests.backups.conftest import Site
+from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,3 +113,24 @@ def test_everything_a_backup_or_restore_writes_is_the_operators_alone(site: Site
     assert any(".pre-restore-" in name for name in in_place)
     assert set(in_place.values()) == {"0o600"}, in_place
     assert set(media.values()) <= {"0o600", "0o700"}, media
+
+
+@pytest.fixture
+def operator_client(client: Client, db: None) -> Client:
+    client.force_login(UserFactory(role=Role.ADMIN))
+    return client
+
+
+def test_a_backup_whose_archive_is_missing_is_not_offered_and_answers_410(
+    operator_client: Client, site: Site
+) -> None:
+    summary = services.backup_create()
+    (site.backups / summary.archive).unlink()
+
+    page = operator_client.get(reverse("backups:index")).content.decode()
+    response = operator_client.get(reverse("backups:download", args=[summary.id]))
+
+    assert "missing-archive" in page
+    assert reverse("backups:download", args=[summary.id]) not in page
+    assert response.status_code == 410
+    assert f"{summary.archive} is missing" in response.content.decode()
