@@ -436,6 +436,8 @@ def backup_restore(
     name = database_name()
     if target is None and is_remote(name):
         return _restore_remote(store=store, chain=chain, key=key, overwrite=overwrite, progress=progress)
+    if target is not None and target.exists() and not target.is_dir():
+        raise BackupError(f"--target {target} is a file, not a directory; name a directory to restore into")
     db_path = Path(name) if target is None else target / "db.sqlite3"
     media_root = Path(settings.MEDIA_ROOT) if target is None else target / "media"
     if not overwrite and (db_path.exists() or (media_root.is_dir() and any(media_root.iterdir()))):

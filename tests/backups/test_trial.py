@@ -134,3 +134,41 @@ def test_a_backup_whose_archive_is_missing_is_not_offered_and_answers_410(
     assert reverse("backups:download", args=[summary.id]) not in page
     assert response.status_code == 410
     assert f"{summary.archive} is missing" in response.content.decode()
+
+
+def test_a_restore_target_that_is_a_file_is_one_line_and_exit_1(site: Site, tmp_path: Path) -> None:
+    created = json.loads(backup("create", "--json"))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+
+    with pytest.raises(CommandError) as as_target:
+        backup("restore", created["id"], "--target", str(a_file))
+    with pytest.raises(CommandError) as under_a_file:
+        backup("restore", created["id"], "--target", str(a_file / "inside"))
+
+    assert as_target.value.returncode == under_a_file.value.returncode == 1
+    assert str(as_target.value) == (
+        f"--target {a_file} is a file, not a directory; name a directory to restore into"
+    )
+    assert "\n" not in str(under_a_file.value)
+    assert str(a_file) in str(under_a_file.value)
+    assert a_file.read_text() == "keep me"
+
+
+def test_a_failure_from_the_shell_is_one_line_on_stderr(site: Site, tmp_path: Path) -> None:
+    created = json.loads(backup("create", "--json"))
+    (tmp_path / "a").write_text("")
+
+    run = subprocess.run(
+        [sys.executable, "manage.py", "backup", "restore", created["id"], "--target", str(tmp_path / "a")],
+        cwd=ROOT,
+        env={**os.environ, "BACKUP_DATABASE": str(site.db), "BACKUP_DIR": str(site.backups)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode == 1
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "is a file, not a directory" in run.stderr
+    assert "Traceback" not in run.stderr

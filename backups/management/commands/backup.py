@@ -62,10 +62,11 @@ class Command(BaseCommand):
         try:
             with self._progress(enabled=not options["json"]) as progress:
                 result = action(options, progress)
-        except BackupError as exc:
+        except (BackupError, OSError) as exc:
+            message = str(exc) if isinstance(exc, BackupError) else _os_error(exc)
             if options["json"]:
-                self.stdout.write(json.dumps({"ok": False, "error": str(exc)}))
-            raise CommandError(str(exc), returncode=1) from None
+                self.stdout.write(json.dumps({"ok": False, "error": message}))
+            raise CommandError(message, returncode=1) from None
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2, default=str))
 
@@ -170,6 +171,12 @@ def _sub_parser_class(parser: ArgumentParser) -> Any:
             super().__init__(**kwargs)
 
     return Sub
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a file system failure the services did not foresee: what, and where."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _size(value: int | None) -> str:
