@@ -172,3 +172,21 @@ def test_a_failure_from_the_shell_is_one_line_on_stderr(site: Site, tmp_path: Pa
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "is a file, not a directory" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_verification_from_the_command_line_shows_on_the_page(operator_client: Client, site: Site) -> None:
+    good = json.loads(backup("create", "--json"))
+    bad = json.loads(backup("create", "--json"))
+    archive = site.backups / bad["archive"]
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(CommandError):
+        backup("verify", "--all")
+
+    page = operator_client.get(reverse("backups:index")).content.decode()
+    rows = {row.split("</td>")[0].strip(): row for row in page.split("<tr>\n        <td>")[1:]}
+
+    assert "not yet" not in page
+    assert '<span class="up">ok</span>' in rows[good["id"]]
+    assert ">failed</span>" in rows[bad["id"]]

@@ -30,7 +30,10 @@ class Command(BaseCommand):
         create.add_argument("--encrypt", action="store_true", help="encrypt even if BACKUP_ENCRYPT is off")
         create.add_argument("--note", default="", help="a note kept in the manifest")
         sub.add_parser("list", help="every backup in the backup storage, oldest first")
-        verify = sub.add_parser("verify", help="recompute every checksum, walk the chain, test-restore")
+        verify = sub.add_parser(
+            "verify",
+            help="recompute every checksum, walk the chain, test-restore (recorded for the backups page)",
+        )
         verify.add_argument("backup_id", nargs="?", metavar="ID")
         verify.add_argument("--all", action="store_true", dest="all_backups", help="verify every backup")
         restore = sub.add_parser(
@@ -96,7 +99,7 @@ class Command(BaseCommand):
         return rows
 
     def _verify(self, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        outcomes = services.backup_verify(
+        outcomes = services.backup_verify_recorded(
             backup_id=options["backup_id"],
             all_backups=options["all_backups"],
             allow_unauthenticated=options["allow_unauthenticated"],
