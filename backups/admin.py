@@ -29,10 +29,7 @@ class BackupRunAdmin(admin.ModelAdmin):
     ) -> TemplateResponse:
         context = dict(extra_context or {})
         try:
-            verified = selectors.backup_last_verifications()
-            context["backup_rows"] = [
-                (item, verified.get(item.id)) for item in reversed(selectors.backup_list())
-            ]
+            context["backup_rows"] = selectors.backup_rows()
         except BackupError as exc:
             context["backup_error"] = str(exc)
         return super().changelist_view(request, context)  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +15,14 @@ from backups.storage import BackupStore, backup_store
 
 OK = "ok"
 MISSING_ARCHIVE = "missing-archive"
+DAMAGED_ARCHIVE = "damaged-archive"
 DAMAGED = "damaged-sidecar"
 BROKEN_CHAIN = "broken-chain"
+# What a listing shows for a backup whose sidecar, archive size and chain are fine: listing reads no
+# archive, so only a verification can say its bytes are right (`shown_status`).
+UNVERIFIED = "unverified"
+VERIFIED = "verified"
+VERIFY_FAILED = "verify-failed"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,10 @@ class BackupListing:
             "status": self.status,
             "problem": self.problem,
         }
+
+
+def backup_damaged_ids(listings: list[BackupListing]) -> set[str]:
+    return {item.id for item in listings if item.summary is None}
 
 
 def backup_summaries(*, store: BackupStore | None = None) -> dict[str, Summary]:
@@ -80,7 +91,7 @@ def _listing(summary: Summary, names: set[str], store: BackupStore) -> BackupLis
         return BackupListing(summary.id, MISSING_ARCHIVE, summary, f"{summary.archive} is missing")
     if store.size(summary.archive) != summary.size:
         problem = f"{summary.archive} has {store.size(summary.archive)} bytes, {summary.size} recorded"
-        return BackupListing(summary.id, MISSING_ARCHIVE, summary, problem)
+        return BackupListing(summary.id, DAMAGED_ARCHIVE, summary, problem)
     return BackupListing(summary.id, OK, summary)
 
 
@@ -95,19 +106,43 @@ def _with_chain_status(item: BackupListing, by_id: dict[str, BackupListing]) -> 
     return item
 
 
+def shown_status(item: BackupListing, verification: dict[str, Any] | None) -> str:
+    """The status an operator sees: what is wrong, or else what the last verification found."""
+    if item.status != OK:
+        return item.status
+    if verification is None:
+        return UNVERIFIED
+    return VERIFIED if verification.get("ok") else VERIFY_FAILED
+
+
+def backup_rows() -> list[tuple[BackupListing, dict[str, Any] | None, str]]:
+    """Every backup, newest first, with its last verification and its shown status."""
+    verified = backup_last_verifications()
+    rows = []
+    for item in reversed(backup_list()):
+        verification = verified.get(item.id)
+        rows.append((item, verification, shown_status(item, verification)))
+    return rows
+
+
 def backup_newest(*, store: BackupStore | None = None) -> Summary | None:
     usable = [item.summary for item in backup_list(store=store) if item.summary and item.status == OK]
     return usable[-1] if usable else None
 
 
-def backup_chain(*, summaries: dict[str, Summary], backup_id: str) -> list[Summary]:
-    """The backup and its ancestors, full backup first; checks each link against the parent's hash."""
+def backup_chain(
+    *, summaries: dict[str, Summary], backup_id: str, damaged: Collection[str] = ()
+) -> list[Summary]:
+    """The backup and its ancestors, full backup first; checks each link against the parent's hash.
+    `damaged`: the ids whose sidecar cannot be read, so a link to one is named damaged, not missing."""
     if backup_id not in summaries:
         raise BackupError(f"no backup {backup_id} in the backup storage")
     chain = [summaries[backup_id]]
     while chain[-1].kind != FULL:
         child = chain[-1]
         parent = summaries.get(child.parent or "")
+        if parent is None and child.parent in damaged:
+            raise BackupError(f"backup {child.id}: its parent {child.parent} is damaged (unreadable sidecar)")
         if parent is None:
             raise BackupError(f"backup {child.id}: its parent {child.parent} is missing")
         if parent.archive_sha256 != child.parent_archive_sha256:

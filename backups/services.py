@@ -39,7 +39,7 @@ from backups.manifest import FORMAT, FULL, INCREMENTAL, Summary, new_backup_id
 from backups.models import BackupRun
 from backups.notify import operator_notify
 from backups.rebuild import Rebuilt, file_sha256, rebuild_staged, remove_tree
-from backups.selectors import backup_chain, backup_list, backup_newest, backup_summaries
+from backups.selectors import backup_chain, backup_damaged_ids, backup_list, backup_newest, backup_summaries
 from backups.snapshot import (
     applied_migrations,
     changed_pages,
@@ -312,9 +312,12 @@ def backup_verify(
     }
     summaries = backup_summaries(store=store)
     key = _optional_key(summaries.values())
+    damaged = backup_damaged_ids(listings)
     for target in reversed(wanted):  # newest first: a chain tip's pass covers its ancestors
         if target not in outcomes:
-            outcomes.update(_verify_chain(store, summaries, target, key, allow_unauthenticated, progress))
+            outcomes.update(
+                _verify_chain(store, summaries, damaged, target, key, allow_unauthenticated, progress)
+            )
     return [outcomes[i] for i in wanted]
 
 
@@ -360,13 +363,14 @@ def chain_authenticate(
 def _verify_chain(
     store: BackupStore,
     summaries: dict[str, Summary],
+    damaged: set[str],
     target: str,
     key: bytes | None,
     allow_unauthenticated: bool,
     progress: Progress | None,
 ) -> dict[str, VerifyOutcome]:
     try:
-        chain = backup_chain(summaries=summaries, backup_id=target)
+        chain = backup_chain(summaries=summaries, backup_id=target, damaged=damaged)
     except BackupError as exc:
         return {target: VerifyOutcome(target, False, str(exc))}
     results: dict[str, VerifyOutcome] = {}
@@ -429,8 +433,9 @@ def backup_restore(
     (`exclusive_use`): a running Brute would keep the old file and lose its writes.
     """
     store = backup_store()
-    summaries = backup_summaries(store=store)
-    chain = backup_chain(summaries=summaries, backup_id=backup_id)
+    listings = backup_list(store=store)
+    summaries = {item.id: item.summary for item in listings if item.summary}
+    chain = backup_chain(summaries=summaries, backup_id=backup_id, damaged=backup_damaged_ids(listings))
     key = key_from_settings() if key_configured() or any(s.encrypted for s in chain) else None
     chain_authenticate(chain=chain, key=key, allow_unauthenticated=allow_unauthenticated)
     name = database_name()

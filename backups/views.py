@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,13 +13,17 @@ from backups.storage import backup_store
 from config.shadow.services import shadow_status
 from config.typing import HtmxRequest
 
+KINDS = ("full", "incremental", "verify")
+
 
 @require_GET
 @operator_required
 def backup_index(request: HttpRequest) -> HttpResponse:
-    verified = selectors.backup_last_verifications()
-    rows = [(item, verified.get(item.id)) for item in reversed(selectors.backup_list())]
-    context = {"rows": rows, "runs": selectors.backup_run_list(), "shadow": shadow_status(timeout=2.0)}
+    context = {
+        "rows": selectors.backup_rows(),
+        "runs": selectors.backup_run_list(),
+        "shadow": shadow_status(timeout=2.0),
+    }
     return render(request, "backups/index.html", context)
 
 
@@ -27,6 +31,10 @@ def backup_index(request: HttpRequest) -> HttpResponse:
 @operator_required
 def backup_start(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "full")
+    if kind not in KINDS:
+        return HttpResponseBadRequest(
+            f"Unknown kind of run {kind[:40]!r}: choose one of {', '.join(KINDS)}.", content_type="text/plain"
+        )
     run = services.backup_run_request(
         action=BackupRun.Action.VERIFY if kind == "verify" else BackupRun.Action.CREATE,
         incremental=kind == "incremental",

@@ -33,8 +33,8 @@ def test_create_list_verify_restore_and_prune_from_the_command_line(site: Site, 
     pruned = json.loads(backup("prune", "--dry-run", "--json"))
 
     assert [(r["id"], r["kind"], r["parent"], r["status"]) for r in listed] == [
-        (created["id"], "full", None, "ok"),
-        (incremental["id"], "incremental", created["id"], "ok"),
+        (created["id"], "full", None, "unverified"),
+        (incremental["id"], "incremental", created["id"], "unverified"),
     ]
     assert {"id", "kind", "parent", "created", "size", "status"} <= set(listed[0])
     assert verified["ok"]
@@ -48,7 +48,7 @@ def test_plain_output_is_readable(site: Site) -> None:
 
     assert created.startswith("created full backup ")
     assert "ID" in listing.splitlines()[0]
-    assert " ok" in listing.splitlines()[1]
+    assert listing.splitlines()[1].endswith(" unverified")
 
 
 def test_a_failure_is_one_line_and_a_non_zero_exit(site: Site) -> None:

@@ -109,7 +109,7 @@ def test_a_truncated_archive_is_named(site: Site) -> None:
     path = site.backups / summary.archive
     path.write_bytes(path.read_bytes()[: -(1 << 10)])
 
-    assert backup_list()[0].status == "missing-archive"
+    assert backup_list()[0].status == "damaged-archive"
     assert "truncated" in problem_of(summary) or "authentication" in problem_of(summary)
 
 

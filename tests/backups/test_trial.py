@@ -190,3 +190,68 @@ def test_a_verification_from_the_command_line_shows_on_the_page(operator_client:
     assert "not yet" not in page
     assert '<span class="up">ok</span>' in rows[good["id"]]
     assert ">failed</span>" in rows[bad["id"]]
+
+
+def _flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _listed() -> dict[str, str]:
+    return {row["id"]: row["status"] for row in json.loads(backup("list", "--json"))}
+
+
+@pytest.mark.django_db
+def test_a_listing_says_what_it_knows_of_an_archive(site: Site) -> None:
+    good = json.loads(backup("create", "--json"))
+    flipped = json.loads(backup("create", "--json"))
+    truncated = json.loads(backup("create", "--json"))
+    _flip_a_bit(site.backups / flipped["archive"])
+    cut = site.backups / truncated["archive"]
+    cut.write_bytes(cut.read_bytes()[:-100])
+
+    before = _listed()
+    with pytest.raises(CommandError):
+        backup("verify", "--all")
+    after = _listed()
+    plain = backup("list")
+
+    cut_id = truncated["id"]
+    assert before == {good["id"]: "unverified", flipped["id"]: "unverified", cut_id: "damaged-archive"}
+    assert after == {good["id"]: "verified", flipped["id"]: "verify-failed", cut_id: "damaged-archive"}
+    assert " ok" not in plain
+    assert "verify-failed" in plain
+
+
+def test_an_incremental_on_a_damaged_parent_says_damaged(site: Site) -> None:
+    full = services.backup_create()
+    incremental = services.backup_create(incremental=True)
+    (site.backups / full.sidecar).write_text("{not json")
+
+    [_full, outcome] = services.backup_verify(all_backups=True)
+    with pytest.raises(CommandError) as restoring:
+        backup("restore", incremental.id, "--target", str(site.root / "r"))
+
+    assert outcome.problem == f"backup {incremental.id}: its parent {full.id} is damaged (unreadable sidecar)"
+    assert "is damaged" in str(restoring.value)
+    assert "missing" not in outcome.problem + str(restoring.value)
+
+
+@pytest.mark.django_db
+def test_a_dry_run_prune_with_nothing_to_delete_ends_cleanly(site: Site) -> None:
+    backup("create")
+    backup("create")
+
+    assert backup("prune", "--dry-run").strip() == "kept 2, would delete 0"
+
+
+def test_starting_an_unknown_kind_of_run_is_refused(operator_client: Client, site: Site) -> None:
+    from backups.models import BackupRun
+
+    response = operator_client.post(reverse("backups:start"), {"kind": "bogus"})
+
+    assert response.status_code == 400
+    assert "Unknown kind of run 'bogus'" in response.content.decode()
+    assert "full, incremental, verify" in response.content.decode()
+    assert not BackupRun.objects.exists()

@@ -29,7 +29,11 @@ class Command(BaseCommand):
         )
         create.add_argument("--encrypt", action="store_true", help="encrypt even if BACKUP_ENCRYPT is off")
         create.add_argument("--note", default="", help="a note kept in the manifest")
-        sub.add_parser("list", help="every backup in the backup storage, oldest first")
+        sub.add_parser(
+            "list",
+            help="every backup in the backup storage, oldest first; STATUS is what is wrong, or else "
+            "the last verification's result (verified, verify-failed) or unverified",
+        )
         verify = sub.add_parser(
             "verify",
             help="recompute every checksum, walk the chain, test-restore (recorded for the backups page)",
@@ -85,7 +89,12 @@ class Command(BaseCommand):
         return {"ok": True, **summary.__dict__}
 
     def _list(self, options: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
-        rows = [item.as_dict() for item in selectors.backup_list()]
+        # Listing reads sidecars and sizes, not archives: a sound-looking backup shows what its last
+        # verification found (verified / verify-failed), or "unverified".
+        rows = [
+            {**item.as_dict(), "status": status, "verified_at": verification["at"] if verification else None}
+            for item, verification, status in reversed(selectors.backup_rows())
+        ]
         if not options["json"]:
             self.stdout.write(
                 f"{'ID':24} {'KIND':12} {'PARENT':24} {'CREATED':26} {'SIZE':>10} {'FILES':>6} STATUS"
@@ -137,9 +146,8 @@ class Command(BaseCommand):
         outcome = services.backup_prune(dry_run=options["dry_run"])
         if not options["json"]:
             verb = "would delete" if options["dry_run"] else "deleted"
-            self.stdout.write(
-                f"kept {len(outcome.kept)}, {verb} {len(outcome.deleted)}: {' '.join(outcome.deleted)}"
-            )
+            deleted = f": {' '.join(outcome.deleted)}" if outcome.deleted else ""
+            self.stdout.write(f"kept {len(outcome.kept)}, {verb} {len(outcome.deleted)}{deleted}")
         return {"ok": True, **outcome.as_dict()}
 
     @contextmanager
