@@ -45,8 +45,30 @@ class _Source(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+KEYS_DIFFER = (
+    "BACKUP_ENCRYPTION_KEY and BACKUP_ENCRYPTION_KEY_FILE are both set, to different keys: set only one"
+)
+
+
+def key_settings_problem() -> str | None:
+    """Why the backup key settings cannot be used, or None: both set to different keys (which one
+    would sign and decrypt is a guess), or a key file that cannot be read to compare."""
+    if not (settings.BACKUP_ENCRYPTION_KEY and settings.BACKUP_ENCRYPTION_KEY_FILE):
+        return None
+    try:
+        from_file = Path(settings.BACKUP_ENCRYPTION_KEY_FILE).read_text().strip()
+    except OSError as exc:
+        return (
+            f"cannot read BACKUP_ENCRYPTION_KEY_FILE ({settings.BACKUP_ENCRYPTION_KEY_FILE}): {exc.strerror}"
+        )
+    return None if from_file == settings.BACKUP_ENCRYPTION_KEY.strip() else KEYS_DIFFER
+
+
 def key_from_settings() -> bytes:
     """The 32-byte key from BACKUP_ENCRYPTION_KEY, or else the file BACKUP_ENCRYPTION_KEY_FILE."""
+    problem = key_settings_problem()
+    if problem:
+        raise BackupError(problem)
     raw = settings.BACKUP_ENCRYPTION_KEY
     source = "BACKUP_ENCRYPTION_KEY"
     if not raw and settings.BACKUP_ENCRYPTION_KEY_FILE:

@@ -255,3 +255,33 @@ def test_starting_an_unknown_kind_of_run_is_refused(operator_client: Client, sit
     assert "Unknown kind of run 'bogus'" in response.content.decode()
     assert "full, incremental, verify" in response.content.decode()
     assert not BackupRun.objects.exists()
+
+
+def test_two_different_backup_keys_refuse_the_start(site: Site, tmp_path: Path) -> None:
+    from django.test import override_settings
+
+    from tests.backups.conftest import KEY, OTHER_KEY
+
+    key_file = tmp_path / "backup.key"
+    key_file.write_text(OTHER_KEY + "\n")
+    message = (
+        "BACKUP_ENCRYPTION_KEY and BACKUP_ENCRYPTION_KEY_FILE are both set, to different keys: set only one"
+    )
+
+    run = subprocess.run(
+        [sys.executable, "manage.py", "backup", "list"],
+        cwd=ROOT,
+        env={**os.environ, "BACKUP_ENCRYPTION_KEY": KEY, "BACKUP_ENCRYPTION_KEY_FILE": str(key_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    with override_settings(BACKUP_ENCRYPTION_KEY_FILE=str(key_file)), pytest.raises(CommandError) as caught:
+        backup("create", "--encrypt")
+    key_file.write_text(KEY + "\n")
+    with override_settings(BACKUP_ENCRYPTION_KEY_FILE=str(key_file)):
+        backup("create", "--encrypt")  # the same key twice is no conflict
+
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1].endswith(message)
+    assert str(caught.value) == message
