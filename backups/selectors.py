@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import QuerySet
 
 from backups.errors import BackupError
@@ -13,6 +15,7 @@ from backups.manifest import FULL, Summary, id_from_sidecar
 from backups.models import BackupRun
 from backups.storage import BackupStore, backup_store
 
+logger = logging.getLogger("backups")
 OK = "ok"
 MISSING_ARCHIVE = "missing-archive"
 DAMAGED_ARCHIVE = "damaged-archive"
@@ -158,10 +161,15 @@ def backup_run_list(*, limit: int = 20) -> QuerySet[BackupRun]:
 
 
 def backup_last_verifications() -> dict[str, dict[str, Any]]:
-    """The latest verification result per backup id: {"ok", "problem", "at"}."""
+    """The latest verification result per backup id: {"ok", "problem", "at"}. None known when the
+    database cannot say (a fresh host listing the backups it is about to restore from)."""
     latest: dict[str, dict[str, Any]] = {}
     runs = BackupRun.objects.filter(action=BackupRun.Action.VERIFY, finished_at__isnull=False)
-    for run in runs.order_by("finished_at"):
-        for backup_id, outcome in run.result.get("backups", {}).items():
-            latest[backup_id] = {**outcome, "at": run.finished_at}
+    try:
+        for run in runs.order_by("finished_at"):
+            for backup_id, outcome in run.result.get("backups", {}).items():
+                latest[backup_id] = {**outcome, "at": run.finished_at}
+    except DatabaseError as exc:
+        logger.warning("backups: no verification results from the database (%s)", exc)
+        return {}
     return latest

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from backups import retention
@@ -673,9 +673,21 @@ def backup_verify_recorded(
 ) -> list[VerifyOutcome]:
     """`backup_verify`, recorded as a verify run like the ones the page and the scheduler start, so
     the page's "Verified" column knows of it (the operator who ran it has seen the outcome: no mail)."""
-    run = BackupRun.objects.create(
-        action=BackupRun.Action.VERIFY, status=BackupRun.Status.RUNNING, started_at=timezone.now(), note=note
-    )
+    try:
+        run = BackupRun.objects.create(
+            action=BackupRun.Action.VERIFY,
+            status=BackupRun.Status.RUNNING,
+            started_at=timezone.now(),
+            note=note,
+        )
+    except DatabaseError as exc:  # a fresh host checking its backups before restoring one
+        logger.warning("backups: this verification is not recorded, the database refused it (%s)", exc)
+        return backup_verify(
+            backup_id=backup_id,
+            all_backups=all_backups,
+            allow_unauthenticated=allow_unauthenticated,
+            progress=progress,
+        )
     try:
         outcomes = backup_verify(
             backup_id=backup_id,

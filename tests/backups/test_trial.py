@@ -285,3 +285,19 @@ def test_two_different_backup_keys_refuse_the_start(site: Site, tmp_path: Path) 
     assert run.returncode != 0
     assert run.stderr.strip().splitlines()[-1].endswith(message)
     assert str(caught.value) == message
+
+
+def test_a_fresh_host_lists_and_verifies_without_a_database(site: Site, tmp_path: Path) -> None:
+    made = services.backup_create()
+    env = {**os.environ, "BRUTE_VAR_DIR": str(tmp_path / "var"), "BACKUP_DIR": str(site.backups)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "manage.py", "backup", *args]
+        return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    listed, verified = run("list"), run("verify", "--all")
+
+    assert (listed.returncode, verified.returncode) == (0, 0), listed.stderr + verified.stderr
+    assert f"{made.id}" in listed.stdout
+    assert listed.stdout.splitlines()[1].endswith(" unverified")
+    assert f"{made.id}: ok" in verified.stdout
