@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import overload
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -66,6 +67,26 @@ class Env:
         if maximum is not None and number > maximum:
             raise self.fail(name, f"must be at most {maximum}, got {number}")
         return number
+
+    def cron(self, name: str, default: str) -> str:
+        """A five-field crontab expression (minute hour day-of-month month day-of-week, as crontab(5)),
+        checked by Celery's own parser so that a bad one fails at start-up, not in the beat schedule."""
+        value = self.string(name, default)
+        fields = value.split()
+        if len(fields) != 5:
+            raise self.fail(name, f"must have 5 fields (minute hour day month weekday), got {value!r}")
+        minute, hour, day_of_month, month_of_year, day_of_week = fields
+        try:
+            crontab(
+                minute=minute,
+                hour=hour,
+                day_of_month=day_of_month,
+                month_of_year=month_of_year,
+                day_of_week=day_of_week,
+            )
+        except ValueError as exc:
+            raise self.fail(name, f"is not a valid crontab expression ({exc}), got {value!r}") from None
+        return value
 
     def csv(self, name: str, default: list[str] | None = None) -> list[str]:
         value = self._raw(name)

@@ -157,6 +157,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (uvicorn, the "live" role) serves the WebSockets on LIVE_WS_PORT. LIVE_WS_PUBLIC: browsers connect
 # to that port on the page's host directly (`make run`, no proxy); otherwise a proxy routes /ws/ to it.
 LIVE_WS_PORT = env.integer("LIVE_WS_PORT", 8001, minimum=1, maximum=65535)
+PORT = env.integer("PORT", 8000, minimum=1, maximum=65535)  # `manage.py runbrute`'s pages and API port
 LIVE_WS_PUBLIC = env.boolean("LIVE_WS_PUBLIC", False)
 # Without Redis the other processes hand their live events to the live process over loopback HTTP.
 # `make run` sets LIVE_FORWARD in every process but the live one when there is no Redis.
@@ -433,10 +434,10 @@ BACKUP_KEEP_LAST = env.integer("BACKUP_KEEP_LAST", 7, minimum=1)
 BACKUP_KEEP_DAILY = env.integer("BACKUP_KEEP_DAILY", 7, minimum=0)
 BACKUP_KEEP_WEEKLY = env.integer("BACKUP_KEEP_WEEKLY", 4, minimum=0)
 BACKUP_KEEP_MONTHLY = env.integer("BACKUP_KEEP_MONTHLY", 6, minimum=0)
-BACKUP_FULL_CRON = env.string("BACKUP_FULL_CRON", "0 3 * * *")
-BACKUP_INCREMENTAL_CRON = env.string("BACKUP_INCREMENTAL_CRON", "15 * * * *")
-BACKUP_PRUNE_CRON = env.string("BACKUP_PRUNE_CRON", "30 4 * * *")
-BACKUP_VERIFY_CRON = env.string("BACKUP_VERIFY_CRON", "0 5 * * 0")
+BACKUP_FULL_CRON = env.cron("BACKUP_FULL_CRON", "0 3 * * *")
+BACKUP_INCREMENTAL_CRON = env.cron("BACKUP_INCREMENTAL_CRON", "15 * * * *")
+BACKUP_PRUNE_CRON = env.cron("BACKUP_PRUNE_CRON", "30 4 * * *")
+BACKUP_VERIFY_CRON = env.cron("BACKUP_VERIFY_CRON", "0 5 * * 0")
 
 # --- Metrics (config/metrics.py): /metrics needs this bearer token; unset, it answers loopback only.
 METRICS_TOKEN = env.optional("METRICS_TOKEN")
