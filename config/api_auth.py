@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -55,7 +57,39 @@ class Principal:
         return scope in self.scopes or ApiScope.TRADE in self.scopes
 
 
+logger = logging.getLogger("brute.api")
+
+# RFC 7235 credentials: a token68-ish scheme (case-insensitive), one or more spaces, the rest.
+_CREDENTIALS = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$", re.DOTALL)
+
+
+def authorization_parse(value: str) -> tuple[str, str]:
+    """(scheme in lower case, credentials) of an Authorization header, per RFC 7235: the scheme is
+    case-insensitive and 1+ spaces part it from its credentials. ("", "") when it has no scheme."""
+    found = _CREDENTIALS.match(value.strip())
+    if found is None:
+        return "", ""
+    return found.group(1).lower(), (found.group(2) or "").strip()
+
+
 class BearerAuth(HttpBearer):
+    """`Authorization: Bearer <token>`. Any other scheme (Basic, Token, ...) is refused with 401
+    and a log line naming the scheme only: ninja's own HttpBearer logs the whole header (the
+    credentials) at ERROR when DEBUG is on."""
+
+    def __call__(self, request: HttpRequest) -> Principal | None:
+        value = request.headers.get(self.header)
+        if not value:
+            return None
+        scheme, token = authorization_parse(value)
+        if scheme != self.openapi_scheme:
+            shown = scheme[:20] if scheme else "(none)"
+            logger.warning("Refused an Authorization header with the scheme %r: %s", shown, request.path)
+            raise NotAuthenticated("Use Authorization: Bearer <access token or brute_pat_... token>.")
+        if not token:
+            raise NotAuthenticated("The Authorization header has no token.")
+        return self.authenticate(request, token)
+
     def authenticate(self, request: HttpRequest, token: str) -> Principal:
         try:
             principal = _bearer_principal(token)
