@@ -28,20 +28,27 @@ The market feed publishes each group's frame at most every 100 ms (a symbol) or 
 serialized once for the whole group. The consumer has no channel-layer channel of its own: it joins
 its groups in the process's one broadcaster (trading/broadcast.py), which receives each group message
 once per process and writes the same frame to every socket of the group.
+
+A socket lives only as long as the sign-in that opened it: every WS_SESSION_CHECK_S seconds (default
+10) it checks its session again, and once that session has ended (signed out, signed out everywhere,
+the password changed, the user deactivated) it leaves its groups and closes with 4401.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from config.realtime import ALL_MARKETS_GROUP, FEED_CONTROL_GROUP, market_group, user_group
 from trading.broadcast import SERVER_SEND, Socket, Wire, hub
@@ -51,6 +58,8 @@ from trading.feed.store import symbols_known
 log = logging.getLogger(__name__)
 
 MAX_GROUPS = 12
+SESSION_CHECK_S = 10.0
+SESSION_ENDED = 4401
 _MARKET_PREFIX = market_group("")
 
 
@@ -66,6 +75,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.private_group = user_group(user.pk)
         self.joined: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self._session_check: asyncio.Task[None] | None = None
         await self.accept()
         # Frames from the broadcaster go straight to the connection where the server allows it.
         self.socket = Socket(self.base_send, Wire.of(self.scope.get(SERVER_SEND)))
@@ -74,15 +84,51 @@ class LiveConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         wanted = [g for value in query.get("groups", []) for g in value.replace(",", " ").split()]
         await self._subscribe(wanted)
+        self._session_check = asyncio.create_task(self._check_session_forever(user.pk))
 
     async def disconnect(self, code: int) -> None:
         if self._renewer_running():
             assert self._renewer is not None
             self._renewer.cancel()
+        check = getattr(self, "_session_check", None)
+        if check is not None and check is not asyncio.current_task():
+            check.cancel()
+        await self._leave_all()
+
+    async def _leave_all(self) -> None:
         if hasattr(self, "socket"):
             self.socket.discard()
-        for group in getattr(self, "joined", ()):
+        for group in list(getattr(self, "joined", ())):
             await hub().leave(group, self.socket)
+        if hasattr(self, "joined"):
+            self.joined.clear()
+
+    # ---- the session -------------------------------------------------------------------------------
+
+    async def _check_session_forever(self, user_pk: Any) -> None:
+        """Closes the socket (4401) once the session that opened it no longer signs its user in."""
+        while True:
+            await asyncio.sleep(float(getattr(settings, "WS_SESSION_CHECK_S", SESSION_CHECK_S)))
+            try:
+                alive = await self._session_alive(user_pk)
+            except Exception:  # the database or cache hiccuped: ask again next time
+                log.warning("Could not re-check a live socket's session", exc_info=True)
+                continue
+            if not alive:
+                await self._leave_all()
+                await self.close(code=SESSION_ENDED)
+                return
+
+    async def _session_alive(self, user_pk: Any) -> bool:
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if not key:
+            return False
+        engine = importlib.import_module(settings.SESSION_ENGINE)
+        # A fresh read of the store (not the copy in the scope): the sign-in as it is now, with
+        # Django's own checks (the session hash follows the password and "sign out everywhere").
+        user = await get_user({"session": engine.SessionStore(session_key=key)})
+        return bool(user.is_authenticated and user.pk == user_pk)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
