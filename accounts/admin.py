@@ -2,15 +2,44 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 
-from accounts.models import ApiToken, IdempotencyKey, RefreshToken, User
-from accounts.services import token_revoke_all_for_user, user_sign_out_everywhere
+from accounts.models import ApiToken, IdempotencyKey, RefreshToken, Role, User
+from accounts.services import (
+    LAST_ADMIN,
+    token_revoke_all_for_user,
+    user_admin_keep_one,
+    user_sign_out_everywhere,
+)
+
+
+class UserAdminChangeForm(UserChangeForm):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if self.instance.pk is not None:
+            try:
+                user_admin_keep_one(
+                    user=self.instance, role=cleaned.get("role"), is_active=cleaned.get("is_active")
+                )
+            except ValidationError as exc:
+                self.add_error("role" if cleaned.get("is_active", True) else "is_active", exc)
+        return cleaned
+
+
+def _is_last_admin(user: User) -> bool:
+    try:
+        user_admin_keep_one(user=user, deleting=True)
+    except ValidationError:
+        return True
+    return False
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
     ordering = ("email",)
     list_display = ("email", "display_name", "role", "is_active", "date_joined", "last_login")
     list_filter = ("role", "is_active")
@@ -33,6 +62,27 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             user_sign_out_everywhere(user=user, request=request)
         self.message_user(request, f"{queryset.count()} users signed out everywhere.", messages.SUCCESS)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A bulk delete that takes the last active admin is refused: its confirmation page names why
+        # (Django's "protected" list) and its "Yes" deletes nothing.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        admins = [u for u in objs if isinstance(u, User) and u.role == Role.ADMIN and u.is_active]
+        if (
+            admins
+            and not User.objects.filter(role=Role.ADMIN, is_active=True)
+            .exclude(pk__in=[u.pk for u in admins])
+            .exists()
+        ):
+            protected = [*protected, LAST_ADMIN]
+        return deleted, counts, perms_needed, protected
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        user = self.get_object(request, object_id)
+        if isinstance(user, User) and _is_last_admin(user):
+            self.message_user(request, LAST_ADMIN, messages.ERROR)
+            return HttpResponseRedirect(request.path.removesuffix("delete/"))
+        return super().delete_view(request, object_id, extra_context)
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
         # An operator setting someone's password ends their API logins and tokens as a change does.

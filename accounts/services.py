@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import update_session_auth_hash
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -28,6 +29,27 @@ def admin_ensure_initial(*, email: str) -> str | None:
         password = secrets.token_urlsafe(18)
         User.objects.create_user(email, password, role=Role.ADMIN, display_name="Operator")
     return password
+
+
+LAST_ADMIN = "This is the last active admin: make another user an active admin first."
+
+
+def user_admin_keep_one(
+    *, user: User, role: str | None = None, is_active: bool | None = None, deleting: bool = False
+) -> None:
+    """Refuses (ValidationError) to demote, deactivate or delete the last active admin: someone must
+    still be able to reach the operator pages. `role` and `is_active` are the values about to be saved."""
+    stays_admin = (
+        not deleting
+        and (role if role is not None else user.role) == Role.ADMIN
+        and (is_active if is_active is not None else user.is_active)
+    )
+    if stays_admin or user.pk is None:
+        return
+    others = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk)
+    was_admin = User.objects.filter(pk=user.pk, role=Role.ADMIN, is_active=True).exists()
+    if was_admin and not others.exists():
+        raise ValidationError(LAST_ADMIN, code="last_admin")
 
 
 @dataclass(frozen=True)
