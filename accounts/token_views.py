@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -13,8 +14,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import ApiScope, ApiToken
-from accounts.tokens import api_token_create, api_token_revoke, api_tokens_for_user
+from accounts.models import ApiScope, ApiToken, User
+from accounts.tokens import (
+    NO_TRADE_SCOPE,
+    api_token_create,
+    api_token_revoke,
+    api_tokens_for_user,
+    scopes_for_user,
+)
 from config.errors import BruteError, NotFound
 from config.typing import AuthenticatedRequest
 
@@ -32,6 +39,20 @@ class ApiTokenForm(forms.Form):
         error_messages={"required": "Choose at least one scope."},
         help_text="Read sees your data; trade also places and cancels orders (if your role may trade).",
     )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the scopes this user's role can use are offered (and accepted): a viewer sees read.
+        allowed = scopes_for_user(user=user)
+        field = self.fields["scopes"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(value, label) for value, label in ApiScope.choices if value in allowed]
+        field.error_messages["invalid_choice"] = NO_TRADE_SCOPE
+        if ApiScope.TRADE not in allowed:
+            field.help_text = (
+                "Read sees your data. Your role cannot trade, so a token cannot have the trade scope."
+            )
+
     expires_in_days = forms.IntegerField(
         required=False, min_value=1, max_value=3650, label="Expires in (days)", help_text="Empty: never."
     )
@@ -42,7 +63,7 @@ class ApiTokenForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.POST or None, user=user)
     created = None
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_in_days"]
@@ -56,7 +77,7 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
         except BruteError as exc:
             form.add_error(None, exc.message)
         else:
-            created, form = {"token": token, "secret": secret}, ApiTokenForm()
+            created, form = {"token": token, "secret": secret}, ApiTokenForm(user=user)
     # Each token with the characters that tell it apart (its hint without the common prefix; the
     # full hint is the cell's title), so the column stays narrow.
     tokens = [(token, token.hint.removeprefix(ApiToken.PREFIX)) for token in api_tokens_for_user(user=user)]

@@ -23,7 +23,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import auth_cache
 from accounts.models import ApiScope, ApiToken, RefreshToken, User
-from config.errors import BruteError, Conflict, InvalidInput, get_owned_or_404
+from config.errors import BruteError, Conflict, ErrorDetail, InvalidInput, get_owned_or_404
 
 ALGORITHM = "HS256"
 ISSUER = "brute"
@@ -202,6 +202,14 @@ def _clean_scopes(scopes: list[str]) -> str:
     return " ".join(s for s in ALL_SCOPES if s in scopes)
 
 
+NO_TRADE_SCOPE = "Your role cannot trade, so a token cannot have the trade scope; choose read."
+
+
+def scopes_for_user(*, user: User) -> list[str]:
+    """The scopes a token of `user` may hold: trade only for a role that may trade."""
+    return [s for s in ALL_SCOPES if s != ApiScope.TRADE or user.can_trade]
+
+
 def api_token_create(
     *, user: User, name: str, scopes: list[str], expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
@@ -211,6 +219,8 @@ def api_token_create(
         raise InvalidInput("A token needs a name.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("The expiry must be in the future.")
+    if ApiScope.TRADE in scopes and not user.can_trade:
+        raise InvalidInput(NO_TRADE_SCOPE, details=[ErrorDetail(field="scopes", message=NO_TRADE_SCOPE)])
     secret = ApiToken.PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user,
