@@ -27,6 +27,7 @@ ERROR_CODES: dict[str, str] = {
     "client_order_id_reused": "The client_order_id belongs to an order with other parameters.",
     "rate_limited": "Too many requests; retry after the Retry-After header's seconds.",
     "locked_out": "Too many failed logins; retry after the Retry-After header's seconds.",
+    "payload_too_large": "The request body is over the size limit (413); nothing was read.",
     "server_error": "An unexpected failure on the server; it has been logged.",
     "service_unavailable": "A shared dependency (Redis, the database) is down; retry after Retry-After.",
     # an order's value, refused by a trading rule (422, VALUE_ERROR_CODES)

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "config.metrics_web.RequestMetricsMiddleware",
+    "config.body_limit.BodyTooLargeMiddleware",  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413
     "config.degraded.DegradedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

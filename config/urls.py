@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
 ]
 
+handler400 = "config.body_limit.bad_request"
 handler403 = "config.views.forbidden"
 handler404 = "config.views.not_found"
 handler500 = "config.views.server_error"
