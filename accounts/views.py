@@ -38,10 +38,19 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome to Brute. You are trading on paper until you add MEXC keys.")
         return redirect("home")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
-class LoginView(auth_views.LoginView):
+class InvalidIs400:
+    """A refused form answers 400 with the form and its errors, like every other form of the site."""
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response: HttpResponse = super().form_invalid(form)  # type: ignore[misc]
+        response.status_code = 400
+        return response
+
+
+class LoginView(InvalidIs400, auth_views.LoginView):
     """Django's log-in, with the API's per-IP budget (API_RATE_LIMIT_LOGIN), shared with it, on
     every attempt: axes locks one email after a few failures, this stops one IP spraying many."""
 
@@ -71,7 +80,7 @@ def password_page(title: str, heading: str, button: str) -> dict[str, str]:
     return {"title": title, "heading": heading, "submit_label": button}
 
 
-class _PasswordChanged(_FormView):
+class _PasswordChanged(InvalidIs400, _FormView):
     """After Django's own view saved the new password: the user's other sign-ins end (unless kept)."""
 
     template_name = PASSWORD_FORM
@@ -92,7 +101,7 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
 
 
-class PasswordResetView(auth_views.PasswordResetView):
+class PasswordResetView(InvalidIs400, auth_views.PasswordResetView):
     template_name = PASSWORD_FORM
     extra_context = password_page("Reset password", "Reset your password", "Send reset link")
     email_template_name = "accounts/email/password_reset.txt"

@@ -31,7 +31,7 @@ def test_it_refuses_a_duplicate_email_with_a_clear_message(client):
         reverse("accounts:signup"),
         {"email": "TAKEN@example.com", "password1": PASSWORD, "password2": PASSWORD},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "already exists" in response.content.decode()
     assert User.objects.filter(email="taken@example.com").count() == 1
 
@@ -41,7 +41,7 @@ def test_it_refuses_a_weak_password_and_keeps_the_form(client):
         reverse("accounts:signup"), {"email": "weak@example.com", "password1": "123", "password2": "123"}
     )
     body = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "too short" in body
     assert 'value="weak@example.com"' in body
     assert not User.objects.filter(email="weak@example.com").exists()
@@ -57,7 +57,7 @@ def test_it_logs_in_with_email_and_password(client):
 def test_it_shows_an_error_for_a_wrong_password(client):
     user = UserFactory()
     response = client.post(reverse("accounts:login"), {"username": user.email, "password": "nope-nope-nope"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Please enter a correct email and password" in response.content.decode()
 
 
@@ -116,3 +116,22 @@ def test_the_three_password_pages_share_one_template_and_name_themselves(client)
     assert "<title>Change password" in change
     assert "<h1>Change your password</h1>" in change
     assert ">Change password</button>" in change
+
+
+def test_a_refused_password_change_answers_400_with_the_form(client):
+    user = UserFactory()
+    client.force_login(user)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": "not-the-password", "new_password1": "x", "new_password2": "y"},
+    )
+    assert response.status_code == 400
+    assert "incorrect" in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+def test_a_refused_password_reset_request_answers_400(client):
+    response = client.post(reverse("accounts:password_reset"), {"email": "not an email"})
+    assert response.status_code == 400
+    assert "valid email" in response.content.decode()
