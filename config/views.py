@@ -13,17 +13,23 @@ from django.shortcuts import render
 from django.template import loader
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from config.degraded import degraded_response, unavailable_cause
 from config.health import HTTP_STATUS, health_report
 
 
+@csrf_exempt  # a probe's POST is answered 405 by require_safe, not 403 by the CSRF check
 @never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """GET: the report as JSON; HEAD: the same status and headers, no body (a load balancer's probe)."""
     report = health_report()
-    return JsonResponse(report, status=HTTP_STATUS[report["status"]])
+    response = JsonResponse(report, status=HTTP_STATUS[report["status"]])
+    if request.method == "HEAD":
+        response.content = b""
+    return response
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -183,3 +183,19 @@ def test_every_task_has_a_soft_limit_within_its_hard_limit():
         hard = task.time_limit or settings.CELERY_TASK_TIME_LIMIT
         soft = task.soft_time_limit or settings.CELERY_TASK_SOFT_TIME_LIMIT
         assert soft <= hard, name
+
+
+def test_head_answers_the_status_without_a_body(client, monkeypatch):
+    just_started(monkeypatch)
+    response = client.head("/healthz")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response["Content-Type"] == "application/json"
+
+
+def test_post_is_405_not_a_csrf_403(monkeypatch):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/healthz")
+    assert response.status_code == 405
+    assert "GET" in response["Allow"]
