@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -60,10 +62,31 @@ class LoginView(InvalidIs400, auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         throttle = LoginRateThrottle()
         if not throttle.allow_request(request):
-            response = render(request, "accounts/locked_out.html", status=429)
-            response["Retry-After"] = str(int(throttle.wait() or 60))
-            return response
+            return _wait_page(request, "accounts/throttled.html", math.ceil(throttle.wait() or 60))
         return super().post(request, *args, **kwargs)
+
+
+def wait_words(seconds: int) -> str:
+    """How long to wait, as a person says it: "45 seconds", "1 minute", "15 minutes"."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _wait_page(request: HttpRequest, template: str, seconds: int) -> HttpResponse:
+    response = render(request, template, {"wait": wait_words(seconds), "seconds": seconds}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """Axes' lockout answer (AXES_LOCKOUT_CALLABLE): this account is locked for its cool-off, said
+    in words and in Retry-After (the API's `locked_out` gives the same seconds)."""
+    cool_off = get_cool_off(request)
+    return _wait_page(request, "accounts/locked_out.html", int(cool_off.total_seconds()) if cool_off else 60)
 
 
 if TYPE_CHECKING:
