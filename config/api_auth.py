@@ -73,9 +73,10 @@ def authorization_parse(value: str) -> tuple[str, str]:
 
 
 class BearerAuth(HttpBearer):
-    """`Authorization: Bearer <token>`. Any other scheme (Basic, Token, ...) is refused with 401
-    and a log line naming the scheme only: ninja's own HttpBearer logs the whole header (the
-    credentials) at ERROR when DEBUG is on."""
+    """`Authorization: Bearer <token>`. Any other scheme (Basic, Token, ...) is not ours: it is
+    logged by its scheme only (ninja's own HttpBearer logs the whole header, the credentials, at
+    ERROR when DEBUG is on) and left to the session, so without one the request answers 401 with
+    the Bearer challenge; a browser behind a proxy's Basic auth keeps its session."""
 
     def __call__(self, request: HttpRequest) -> Principal | None:
         value = request.headers.get(self.header)
@@ -84,8 +85,10 @@ class BearerAuth(HttpBearer):
         scheme, token = authorization_parse(value)
         if scheme != self.openapi_scheme:
             shown = scheme[:20] if scheme else "(none)"
-            logger.warning("Refused an Authorization header with the scheme %r: %s", shown, request.path)
-            raise NotAuthenticated("Use Authorization: Bearer <access token or brute_pat_... token>.")
+            logger.info(
+                "Authorization header with the scheme %r ignored (not Bearer): %s", shown, request.path
+            )
+            return None
         if not token:
             raise NotAuthenticated("The Authorization header has no token.")
         return self.authenticate(request, token)

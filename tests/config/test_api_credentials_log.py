@@ -60,3 +60,13 @@ def test_a_bearer_scheme_without_a_token_is_401():
     response = Client().get("/api/v1/me", headers={"Authorization": "Bearer"})
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_browser_session_behind_a_proxys_basic_auth_still_works():
+    user = UserFactory(email="t3@example.com", role=Role.TRADER)
+    client = Client()
+    client.force_login(user)
+    basic = base64.b64encode(b"proxy:secret").decode()
+    response = client.get("/api/v1/me", headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 200
+    assert response.json()["auth"]["kind"] == "session"
