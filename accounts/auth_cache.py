@@ -40,7 +40,7 @@ class TtlCache(Generic[V]):
         return found[2]
 
     def put(self, key: object, user_id: int, value: V) -> None:
-        ttl = float(getattr(settings, "API_AUTH_CACHE_TTL", 5))
+        ttl = float(settings.API_AUTH_CACHE_TTL)
         if ttl <= 0:
             return
         with self._lock:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
 
 
 class BackupsConfig(AppConfig):
@@ -6,8 +7,7 @@ class BackupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.core.exceptions import ImproperlyConfigured
-
+        # Imported once the apps are loaded (models and settings are read through them).
         from backups.crypto import key_settings_problem
         from backups.inuse import hold_shared
 

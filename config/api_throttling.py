@@ -46,7 +46,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 
 def client_ip(request: HttpRequest) -> str:
     """REMOTE_ADDR, or the address API_NUM_PROXIES trusted proxies put in X-Forwarded-For."""
-    proxies = int(getattr(settings, "API_NUM_PROXIES", 0))
+    proxies = int(settings.API_NUM_PROXIES)
     forwarded: str | None = request.META.get("HTTP_X_FORWARDED_FOR")
     if proxies > 0 and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
@@ -58,7 +58,6 @@ def client_ip(request: HttpRequest) -> str:
 class WindowRateThrottle(BaseThrottle, ABC):
     scope = ""
     setting = ""
-    default = ""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -68,7 +67,7 @@ class WindowRateThrottle(BaseThrottle, ABC):
         """Whose budget this request spends (an IP, a token, a user), or None when none applies."""
 
     def rate(self) -> tuple[int, int] | None:
-        return parse_rate(getattr(settings, self.setting, self.default))
+        return parse_rate(getattr(settings, self.setting))
 
     def allow_request(self, request: HttpRequest) -> bool:
         self._local.wait = None
@@ -145,7 +144,6 @@ def counts_clear() -> None:
 class IpRateThrottle(WindowRateThrottle):
     scope = "ip"
     setting = "API_RATE_LIMIT_IP"
-    default = "600/min"
 
     def ident(self, request: HttpRequest) -> str | None:
         return client_ip(request)
@@ -156,7 +154,6 @@ class TokenRateThrottle(WindowRateThrottle):
 
     scope = "token"
     setting = "API_RATE_LIMIT_TOKEN"
-    default = "300/min"
 
     def ident(self, request: HttpRequest) -> str | None:
         auth = getattr(request, "auth", None)
@@ -168,7 +165,6 @@ class LoginRateThrottle(IpRateThrottle):
 
     scope = "login"
     setting = "API_RATE_LIMIT_LOGIN"
-    default = "20/min"
 
 
 def default_throttles() -> list[BaseThrottle]:

@@ -160,6 +160,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LIVE_WS_PORT = env.integer("LIVE_WS_PORT", 8001, minimum=1, maximum=65535)
 PORT = env.integer("PORT", 8000, minimum=1, maximum=65535)  # `manage.py runbrute`'s pages and API port
 LIVE_WS_PUBLIC = env.boolean("LIVE_WS_PUBLIC", False)
+# How often a live socket re-reads its session, closing (4401) once it has signed out (trading/consumers.py).
+WS_SESSION_CHECK_S = env.integer("WS_SESSION_CHECK_S", 10, minimum=1)
 # Without Redis the other processes hand their live events to the live process over loopback HTTP.
 # `make run` sets LIVE_FORWARD in every process but the live one when there is no Redis.
 LIVE_FORWARD = env.boolean("LIVE_FORWARD", False)
@@ -361,6 +363,7 @@ SNIPER_CALENDAR_TIMEOUT = float(env.integer("SNIPER_CALENDAR_TIMEOUT", 20, minim
 SNIPER_CALENDAR_EVERY_S = env.integer("SNIPER_CALENDAR_EVERY_S", 300, minimum=10)
 SNIPER_WATCH_EVERY_S = env.integer("SNIPER_WATCH_EVERY_S", 5, minimum=1)
 SNIPER_PROBE_MS = env.integer("SNIPER_PROBE_MS", 75, minimum=10)
+SNIPER_ARM_EVERY_S = env.integer("SNIPER_ARM_EVERY_S", 1, minimum=1)
 SNIPER_PROBE_LEAD_S = float(env.integer("SNIPER_PROBE_LEAD_S", 5, minimum=0))
 SNIPER_PROBE_TAIL_S = float(env.integer("SNIPER_PROBE_TAIL_S", 120, minimum=1))
 SNIPER_RETRY_S = float(env.integer("SNIPER_RETRY_S", 10, minimum=1))
@@ -399,6 +402,8 @@ NOTIFY_HTTP_TIMEOUT = float(env.integer("NOTIFY_HTTP_TIMEOUT", 10, minimum=1))
 # non-public addresses are refused (a URL a user types must not reach the server's own network), in every
 # environment unless this is on: a receiver on the LAN, or tests posting to a local server.
 NOTIFY_ALLOW_PRIVATE_URLS = env.boolean("NOTIFY_ALLOW_PRIVATE_URLS", False)
+# Sends per minute per channel type, over accounts.notifications.services.DEFAULT_RATE_LIMITS (tests).
+NOTIFY_RATE_LIMITS: dict[str, int] = {}
 # Every Slack channel's URL must start with this (scheme, host, port and path prefix).
 SLACK_WEBHOOK_BASE = env.url("SLACK_WEBHOOK_BASE", "https://hooks.slack.com/", schemes=("http", "https"))
 if not urlsplit(SLACK_WEBHOOK_BASE).hostname or not SLACK_WEBHOOK_BASE.endswith("/"):

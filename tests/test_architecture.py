@@ -117,3 +117,32 @@ def test_the_core_never_imports_sniper_contract_names_every_module_of_trading() 
         if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").exists()
     }
     assert listed == present - {"trading.sniper", "trading.migrations"}
+
+
+def _settings_read_around(tree: ast.AST) -> Iterator[int]:
+    """Lines that read a setting with a fallback (`getattr(settings, NAME, default)`) or ask whether it
+    exists (`hasattr(settings, NAME)`): config/settings.py reads and checks every setting once."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            continue
+        on_settings = bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id == "settings"
+        if on_settings and (node.func.id == "hasattr" or (node.func.id == "getattr" and len(node.args) > 2)):
+            yield node.lineno
+
+
+def test_app_code_reads_settings_as_settings_x_never_with_a_fallback() -> None:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if "/migrations/" in relative or relative.endswith("_pb2.py"):
+                continue
+            found += [f"{relative}:{line}" for line in _settings_read_around(ast.parse(path.read_text()))]
+
+    assert found == []
+
+
+def test_it_finds_a_setting_read_with_a_fallback() -> None:
+    tree = ast.parse("x = getattr(settings, 'A', 1)\ny = getattr(settings, name)\nz = hasattr(settings, 'B')")
+
+    assert list(_settings_read_around(tree)) == [1, 3]

@@ -58,7 +58,6 @@ from trading.feed.store import symbols_known
 log = logging.getLogger(__name__)
 
 MAX_GROUPS = 12
-SESSION_CHECK_S = 10.0
 SESSION_ENDED = 4401
 _MARKET_PREFIX = market_group("")
 
@@ -108,7 +107,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _check_session_forever(self, user_pk: Any) -> None:
         """Closes the socket (4401) once the session that opened it no longer signs its user in."""
         while True:
-            await asyncio.sleep(float(getattr(settings, "WS_SESSION_CHECK_S", SESSION_CHECK_S)))
+            await asyncio.sleep(float(settings.WS_SESSION_CHECK_S))
             try:
                 alive = await self._session_alive(user_pk)
             except Exception:  # the database or cache hiccuped: ask again next time

@@ -248,7 +248,7 @@ def rate_limit_take(*, channel: NotificationChannel) -> float | None:
     """Take one send from the channel's per-minute allowance: None when allowed, else the seconds
     until the next window opens. A fixed one-minute window counted with the cache's incr (atomic on
     Redis; on the file cache two processes can both squeeze in at the boundary)."""
-    limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "NOTIFY_RATE_LIMITS", {})}
+    limits = {**DEFAULT_RATE_LIMITS, **settings.NOTIFY_RATE_LIMITS}
     limit = int(limits.get(channel.type, 20))
     now = time.time()
     window = int(now // 60)

@@ -96,12 +96,8 @@ class FeedConfig:
     def from_settings(cls, **overrides: Any) -> FeedConfig:
         """MARKET_FEED_SYMBOLS and MARKET_FEED_INTERVALS when settings declare them, else defaults."""
         values: dict[str, Any] = {}
-        for setting, name in (
-            ("MARKET_FEED_SYMBOLS", "symbols"),
-            ("MARKET_FEED_INTERVALS", "live_intervals"),
-        ):
-            if hasattr(settings, setting):
-                values[name] = tuple(getattr(settings, setting))
+        values["symbols"] = tuple(settings.MARKET_FEED_SYMBOLS)
+        values["live_intervals"] = tuple(settings.MARKET_FEED_INTERVALS)
         values.update(overrides)
         return cls(**values)
 

@@ -69,10 +69,6 @@ from trading.sniper.wire import ORDER_PATH, SignedRequest, Wire, WireError, hub_
 log = logging.getLogger(__name__)
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Sync service code in a worker thread with its own database connection."""
 
@@ -102,9 +98,9 @@ async def fire(firing_ids: list[int]) -> None:
 
 def volley_config() -> VolleyConfig:
     return VolleyConfig(
-        before_ms=_setting("SNIPER_WINDOW_BEFORE_MS", 500),
-        after_ms=_setting("SNIPER_WINDOW_AFTER_MS", 2000),
-        retry_every_ms=_setting("SNIPER_RETRY_EVERY_MS", 10),
+        before_ms=float(settings.SNIPER_WINDOW_BEFORE_MS),
+        after_ms=float(settings.SNIPER_WINDOW_AFTER_MS),
+        retry_every_ms=float(settings.SNIPER_RETRY_EVERY_MS),
     )
 
 
@@ -203,7 +199,7 @@ class Sniper:
     # ---- arming and volleys ----------------------------------------------------------------------
 
     async def arm_loop(self) -> None:
-        await self._every(_setting("SNIPER_ARM_EVERY_S", 1.0), self.arm_once, "arm")
+        await self._every(float(settings.SNIPER_ARM_EVERY_S), self.arm_once, "arm")
 
     async def arm_once(self) -> None:
         listings = await in_thread(listings_to_arm)()
@@ -331,7 +327,7 @@ class Sniper:
                 await asyncio.wait_for(self.stopping.wait(), wait)
 
     async def probe_loop(self) -> None:
-        await self._every(_setting("SNIPER_PROBE_MS", 75) / 1000, self.probe_once, "probe")
+        await self._every(float(settings.SNIPER_PROBE_MS) / 1000, self.probe_once, "probe")
 
     async def probe_once(self) -> None:
         listings = await in_thread(listing_open_window)()
@@ -364,7 +360,7 @@ class Sniper:
 
         async def step() -> None:
             nonlocal last_calendar
-            if time.monotonic() - last_calendar > _setting("SNIPER_CALENDAR_EVERY_S", 300):
+            if time.monotonic() - last_calendar > float(settings.SNIPER_CALENDAR_EVERY_S):
                 last_calendar = time.monotonic()
                 coins = await in_thread(calendar_fetch)()
                 if coins:
@@ -377,7 +373,7 @@ class Sniper:
                 claimed = await in_thread(listing_claim)(listing=listing)
                 await fire([f.pk for f in claimed])
 
-        await self._every(_setting("SNIPER_WATCH_EVERY_S", 5), step, "watch")
+        await self._every(float(settings.SNIPER_WATCH_EVERY_S), step, "watch")
 
     async def monitor_loop(self) -> None:
         await self._every(monitor_interval(), in_thread(monitor_tick), "monitor")
