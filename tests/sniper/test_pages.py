@@ -251,3 +251,23 @@ def test_the_rules_page_does_not_list_a_second_open_events_claim_as_a_firing(
     assert "NEWUSDT" in page
     assert "Duplicate event" not in page
     assert "already claimed" not in page
+
+
+@pytest.mark.parametrize("typed", ["-1", "0", "99999999999999999999999", "0.2"])
+def test_a_close_quantity_outside_the_position_says_the_range_in_the_symbols_step(
+    client_of: Client, trader: User, typed: str
+) -> None:
+    from trading.models import Symbol
+
+    Symbol.objects.create(symbol="SOLUSDT", base_asset="SOL", quote_asset="USDT", quantity_precision=2)
+    pos = Position.objects.create(
+        user=trader, mode="paper", symbol="SOLUSDT", qty=Decimal("0.196134213835"), avg_entry=1
+    )
+
+    page = client_of.post(f"/sniper/positions/{pos.pk}/close/", {"quantity": typed}, follow=True)
+
+    text = page.content.decode()
+    assert "Sell more than 0 and at most 0.19 SOL, or leave the quantity empty to sell all." in text
+    assert "0.196134213835" not in text
+    assert "Enter a quantity" not in text
+    assert not Order.objects.filter(user=trader).exists()

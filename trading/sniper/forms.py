@@ -256,14 +256,39 @@ def take_profit_formset(data: Any = None, *, rule: Rule | None = None) -> BaseTa
 
 
 class CloseForm(forms.Form):
+    """How much of an open position to sell by hand: empty sells it all; a number must lie in the
+    position, cut to the symbol's quantity step (what the exchange can sell), and the refusal says that
+    range in the same step, whatever was typed (a negative, a number of 30 digits)."""
+
     quantity = NormalizedDecimalField(
         required=False,
-        min_value=Decimal("0"),
-        max_digits=36,
-        decimal_places=18,
         help_text="Empty: close all",
         error_messages={"invalid": "Enter the quantity as a number, or leave it empty to close all."},
     )
+
+    def __init__(self, *args: Any, held: Decimal, symbol: Symbol | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held, self.symbol = held, symbol
+
+    def clean_quantity(self) -> Decimal | None:
+        qty: Decimal | None = self.cleaned_data.get("quantity")
+        if qty is None:
+            return None
+        places = self.symbol.quantity_precision if self.symbol is not None else 8
+        most = self.held.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN")
+        unit = f" {self.symbol.base_asset}" if self.symbol is not None else ""
+        if most <= 0:
+            raise ValidationError(
+                f"This position holds less than one step ({Decimal(1).scaleb(-places):f}{unit}): "
+                "leave the quantity empty to close it.",
+                code="below_step",
+            )
+        if not 0 < qty <= most:
+            raise ValidationError(
+                f"Sell more than 0 and at most {most:f}{unit}, or leave the quantity empty to sell all.",
+                code="out_of_range",
+            )
+        return qty
 
 
 class RiskLimitsForm(WordyModelForm):

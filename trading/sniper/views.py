@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
-from config.errors import BruteError
+from config.errors import BruteError, NotFound
 from trading import selectors as trading_selectors
 from trading import services as trading_services
+from trading.models import Symbol
 from trading.sniper import selectors, services
 from trading.sniper.forms import (
     AlertForm,
@@ -103,7 +104,7 @@ def rule_delete(request: Request, rule_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def positions(request: Request) -> HttpResponse:
-    context = {"rows": selectors.position_rows(user=request.user), "close_form": CloseForm()}
+    context = {"rows": selectors.position_rows(user=request.user)}
     return render(request, "sniper/positions.html", context)
 
 
@@ -111,7 +112,11 @@ def positions(request: Request) -> HttpResponse:
 @require_POST
 def position_close(request: Request, position_id: int) -> HttpResponse:
     position = selectors.position_get(user=request.user, position_id=position_id)
-    form = CloseForm(request.POST)
+    try:
+        symbol: Symbol | None = trading_selectors.symbol_get(symbol=position.symbol)
+    except NotFound:  # no longer listed: the range is still said, to 8 decimals
+        symbol = None
+    form = CloseForm(request.POST, held=position.qty, symbol=symbol)
     if form.is_valid():
         try:
             services.position_close(user=request.user, position=position, qty=form.cleaned_data["quantity"])
@@ -119,7 +124,8 @@ def position_close(request: Request, position_id: int) -> HttpResponse:
         except BruteError as exc:
             messages.error(request, exc.message)
     else:
-        messages.error(request, "Enter a quantity, or leave it empty to close all")
+        for error in form.errors.get("quantity", []):
+            messages.error(request, str(error))
     return redirect("sniper:positions")
 
 
