@@ -180,7 +180,8 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
     if form.is_valid():
         args, action = form.order_arguments(), data.get("action", "place")
         try:
-            if action == "preview" or (live and not form.cleaned_data["confirmed"]):
+            # "enter": the form's hidden default button, what Enter in a field submits: a preview.
+            if action in ("preview", "enter") or (live and not form.cleaned_data["confirmed"]):
                 # The preview refuses what placing would refuse (precision, minimums), never promises it.
                 services.order_check(user=request.user, symbol=market.symbol, **args)
                 balances = selectors.balances_by_asset(user=request.user)
