@@ -103,6 +103,27 @@ AMOUNT_ERRORS = {
 }
 
 
+class PercentForm(forms.Form):
+    """A percent button's press: a whole share of the available balance, 1 to 100, in ASCII digits
+    ("²" and "٣" are digits to Python's isdigit() and int(), not to a share of money)."""
+
+    percent = forms.CharField(strip=True, error_messages={"required": "Pick a share: 25, 50, 75 or 100 %."})
+
+    def clean_percent(self) -> int:
+        text: str = self.cleaned_data["percent"]
+        shown = text if len(text) <= 12 else f"{text[:12]}…"
+        if not (text.isascii() and text.isdecimal()):
+            raise forms.ValidationError(
+                f"A share of the balance is a whole number of percent, 1 to 100, not “{shown}”.",
+                code="invalid",
+            )
+        if len(text) > 3 or not 1 <= int(text) <= 100:
+            raise forms.ValidationError(
+                f"{shown} % is not a share of the balance: pick 1 to 100 %.", code="out_of_range"
+            )
+        return int(text)
+
+
 class OrderForm(forms.Form):
     """The market page's order form. An amount in the quote asset is spent as given by a market buy
     (MEXC quoteOrderQty); for a limit order or a market sell it becomes the base quantity it buys or

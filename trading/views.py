@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,8 +23,15 @@ from config.errors import BruteError
 from config.health import health_report
 from config.typing import AuthenticatedRequest
 from trading import portfolio, quotes, selectors, services
-from trading.forms import ApiCredentialForm, MarketFilterForm, OrderFilterForm, OrderForm, TradingModeForm
-from trading.models import DEFAULT_PAPER_BALANCE, Interval
+from trading.forms import (
+    ApiCredentialForm,
+    MarketFilterForm,
+    OrderFilterForm,
+    OrderForm,
+    PercentForm,
+    TradingModeForm,
+)
+from trading.models import DEFAULT_PAPER_BALANCE, Interval, Symbol
 
 PERCENTS = (25, 50, 75, 100)
 MARKET_FRAGMENTS = {
@@ -97,8 +104,8 @@ def markets(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _book_depth(request: AuthenticatedRequest) -> int:
-    depth = request.GET.get("depth", "")
-    return int(depth) if depth.isdigit() and int(depth) in quotes.BOOK_DEPTHS else quotes.BOOK_LEVELS
+    depth = request.GET.get("depth", "")  # compared as text: "²".isdigit(), and int("٣") is 3
+    return next((d for d in quotes.BOOK_DEPTHS if str(d) == depth), quotes.BOOK_LEVELS)
 
 
 def _market_context(
@@ -162,18 +169,11 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
     market = selectors.symbol_get(symbol=symbol)
     services.trading_account_get_or_create(user=request.user)
     data = request.POST.copy()
-    if data.get("percent", "").isdigit():
-        if data.get("side") == "SELL":
-            data["amount_in"] = "base"  # a share of the coin held, to the lot: 100 % leaves no sellable dust
-        balances = selectors.balances_by_asset(user=request.user)
-        amount = quotes.amount_for_percent(
-            symbol=market,
-            balances=balances,
-            side=data.get("side", "BUY"),
-            amount_in=data.get("amount_in", "quote"),
-            percent=int(str(data["percent"])),
-        )
-        data["amount"], data["action"] = f"{amount:f}", "preview"
+    if "percent" in data and (refused := _fill_percent(request, market, data)):
+        # The form as it was sent, unchecked, and why the share was refused beside the percent buttons.
+        form = OrderForm(initial=data.dict(), symbol=market)
+        context = _market_context(request, market.symbol, form, percent_errors=refused)
+        return _order_form_page(request, context, status=400)
     form = OrderForm(data, symbol=market)
     live = selectors.trading_mode_for_user(user=request.user) == "live"
     extra: dict[str, object] = {}
@@ -199,7 +199,32 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
         except BruteError as error:
             form.add_error(None, error.message)
     context = _market_context(request, market.symbol, form, **extra)
-    status = 400 if form.errors else 200
+    return _order_form_page(request, context, status=400 if form.errors else 200)
+
+
+def _fill_percent(request: AuthenticatedRequest, market: Symbol, data: QueryDict) -> list[str]:
+    """A percent button's press: that share of the balance into `data` as the amount, to preview.
+    The share's refusal in words when it is not a whole 1 to 100 (nothing filled then)."""
+    share = PercentForm(data)
+    if not share.is_valid():
+        return [str(error) for error in share.errors["percent"]]
+    if data.get("side") == "SELL":
+        data["amount_in"] = "base"  # a share of the coin held, to the lot: 100 % leaves no sellable dust
+    amount = quotes.amount_for_percent(
+        symbol=market,
+        balances=selectors.balances_by_asset(user=request.user),
+        side=data.get("side", "BUY"),
+        amount_in=data.get("amount_in", "quote"),
+        percent=share.cleaned_data["percent"],
+    )
+    data["amount"], data["action"] = f"{amount:f}", "preview"
+    return []
+
+
+def _order_form_page(
+    request: AuthenticatedRequest, context: dict[str, object], *, status: int
+) -> HttpResponse:
+    """The order form in place (HTMX), or the whole market page."""
     if request.htmx:
         return render(request, "trading/market.html#order_form", context, status=status)
     return render(request, "trading/market.html", context, status=status)

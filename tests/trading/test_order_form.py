@@ -260,3 +260,35 @@ def test_a_preview_within_the_balance_gives_no_warning(signed_in: Client) -> Non
     ).content.decode()
     assert 'aria-label="Preview"' in body, body
     assert "exceeds" not in body
+
+
+@pytest.mark.parametrize(
+    ("percent", "words"),
+    [
+        ("²", "A share of the balance is a whole number of percent, 1 to 100, not “²”."),
+        ("٣", "A share of the balance is a whole number of percent, 1 to 100, not “٣”."),
+        ("2.5", "A share of the balance is a whole number of percent, 1 to 100, not “2.5”."),
+        ("", "Pick a share: 25, 50, 75 or 100 %."),
+        ("999", "999 % is not a share of the balance: pick 1 to 100 %."),
+        ("0", "0 % is not a share of the balance: pick 1 to 100 %."),
+        ("9" * 5000, "999999999999… % is not a share of the balance: pick 1 to 100 %."),
+    ],
+    ids=["superscript-2", "arabic-indic-3", "decimal", "empty", "999", "zero", "5000-digits"],
+)  # fmt: skip
+def test_a_percent_that_is_not_a_whole_1_to_100_is_refused_in_words_and_fills_nothing(
+    signed_in: Client, trader: User, percent: str, words: str
+) -> None:
+    body = _refusal(signed_in, _form(amount="30", percent=percent))
+
+    assert words in body
+    assert body.count(words) == 1
+    assert 'name="amount" value="30"' in body  # what was typed, kept
+    assert "aria-label=\"Preview\"" not in body
+    assert not Order.objects.filter(user=trader).exists()
+
+
+def test_the_book_depth_reads_only_ascii_digits(signed_in: Client) -> None:
+    for depth in ("²", "٣", "1" * 5000):
+        response = signed_in.get(f"/markets/SOLUSDT/?fragment=book&depth={depth}", **HX)
+        assert response.status_code == 200
+
