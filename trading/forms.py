@@ -129,9 +129,16 @@ class OrderForm(forms.Form):
     (MEXC quoteOrderQty); for a limit order or a market sell it becomes the base quantity it buys or
     sells at the limit price or the best bid, rounded down to the lot."""
 
-    side = forms.ChoiceField(choices=Order.Side.choices, widget=forms.RadioSelect, initial=Order.Side.BUY)
+    side = forms.ChoiceField(
+        choices=Order.Side.choices,
+        widget=forms.RadioSelect,
+        initial=Order.Side.BUY,
+        error_messages={"required": "Choose Buy or Sell.", "invalid_choice": "Choose Buy or Sell."},
+    )
     type = forms.ChoiceField(
-        choices=[(Order.Type.MARKET, "Market"), (Order.Type.LIMIT, "Limit")], initial=Order.Type.MARKET
+        choices=[(Order.Type.MARKET, "Market"), (Order.Type.LIMIT, "Limit")],
+        initial=Order.Type.MARKET,
+        error_messages={"required": "Choose Market or Limit.", "invalid_choice": "Choose Market or Limit."},
     )
     amount_in = forms.ChoiceField(
         label="Amount in",
@@ -150,6 +157,13 @@ class OrderForm(forms.Form):
         **POSITIVE,
     )
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # The button pressed: "enter" is the form's hidden default button, what Enter in a field submits.
+    action = forms.ChoiceField(
+        required=False,
+        choices=[("place", "Place"), ("preview", "Preview"), ("enter", "Preview")],
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "Press Preview or Place order."},
+    )
 
     def __init__(self, *args: Any, symbol: Symbol | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -158,6 +172,9 @@ class OrderForm(forms.Form):
         if symbol is not None:
             amount_in: Any = self.fields["amount_in"]
             amount_in.choices = [("quote", symbol.quote_asset), ("base", symbol.base_asset)]
+            amount_in.error_messages["invalid_choice"] = (
+                f"Give the amount in {symbol.quote_asset} or {symbol.base_asset}."
+            )
             self.fields["price"].label = f"Limit price ({symbol.quote_asset})"
 
     def clean(self) -> dict[str, Any]:

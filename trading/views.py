@@ -178,7 +178,7 @@ def order_place(request: AuthenticatedRequest, symbol: str) -> HttpResponse:
     live = selectors.trading_mode_for_user(user=request.user) == "live"
     extra: dict[str, object] = {}
     if form.is_valid():
-        args, action = form.order_arguments(), data.get("action", "place")
+        args, action = form.order_arguments(), form.cleaned_data["action"] or "place"
         try:
             # "enter": the form's hidden default button, what Enter in a field submits: a preview.
             if action in ("preview", "enter") or (live and not form.cleaned_data["confirmed"]):

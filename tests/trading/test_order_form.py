@@ -292,3 +292,25 @@ def test_the_book_depth_reads_only_ascii_digits(signed_in: Client) -> None:
         response = signed_in.get(f"/markets/SOLUSDT/?fragment=book&depth={depth}", **HX)
         assert response.status_code == 200
 
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_form(side="HOLD"), "Choose Buy or Sell."),
+        (_form(side=""), "Choose Buy or Sell."),
+        (_form(type="STOP"), "Choose Market or Limit."),
+        (_form(amount_in="usd"), "Give the amount in USDT or SOL."),
+        (_form(action="HOLD"), "Press Preview or Place order."),
+        (_form(side="HOLD", percent="25"), "Choose Buy or Sell."),
+    ],
+    ids=["side-hold", "side-empty", "type-stop", "amount-in-usd", "action-hold", "side-hold-percent"],
+)  # fmt: skip
+def test_a_choice_the_form_does_not_offer_is_refused_with_its_words_shown(
+    signed_in: Client, trader: User, data: dict[str, str], words: str
+) -> None:
+    body = _refusal(signed_in, data)
+
+    assert body.count(words) == 1
+    shown_in = body.split(words)[0].rsplit("<ul", 1)[1]  # the error list it is shown in
+    assert 'class="errors"' in shown_in or 'class="form-errors"' in shown_in
+    assert not Order.objects.filter(user=trader).exists()
