@@ -283,7 +283,7 @@ def test_a_percent_that_is_not_a_whole_1_to_100_is_refused_in_words_and_fills_no
     assert words in body
     assert body.count(words) == 1
     assert 'name="amount" value="30"' in body  # what was typed, kept
-    assert "aria-label=\"Preview\"" not in body
+    assert 'aria-label="Preview"' not in body
     assert not Order.objects.filter(user=trader).exists()
 
 
