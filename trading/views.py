@@ -31,7 +31,7 @@ from trading.forms import (
     PercentForm,
     TradingModeForm,
 )
-from trading.models import DEFAULT_PAPER_BALANCE, Interval, Symbol
+from trading.models import Interval, Symbol
 
 PERCENTS = (25, 50, 75, 100)
 MARKET_FRAGMENTS = {
@@ -315,7 +315,7 @@ def _settings_context(request: AuthenticatedRequest, **forms: object) -> dict[st
         "credential": selectors.api_credential_for_user(user=request.user),
         "credential_form": forms.get("credential_form") or ApiCredentialForm(),
         "simulated": settings.MEXC_SIMULATED,
-        "paper_start": DEFAULT_PAPER_BALANCE,
+        "paper_start": services.trading_account_get_or_create(user=request.user).paper_start_amount,
     }
 
 
@@ -381,6 +381,6 @@ def credential_delete(request: AuthenticatedRequest) -> HttpResponse:
 @trader_required
 @require_POST
 def paper_reset(request: AuthenticatedRequest) -> HttpResponse:
-    services.paper_account_reset(user=request.user)
-    messages.success(request, f"Your paper account starts again with {DEFAULT_PAPER_BALANCE} USDT.")
+    account = services.paper_account_reset(user=request.user)
+    messages.success(request, f"Your paper account starts again with {account.paper_start_amount} USDT.")
     return redirect("trading:settings")

@@ -380,3 +380,12 @@ def test_a_symbol_the_exchange_stopped_listing_shows_no_live_price_not_its_last_
     assert "142.5" not in page
     assert "No order book: the exchange no longer lists SOLUSDT." in page
     assert "No order book yet" not in page
+
+
+def test_the_paper_reset_asks_first_and_says_what_is_lost(signed_in, trader):
+    page = signed_in.get("/settings/").content.decode()
+
+    form = page.split('action="/settings/paper-reset"')[1].split(">")[0]
+    assert 'data-confirm="Reset your paper account? ' in form  # the browser asks first (static/js/app.js)
+    lost = ("balance is replaced by 10000 USDT", "open paper orders are cancelled", "open paper positions")
+    assert all(words in form for words in lost), form
