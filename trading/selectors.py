@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from config.errors import NotFound, get_owned_or_404
 from trading.models import (
@@ -64,9 +64,16 @@ def open_orders_for_user(*, user: User, symbol: str | None = None) -> QuerySet[O
     return orders_for_user(user=user, status=list(Order.OPEN_STATUSES), symbol=symbol)
 
 
+def orders_with_quote_asset(*, orders: QuerySet[Order]) -> QuerySet[Order]:
+    """`orders`, each with `quote_asset` (its symbol's, e.g. USDT; None for a symbol no longer listed),
+    to name what an amount by quote is in."""
+    quote = Symbol.objects.filter(symbol=OuterRef("symbol")).values("quote_asset")[:1]
+    return orders.annotate(quote_asset=Subquery(quote))
+
+
 def order_get_for_user(*, user: User, order_id: int) -> Order:
-    """The user's own order; anyone else's looks exactly like a missing one (404)."""
-    return get_owned_or_404(Order.objects.all(), user=user, pk=order_id)
+    """The user's own order, with its `quote_asset`; anyone else's looks exactly like a missing one (404)."""
+    return get_owned_or_404(orders_with_quote_asset(orders=Order.objects.all()), user=user, pk=order_id)
 
 
 def balances_for_user(*, user: User, mode: str | None = None) -> QuerySet[Balance]:

@@ -68,7 +68,9 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     feed = health_report()["checks"]["market_feed"]
     context = {
         "portfolio": portfolio.portfolio_for_user(user=request.user),
-        "open_orders": selectors.open_orders_for_user(user=request.user)[:10],
+        "open_orders": selectors.orders_with_quote_asset(
+            orders=selectors.open_orders_for_user(user=request.user)
+        )[:10],
         "movers": quotes.top_movers(),
         "feed": {
             "status": feed["status"],
@@ -129,7 +131,9 @@ def _market_context(
         "percents": PERCENTS,
         "available_quote": balances.get(symbol.quote_asset, Decimal(0)),
         "available_base": balances.get(symbol.base_asset, Decimal(0)),
-        "open_orders": selectors.open_orders_for_user(user=request.user, symbol=symbol.symbol),
+        "open_orders": selectors.orders_with_quote_asset(
+            orders=selectors.open_orders_for_user(user=request.user, symbol=symbol.symbol)
+        ),
         "is_favourite": symbol.symbol in selectors.favourite_symbols(user=request.user),
         **extra,
     }
@@ -247,12 +251,15 @@ def orders(request: AuthenticatedRequest) -> HttpResponse:
         symbol=filters.get("symbol") or None,
         status=filters.get("status") or None,
         side=filters.get("side") or None,
-    ).prefetch_related("fills")
+    )
+    history = selectors.orders_with_quote_asset(orders=history).prefetch_related("fills")
     page = Paginator(history, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "open_orders": selectors.open_orders_for_user(user=request.user),
+        "open_orders": selectors.orders_with_quote_asset(
+            orders=selectors.open_orders_for_user(user=request.user)
+        ),
         "filter_form": form if form.is_bound else OrderFilterForm(),
         "page": page,
         "query": query.urlencode(),

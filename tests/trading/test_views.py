@@ -389,3 +389,14 @@ def test_the_paper_reset_asks_first_and_says_what_is_lost(signed_in, trader):
     assert 'data-confirm="Reset your paper account? ' in form  # the browser asks first (static/js/app.js)
     lost = ("balance is replaced by 10000 USDT", "open paper orders are cancelled", "open paper positions")
     assert all(words in form for words in lost), form
+
+
+def test_a_market_buy_by_quote_names_its_quote_asset_in_the_order_lists(signed_in, trader):
+    services.order_place(user=trader, symbol="SOLUSDT", side="BUY", type="MARKET", quote_quantity="25")
+    order = Order.objects.get(user=trader)
+
+    for page in ("/orders/", f"/orders/{order.pk}/"):
+        body = signed_in.get(page).content.decode()
+        assert "25 USDT" in body, page
+        assert "quote<" not in body, page
+        assert "(quote)" not in body, page
