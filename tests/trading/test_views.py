@@ -400,3 +400,15 @@ def test_a_market_buy_by_quote_names_its_quote_asset_in_the_order_lists(signed_i
         assert "25 USDT" in body, page
         assert "quote<" not in body, page
         assert "(quote)" not in body, page
+
+
+def test_a_market_closed_to_api_orders_does_not_invite_an_order_in_its_empty_open_orders(signed_in):
+    closed = signed_in.get("/markets/BTCUSDT/").content.decode()
+    fragment = signed_in.get("/markets/BTCUSDT/?fragment=open-orders", HTTP_HX_REQUEST="true")
+    fragment = fragment.content.decode()
+    open_market = signed_in.get("/markets/SOLUSDT/").content.decode()
+
+    for body in (closed, fragment):
+        assert "MEXC does not take API orders for it" in body
+        assert "Place one with the order form" not in body
+    assert "Place one with the order form" in open_market
