@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from config.errors import BruteError
 from tests.factories import UserFactory
 from tests.trading.conftest import make_symbol
 from trading import services
-from trading.models import Order, TradingAccount
+from trading.models import Balance, Order, TradingAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def symbols(db: None) -> None:
         (
             {**LIMIT_BUY, "quantity": "200"},
             "insufficient_balance",
-            "Not enough USDT: 10000 available, 20000 needed",
+            "Not enough USDT: 10,000.00 available, 20,000.00 needed",
         ),
         ({**LIMIT_BUY, "side": "SELL"}, "insufficient_balance", "Not enough SOL"),
         (
@@ -125,3 +126,28 @@ def test_live_trading_is_never_allowed_on_a_simulated_market(trader: User) -> No
 def test_a_client_order_id_is_validated(trader: User) -> None:
     assert refusal(trader, **LIMIT_BUY, client_order_id="x" * 33).code == "validation_error"
     assert refusal(trader, **LIMIT_BUY, client_order_id="no spaces").code == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("asset", "free", "order", "words"),
+    [
+        ("USDT", "9975.000001158", {"side": "BUY", "type": "LIMIT", "quantity": "10000", "price": "100"},
+         "Not enough USDT: 9,975.00 available, 1,000,000.00 needed"),
+        ("USDT", "9975.999999", {"side": "BUY", "type": "LIMIT", "quantity": "100.01", "price": "99.99"},
+         "Not enough USDT: 9,975.99 available, 10,000.00 needed"),
+        ("SOL", "0.196134213835", {"side": "SELL", "type": "MARKET", "quantity": "5"},
+         "Not enough SOL: 0.19 available, 5.00 needed"),
+    ],
+    ids=["market-buy-1000000", "limit-buy-needed-rounded-up", "sell"],
+)  # fmt: skip
+def test_a_shortfall_is_told_in_the_places_the_balance_line_shows_free_cut_down(
+    trader: User, asset: str, free: str, order: dict[str, str], words: str
+) -> None:
+    services.trading_account_get_or_create(user=trader)
+    Balance.objects.update_or_create(
+        user=trader, mode="paper", asset=asset, defaults={"free": Decimal(free), "locked": Decimal(0)}
+    )
+
+    error = refusal(trader, symbol="SOLUSDT", **order)
+
+    assert (error.code, error.message) == ("insufficient_balance", words)

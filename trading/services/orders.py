@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 from django.db import DatabaseError, IntegrityError, transaction
@@ -291,9 +291,12 @@ def _check_paper_funds(user: User, symbol: Symbol, order: OrderInput) -> None:
         return
     free = paper_balances(user.pk, [asset]).get(asset, (0, Decimal(0), Decimal(0)))[1]
     if free < needed:
+        # In the asset's places as the order form's Available line shows them (the quote asset to 2, the
+        # coin to its lot): what is free cut down, never shown as more; what is needed rounded up.
+        step = Decimal(1).scaleb(-(2 if asset == symbol.quote_asset else symbol.quantity_precision))
+        shown_free, shown_needed = free.quantize(step, ROUND_DOWN), needed.quantize(step, ROUND_UP)
         raise refuse(
-            "insufficient_balance",
-            f"Not enough {asset}: {free.normalize():f} available, {needed.normalize():f} needed",
+            "insufficient_balance", f"Not enough {asset}: {shown_free:,f} available, {shown_needed:,f} needed"
         )
 
 
