@@ -92,3 +92,19 @@ def test_a_reset_leaves_live_positions_and_other_users_alone(mexc: SimExchangeTh
         pos.refresh_from_db()
         assert pos.status == "open"
         assert pos.stop_loss_pct == Decimal(10)
+
+
+def test_after_a_reset_the_positions_page_no_longer_lists_the_old_paper_positions(
+    mexc: SimExchangeThread, trader: User
+) -> None:
+    protected_position(mexc, trader)
+    client = Client()
+    client.force_login(trader)
+    assert "SOLUSDT" in client.get("/sniper/positions/").content.decode()
+
+    client.post("/settings/paper-reset")
+
+    assert "SOLUSDT" not in client.get("/sniper/positions/").content.decode()
+    paper_buy(trader)
+    services.positions_sync(user_id=trader.pk)
+    assert "SOLUSDT" in client.get("/sniper/positions/").content.decode()  # a new one is listed

@@ -13,7 +13,7 @@ from accounts.models import User
 from config.errors import get_owned_or_404
 from config.fields import exact_sum
 from trading import quotes
-from trading.models import Symbol
+from trading.models import Mode, Symbol, TradingAccount
 from trading.sniper.models import (
     AppliedFill,
     ExitPlan,
@@ -139,11 +139,13 @@ def firing_list(*, user: User, limit: int = 50) -> QuerySet[RuleFiring]:
 
 
 def position_list(*, user: User) -> QuerySet[Position]:
-    return (
-        Position.objects.filter(user=user)
-        .prefetch_related("plans__rule")
-        .order_by("status", "-opened_at")[:100]
-    )
+    """The user's positions, open first; a paper reset starts the paper history again, so the paper
+    positions opened before it are no longer listed (live ones always are)."""
+    positions = Position.objects.filter(user=user).prefetch_related("plans__rule")
+    reset_at = TradingAccount.objects.filter(user=user).values_list("paper_reset_at", flat=True).first()
+    if reset_at is not None:
+        positions = positions.exclude(mode=Mode.PAPER, opened_at__lt=reset_at)
+    return positions.order_by("status", "-opened_at")[:100]
 
 
 def position_get(*, user: User, position_id: int) -> Position:
