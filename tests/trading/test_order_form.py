@@ -234,10 +234,11 @@ def test_an_amount_with_thousands_commas_as_the_page_shows_them_is_read(
     ("data", "words"),
     [
         (_form(amount="20000"), "This order exceeds your available 10,000.00 USDT."),
+        (_form(amount="1000000"), "This order exceeds your available 10,000.00 USDT."),
         (_form(type="LIMIT", amount_in="base", amount="300", price="50"), "exceeds your available 10,000.00"),
         (_form(side="SELL", amount_in="base", amount="5"), "This order exceeds your available 0.00 SOL."),
     ],
-    ids=["market-buy-in-quote", "limit-buy", "sell-more-than-held"],
+    ids=["market-buy-in-quote", "market-buy-1000000", "limit-buy", "sell-more-than-held"],
 )  # fmt: skip
 def test_a_preview_beyond_the_balance_warns_and_places_nothing(
     signed_in: Client, trader: User, data: dict[str, str], words: str
