@@ -412,3 +412,25 @@ def test_a_market_closed_to_api_orders_does_not_invite_an_order_in_its_empty_ope
         assert "MEXC does not take API orders for it" in body
         assert "Place one with the order form" not in body
     assert "Place one with the order form" in open_market
+
+
+def test_a_holding_shows_the_same_number_on_positions_portfolio_and_the_available_line(signed_in, trader):
+    import re
+
+    from trading.sniper.models import Position
+
+    held = Decimal("0.196134213835")
+    services.trading_account_get_or_create(user=trader)
+    Balance.objects.update_or_create(user=trader, mode=Mode.PAPER, asset="SOL", defaults={"free": held})
+    Position.objects.create(user=trader, mode="paper", symbol="SOLUSDT", qty=held, avg_entry=100)
+
+    available = signed_in.get("/markets/SOLUSDT/").content.decode()
+    available = available.split('data-available="SOL">')[1].split("<")[0]
+    portfolio = signed_in.get("/portfolio/").content.decode()
+    positions = signed_in.get("/sniper/positions/").content.decode()
+
+    assert available.startswith("0.19")
+    assert "0.196134213835" not in positions
+    for page in (portfolio, positions):
+        shown = set(re.findall(r">(0\.[12]\d*)<", page))
+        assert shown == {available}, (shown, available)
