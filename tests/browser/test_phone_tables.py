@@ -9,7 +9,7 @@ panel scrolls; at 1280 px the wide panels are still tables."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, ViewportSize, expect
 
 from tests.browser.conftest import Stack
 from tests.browser.test_terminal import _log_in, _place
@@ -18,7 +18,8 @@ from tests.browser.test_trading_flow import _sign_up
 RULE = "SOL breakout above one dollar, then trail it"
 WHY = "refused: the order would take the open exposure past the risk limit of 1,000 USDT for this account"
 
-# Per page: the buttons or links each must show in its table rows (at least one of each).
+# Per page: the buttons or links each must show in its table rows (at least one of each); every
+# button and link in a table row must be whole on screen.
 PAGES = {
     "/orders/": ["Cancel", "Details"],
     "/markets/SOLUSDT/": ["Cancel"],
@@ -33,14 +34,15 @@ WIDE = ["/orders/", "/markets/SOLUSDT/", "/sniper/positions/", "/sniper/rules/",
 
 MEASURE = """() => {
   const vw = window.innerWidth;
-  const actions = [...document.querySelectorAll('.stack-table td.row-action :is(button, a)')].map((el) => {
+  const actions = [...document.querySelectorAll('main table tbody td :is(button, a)')].map((el) => {
     const r = el.getBoundingClientRect();
     return {text: el.textContent.trim(), left: r.left, right: r.right, width: r.width};
   });
   const scrolling = [...document.querySelectorAll('main .panel')]
     .filter((p) => p.scrollWidth > p.clientWidth)
     .map((p) => (p.querySelector('h2') || p).textContent.trim().slice(0, 40));
-  const rows = [...document.querySelectorAll('.stack-table tbody tr')].map((tr) => getComputedStyle(tr).display);
+  const rows = [...document.querySelectorAll('.stack-table tbody tr')]
+    .map((tr) => getComputedStyle(tr).display);
   const labels = [...document.querySelectorAll('.stack-table tbody td[data-label]')]
     .filter((td) => td.getBoundingClientRect().width > 0)
     .map((td) => getComputedStyle(td, '::before').content);
@@ -83,8 +85,8 @@ def table_owner(browser: Browser, stack: Stack) -> str:
     expect(page.locator(".messages")).to_contain_text("Rule saved")
     stack.shell(
         "from trading.sniper.models import Rule, RuleFiring; "
-        f"RuleFiring.objects.create(rule=Rule.objects.get(user__email={email!r}, name={RULE!r}), symbol='SOLUSDT', "
-        f"action='skip', reason={WHY!r})"
+        f"rule = Rule.objects.get(user__email={email!r}, name={RULE!r}); "
+        f"RuleFiring.objects.create(rule=rule, symbol='SOLUSDT', action='skip', reason={WHY!r})"
     )
 
     page.goto("/sniper/alerts/")
@@ -92,7 +94,7 @@ def table_owner(browser: Browser, stack: Stack) -> str:
     page.select_option("#id_kind", "below")
     page.fill("#id_value", "1")
     page.click("button:text('Add alert')")
-    expect(page.locator(".stack-table")).to_contain_text("SOLUSDT")
+    expect(page.locator("main table")).to_contain_text("SOLUSDT")
     stack.shell(
         "from django.utils import timezone; from decimal import Decimal; "
         "from trading.sniper.models import PriceAlert; "
@@ -105,7 +107,7 @@ def table_owner(browser: Browser, stack: Stack) -> str:
     page.fill("#id_label", "My phone inbox")
     page.fill("#id_email_address", "someone.with.a.long.address@example.com")
     page.click("button:text('Add channel')")
-    expect(page.locator("#channels .stack-table")).to_contain_text("My phone inbox")
+    expect(page.locator("#channels table")).to_contain_text("My phone inbox")
     context.close()
     return email
 
@@ -116,7 +118,7 @@ def table_owner(browser: Browser, stack: Stack) -> str:
     ids=["phone-360", "phone-390", "desktop-1280"],
 )
 def test_every_row_button_is_whole_on_screen_and_no_panel_scrolls_sideways(
-    browser: Browser, stack: Stack, table_owner: str, viewport: dict[str, int]
+    browser: Browser, stack: Stack, table_owner: str, viewport: ViewportSize
 ) -> None:
     phone = viewport["width"] < 600
     context = browser.new_context(base_url=stack.url, viewport=viewport, is_mobile=phone, has_touch=phone)
@@ -138,7 +140,8 @@ def test_every_row_button_is_whole_on_screen_and_no_panel_scrolls_sideways(
             if phone:
                 # One block per row, and each value says which column it is.
                 assert set(seen["rows"]) == {"block"}, (url, seen["rows"])
-                assert seen["labels"] and "none" not in seen["labels"], (url, seen["labels"])
+                assert seen["labels"], url
+                assert "none" not in seen["labels"], (url, seen["labels"])
             elif url in WIDE:
                 assert set(seen["rows"]) == {"table-row"}, (url, seen["rows"])
         if phone:
