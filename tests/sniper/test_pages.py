@@ -232,7 +232,8 @@ def test_a_listings_firings_are_listed_as_they_happened_not_as_stored(
 
     assert listings_page.index("“early”") < listings_page.index("“late”")  # a timeline: oldest first
     firings = rules_page[rules_page.index("<h2>Firings</h2>") :]
-    assert firings.index("<td>late") < firings.index("<td>early")  # the history: newest first
+    rule_cell = '<td data-label="Rule" class="wrap">'
+    assert firings.index(f"{rule_cell}late") < firings.index(f"{rule_cell}early")  # the history: newest first
 
 
 def test_the_rules_page_does_not_list_a_second_open_events_claim_as_a_firing(
