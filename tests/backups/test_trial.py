@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -185,7 +186,8 @@ def test_a_verification_from_the_command_line_shows_on_the_page(operator_client:
         backup("verify", "--all")
 
     page = operator_client.get(reverse("backups:index")).content.decode()
-    rows = {row.split("</td>")[0].strip(): row for row in page.split("<tr>\n        <td>")[1:]}
+    ids = (re.search(r'data-label="ID"[^>]*>([^<]+)</td>', row) for row in page.split("<tr>")[1:])
+    rows = {found.group(1): found.string for found in ids if found}
 
     assert "not yet" not in page
     assert '<span class="up">ok</span>' in rows[good["id"]]
