@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
@@ -20,6 +20,7 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
+from config.body_limit import too_large_message
 from config.degraded import degraded_response, unavailable_cause
 from config.errors import ERROR_CODES, BruteError, ErrorDetail
 
@@ -168,6 +169,11 @@ def install_error_handlers(api: NinjaAPI) -> None:  # noqa: C901  (ten one-branc
             api, request, status=400, code="bad_request", message="The request body is unreadable."
         )
 
+    def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        # A body that overflows only while read (no Content-Length, multipart fields): config/body_limit.py
+        # answers the declared ones before this.
+        return error_response(api, request, status=413, code="payload_too_large", message=too_large_message())
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         if (cause := unavailable_cause(exc)) is not None:  # Redis, the broker or the database is down
             return degraded_response(request, cause)
@@ -187,6 +193,7 @@ def install_error_handlers(api: NinjaAPI) -> None:  # noqa: C901  (ten one-branc
         (PermissionDenied, on_permission_denied),
         (MultiPartParserError, on_unreadable),
         (UnreadablePostError, on_unreadable),
+        (RequestDataTooBig, on_too_large),
         (Exception, on_unexpected),
     ]
     for exc_class, handler in handlers:

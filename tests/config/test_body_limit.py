@@ -58,3 +58,16 @@ def test_a_body_under_the_limit_is_read_as_usual():
         "/api/v1/auth/tokens", {"name": "bot", "scopes": ["read"]}, content_type="application/json"
     )
     assert response.status_code == 201
+
+
+def test_a_body_that_overflows_only_while_the_api_reads_it_is_413_too(rf):
+    """No Content-Length to judge it by (a chunked body): Django raises while reading, and the API's
+    handler answers it, never a 500."""
+    from django.core.exceptions import RequestDataTooBig
+
+    from config.api import api
+
+    response = api.on_exception(rf.post("/api/v1/orders"), RequestDataTooBig("over"))
+
+    assert response.status_code == 413
+    assert json.loads(response.content)["error"]["code"] == "payload_too_large"
