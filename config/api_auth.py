@@ -32,6 +32,7 @@ from ninja.utils import contribute_operation_callback
 
 from accounts.models import ApiScope, ApiToken, User
 from accounts.tokens import ALL_SCOPES, NotAuthenticated, access_token_user, api_token_authenticate
+from config.api_input import marking
 from config.api_throttling import IpRateThrottle
 from config.errors import Forbidden
 
@@ -208,21 +209,7 @@ def _scope_on_request(scope: str) -> Callable[[Callable[..., Any]], Callable[...
     send."""
 
     def decorator(run: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(run):
-
-            @functools.wraps(run)
-            async def run_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                request.brute_scope = scope  # type: ignore[attr-defined]
-                return await run(request, *args, **kwargs)
-
-            return run_async
-
-        @functools.wraps(run)
-        def run_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            request.brute_scope = scope  # type: ignore[attr-defined]
-            return run(request, *args, **kwargs)
-
-        return run_sync
+        return marking(run, "brute_scope", scope)
 
     return decorator
 

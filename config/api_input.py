@@ -105,20 +105,24 @@ def name_query_parameters(run: Callable[..., Any]) -> Callable[..., Any]:
     operation = getattr(inspect.unwrap(run), "__self__", None)
     if not isinstance(operation, Operation):
         raise TypeError(f"{run!r} is not an operation's run")
-    declared = query_names(operation)
+    return marking(run, "brute_query_names", query_names(operation))
 
+
+def marking(run: Callable[..., Any], name: str, value: object) -> Callable[..., Any]:
+    """`run` (an operation's run, sync or async as it is) setting `request.<name> = value` first: how
+    a decorator hands ninja's later checks what only it knows (the scope, the declared parameters)."""
     if inspect.iscoroutinefunction(run):
 
         @functools.wraps(run)
         async def run_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            request.brute_query_names = declared  # type: ignore[attr-defined]
+            setattr(request, name, value)
             return await run(request, *args, **kwargs)
 
         return run_async
 
     @functools.wraps(run)
     def run_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        request.brute_query_names = declared  # type: ignore[attr-defined]
+        setattr(request, name, value)
         return run(request, *args, **kwargs)
 
     return run_sync
