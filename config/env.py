@@ -72,18 +72,8 @@ class Env:
         """A five-field crontab expression (minute hour day-of-month month day-of-week, as crontab(5)),
         checked by Celery's own parser so that a bad one fails at start-up, not in the beat schedule."""
         value = self.string(name, default)
-        fields = value.split()
-        if len(fields) != 5:
-            raise self.fail(name, f"must have 5 fields (minute hour day month weekday), got {value!r}")
-        minute, hour, day_of_month, month_of_year, day_of_week = fields
         try:
-            crontab(
-                minute=minute,
-                hour=hour,
-                day_of_month=day_of_month,
-                month_of_year=month_of_year,
-                day_of_week=day_of_week,
-            )
+            cron(value)
         except ValueError as exc:
             raise self.fail(name, f"is not a valid crontab expression ({exc}), got {value!r}") from None
         return value
@@ -118,6 +108,22 @@ class Env:
     def path(self, name: str, default: Path) -> Path:
         value = self._raw(name)
         return Path(value).expanduser() if value else default
+
+
+def cron(expression: str) -> crontab:
+    """A Celery crontab from a five-field expression as written in settings (minute hour day-of-month
+    month day-of-week); ValueError when it is not one."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"5 fields (minute hour day month weekday), not {len(fields)}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    return crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
 
 
 env = Env()

@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ("BACKUP_KEEP_LAST", "abc", "BACKUP_KEEP_LAST must be a whole number"),
         ("PORT", "abc", "PORT must be a whole number, got 'abc'"),
-        ("BACKUP_FULL_CRON", "0 3 * *", "BACKUP_FULL_CRON must have 5 fields"),
+        (
+            "BACKUP_FULL_CRON",
+            "0 3 * *",
+            "(5 fields (minute hour day month weekday), not 4)",
+        ),
         ("BACKUP_VERIFY_CRON", "0 25 * * *", "BACKUP_VERIFY_CRON is not a valid crontab expression"),
     ],
 )
