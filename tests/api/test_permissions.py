@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.models import Role
 from accounts.tokens import api_token_create
 from tests.api.conftest import access_for, assert_error, pat_for
 
@@ -25,10 +26,15 @@ def test_a_read_token_may_not_trade(api, owner):
     assert "trade" in error["message"]
 
 
-def test_a_viewer_may_not_trade_even_with_a_trade_token(api, viewer):
-    error = assert_error(place(api, pat_for(viewer, "trade")), 403, "forbidden")
+def test_a_viewer_may_not_trade_even_with_a_trade_token(api, owner):
+    """A trade token made while its user could trade, kept after the user became a viewer."""
+    headers = pat_for(owner, "trade")
+    owner.role = Role.VIEWER
+    owner.save(update_fields=["role"])
+
+    error = assert_error(place(api, headers), 403, "forbidden")
     assert "role" in error["message"]
-    assert_error(place(api, access_for(viewer)), 403, "forbidden")
+    assert_error(place(api, access_for(owner)), 403, "forbidden")
 
 
 def test_a_viewer_may_read(api, viewer):
