@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.notifications.services import notification_send
-from trading import realtime
+from trading import formatting, realtime
 from trading.exchange.events import BalanceUpdate, OrderUpdate
 from trading.exchange.types import Fill as FillValue
 from trading.exchanges import fill_row
@@ -134,12 +134,13 @@ def order_filled_notify(row: Order) -> None:
     """Tells the user (page, and their channels) when an order has completely filled."""
     if row.status != Order.Status.FILLED:
         return
-    average = f" at {row.avg_price.normalize():f}" if row.avg_price else ""
+    symbol = formatting.symbol_row(row.symbol)
+    average = f" at {formatting.average_text(row.avg_price, symbol)}" if row.avg_price else ""
     notification_send(
         user=row.user,
         kind="order_filled",
         title=f"{row.side} {row.symbol} filled",
-        body=f"{row.get_side_display()} {row.executed_qty.normalize():f} {row.symbol}{average} "
+        body=f"{row.get_side_display()} {formatting.quantity_text(row.executed_qty, symbol)}{average} "
         f"({row.get_mode_display().lower()}, {row.get_type_display().lower()}).",
         data={"order_id": row.pk, "symbol": row.symbol, "side": row.side, "mode": row.mode},
         level="success",

@@ -16,9 +16,11 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.notifications.services import notification_send
 from config.errors import NotFound
+from trading import formatting
 from trading.models import Symbol
 from trading.sniper.models import PriceAlert
 from trading.sniper.prices import MarketView, priced
+from trading.templatetags.money import amount
 
 Kind = PriceAlert.Kind
 
@@ -83,13 +85,17 @@ def alert_fire(*, alert: PriceAlert, price: Decimal) -> bool:
             armed=False, triggered_at=timezone.now(), triggered_price=price
         ):
             return False
-        what = f"{alert.get_kind_display().lower()} {alert.value.normalize():f}"
-        if alert.kind == Kind.MOVE_PCT and alert.reference_price:
-            what += f"% from {alert.reference_price.normalize():f}"
+        symbol = formatting.symbol_row(alert.symbol)
+        if alert.kind == Kind.MOVE_PCT:
+            what = f"{alert.get_kind_display().lower()} {amount(alert.value)}%"
+            if alert.reference_price:
+                what += f" from {formatting.price_text(alert.reference_price, symbol)}"
+        else:
+            what = f"{alert.get_kind_display().lower()} {formatting.price_text(alert.value, symbol)}"
         notification_send(
             user=alert.user,
             kind="price_alert",
-            title=f"{alert.symbol} at {price.normalize():f}",
+            title=f"{alert.symbol} at {formatting.price_text(price, symbol)}",
             body=f"Alert {what} crossed. {alert.note}".strip(),
             data={"alert": alert.pk, "symbol": alert.symbol, "price": str(price)},
             level="warning",

@@ -31,6 +31,7 @@ from accounts.models import User
 from accounts.notifications.services import notification_send
 from config import metrics
 from config.errors import BruteError, Conflict
+from trading import formatting
 from trading import services as trading
 from trading.models import Order, Symbol
 from trading.services.risk import RISK_CODE
@@ -360,9 +361,10 @@ def firing_rest_cancel(*, rule: Rule, order: Order) -> Order:
 
 def firing_order_story(*, rule: Rule, order: Order) -> str:
     """What the rule sent and what came of it, in the words of the notification and the timeline."""
-    price = f"{order.price.normalize():f}" if order.price is not None else ""
+    symbol = formatting.symbol_row(order.symbol)
+    price = formatting.price_text(order.price, symbol) if order.price is not None else ""
     if order.type == Order.Type.MARKET:
-        sent = f"a market buy of up to {rule.amount.normalize():f} {_quote(order.symbol)}"
+        sent = f"a market buy of up to {formatting.quote_text(rule.amount, symbol)}"
     elif rule.max_price is not None and order.type == Order.Type.IMMEDIATE_OR_CANCEL:
         sent = f"an immediate-or-cancel LIMIT at your max price {price}"
     elif rule_is_ioc(rule):
@@ -375,19 +377,17 @@ def firing_order_story(*, rule: Rule, order: Order) -> str:
         sent = f"a LIMIT at {price}, best ask + slippage"
     done = f"order {order.client_order_id} {order.get_status_display().lower()}"
     if order.executed_qty > 0 and order.avg_price is not None:
-        done += f", {order.executed_qty.normalize():f} bought at {order.avg_price.normalize():f} on average"
+        bought = formatting.quantity_text(order.executed_qty, symbol)
+        done += f", {bought} bought at {formatting.average_text(order.avg_price, symbol)} on average"
     return f"{sent}; {done}"
 
 
 def firing_title(*, symbol: str, order: Order) -> str:
+    """The notification's title: what was bought, in the base asset, when anything was."""
     if order.executed_qty > 0:
-        return f"Rule fired: bought {symbol}"
+        bought = formatting.quantity_text(order.executed_qty, formatting.symbol_row(symbol))
+        return f"Rule fired: bought {bought}"
     return f"Rule fired: order for {symbol} {order.get_status_display().lower()}"
-
-
-def _quote(symbol: str) -> str:
-    row = Symbol.objects.filter(symbol=symbol).only("quote_asset").first()
-    return row.quote_asset if row is not None else ""
 
 
 def _finish(firing: RuleFiring, order: Order) -> RuleFiring:
