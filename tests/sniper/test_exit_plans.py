@@ -11,6 +11,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.sniper.conftest import net_bought, open_now, rule_on
+from trading import formatting
 from trading import services as trading
 from trading.models import Order, Symbol
 from trading.simexchange.testing import SimExchangeThread
@@ -113,8 +114,9 @@ def test_a_rules_stop_loss_sells_only_what_that_rule_bought_and_its_ladder_left(
     assert pos.qty == before - stop.order.executed_qty
     assert abs(pos.qty - others) < symbol.quantity_step * 2
     note = live_trader.notifications.get(kind="stop_loss_hit")
-    sold = stop.order.executed_qty.quantize(symbol.quantity_step).normalize()
-    assert note.body.startswith(f"Sold {sold:f} {symbol.base_asset} of rule “new tp/sl” at ")
+    sold = formatting.quantity_text(stop.order.executed_qty, symbol)
+    assert sold.endswith(f" {symbol.base_asset}")
+    assert note.body.startswith(f"Sold {sold} of rule “new tp/sl” at ")
 
 
 def test_a_rules_stop_loss_never_sells_a_manual_buy(

@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import User
 from tests.sniper.conftest import open_now, rule_on
+from trading import formatting
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
 from trading.simexchange.testing import SimExchangeThread
@@ -52,13 +53,15 @@ def test_fills_open_a_position_once_with_its_average_entry_and_the_rules_exit_pl
     assert plan.entry == pos.avg_entry
     assert (pos.stop_loss_pct, pos.take_profit) == (None, [])  # nothing set by hand on the whole position
     assert live_trader.notifications.filter(kind="position_opened").count() == 1
-    # Its numbers in the symbol's own steps, not the 18 decimals of the average entry.
+    # Its numbers as the pages show them (trading.formatting), not the 18 decimals of the average entry:
+    # the coin at its quantity step, the entry as an average (price precision + 4 at most).
     note = live_trader.notifications.get(kind="position_opened")
     symbol = Symbol.objects.get(symbol=pos.symbol)
-    qty_text, price_text = note.body.split()[0], note.body.rsplit(" at ", 1)[1]
+    qty_text, price_text = note.body.split()[0].replace(",", ""), note.body.rsplit(" at ", 1)[1]
+    assert note.body.split()[1] == symbol.base_asset
     assert -Decimal(qty_text).as_tuple().exponent <= symbol.quantity_precision  # type: ignore[operator]
-    assert -Decimal(price_text).as_tuple().exponent <= symbol.price_precision  # type: ignore[operator]
-    assert abs(Decimal(price_text) - pos.avg_entry) <= Decimal(1).scaleb(-symbol.price_precision)
+    assert -Decimal(price_text).as_tuple().exponent <= symbol.price_precision + 4  # type: ignore[operator]
+    assert abs(Decimal(price_text) - pos.avg_entry) <= Decimal(1).scaleb(-symbol.price_precision - 4)
 
 
 def test_a_take_profit_ladder_sells_each_level_once_as_the_price_climbs(
@@ -134,10 +137,14 @@ def test_a_stop_loss_notification_gives_the_fill_price_not_the_trigger_price(
     [note] = live_trader.notifications.filter(kind="stop_loss_hit")
     # In the coin and the symbol's steps, not 18 decimals of NEWUSDT.
     symbol = Symbol.objects.get(symbol=pos.symbol)
-    sold = exit.order.executed_qty.quantize(symbol.quantity_step).normalize()
-    at = exit.order.avg_price.quantize(symbol.price_step).normalize()
-    assert note.body.startswith(f"Sold {sold:f} {symbol.base_asset} of rule ")
-    assert f" at {at:f} (order " in note.body
+    row = formatting.symbol_row(pos.symbol)
+    sold, at = (
+        formatting.quantity_text(exit.order.executed_qty, row),
+        formatting.average_text(exit.order.avg_price, row),
+    )
+    assert sold.endswith(f" {symbol.base_asset}")
+    assert note.body.startswith(f"Sold {sold} of rule ")
+    assert f" at {at} (order " in note.body
     assert f"triggered at {exit.trigger_price.quantize(symbol.price_step).normalize():f}" in note.body
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from config.errors import get_owned_or_404
 from config.fields import exact_sum
-from trading import quotes
+from trading import formatting, quotes
 from trading.models import Mode, Symbol, TradingAccount
 from trading.sniper.models import (
     AppliedFill,
@@ -91,14 +91,15 @@ def _firing_outcome(firing: RuleFiring) -> tuple[str, str]:
     order = firing.order
     if order is None:
         return "done", firing.reason
-    what = f"{order.get_type_display()}{_at(order.price)}, order {order.get_status_display().lower()}"
+    row = formatting.symbol_row(order.symbol)
+    at = f" at {formatting.price_text(order.price, row)}" if order.price is not None else ""
+    what = f"{order.get_type_display()}{at}, order {order.get_status_display().lower()}"
     if order.executed_qty > 0:
-        return "bought", f"{order.executed_qty.normalize():f}{_at(order.avg_price)} ({what})"
+        average = (
+            f" at {formatting.average_text(order.avg_price, row)}" if order.avg_price is not None else ""
+        )
+        return "bought", f"{formatting.quantity_text(order.executed_qty, row)}{average} ({what})"
     return "order placed", what
-
-
-def _at(price: Decimal | None) -> str:
-    return f" at {price.normalize():f}" if price is not None else ""
 
 
 def _firing_steps(firing: RuleFiring) -> list[FiringStep]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.notifications.services import notification_send
 from config.errors import BruteError, Conflict, InvalidInput, NotFound
+from trading import formatting
 from trading import services as trading
 from trading.models import Fill, Order, Symbol
 from trading.sniper.models import AppliedFill, ExitPlan, Position, PositionExit, Rule, RuleFiring
@@ -151,26 +152,16 @@ def _buy(pos: Position | None, order: Order, fill: Fill, got: Decimal, cost: Dec
             user=order.user,
             kind="position_opened",
             title=f"Position opened: {pos.symbol}",
-            body=f"{_in_steps(pos.qty, 'quantity', pos.symbol)} {_base(pos.symbol)} at "
-            f"{_in_steps(pos.avg_entry, 'price', pos.symbol)}",
+            body=_opened_text(pos),
             data={"position": pos.pk},
         )
     return pos
 
 
-def _base(symbol: str) -> str:
-    """The coin a quantity of `symbol` is counted in (NEW for NEWUSDT)."""
-    return Symbol.objects.filter(symbol=symbol).values_list("base_asset", flat=True).first() or symbol
-
-
-def _in_steps(value: Decimal, kind: str, symbol: str) -> str:
-    """`value` with the symbol's own price or quantity precision (an average entry carries 18
-    decimals), trailing zeros dropped: what a notification should show."""
-    row = Symbol.objects.filter(symbol=symbol).only(f"{kind}_precision").first()
-    if row is not None:
-        rounding = ROUND_DOWN if kind == "quantity" else ROUND_HALF_UP
-        value = value.quantize(getattr(row, f"{kind}_step"), rounding=rounding)
-    return f"{value.normalize():f}"
+def _opened_text(pos: Position) -> str:
+    """ "19,998.99 NEW at 0.0500025119": the coin at its quantity step, the entry as an average."""
+    row = formatting.symbol_row(pos.symbol)
+    return f"{formatting.quantity_text(pos.qty, row)} at {formatting.average_text(pos.avg_entry, row)}"
 
 
 def _sell(pos: Position, fill: Fill, fee_quote: Decimal, symbol: Symbol | None) -> Decimal:
@@ -442,16 +433,17 @@ EXIT_KINDS = {
 
 
 def _exit_notify(position: Position, exit: PositionExit, order: Order) -> None:
-    symbol, coin = position.symbol, _base(position.symbol)
-    if exit.plan is not None and exit.plan.rule is not None:
-        coin += f" of rule “{exit.plan.rule}”"  # a rule's exit sells only what that rule bought
+    row = formatting.symbol_row(position.symbol)
+    # A rule's exit sells only what that rule bought.
+    whose = f" of rule “{exit.plan.rule}”" if exit.plan is not None and exit.plan.rule is not None else ""
     if order.executed_qty > 0 and order.avg_price is not None:
         # What was sold and at what price the exchange filled it, not the price that triggered the exit.
-        sold = _in_steps(order.executed_qty, "quantity", symbol)
-        done = f"Sold {sold} {coin} at {_in_steps(order.avg_price, 'price', symbol)}"
+        sold = formatting.quantity_text(order.executed_qty, row)
+        done = f"Sold {sold}{whose} at {formatting.average_text(order.avg_price, row)}"
     else:
-        done = f"Selling {_in_steps(exit.qty, 'quantity', symbol)} {coin}"
-    trigger = f", triggered at {_in_steps(exit.trigger_price, 'price', symbol)}" if exit.trigger_price else ""
+        done = f"Selling {formatting.quantity_text(exit.qty, row)}{whose}"
+    at = formatting.price_text(exit.trigger_price, row) if exit.trigger_price else ""
+    trigger = f", triggered at {at}" if at else ""
     notification_send(
         user=position.user,
         kind=EXIT_KINDS[Kind(exit.kind)],
