@@ -25,6 +25,8 @@ from accounts.tokens import (
 from config.errors import BruteError, NotFound
 from config.typing import AuthenticatedRequest
 
+NEW_TOKEN_KEY = "accounts:new_api_token"
+
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
@@ -64,7 +66,9 @@ class ApiTokenForm(forms.Form):
 def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     form = ApiTokenForm(request.POST or None, user=user)
-    created = None
+    # Post/Redirect/Get: a new token's secret waits in the session for the next GET, which shows it
+    # once and forgets it (never in the URL); reloading that page does not post the form again.
+    created = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_in_days"]
         try:
@@ -77,12 +81,13 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
         except BruteError as exc:
             form.add_error(None, exc.message)
         else:
-            created, form = {"token": token, "secret": secret}, ApiTokenForm(user=user)
+            request.session[NEW_TOKEN_KEY] = {"name": token.name, "secret": secret}
+            return redirect("accounts:tokens")
     # Each token with the characters that tell it apart (its hint without the common prefix; the
     # full hint is the cell's title), so the column stays narrow.
     tokens = [(token, token.hint.removeprefix(ApiToken.PREFIX)) for token in api_tokens_for_user(user=user)]
     context = {"form": form, "created": created, "tokens": tokens}
-    status = 201 if created else 400 if form.is_bound and form.errors else 200
+    status = 400 if form.is_bound and form.errors else 200
     return render(request, "accounts/tokens.html", context, status=status)
 
 

@@ -60,5 +60,5 @@ def test_a_trader_is_offered_and_given_the_trade_scope(client):
     client.force_login(UserFactory())
     assert 'value="trade"' in client.get("/accounts/tokens/").content.decode()
     response = client.post("/accounts/tokens/", {"name": "bot", "scopes": ["read", "trade"]})
-    assert response.status_code == 201
+    assert response.status_code == 302
     assert ApiToken.objects.get().scope_list == ["read", "trade"]

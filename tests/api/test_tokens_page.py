@@ -28,17 +28,37 @@ def test_it_creates_a_token_and_shows_the_secret_once(browser, owner):
     response = browser.post(
         "/accounts/tokens/", {"name": "bot", "scopes": ["read", "trade"], "expires_in_days": "30"}
     )
-    assert response.status_code == 201
-    assert "no-store" in response["Cache-Control"]
+    # Post/Redirect/Get: the answer is a redirect to the page itself, the secret nowhere in it.
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/tokens/"
     token = ApiToken.objects.get(user=owner)
-    secret = response.context["created"]["secret"]
-    assert secret.startswith("brute_pat_")
-    assert secret in response.content.decode()
     assert token.scope_list == ["read", "trade"]
     assert token.expires_at is not None
+    shown = browser.get("/accounts/tokens/")
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    secret = shown.context["created"]["secret"]
+    assert secret.startswith("brute_pat_")
+    assert token.hint.startswith(secret[: len(token.hint)])
+    page = shown.content.decode()
+    assert secret in page
+    assert "New token “bot”" in page
+    # A reload is a GET: it neither posts the form again nor shows the secret a second time.
     again = browser.get("/accounts/tokens/")
+    assert again.status_code == 200
     assert secret not in again.content.decode()
+    assert 'id="new-token"' not in again.content.decode()
     assert token.hint in again.content.decode()
+    assert ApiToken.objects.filter(user=owner).count() == 1
+
+
+def test_the_secret_is_not_shown_after_a_refused_post(browser, owner):
+    browser.post("/accounts/tokens/", {"name": "bot", "scopes": ["read"]})
+    refused = browser.post("/accounts/tokens/", {"name": "bot", "scopes": ["read"]})
+    assert refused.status_code == 400
+    assert 'id="new-token"' not in refused.content.decode()
+    # The secret still waits for its one GET: a refused post in between does not eat or show it.
+    assert browser.get("/accounts/tokens/").context["created"]["name"] == "bot"
 
 
 def test_it_shows_form_errors(browser, owner):
