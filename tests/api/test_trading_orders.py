@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.models import IdempotencyKey
+from accounts.models import IdempotencyKey, Role
 from config.errors import BruteError
 from tests.api.conftest import access_for, assert_error, pat_for
 from trading import services
@@ -552,7 +552,13 @@ def test_service_refusals_pass_through_with_their_code(api, owner, synced, body,
 
 def test_a_viewer_cannot_place_or_cancel_orders(api, viewer, owner, synced):
     body = {"symbol": "SOLUSDT", "side": "BUY", "type": "MARKET", "quote_quantity": "10"}
-    for headers in (access_for(viewer), pat_for(viewer, "trade")):
+    # A trade token kept from before the viewer was demoted (a viewer can no longer create one).
+    viewer.role = Role.TRADER
+    viewer.save(update_fields=["role"])
+    kept = pat_for(viewer, "trade")
+    viewer.role = Role.VIEWER
+    viewer.save(update_fields=["role"])
+    for headers in (access_for(viewer), kept):
         assert_error(place(api, headers, body, key="v-1"), 403, "forbidden")
         assert_error(api.post(f"{ORDERS}/cancel-all", headers=headers), 403, "forbidden")
         assert_error(api.delete(f"{ORDERS}/1", headers=headers), 403, "forbidden")

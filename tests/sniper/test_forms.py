@@ -244,4 +244,5 @@ def test_edit_forms_show_stored_decimals_normalized_not_with_18_zeros(trader: Us
 def test_a_bound_decimal_is_shown_back_as_typed() -> None:
     from trading.sniper.forms import CloseForm
 
-    assert 'value="1.50"' in str(CloseForm(data={"quantity": "1.50"})["quantity"])
+    form = CloseForm(data={"quantity": "1.50"}, held=Decimal("2"), symbol=None)
+    assert 'value="1.50"' in str(form["quantity"])
