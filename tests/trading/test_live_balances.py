@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.errors import BruteError
+from tests.conftest import wait_for
 from tests.factories import UserFactory
 from trading import crypto, selectors, services, tasks
 from trading.exchange.events import BalanceUpdate
@@ -49,15 +49,6 @@ def keys_saved_unread(user: User, api_key: str, api_secret: str, *, mode: str = 
     services.trading_account_get_or_create(user=user)
     TradingAccount.objects.filter(user=user).update(mode=mode)
     return credential
-
-
-def wait_for(check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout} s: {check}")
 
 
 # ---- when the account is read -----------------------------------------------------------------------

@@ -4,12 +4,13 @@ asks, -2013 right after placing is not final, and a reconnect reconciles."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from accounts.models import User
+from tests.conftest import wait_for
 from trading import services
 from trading.exchange.types import OrderBook
 from trading.exchanges import hub, public_client, run, userstream_alive
@@ -19,15 +20,6 @@ from trading.sniper.models import Position
 from trading.userstream import UserStreams
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout} s: {check}")
 
 
 def book(symbol: str = "SOLUSDT") -> OrderBook:
